@@ -1,0 +1,293 @@
+/* td_extract: streaming extraction of the users/info fields with yajl's
+ * callback parser. See td_extract.h for the contract. */
+#include "td_extract.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+/* The keys we care about; everything else is skipped at any depth. */
+typedef enum {
+  KEY_OTHER = 0,
+  KEY_ID,
+  KEY_EMAIL,
+  KEY_EMAIL_VERIFIED,
+  KEY_REASON,
+  KEY_DETAIL,
+  KEY_ORGANIZATION,
+  KEY_NAME,
+} key_t_;
+
+struct td_extract {
+  yajl_handle yh;
+  td_extract_status_t err; /* sticky */
+  size_t bytes;
+  unsigned depth;     /* open maps and arrays */
+  int done;           /* the top-level value is complete */
+  key_t_ top_key;     /* key of the current depth-1 member */
+  key_t_ org_key;     /* key of the current member of "organization" */
+  int org_open;       /* depth 2 is the "organization" object */
+  char detail[TD_EXTRACT_MAX_STRING + 1];
+  td_account_info_t info;
+};
+
+static key_t_ key_lookup(const unsigned char *k, size_t len, int in_org) {
+  static const struct {
+    const char *name;
+    key_t_ key;
+    int in_org;
+  } keys[] = {
+      {"id", KEY_ID, 0},
+      {"email", KEY_EMAIL, 0},
+      {"emailIsVerified", KEY_EMAIL_VERIFIED, 0},
+      {"reason", KEY_REASON, 0},
+      {"detail", KEY_DETAIL, 0},
+      {"organization", KEY_ORGANIZATION, 0},
+      {"name", KEY_NAME, 1},
+  };
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    if (keys[i].in_org == in_org && strlen(keys[i].name) == len &&
+        memcmp(keys[i].name, k, len) == 0)
+      return keys[i].key;
+  }
+  return KEY_OTHER;
+}
+
+/* The key a scalar at the current position belongs to, or KEY_OTHER. */
+static key_t_ slot(const td_extract_t *x) {
+  if (x->depth == 1 && x->info.top_is_object)
+    return x->top_key;
+  if (x->depth == 2 && x->org_open)
+    return x->org_key;
+  return KEY_OTHER;
+}
+
+/* Copies at most TD_EXTRACT_MAX_STRING bytes, cut back to a UTF-8
+ * character boundary so a kept prefix is still valid text. */
+static void keep_string(char *dst, const unsigned char *s, size_t len) {
+  if (len > TD_EXTRACT_MAX_STRING) {
+    len = TD_EXTRACT_MAX_STRING;
+    while (len > 0 && (s[len] & 0xC0) == 0x80)
+      len--;
+  }
+  memcpy(dst, s, len);
+  dst[len] = '\0';
+}
+
+static char *string_slot(td_extract_t *x, key_t_ k) {
+  switch (k) {
+  case KEY_ID:
+    return x->info.id;
+  case KEY_EMAIL:
+    return x->info.email;
+  case KEY_REASON:
+    return x->info.reason;
+  case KEY_DETAIL:
+    return x->detail;
+  case KEY_NAME:
+    return x->info.org_name;
+  default:
+    return NULL;
+  }
+}
+
+/* A value of the wrong type clears what its key held: the last duplicate
+ * key wins, whatever its type. */
+static void clear_slot(td_extract_t *x, key_t_ k) {
+  char *s = string_slot(x, k);
+  if (s != NULL)
+    s[0] = '\0';
+  if (k == KEY_EMAIL_VERIFIED)
+    x->info.email_verified = -1;
+}
+
+static void scalar_seen(td_extract_t *x) {
+  if (x->depth == 0)
+    x->done = 1;
+}
+
+static int on_null(void *ctx) {
+  td_extract_t *x = ctx;
+  clear_slot(x, slot(x));
+  scalar_seen(x);
+  return 1;
+}
+
+static int on_boolean(void *ctx, int b) {
+  td_extract_t *x = ctx;
+  key_t_ k = slot(x);
+  if (k == KEY_EMAIL_VERIFIED)
+    x->info.email_verified = b ? 1 : 0;
+  else
+    clear_slot(x, k);
+  scalar_seen(x);
+  return 1;
+}
+
+static int on_number(void *ctx, const char *s, size_t len) {
+  (void)s;
+  (void)len;
+  return on_null(ctx);
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len) {
+  td_extract_t *x = ctx;
+  key_t_ k = slot(x);
+  char *dst = string_slot(x, k);
+  if (dst != NULL)
+    keep_string(dst, s, len);
+  else
+    clear_slot(x, k);
+  scalar_seen(x);
+  return 1;
+}
+
+static int open_container(td_extract_t *x, int is_map) {
+  if (x->depth == 0 && is_map)
+    x->info.top_is_object = 1;
+  clear_slot(x, slot(x));
+  if (x->depth >= TD_EXTRACT_MAX_DEPTH) {
+    x->err = TD_EXTRACT_E_DEPTH;
+    return 0;
+  }
+  x->depth++;
+  if (x->depth == 2)
+    x->org_open = is_map && x->info.top_is_object &&
+                  x->top_key == KEY_ORGANIZATION;
+  return 1;
+}
+
+static int close_container(td_extract_t *x) {
+  x->depth--;
+  if (x->depth == 1)
+    x->org_open = 0;
+  if (x->depth == 0)
+    x->done = 1;
+  return 1;
+}
+
+static int on_start_map(void *ctx) { return open_container(ctx, 1); }
+static int on_start_array(void *ctx) { return open_container(ctx, 0); }
+static int on_end(void *ctx) { return close_container(ctx); }
+
+static int on_map_key(void *ctx, const unsigned char *k, size_t len) {
+  td_extract_t *x = ctx;
+  if (x->depth == 1)
+    x->top_key = key_lookup(k, len, 0);
+  else if (x->depth == 2 && x->org_open)
+    x->org_key = key_lookup(k, len, 1);
+  return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_map_key,
+    .yajl_end_map = on_end,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end,
+};
+
+td_extract_t *td_extract_new(void) {
+  td_extract_t *x = calloc(1, sizeof(*x));
+  if (x == NULL)
+    return NULL;
+  if (td_extract_reset(x) != TD_EXTRACT_OK) {
+    free(x);
+    return NULL;
+  }
+  return x;
+}
+
+void td_extract_free(td_extract_t *x) {
+  if (x == NULL)
+    return;
+  if (x->yh != NULL)
+    yajl_free(x->yh);
+  free(x);
+}
+
+td_extract_status_t td_extract_reset(td_extract_t *x) {
+  if (x->yh != NULL)
+    yajl_free(x->yh);
+  yajl_handle yh = yajl_alloc(&callbacks, NULL, x);
+  memset(x, 0, sizeof(*x));
+  x->info.email_verified = -1;
+  x->yh = yh;
+  if (yh == NULL) {
+    x->err = TD_EXTRACT_E_NOMEM;
+    return x->err;
+  }
+  return TD_EXTRACT_OK;
+}
+
+/* Maps a yajl failure to our status, keeping a callback's own reason. */
+static td_extract_status_t fail(td_extract_t *x) {
+  if (x->err == TD_EXTRACT_OK)
+    x->err = TD_EXTRACT_E_SYNTAX;
+  return x->err;
+}
+
+td_extract_status_t td_extract_feed(td_extract_t *x, const void *buf,
+                                    size_t len) {
+  if (x->err != TD_EXTRACT_OK)
+    return x->err;
+  x->bytes += len;
+  if (x->bytes > TD_EXTRACT_MAX_BODY) {
+    x->err = TD_EXTRACT_E_SIZE;
+    return x->err;
+  }
+  if (len == 0)
+    return TD_EXTRACT_OK;
+  if (yajl_parse(x->yh, buf, len) != yajl_status_ok)
+    return fail(x);
+  return TD_EXTRACT_OK;
+}
+
+td_extract_status_t td_extract_finish(td_extract_t *x) {
+  if (x->err != TD_EXTRACT_OK)
+    return x->err;
+  if (x->bytes == 0) {
+    x->err = TD_EXTRACT_E_EMPTY;
+    return x->err;
+  }
+  yajl_status st = yajl_complete_parse(x->yh);
+  if (st != yajl_status_ok || !x->done) {
+    if (x->err == TD_EXTRACT_OK && !x->done)
+      x->err = TD_EXTRACT_E_TRUNCATED;
+    return fail(x);
+  }
+  if (x->info.reason[0] == '\0')
+    memcpy(x->info.reason, x->detail, sizeof(x->detail));
+  return TD_EXTRACT_OK;
+}
+
+const td_account_info_t *td_extract_info(const td_extract_t *x) {
+  return &x->info;
+}
+
+size_t td_extract_bytes(const td_extract_t *x) { return x->bytes; }
+
+const char *td_extract_strerror(td_extract_status_t s) {
+  switch (s) {
+  case TD_EXTRACT_OK:
+    return "no error";
+  case TD_EXTRACT_E_SYNTAX:
+    return "the body is not valid JSON";
+  case TD_EXTRACT_E_TRUNCATED:
+    return "the body ended in the middle of its JSON";
+  case TD_EXTRACT_E_EMPTY:
+    return "the body is empty";
+  case TD_EXTRACT_E_DEPTH:
+    return "the JSON is nested too deeply";
+  case TD_EXTRACT_E_SIZE:
+    return "the body is larger than the plugin accepts";
+  case TD_EXTRACT_E_NOMEM:
+    return "out of memory while parsing";
+  }
+  return "unknown error";
+}

@@ -1,0 +1,366 @@
+/* td_http: libcurl multi/easy handling for the plugin. See td_http.h. */
+#ifdef HAVE_CONFIG_H
+#include "td_config.h"
+#endif
+#include "td_http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "td_extract.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "dev"
+#endif
+
+struct td_http {
+  CURLM *multi;
+  size_t conns;   /* handles made, for the connection cache size */
+  size_t running; /* transfers added to the multi handle */
+};
+
+struct td_http_conn {
+  td_http_t *http;
+  CURL *easy;
+  td_extract_t *x;
+  void *user;
+  double timeout;
+  int busy;
+  int body_stopped;   /* we ended the transfer: the body broke a bound */
+  double retry_after; /* from the last answer's Retry-After, < 0: none */
+  char curl_error[CURL_ERROR_SIZE];
+  char error[TD_STATE_MAX_ERROR + 1];
+};
+
+static int is_loopback(const char *host) {
+  return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+         strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
+int td_http_url_check(const char *url, int allow_plaintext, const char **why) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL;
+  int rc = -1;
+  *why = "out of memory";
+  if (u == NULL)
+    return -1;
+  *why = "it is not a valid URL";
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+    goto out;
+  *why = "only http and https URLs are allowed";
+  if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0)
+    goto out;
+  *why = "plain http would send the token in the clear to a host that is "
+         "not loopback (set AllowPlaintext true to allow it)";
+  if (strcasecmp(scheme, "http") == 0 && !allow_plaintext && !is_loopback(host))
+    goto out;
+  rc = 0;
+out:
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+td_http_t *td_http_new(void) {
+  td_http_t *h = calloc(1, sizeof(*h));
+  if (h == NULL)
+    return NULL;
+  h->multi = curl_multi_init();
+  if (h->multi == NULL) {
+    free(h);
+    return NULL;
+  }
+  return h;
+}
+
+void td_http_free(td_http_t *h) {
+  if (h == NULL)
+    return;
+  curl_multi_cleanup(h->multi);
+  free(h);
+}
+
+/* Feeds the body to the extractor. A body that breaks the size bound ends
+ * the transfer; other broken bodies are read to their end (within the
+ * bound) so the connection stays usable. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
+  td_http_conn_t *c = arg;
+  size_t len = size * nmemb;
+  if (td_extract_feed(c->x, data, len) == TD_EXTRACT_E_SIZE) {
+    c->body_stopped = 1;
+    return 0;
+  }
+  return len;
+}
+
+/* Reads Retry-After in seconds or as an HTTP date. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg) {
+  td_http_conn_t *c = arg;
+  size_t len = size * nmemb;
+  static const char name[] = "retry-after:";
+  char value[64];
+  if (len <= sizeof(name) - 1 || strncasecmp(data, name, sizeof(name) - 1))
+    return len;
+  size_t vlen = len - (sizeof(name) - 1);
+  if (vlen >= sizeof(value))
+    return len; /* longer than any valid value: ignore it */
+  memcpy(value, data + sizeof(name) - 1, vlen);
+  value[vlen] = '\0';
+  char *end;
+  long secs = strtol(value, &end, 10);
+  while (*end == ' ' || *end == '\r' || *end == '\n' || *end == '\t')
+    end++;
+  if (end != value && *end == '\0' && secs >= 0) {
+    c->retry_after = (double)secs;
+    return len;
+  }
+  time_t when = curl_getdate(value, NULL);
+  if (when != -1) {
+    double wait = difftime(when, time(NULL));
+    c->retry_after = wait > 0 ? wait : 0;
+  }
+  return len;
+}
+
+typedef struct {
+  CURLoption opt;
+  enum { OPT_LONG, OPT_STR, OPT_PTR } kind;
+  long lval;
+  const void *pval;
+} opt_t;
+
+/* Applies a table of options, stopping at the first refusal. */
+static int apply(CURL *e, const opt_t *opts, size_t n, const char **why) {
+  for (size_t i = 0; i < n; i++) {
+    CURLcode rc;
+    if (opts[i].kind == OPT_LONG)
+      rc = curl_easy_setopt(e, opts[i].opt, opts[i].lval);
+    else
+      rc = curl_easy_setopt(e, opts[i].opt, opts[i].pval);
+    if (rc != CURLE_OK) {
+      *why = curl_easy_strerror(rc);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int configure(td_http_conn_t *c, const td_http_opts_t *o,
+                     const char **why) {
+  long timeout_ms = (long)(o->timeout * 1000.0);
+  const opt_t opts[] = {
+      {CURLOPT_URL, OPT_STR, 0, o->url},
+      {CURLOPT_PROTOCOLS_STR, OPT_STR, 0, "http,https"},
+      {CURLOPT_REDIR_PROTOCOLS_STR, OPT_STR, 0, "http,https"},
+      {CURLOPT_FOLLOWLOCATION, OPT_LONG, 0L, NULL},
+      {CURLOPT_NOSIGNAL, OPT_LONG, 1L, NULL},
+      {CURLOPT_SSL_VERIFYPEER, OPT_LONG, o->verify_peer ? 1L : 0L, NULL},
+      {CURLOPT_SSL_VERIFYHOST, OPT_LONG, o->verify_host ? 2L : 0L, NULL},
+      {CURLOPT_TIMEOUT_MS, OPT_LONG, timeout_ms > 0 ? timeout_ms : 1L, NULL},
+      {CURLOPT_CONNECTTIMEOUT_MS, OPT_LONG, timeout_ms > 0 ? timeout_ms : 1L,
+       NULL},
+      {CURLOPT_HTTPAUTH, OPT_LONG, (long)CURLAUTH_BEARER, NULL},
+      {CURLOPT_USERAGENT, OPT_STR, 0,
+       "collectd-telemetrydeck/" PACKAGE_VERSION},
+      {CURLOPT_MAXFILESIZE, OPT_LONG, (long)TD_EXTRACT_MAX_BODY, NULL},
+      {CURLOPT_TCP_KEEPALIVE, OPT_LONG, 1L, NULL},
+      {CURLOPT_WRITEFUNCTION, OPT_PTR, 0, (const void *)on_body},
+      {CURLOPT_WRITEDATA, OPT_PTR, 0, c},
+      {CURLOPT_HEADERFUNCTION, OPT_PTR, 0, (const void *)on_header},
+      {CURLOPT_HEADERDATA, OPT_PTR, 0, c},
+      {CURLOPT_ERRORBUFFER, OPT_PTR, 0, c->curl_error},
+      {CURLOPT_PRIVATE, OPT_PTR, 0, c},
+  };
+  if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0)
+    return -1;
+  if (o->ca_cert != NULL) {
+    const opt_t ca[] = {{CURLOPT_CAINFO, OPT_STR, 0, o->ca_cert}};
+    return apply(c->easy, ca, 1, why);
+  }
+  return 0;
+}
+
+td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
+                                 void *user, const char **why) {
+  td_http_conn_t *c = calloc(1, sizeof(*c));
+  *why = "out of memory";
+  if (c == NULL)
+    return NULL;
+  c->http = h;
+  c->user = user;
+  c->timeout = o->timeout;
+  c->easy = curl_easy_init();
+  c->x = td_extract_new();
+  if (c->easy == NULL || c->x == NULL || configure(c, o, why) != 0) {
+    td_http_conn_free(c);
+    return NULL;
+  }
+  h->conns++;
+  /* Keep one cached connection per account between polls. */
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->conns + 4);
+  return c;
+}
+
+void td_http_conn_free(td_http_conn_t *c) {
+  if (c == NULL)
+    return;
+  if (c->busy) {
+    curl_multi_remove_handle(c->http->multi, c->easy);
+    c->http->running--;
+  }
+  if (c->easy != NULL) {
+    /* Drop libcurl's copy of the token before the handle goes. */
+    curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, NULL);
+    curl_easy_cleanup(c->easy);
+    c->http->conns--;
+  }
+  td_extract_free(c->x);
+  free(c);
+}
+
+void *td_http_conn_user(const td_http_conn_t *c) { return c->user; }
+
+int td_http_set_token(td_http_conn_t *c, const char *token) {
+  return curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, token) == CURLE_OK
+             ? 0
+             : -1;
+}
+
+int td_http_start(td_http_conn_t *c) {
+  if (c->busy)
+    return 1;
+  if (td_extract_reset(c->x) != TD_EXTRACT_OK)
+    return -1;
+  c->body_stopped = 0;
+  c->retry_after = -1;
+  c->curl_error[0] = '\0';
+  c->error[0] = '\0';
+  if (curl_multi_add_handle(c->http->multi, c->easy) != CURLM_OK)
+    return -1;
+  c->busy = 1;
+  c->http->running++;
+  return 0;
+}
+
+size_t td_http_running(const td_http_t *h) { return h->running; }
+
+/* Words for a failed transfer: what an operator can act on. */
+static void describe_error(td_http_conn_t *c, CURLcode rc) {
+  long os_errno = 0;
+  curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
+  switch (rc) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+    snprintf(c->error, sizeof(c->error), "could not resolve the host");
+    break;
+  case CURLE_COULDNT_CONNECT:
+    snprintf(c->error, sizeof(c->error), "%s",
+             os_errno == ECONNREFUSED ? "connection refused"
+             : os_errno != 0          ? strerror((int)os_errno)
+                                      : "could not connect");
+    break;
+  case CURLE_OPERATION_TIMEDOUT:
+    snprintf(c->error, sizeof(c->error), "timeout after %g s", c->timeout);
+    break;
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+    snprintf(c->error, sizeof(c->error), "TLS verification failed (%.96s)",
+             c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
+    break;
+  case CURLE_SSL_CONNECT_ERROR:
+    snprintf(c->error, sizeof(c->error), "TLS handshake failed");
+    break;
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR:
+    snprintf(c->error, sizeof(c->error), "connection broken (%s)",
+             os_errno != 0 ? strerror((int)os_errno) : "reset");
+    break;
+  case CURLE_PARTIAL_FILE:
+    snprintf(c->error, sizeof(c->error),
+             "the answer was shorter than announced");
+    break;
+  case CURLE_GOT_NOTHING:
+    snprintf(c->error, sizeof(c->error),
+             "the server closed the connection without answering");
+    break;
+  default:
+    snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
+  }
+}
+
+/* Turns a finished transfer into a poll and reports it. */
+static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
+                   void *user) {
+  long status = 0;
+  curl_off_t total_us = 0;
+  curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+  td_extract_status_t body = td_extract_finish(c->x);
+  /* A body we refused, or one announced too large, is the server's
+   * answer being too big, not a broken network. */
+  if ((rc == CURLE_WRITE_ERROR && c->body_stopped) ||
+      rc == CURLE_FILESIZE_EXCEEDED) {
+    body = TD_EXTRACT_E_SIZE;
+    rc = CURLE_OK;
+  }
+  if (rc != CURLE_OK)
+    describe_error(c, rc);
+  td_poll_t poll = {
+      .http_status = (int)status,
+      .error = c->error,
+      .response_time = (double)total_us / 1e6,
+      .body = body,
+      .info = td_extract_info(c->x),
+      .retry_after = c->retry_after,
+  };
+  done(c, &poll, user);
+}
+
+/* Reports every transfer libcurl says is done. */
+static void collect(td_http_t *h, td_http_done_fn done, void *user) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    td_http_conn_t *c = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+    CURLcode rc = m->data.result;
+    curl_multi_remove_handle(h->multi, c->easy);
+    c->busy = 0;
+    h->running--;
+    finish(c, rc, done, user);
+  }
+}
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int td_http_run(td_http_t *h, long max_wait_ms, td_http_done_fn done,
+                void *user) {
+  long deadline = now_ms() + max_wait_ms;
+  for (;;) {
+    int still = 0;
+    if (curl_multi_perform(h->multi, &still) != CURLM_OK)
+      return -1;
+    collect(h, done, user);
+    long left = deadline - now_ms();
+    if (h->running == 0 || left <= 0)
+      return 0;
+    if (curl_multi_poll(h->multi, NULL, 0, (int)(left < 1000 ? left : 1000),
+                        NULL) != CURLM_OK)
+      return -1;
+  }
+}

@@ -1,0 +1,320 @@
+/* td_state: the per-account poll state machine. See td_state.h. */
+#include "td_state.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define SECONDS_PER_DAY 86400.0
+
+void td_state_init(td_state_t *st) {
+  memset(st, 0, sizeof(*st));
+  st->token = TD_LEVEL_UNKNOWN;
+  st->reach = TD_LEVEL_UNKNOWN;
+  st->expiry = TD_LEVEL_UNKNOWN;
+}
+
+int td_state_may_poll(const td_state_t *st, double now) {
+  return now >= st->not_before;
+}
+
+static const struct {
+  const char *type;
+  const char *type_instance;
+} note_names[] = {
+    [TD_NOTE_TOKEN_VALID] = {"bool", "token_valid"},
+    [TD_NOTE_API_REACHABLE] = {"bool", "api_reachable"},
+    [TD_NOTE_TOKEN_EXPIRY] = {"timeleft", "token"},
+    [TD_NOTE_RATE_LIMITED] = {"bool", "rate_limited"},
+};
+
+const char *td_note_type(td_note_kind_t kind) { return note_names[kind].type; }
+
+const char *td_note_type_instance(td_note_kind_t kind) {
+  return note_names[kind].type_instance;
+}
+
+void td_state_sanitize(char *dst, size_t size, const char *text, size_t max) {
+  if (size == 0)
+    return;
+  if (max > size - 1)
+    max = size - 1;
+  size_t n = 0;
+  for (; text != NULL && text[n] != '\0' && n < max; n++) {
+    unsigned char c = (unsigned char)text[n];
+    dst[n] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+  }
+  /* When cut, do not leave half a UTF-8 character behind. */
+  if (text != NULL && text[n] != '\0')
+    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+      n--;
+  dst[n] = '\0';
+}
+
+/* snprintf into a fixed buffer; truncation is acceptable for messages. */
+static void format(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void format(char *dst, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(dst, size, fmt, ap);
+  va_end(ap);
+}
+
+static td_note_t *add_note(td_step_t *out, td_note_kind_t kind,
+                           td_severity_t sev) {
+  if (out->n_notes >= TD_STATE_MAX_NOTES)
+    return NULL;
+  td_note_t *n = &out->notes[out->n_notes++];
+  n->kind = kind;
+  n->severity = sev;
+  n->message[0] = '\0';
+  return n;
+}
+
+static int has_error(const td_poll_t *p) {
+  return p->error != NULL && p->error[0] != '\0';
+}
+
+static int is_reachable(const td_poll_t *p) {
+  return !has_error(p) && p->http_status > 0 && p->http_status < 500;
+}
+
+static int body_usable(const td_poll_t *p) {
+  return p->body == TD_EXTRACT_OK && p->info != NULL;
+}
+
+/* 1 accepted, 0 rejected, -1 this poll cannot tell. */
+static int token_verdict(const td_poll_t *p) {
+  if (has_error(p))
+    return -1;
+  if (p->http_status == 401 || p->http_status == 403)
+    return 0;
+  if (p->http_status == 200 && body_usable(p) && p->info->id[0] != '\0')
+    return 1;
+  return -1;
+}
+
+/* The API's own reason, cleaned, as " (reason)", or "" when it gave none. */
+static void reason_suffix(const td_poll_t *p, char *dst, size_t size) {
+  char clean[TD_STATE_MAX_REASON + 1];
+  dst[0] = '\0';
+  if (!body_usable(p) || p->info->reason[0] == '\0')
+    return;
+  td_state_sanitize(clean, sizeof(clean), p->info->reason,
+                    TD_STATE_MAX_REASON);
+  format(dst, size, " (%s)", clean);
+}
+
+/* One line saying what went wrong with this poll, "" when nothing did. */
+static void describe_problem(const td_poll_t *p, char *dst, size_t size) {
+  char reason[TD_STATE_MAX_REASON + 8];
+  char err[TD_STATE_MAX_ERROR + 1];
+  int code = p->http_status;
+  reason_suffix(p, reason, sizeof(reason));
+  td_state_sanitize(err, sizeof(err), p->error, TD_STATE_MAX_ERROR);
+  if (has_error(p) && code > 0)
+    format(dst, size, "the HTTP %d answer broke off: %s", code, err);
+  else if (has_error(p))
+    format(dst, size, "no answer from the API: %s", err);
+  else if (code >= 500)
+    format(dst, size, "the API answered HTTP %d", code);
+  else if (code == 401 || code == 403)
+    format(dst, size, "the API rejected the token with HTTP %d%s", code,
+           reason);
+  else if (code == 429)
+    format(dst, size, "the API is rate limiting (HTTP 429)");
+  else if (code == 200 && p->body != TD_EXTRACT_OK)
+    format(dst, size, "the HTTP 200 answer is unusable: %s",
+           td_extract_strerror(p->body));
+  else if (code == 200 && (p->info == NULL || p->info->id[0] == '\0'))
+    format(dst, size, "the HTTP 200 answer carries no account id");
+  else if (code != 200)
+    format(dst, size, "unexpected HTTP %d from the API%s%s", code,
+           (code >= 300 && code < 400) ? " (redirects are not followed)" : "",
+           reason);
+  else
+    dst[0] = '\0';
+}
+
+/* The last error, as short as a notification can carry it. */
+static void last_error(const td_poll_t *p, char *dst, size_t size) {
+  if (has_error(p))
+    td_state_sanitize(dst, size, p->error, TD_STATE_MAX_ERROR);
+  else
+    format(dst, size, "HTTP %d", p->http_status);
+}
+
+static void step_token(td_state_t *st, const td_policy_t *pol,
+                       const td_poll_t *p, td_step_t *out) {
+  char reason[TD_STATE_MAX_REASON + 8];
+  td_note_t *n;
+  if (out->token_valid == 0 && st->token != TD_LEVEL_FAILURE) {
+    st->token = TD_LEVEL_FAILURE;
+    reason_suffix(p, reason, sizeof(reason));
+    if ((n = add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_FAILURE)) != NULL)
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": TelemetryDeck rejected the token with HTTP "
+             "%d%s: it was revoked or has expired.",
+             pol->account, p->http_status, reason);
+  } else if (out->token_valid == 1) {
+    if (st->token == TD_LEVEL_FAILURE &&
+        (n = add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_OKAY)) != NULL)
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": TelemetryDeck accepts the token again.",
+             pol->account);
+    st->token = TD_LEVEL_OK;
+  }
+}
+
+static void step_reach(td_state_t *st, const td_policy_t *pol,
+                       const td_poll_t *p, td_step_t *out) {
+  char err[TD_STATE_MAX_ERROR + 1];
+  unsigned after = pol->unreachable_after > 0 ? pol->unreachable_after : 1;
+  td_note_t *n;
+  if (out->api_reachable) {
+    if (st->reach == TD_LEVEL_WARNING &&
+        (n = add_note(out, TD_NOTE_API_REACHABLE, TD_SEV_OKAY)) != NULL)
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": the TelemetryDeck API answers again "
+             "(HTTP %d) after %u failed polls.",
+             pol->account, p->http_status, st->failures);
+    st->reach = TD_LEVEL_OK;
+    st->failures = 0;
+    return;
+  }
+  if (st->failures < after)
+    st->failures++;
+  if (st->failures >= after && st->reach != TD_LEVEL_WARNING) {
+    st->reach = TD_LEVEL_WARNING;
+    last_error(p, err, sizeof(err));
+    if ((n = add_note(out, TD_NOTE_API_REACHABLE, TD_SEV_WARNING)) != NULL)
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": the TelemetryDeck API is unreachable after %u "
+             "failed polls; last error: %s.",
+             pol->account, st->failures, err);
+  }
+}
+
+static void step_rate_limit(td_state_t *st, const td_policy_t *pol,
+                            const td_poll_t *p, double now, td_step_t *out) {
+  td_note_t *n;
+  if (p->http_status != 429 || has_error(p)) {
+    if (st->rate_limited &&
+        (n = add_note(out, TD_NOTE_RATE_LIMITED, TD_SEV_OKAY)) != NULL)
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": polling resumed after the rate limit.",
+             pol->account);
+    st->rate_limited = 0;
+    return;
+  }
+  double wait = p->retry_after;
+  if (wait > TD_STATE_MAX_WAIT)
+    wait = TD_STATE_MAX_WAIT;
+  if (wait > 0)
+    st->not_before = now + wait;
+  if (!st->rate_limited &&
+      (n = add_note(out, TD_NOTE_RATE_LIMITED, TD_SEV_WARNING)) != NULL) {
+    if (wait > 0)
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": the TelemetryDeck API is rate limiting (HTTP "
+             "429); waiting %.0f s before the next poll.",
+             pol->account, wait);
+    else
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": the TelemetryDeck API is rate limiting (HTTP "
+             "429); polling again at the next interval.",
+             pol->account);
+  }
+  st->rate_limited = 1;
+}
+
+static td_level_t expiry_level(const td_policy_t *pol, double days_left) {
+  if (days_left <= pol->failure_days)
+    return TD_LEVEL_FAILURE;
+  if (days_left <= pol->warning_days)
+    return TD_LEVEL_WARNING;
+  return TD_LEVEL_OK;
+}
+
+static void expiry_message(const td_policy_t *pol, double days_left,
+                           char *dst, size_t size) {
+  char date[32];
+  struct tm tm;
+  time_t t = (time_t)pol->expires;
+  if (gmtime_r(&t, &tm) == NULL ||
+      strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    format(date, sizeof(date), "an unknown date");
+  if (days_left <= 0)
+    format(dst, size,
+           "Account \"%s\": the token expired on %s; create a new one in the "
+           "TelemetryDeck dashboard.",
+           pol->account, date);
+  else
+    format(dst, size,
+           "Account \"%s\": the token expires in %.1f days (%s); create a "
+           "new one in the TelemetryDeck dashboard.",
+           pol->account, days_left, date);
+}
+
+void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
+                   td_step_t *out) {
+  if (!pol->has_expiry)
+    return;
+  double left = (pol->expires - now) / SECONDS_PER_DAY;
+  if (left < 0)
+    left = 0;
+  out->has_timeleft = 1;
+  out->timeleft_days = left;
+  td_level_t level = expiry_level(pol, left);
+  td_note_t *n = NULL;
+  if (level > st->expiry && level != TD_LEVEL_OK)
+    n = add_note(out, TD_NOTE_TOKEN_EXPIRY,
+                 level == TD_LEVEL_FAILURE ? TD_SEV_FAILURE : TD_SEV_WARNING);
+  else if (level == TD_LEVEL_OK && st->expiry > TD_LEVEL_OK)
+    n = add_note(out, TD_NOTE_TOKEN_EXPIRY, TD_SEV_OKAY);
+  if (n != NULL && level == TD_LEVEL_OK)
+    format(n->message, sizeof(n->message),
+           "Account \"%s\": the token is no longer close to its expiry.",
+           pol->account);
+  else if (n != NULL)
+    expiry_message(pol, left, n->message, sizeof(n->message));
+  st->expiry = level;
+}
+
+/* Sets out->log when the poll's problem differs from the last poll's. */
+static void step_log(td_state_t *st, const td_policy_t *pol,
+                     const td_poll_t *p, td_step_t *out) {
+  char problem[TD_STATE_MAX_LOG + 1];
+  describe_problem(p, problem, sizeof(problem));
+  if (strcmp(problem, st->last_problem) == 0)
+    return;
+  if (problem[0] != '\0') {
+    out->log_is_problem = 1;
+    format(out->log, sizeof(out->log), "account \"%s\": %s", pol->account,
+           problem);
+  } else {
+    out->log_is_problem = 0;
+    format(out->log, sizeof(out->log),
+           "account \"%s\": polls succeed again (HTTP %d)", pol->account,
+           p->http_status);
+  }
+  memcpy(st->last_problem, problem, sizeof(problem));
+}
+
+void td_state_step(td_state_t *st, const td_policy_t *pol,
+                   const td_poll_t *p, double now, td_step_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->api_reachable = is_reachable(p);
+  out->response_code = p->http_status > 0 ? p->http_status : 0;
+  out->has_response_time = p->http_status > 0;
+  out->response_time = p->response_time;
+  out->token_valid = token_verdict(p);
+  out->email_verified = out->token_valid == 1 ? p->info->email_verified : -1;
+  step_token(st, pol, p, out);
+  step_reach(st, pol, p, out);
+  step_rate_limit(st, pol, p, now, out);
+  td_state_tick(st, pol, now, out);
+  step_log(st, pol, p, out);
+}

@@ -1,0 +1,120 @@
+/* td_state: the per-account poll state machine. It turns one finished poll
+ * (status, error, extracted body), the previous state and the time into the
+ * values to dispatch, the notifications to send and the log line to write.
+ * Pure: no clock is read (now is an argument), no I/O, no collectd, no curl. */
+#ifndef TD_STATE_H
+#define TD_STATE_H
+
+#include <stddef.h>
+
+#include "td_extract.h"
+
+#define TD_STATE_MAX_MESSAGE 255  /* bytes of a notification message */
+#define TD_STATE_MAX_LOG 255      /* bytes of a log line */
+#define TD_STATE_MAX_ERROR 127    /* bytes of a transport error text */
+#define TD_STATE_MAX_REASON 100   /* bytes of the API's reason quoted */
+#define TD_STATE_MAX_NOTES 4      /* notifications one poll can raise */
+#define TD_STATE_MAX_WAIT 86400.0 /* longest Retry-After honoured, s */
+
+/* Severities, numbered as collectd numbers them. */
+typedef enum {
+  TD_SEV_FAILURE = 1,
+  TD_SEV_WARNING = 2,
+  TD_SEV_OKAY = 4,
+} td_severity_t;
+
+/* What a notification is about: its collectd type and type instance. */
+typedef enum {
+  TD_NOTE_TOKEN_VALID,   /* bool-token_valid */
+  TD_NOTE_API_REACHABLE, /* bool-api_reachable */
+  TD_NOTE_TOKEN_EXPIRY,  /* timeleft-token */
+  TD_NOTE_RATE_LIMITED,  /* bool-rate_limited */
+} td_note_kind_t;
+
+/* Level of a watched condition; UNKNOWN until the first poll tells. */
+typedef enum {
+  TD_LEVEL_UNKNOWN = 0,
+  TD_LEVEL_OK,
+  TD_LEVEL_WARNING,
+  TD_LEVEL_FAILURE,
+} td_level_t;
+
+/* The account's settings the state machine needs. */
+typedef struct {
+  const char *account;      /* name, used in messages */
+  int has_expiry;           /* TokenExpires was given */
+  double expires;           /* epoch seconds */
+  double warning_days;      /* ExpiryWarningDays */
+  double failure_days;      /* ExpiryFailureDays */
+  unsigned unreachable_after; /* UnreachableAfter, at least 1 */
+} td_policy_t;
+
+/* One finished poll, as the HTTP layer saw it. */
+typedef struct {
+  int http_status;      /* 0 when no HTTP answer came */
+  const char *error;    /* why the transfer failed; NULL or "" when it did not */
+  double response_time; /* seconds, whole request; used when http_status > 0 */
+  td_extract_status_t body; /* td_extract_finish's verdict on the body */
+  const td_account_info_t *info; /* the extracted fields; may be NULL */
+  double retry_after;   /* seconds a 429 asked to wait; < 0 when not given */
+} td_poll_t;
+
+typedef struct {
+  td_note_kind_t kind;
+  td_severity_t severity;
+  char message[TD_STATE_MAX_MESSAGE + 1];
+} td_note_t;
+
+/* What one poll produces. A value is dispatched only when its has_ flag
+ * (or, for the 0/1 values, a value >= 0) says so. */
+typedef struct {
+  int api_reachable;  /* 0 or 1, every poll */
+  int token_valid;    /* 1, 0, or -1: not dispatched */
+  int email_verified; /* 1, 0, or -1: not dispatched */
+  int response_code;  /* every poll; 0 without an answer */
+  int has_response_time;
+  double response_time;
+  int has_timeleft;
+  double timeleft_days;
+  size_t n_notes;
+  td_note_t notes[TD_STATE_MAX_NOTES];
+  int log_is_problem; /* 1: warning-worthy; 0: a recovery (info) */
+  char log[TD_STATE_MAX_LOG + 1]; /* "" when nothing new to log */
+} td_step_t;
+
+/* Everything remembered between polls of one account. */
+typedef struct {
+  td_level_t token;
+  td_level_t reach;
+  td_level_t expiry;
+  int rate_limited;   /* a rate-limit WARNING is outstanding */
+  unsigned failures;  /* consecutive failed polls */
+  double not_before;  /* no poll before this epoch second (Retry-After) */
+  char last_problem[TD_STATE_MAX_LOG + 1];
+} td_state_t;
+
+void td_state_init(td_state_t *st);
+
+/* Advances the state by one finished poll at time now (epoch seconds) and
+ * fills *out. Never fails: every input, however odd, maps to an output. */
+void td_state_step(td_state_t *st, const td_policy_t *pol,
+                   const td_poll_t *poll, double now, td_step_t *out);
+
+/* The time-only part, for an account that is not polled this round (it
+ * waits out a Retry-After): fills the timeleft value and expiry notes. */
+void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
+                   td_step_t *out);
+
+/* 1 when the account may be polled at time now. */
+int td_state_may_poll(const td_state_t *st, double now);
+
+/* collectd type and type instance of a notification kind. */
+const char *td_note_type(td_note_kind_t kind);
+const char *td_note_type_instance(td_note_kind_t kind);
+
+/* Copies text into dst (size bytes with the NUL), every control byte
+ * turned into a space and the result cut at max bytes on a UTF-8
+ * boundary. For text that came from the network. */
+void td_state_sanitize(char *dst, size_t size, const char *text, size_t max);
+
+#endif /* TD_STATE_H */
