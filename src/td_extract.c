@@ -100,6 +100,8 @@ static void clear_slot(td_extract_t *x, key_t_ k) {
     s[0] = '\0';
   if (k == KEY_EMAIL_VERIFIED)
     x->info.email_verified = -1;
+  if (k == KEY_ORGANIZATION)
+    x->info.org_name[0] = '\0';
 }
 
 static void scalar_seen(td_extract_t *x) {

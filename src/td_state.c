@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -29,10 +30,14 @@ static const struct {
     [TD_NOTE_RATE_LIMITED] = {"bool", "rate_limited"},
 };
 
-const char *td_note_type(td_note_kind_t kind) { return note_names[kind].type; }
+#define NOTE_KINDS (sizeof(note_names) / sizeof(note_names[0]))
+
+const char *td_note_type(td_note_kind_t kind) {
+  return (size_t)kind < NOTE_KINDS ? note_names[kind].type : "bool";
+}
 
 const char *td_note_type_instance(td_note_kind_t kind) {
-  return note_names[kind].type_instance;
+  return (size_t)kind < NOTE_KINDS ? note_names[kind].type_instance : "";
 }
 
 void td_state_sanitize(char *dst, size_t size, const char *text, size_t max) {
@@ -52,14 +57,30 @@ void td_state_sanitize(char *dst, size_t size, const char *text, size_t max) {
   dst[n] = '\0';
 }
 
-/* snprintf into a fixed buffer; truncation is acceptable for messages. */
+/* Ends s (len bytes) before a last UTF-8 character that lacks bytes. */
+static void cut_partial_utf8(char *s, size_t len) {
+  size_t i = len;
+  while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+    i--;
+  if (i == 0)
+    return;
+  unsigned char lead = (unsigned char)s[i - 1];
+  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  if (len - (i - 1) < need)
+    s[i - 1] = '\0';
+}
+
+/* snprintf into a fixed buffer. A message may be cut, but never in the
+ * middle of a UTF-8 character. */
 static void format(char *dst, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void format(char *dst, size_t size, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(dst, size, fmt, ap);
+  int n = vsnprintf(dst, size, fmt, ap);
   va_end(ap);
+  if (n >= 0 && (size_t)n >= size && size > 1)
+    cut_partial_utf8(dst, size - 1);
 }
 
 static td_note_t *add_note(td_step_t *out, td_note_kind_t kind,
@@ -184,7 +205,7 @@ static void step_reach(td_state_t *st, const td_policy_t *pol,
     st->failures = 0;
     return;
   }
-  if (st->failures < after)
+  if (st->failures < UINT_MAX)
     st->failures++;
   if (st->failures >= after && st->reach != TD_LEVEL_WARNING) {
     st->reach = TD_LEVEL_WARNING;
@@ -258,8 +279,15 @@ static void expiry_message(const td_policy_t *pol, double days_left,
            pol->account, days_left, date);
 }
 
-void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
-                   td_step_t *out) {
+/* Everything a step reports before anything is known. */
+static void step_clear(td_step_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->token_valid = -1;
+  out->email_verified = -1;
+}
+
+static void expiry_step(td_state_t *st, const td_policy_t *pol, double now,
+                        td_step_t *out) {
   if (!pol->has_expiry)
     return;
   double left = (pol->expires - now) / SECONDS_PER_DAY;
@@ -281,6 +309,12 @@ void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
   else if (n != NULL)
     expiry_message(pol, left, n->message, sizeof(n->message));
   st->expiry = level;
+}
+
+void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
+                   td_step_t *out) {
+  step_clear(out);
+  expiry_step(st, pol, now, out);
 }
 
 /* Sets out->log when the poll's problem differs from the last poll's. */
@@ -305,7 +339,7 @@ static void step_log(td_state_t *st, const td_policy_t *pol,
 
 void td_state_step(td_state_t *st, const td_policy_t *pol,
                    const td_poll_t *p, double now, td_step_t *out) {
-  memset(out, 0, sizeof(*out));
+  step_clear(out);
   out->api_reachable = is_reachable(p);
   out->response_code = p->http_status > 0 ? p->http_status : 0;
   out->has_response_time = p->http_status > 0;
@@ -315,6 +349,6 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
   step_token(st, pol, p, out);
   step_reach(st, pol, p, out);
   step_rate_limit(st, pol, p, now, out);
-  td_state_tick(st, pol, now, out);
+  expiry_step(st, pol, now, out);
   step_log(st, pol, p, out);
 }

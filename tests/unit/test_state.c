@@ -1,0 +1,1279 @@
+/* test_state: the per-account poll state machine, stepped through
+ * sequences of polls with an injected clock (plain numbers).
+ *
+ * Build and run by hand, from the top of the tree:
+ *   cc -Wall -Wextra -Werror -Isrc -Itests/unit src/td_state.c \
+ *      src/td_extract.c tests/unit/test_state.c -lyajl -o /tmp/test_state
+ *   /tmp/test_state
+ * (td_state.c names body errors with td_extract_strerror.)
+ *
+ * Sequences are tables: one row per poll with the notifications that poll
+ * must raise, written "kind SEVERITY, kind SEVERITY" in the order of
+ * td_note_kind_t, or "none". Every output of every step is also held to
+ * the bounds of td_state.h (see check_bounds). */
+#include "td_state.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tap.h"
+
+#define DAY 86400.0
+#define T0 1800000000.0 /* 2027-01-15, any fixed instant would do */
+
+/* ------------------------------------------------------------------ */
+/* Accounts                                                            */
+
+static const td_policy_t POL_PLAIN = {
+    .account = "acme-prod",
+    .has_expiry = 0,
+    .warning_days = 30,
+    .failure_days = 7,
+    .unreachable_after = 3,
+};
+static const td_policy_t POL_AFTER1 = {
+    .account = "acme-prod",
+    .warning_days = 30,
+    .failure_days = 7,
+    .unreachable_after = 1,
+};
+/* Expires 40 days after T0. */
+static const td_policy_t POL_EXPIRY = {
+    .account = "acme-prod",
+    .has_expiry = 1,
+    .expires = T0 + 40 * DAY,
+    .warning_days = 30,
+    .failure_days = 7,
+    .unreachable_after = 3,
+};
+/* Failed polls never reach the threshold: only expiry speaks. */
+static const td_policy_t POL_EXPIRY_PATIENT = {
+    .account = "acme-prod",
+    .has_expiry = 1,
+    .expires = T0 + 40 * DAY,
+    .warning_days = 30,
+    .failure_days = 7,
+    .unreachable_after = 1000,
+};
+
+/* ------------------------------------------------------------------ */
+/* Polls                                                               */
+
+static const td_account_info_t INFO_VALID = {
+    .id = "BADA55-BADGE5",
+    .email = "you@example.com",
+    .org_name = "TelemetryDeck",
+    .email_verified = 1,
+    .top_is_object = 1,
+};
+static const td_account_info_t INFO_UNVERIFIED = {
+    .id = "BADA55-BADGE5", .email_verified = 0, .top_is_object = 1};
+static const td_account_info_t INFO_NO_EMAIL_FLAG = {
+    .id = "BADA55-BADGE5", .email_verified = -1, .top_is_object = 1};
+static const td_account_info_t INFO_NO_ID = {
+    .email = "you@example.com", .email_verified = 1, .top_is_object = 1};
+static const td_account_info_t INFO_REVOKED = {
+    .reason = "User not authenticated.",
+    .email_verified = -1,
+    .top_is_object = 1,
+};
+static const td_account_info_t INFO_FORBIDDEN = {
+    .reason = "Insufficient permissions", .email_verified = -1,
+    .top_is_object = 1};
+/* What a broken body may leave behind: never to be believed. */
+static const td_account_info_t INFO_STALE = {
+    .id = "stale-id",
+    .reason = "stale reason from a broken body",
+    .email_verified = 1,
+    .top_is_object = 1,
+};
+
+typedef enum {
+  P_VALID,
+  P_VALID_UNVERIFIED,
+  P_VALID_NO_EMAIL_FLAG,
+  P_VALID_EMPTY_ERROR_TEXT,
+  P_NO_ID,
+  P_NULL_INFO,
+  P_BAD_JSON,
+  P_CUT_BODY,
+  P_REVOKED,
+  P_REVOKED_HTML,
+  P_FORBIDDEN,
+  P_PAYMENT,
+  P_NOT_FOUND,
+  P_RATE_LIMITED,
+  P_RATE_LIMITED_NO_WAIT,
+  P_SERVER_ERROR_VALID_BODY,
+  P_UNAVAILABLE,
+  P_BAD_GATEWAY,
+  P_REFUSED,
+  P_TIMEOUT,
+  P_TLS,
+  P_NO_ANSWER_NO_ERROR,
+  P_TICK, /* not a poll: td_state_tick */
+} poll_kind_t;
+
+static const struct {
+  const char *name;
+  td_poll_t poll;
+} POLLS[] = {
+    [P_VALID] = {"200 valid", {200, NULL, 0.25, TD_EXTRACT_OK, &INFO_VALID, -1}},
+    [P_VALID_UNVERIFIED] = {"200 valid, e-mail unverified",
+                            {200, NULL, 0.25, TD_EXTRACT_OK, &INFO_UNVERIFIED,
+                             -1}},
+    [P_VALID_NO_EMAIL_FLAG] = {"200 valid, no emailIsVerified",
+                               {200, NULL, 0.25, TD_EXTRACT_OK,
+                                &INFO_NO_EMAIL_FLAG, -1}},
+    [P_VALID_EMPTY_ERROR_TEXT] = {"200 valid, error text \"\"",
+                                  {200, "", 0.25, TD_EXTRACT_OK, &INFO_VALID,
+                                   -1}},
+    [P_NO_ID] = {"200 without id",
+                 {200, NULL, 0.25, TD_EXTRACT_OK, &INFO_NO_ID, -1}},
+    [P_NULL_INFO] = {"200 without info",
+                     {200, NULL, 0.25, TD_EXTRACT_OK, NULL, -1}},
+    [P_BAD_JSON] = {"200 with a broken body",
+                    {200, NULL, 0.25, TD_EXTRACT_E_SYNTAX, &INFO_STALE, -1}},
+    [P_CUT_BODY] = {"200 cut off mid-body",
+                    {200, "transfer closed with 120 bytes remaining to read",
+                     10.0, TD_EXTRACT_E_TRUNCATED, &INFO_STALE, -1}},
+    [P_REVOKED] = {"401 revoked",
+                   {401, NULL, 0.25, TD_EXTRACT_OK, &INFO_REVOKED, -1}},
+    [P_REVOKED_HTML] = {"401 with an HTML body",
+                        {401, NULL, 0.25, TD_EXTRACT_E_SYNTAX, &INFO_STALE,
+                         -1}},
+    [P_FORBIDDEN] = {"403 forbidden",
+                     {403, NULL, 0.25, TD_EXTRACT_OK, &INFO_FORBIDDEN, -1}},
+    [P_PAYMENT] = {"402 payment required",
+                   {402, NULL, 0.25, TD_EXTRACT_OK, &INFO_FORBIDDEN, -1}},
+    [P_NOT_FOUND] = {"404 not found",
+                     {404, NULL, 0.25, TD_EXTRACT_E_SYNTAX, &INFO_STALE, -1}},
+    [P_RATE_LIMITED] = {"429 retry after 120 s",
+                        {429, NULL, 0.25, TD_EXTRACT_E_EMPTY, NULL, 120}},
+    [P_RATE_LIMITED_NO_WAIT] = {"429 without Retry-After",
+                                {429, NULL, 0.25, TD_EXTRACT_E_EMPTY, NULL,
+                                 -1}},
+    [P_SERVER_ERROR_VALID_BODY] = {"500 with a valid-looking body",
+                                   {500, NULL, 0.25, TD_EXTRACT_OK,
+                                    &INFO_VALID, -1}},
+    [P_UNAVAILABLE] = {"503", {503, NULL, 0.25, TD_EXTRACT_E_SYNTAX,
+                               &INFO_STALE, -1}},
+    [P_BAD_GATEWAY] = {"502", {502, NULL, 0.25, TD_EXTRACT_E_EMPTY, NULL,
+                               -1}},
+    [P_REFUSED] = {"connection refused",
+                   {0, "Connection refused", 0.01, TD_EXTRACT_E_EMPTY, NULL,
+                    -1}},
+    [P_TIMEOUT] = {"timeout",
+                   {0, "Timeout after 10 s", 10.0, TD_EXTRACT_E_EMPTY, NULL,
+                    -1}},
+    [P_TLS] = {"TLS failure",
+               {0, "TLS verification failed", 0.05, TD_EXTRACT_E_EMPTY, NULL,
+                -1}},
+    [P_NO_ANSWER_NO_ERROR] = {"no answer and no error text",
+                              {0, NULL, 0.0, TD_EXTRACT_E_EMPTY, NULL, -1}},
+    [P_TICK] = {"tick", {0, NULL, 0, TD_EXTRACT_OK, NULL, -1}},
+};
+
+/* ------------------------------------------------------------------ */
+/* Rendering and the bounds every output keeps                         */
+
+static const char *kind_name(td_note_kind_t k) {
+  switch (k) {
+  case TD_NOTE_TOKEN_VALID:
+    return "token_valid";
+  case TD_NOTE_API_REACHABLE:
+    return "api_reachable";
+  case TD_NOTE_TOKEN_EXPIRY:
+    return "token_expiry";
+  case TD_NOTE_RATE_LIMITED:
+    return "rate_limited";
+  }
+  return "bad-kind";
+}
+
+static const char *severity_name(td_severity_t s) {
+  switch (s) {
+  case TD_SEV_FAILURE:
+    return "FAILURE";
+  case TD_SEV_WARNING:
+    return "WARNING";
+  case TD_SEV_OKAY:
+    return "OKAY";
+  }
+  return "bad-severity";
+}
+
+/* "kind SEVERITY, ..." in kind order, or "none". */
+static const char *render_notes(const td_step_t *out) {
+  static char buf[256];
+  buf[0] = '\0';
+  if (out->n_notes > TD_STATE_MAX_NOTES)
+    return "(n_notes out of bounds)";
+  for (int k = TD_NOTE_TOKEN_VALID; k <= TD_NOTE_RATE_LIMITED; k++) {
+    for (size_t i = 0; i < out->n_notes; i++) {
+      if ((int)out->notes[i].kind != k)
+        continue;
+      size_t len = strlen(buf);
+      snprintf(buf + len, sizeof(buf) - len, "%s%s %s", len ? ", " : "",
+               kind_name(out->notes[i].kind),
+               severity_name(out->notes[i].severity));
+    }
+  }
+  for (size_t i = 0; i < out->n_notes; i++) {
+    if ((int)out->notes[i].kind > TD_NOTE_RATE_LIMITED ||
+        (int)out->notes[i].kind < 0) {
+      size_t len = strlen(buf);
+      snprintf(buf + len, sizeof(buf) - len, "%sbad-kind", len ? ", " : "");
+    }
+  }
+  return buf[0] ? buf : "none";
+}
+
+static const td_note_t *find_note(const td_step_t *out, td_note_kind_t k) {
+  for (size_t i = 0; i < out->n_notes && i < TD_STATE_MAX_NOTES; i++)
+    if (out->notes[i].kind == k)
+      return &out->notes[i];
+  return NULL;
+}
+
+static int has_control(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return 1;
+  return 0;
+}
+
+static int valid_utf8(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2
+                         : (*p >> 3) == 30 ? 3 : -1;
+    if (n < 0)
+      return 0;
+    p++;
+    for (int i = 0; i < n; i++, p++)
+      if ((*p & 0xC0) != 0x80)
+        return 0;
+  }
+  return 1;
+}
+
+/* The first bound an output breaks, or NULL. */
+static const char *bound_broken(const td_step_t *out, int tick) {
+  if (out->n_notes > TD_STATE_MAX_NOTES)
+    return "n_notes > TD_STATE_MAX_NOTES";
+  for (size_t i = 0; i < out->n_notes; i++) {
+    const td_note_t *n = &out->notes[i];
+    if (memchr(n->message, '\0', sizeof(n->message)) == NULL)
+      return "a message is not NUL-terminated within TD_STATE_MAX_MESSAGE";
+    if (n->message[0] == '\0')
+      return "a message is empty";
+    if (has_control(n->message))
+      return "a message holds a control byte";
+    if (!valid_utf8(n->message))
+      return "a message is not valid UTF-8";
+    if (n->severity != TD_SEV_FAILURE && n->severity != TD_SEV_WARNING &&
+        n->severity != TD_SEV_OKAY)
+      return "a severity is not FAILURE, WARNING or OKAY";
+    for (size_t j = 0; j < i; j++)
+      if (out->notes[j].kind == n->kind)
+        return "two notes of one kind in one step";
+  }
+  if (tick)
+    return NULL;
+  if (memchr(out->log, '\0', sizeof(out->log)) == NULL)
+    return "the log line is not NUL-terminated within TD_STATE_MAX_LOG";
+  if (has_control(out->log))
+    return "the log line holds a control byte";
+  if (!valid_utf8(out->log))
+    return "the log line is not valid UTF-8";
+  if (out->api_reachable != 0 && out->api_reachable != 1)
+    return "api_reachable is not 0 or 1";
+  if (out->token_valid < -1 || out->token_valid > 1)
+    return "token_valid is not 1, 0 or -1";
+  if (out->email_verified < -1 || out->email_verified > 1)
+    return "email_verified is not 1, 0 or -1";
+  return NULL;
+}
+
+static size_t bounds_checked;
+static const char *bounds_first_broken;
+static char bounds_where[160];
+
+static void check_bounds(const td_step_t *out, int tick, const char *where) {
+  const char *broken = bound_broken(out, tick);
+  bounds_checked++;
+  if (broken != NULL && bounds_first_broken == NULL) {
+    bounds_first_broken = broken;
+    snprintf(bounds_where, sizeof(bounds_where), "%s", where);
+  }
+}
+
+/* One poll of kind at now, on an output full of garbage so that a field
+ * the state machine forgets to fill shows. A tick gets a zeroed output,
+ * as the plugin gives it; check_tick_fills_output holds td_state_tick to
+ * filling an output of garbage on its own. */
+static void run(td_state_t *st, const td_policy_t *pol, poll_kind_t kind,
+                double now, td_step_t *out) {
+  if (kind == P_TICK) {
+    memset(out, 0, sizeof(*out));
+    td_state_tick(st, pol, now, out);
+  } else {
+    memset(out, 0xA5, sizeof(*out));
+    td_state_step(st, pol, &POLLS[kind].poll, now, out);
+  }
+  check_bounds(out, kind == P_TICK, POLLS[kind].name);
+}
+
+/* td_state.h: td_state_tick "fills the timeleft value and expiry notes",
+ * so what it is handed beforehand must not matter. */
+static void check_tick_fills_output(void) {
+  const struct {
+    const char *what;
+    const td_policy_t *pol;
+    double days_left;
+    int has_timeleft;
+    const char *notes;
+  } cases[] = {
+      {"far from expiry", &POL_EXPIRY, 35, 1, "none"},
+      {"inside the warning window", &POL_EXPIRY, 20, 1,
+       "token_expiry WARNING"},
+      {"without TokenExpires", &POL_PLAIN, 20, 0, "none"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    td_state_t st;
+    td_step_t out;
+    td_state_init(&st);
+    memset(&out, 0xA5, sizeof(out));
+    td_state_tick(&st, cases[i].pol,
+                  POL_EXPIRY.expires - cases[i].days_left * DAY, &out);
+    if (!tap_ok(out.has_timeleft == cases[i].has_timeleft &&
+                    strcmp(render_notes(&out), cases[i].notes) == 0,
+                "td_state_tick fills an output handed over uninitialised: %s",
+                cases[i].what)) {
+      tap_diag("has_timeleft: expected %d, got %d", cases[i].has_timeleft,
+               out.has_timeleft);
+      tap_diag("notes: expected %s, got %s", cases[i].notes,
+               render_notes(&out));
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Values of one poll                                                  */
+
+static void check_values(void) {
+  const struct {
+    poll_kind_t poll;
+    int reachable, token_valid, email_verified, response_code, has_time;
+  } cases[] = {
+      {P_VALID, 1, 1, 1, 200, 1},
+      {P_VALID_UNVERIFIED, 1, 1, 0, 200, 1},
+      {P_VALID_NO_EMAIL_FLAG, 1, 1, -1, 200, 1},
+      {P_VALID_EMPTY_ERROR_TEXT, 1, 1, 1, 200, 1},
+      {P_NO_ID, 1, -1, -1, 200, 1},
+      {P_NULL_INFO, 1, -1, -1, 200, 1},
+      {P_BAD_JSON, 1, -1, -1, 200, 1},
+      {P_CUT_BODY, 0, -1, -1, 200, 1},
+      {P_REVOKED, 1, 0, -1, 401, 1},
+      {P_REVOKED_HTML, 1, 0, -1, 401, 1},
+      {P_FORBIDDEN, 1, 0, -1, 403, 1},
+      {P_PAYMENT, 1, -1, -1, 402, 1},
+      {P_NOT_FOUND, 1, -1, -1, 404, 1},
+      {P_RATE_LIMITED, 1, -1, -1, 429, 1},
+      {P_SERVER_ERROR_VALID_BODY, 0, -1, -1, 500, 1},
+      {P_UNAVAILABLE, 0, -1, -1, 503, 1},
+      {P_BAD_GATEWAY, 0, -1, -1, 502, 1},
+      {P_REFUSED, 0, -1, -1, 0, 0},
+      {P_TIMEOUT, 0, -1, -1, 0, 0},
+      {P_TLS, 0, -1, -1, 0, 0},
+      {P_NO_ANSWER_NO_ERROR, 0, -1, -1, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *name = POLLS[cases[i].poll].name;
+    td_state_t st;
+    td_step_t out;
+    td_state_init(&st);
+    run(&st, &POL_PLAIN, cases[i].poll, T0, &out);
+    tap_is_int(out.api_reachable, cases[i].reachable,
+               "%s: api_reachable is %d", name, cases[i].reachable);
+    tap_is_int(out.token_valid, cases[i].token_valid,
+               "%s: token_valid is %d", name, cases[i].token_valid);
+    tap_is_int(out.email_verified, cases[i].email_verified,
+               "%s: email_verified is %d", name, cases[i].email_verified);
+    tap_is_int(out.response_code, cases[i].response_code,
+               "%s: response_code is %d", name, cases[i].response_code);
+    tap_is_int(out.has_response_time, cases[i].has_time,
+               "%s: response_time is %s", name,
+               cases[i].has_time ? "dispatched" : "not dispatched");
+    if (cases[i].has_time)
+      tap_is_double(out.response_time, POLLS[cases[i].poll].poll.response_time,
+                    0, "%s: response_time is the poll's", name);
+    tap_is_int(out.has_timeleft, 0,
+               "%s: no timeleft without TokenExpires", name);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Sequences                                                           */
+
+typedef struct {
+  poll_kind_t poll;
+  double t; /* seconds after T0 */
+  const char *notes;
+} step_t;
+
+typedef struct {
+  const char *name;
+  const td_policy_t *pol;
+  step_t steps[24];
+} sequence_t;
+
+#define END {P_VALID, 0, NULL}
+
+static const sequence_t SEQUENCES[] = {
+    /* The token */
+    {"valid, revoked, valid: one FAILURE, then one OKAY",
+     &POL_PLAIN,
+     {{P_VALID, 0, "none"},
+      {P_VALID, 60, "none"},
+      {P_REVOKED, 120, "token_valid FAILURE"},
+      {P_REVOKED, 180, "none"},
+      {P_REVOKED, 240, "none"},
+      {P_VALID, 300, "token_valid OKAY"},
+      {P_VALID, 360, "none"},
+      END}},
+    {"a token rejected at the first poll gives FAILURE at once",
+     &POL_PLAIN,
+     {{P_REVOKED, 0, "token_valid FAILURE"}, {P_REVOKED, 60, "none"}, END}},
+    {"a token valid at the first poll gives no note",
+     &POL_PLAIN,
+     {{P_VALID, 0, "none"}, END}},
+    {"403 rejects the token as 401 does",
+     &POL_PLAIN,
+     {{P_VALID, 0, "none"},
+      {P_FORBIDDEN, 60, "token_valid FAILURE"},
+      {P_VALID, 120, "token_valid OKAY"},
+      END}},
+    {"401, 403 and a 401 with an HTML body are one rejection",
+     &POL_PLAIN,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_FORBIDDEN, 60, "none"},
+      {P_REVOKED_HTML, 120, "none"},
+      {P_VALID, 180, "token_valid OKAY"},
+      END}},
+    {"polls that cannot tell leave a rejection standing",
+     &POL_PLAIN,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_UNAVAILABLE, 60, "none"},
+      {P_TIMEOUT, 120, "none"},
+      {P_NO_ID, 180, "none"},
+      {P_NULL_INFO, 240, "none"},
+      {P_BAD_JSON, 300, "none"},
+      {P_PAYMENT, 360, "none"},
+      {P_NOT_FOUND, 420, "none"},
+      {P_SERVER_ERROR_VALID_BODY, 480, "none"},
+      {P_REVOKED, 540, "none"},
+      {P_VALID, 600, "token_valid OKAY"},
+      END}},
+    {"polls that cannot tell leave a valid token valid",
+     &POL_PLAIN,
+     {{P_VALID, 0, "none"},
+      {P_UNAVAILABLE, 60, "none"},
+      {P_NO_ID, 120, "none"},
+      {P_BAD_JSON, 180, "none"},
+      {P_SERVER_ERROR_VALID_BODY, 240, "none"},
+      {P_VALID, 300, "none"},
+      END}},
+    {"a 500 with a valid-looking body does not end a rejection",
+     &POL_PLAIN,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_SERVER_ERROR_VALID_BODY, 60, "none"},
+      {P_REVOKED, 120, "none"},
+      END}},
+    {"a rejection after polls that could not tell still gives FAILURE",
+     &POL_PLAIN,
+     {{P_UNAVAILABLE, 0, "none"},
+      {P_REVOKED, 60, "token_valid FAILURE"},
+      END}},
+    {"a first valid poll after polls that could not tell gives no OKAY",
+     &POL_PLAIN,
+     {{P_TIMEOUT, 0, "none"}, {P_NO_ID, 60, "none"}, {P_VALID, 120, "none"},
+      END}},
+    {"a token revoked twice gives two FAILURE/OKAY pairs",
+     &POL_PLAIN,
+     {{P_VALID, 0, "none"},
+      {P_REVOKED, 60, "token_valid FAILURE"},
+      {P_VALID, 120, "token_valid OKAY"},
+      {P_REVOKED, 180, "token_valid FAILURE"},
+      {P_VALID, 240, "token_valid OKAY"},
+      END}},
+
+    /* Reachability */
+    {"UnreachableAfter 3: WARNING at the third failed poll, OKAY after",
+     &POL_PLAIN,
+     {{P_REFUSED, 0, "none"},
+      {P_REFUSED, 60, "none"},
+      {P_REFUSED, 120, "api_reachable WARNING"},
+      {P_REFUSED, 180, "none"},
+      {P_REFUSED, 240, "none"},
+      {P_VALID, 300, "api_reachable OKAY"},
+      {P_VALID, 360, "none"},
+      END}},
+    {"failures that are not consecutive give no WARNING",
+     &POL_PLAIN,
+     {{P_REFUSED, 0, "none"},
+      {P_REFUSED, 60, "none"},
+      {P_VALID, 120, "none"},
+      {P_REFUSED, 180, "none"},
+      {P_REFUSED, 240, "none"},
+      {P_VALID, 300, "none"},
+      {P_REFUSED, 360, "none"},
+      {P_REFUSED, 420, "none"},
+      {P_REFUSED, 480, "api_reachable WARNING"},
+      END}},
+    {"every kind of failed poll counts toward UnreachableAfter",
+     &POL_PLAIN,
+     {{P_TIMEOUT, 0, "none"},
+      {P_UNAVAILABLE, 60, "none"},
+      {P_TLS, 120, "api_reachable WARNING"},
+      {P_VALID, 180, "api_reachable OKAY"},
+      {P_SERVER_ERROR_VALID_BODY, 240, "none"},
+      {P_BAD_GATEWAY, 300, "none"},
+      {P_CUT_BODY, 360, "api_reachable WARNING"},
+      {P_NO_ANSWER_NO_ERROR, 420, "none"},
+      {P_VALID_EMPTY_ERROR_TEXT, 480, "api_reachable OKAY"},
+      END}},
+    {"a rejected token is an answer: it resets the count and ends an outage",
+     &POL_PLAIN,
+     {{P_REFUSED, 0, "none"},
+      {P_REFUSED, 60, "none"},
+      {P_REVOKED, 120, "token_valid FAILURE"},
+      {P_REFUSED, 180, "none"},
+      {P_REFUSED, 240, "none"},
+      {P_REFUSED, 300, "api_reachable WARNING"},
+      {P_REVOKED, 360, "api_reachable OKAY"},
+      END}},
+    {"any answer below 500 is an answer, whatever its body",
+     &POL_PLAIN,
+     {{P_REFUSED, 0, "none"},
+      {P_REFUSED, 60, "none"},
+      {P_NOT_FOUND, 120, "none"},
+      {P_REFUSED, 180, "none"},
+      {P_REFUSED, 240, "none"},
+      {P_BAD_JSON, 300, "none"},
+      {P_REFUSED, 360, "none"},
+      {P_REFUSED, 420, "none"},
+      {P_PAYMENT, 480, "none"},
+      END}},
+    {"a 429 is an answer, not a failed poll",
+     &POL_PLAIN,
+     {{P_REFUSED, 0, "none"},
+      {P_REFUSED, 60, "none"},
+      {P_RATE_LIMITED, 120, "rate_limited WARNING"},
+      END}},
+    {"a 429 after the WARNING ends the outage",
+     &POL_PLAIN,
+     {{P_REFUSED, 0, "none"},
+      {P_REFUSED, 60, "none"},
+      {P_REFUSED, 120, "api_reachable WARNING"},
+      {P_RATE_LIMITED, 180, "api_reachable OKAY, rate_limited WARNING"},
+      END}},
+    {"UnreachableAfter 1: the first failed poll warns",
+     &POL_AFTER1,
+     {{P_REFUSED, 0, "api_reachable WARNING"},
+      {P_REFUSED, 60, "none"},
+      {P_VALID, 120, "api_reachable OKAY"},
+      {P_TIMEOUT, 180, "api_reachable WARNING"},
+      {P_UNAVAILABLE, 240, "none"},
+      {P_REVOKED, 300, "token_valid FAILURE, api_reachable OKAY"},
+      END}},
+
+    /* Rate limiting */
+    {"repeated 429s: one WARNING, then one OKAY at the next other answer",
+     &POL_PLAIN,
+     {{P_VALID, 0, "none"},
+      {P_RATE_LIMITED, 60, "rate_limited WARNING"},
+      {P_RATE_LIMITED, 180, "none"},
+      {P_RATE_LIMITED_NO_WAIT, 300, "none"},
+      {P_VALID, 420, "rate_limited OKAY"},
+      {P_VALID, 480, "none"},
+      {P_RATE_LIMITED_NO_WAIT, 540, "rate_limited WARNING"},
+      {P_REVOKED, 600, "token_valid FAILURE, rate_limited OKAY"},
+      END}},
+    {"a tick during the wait says nothing of the rate limit",
+     &POL_PLAIN,
+     {{P_RATE_LIMITED, 0, "rate_limited WARNING"},
+      {P_TICK, 60, "none"},
+      {P_TICK, 100, "none"},
+      {P_VALID, 120, "rate_limited OKAY"},
+      END}},
+
+    /* Several conditions at once */
+    {"one poll can raise a note of each condition that changed",
+     &POL_EXPIRY,
+     {{P_VALID, 0, "none"},
+      {P_REFUSED, 11 * DAY, "token_expiry WARNING"},
+      {P_REFUSED, 11 * DAY + 60, "none"},
+      {P_REFUSED, 11 * DAY + 120, "api_reachable WARNING"},
+      {P_REVOKED, 34 * DAY,
+       "token_valid FAILURE, api_reachable OKAY, token_expiry FAILURE"},
+      {P_REVOKED, 50 * DAY, "none"},
+      END}},
+};
+
+static void check_sequences(void) {
+  for (size_t s = 0; s < sizeof(SEQUENCES) / sizeof(SEQUENCES[0]); s++) {
+    const sequence_t *seq = &SEQUENCES[s];
+    td_state_t st;
+    td_step_t out;
+    td_state_init(&st);
+    for (size_t i = 0; seq->steps[i].notes != NULL; i++) {
+      const step_t *step = &seq->steps[i];
+      run(&st, seq->pol, step->poll, T0 + step->t, &out);
+      tap_is_str(render_notes(&out), step->notes, "%s: poll %zu (%s)",
+                 seq->name, i + 1, POLLS[step->poll].name);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Token expiry                                                        */
+
+static void check_timeleft(void) {
+  const struct {
+    double days_left;
+    double timeleft;
+  } cases[] = {
+      {45.5, 45.5}, {30, 30}, {7.25, 7.25}, {0.5, 0.5},
+      {0, 0},       {-0.5, 0}, {-10, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    double now = POL_EXPIRY.expires - cases[i].days_left * DAY;
+    for (int tick = 0; tick <= 1; tick++) {
+      td_state_t st;
+      td_step_t out;
+      td_state_init(&st);
+      run(&st, &POL_EXPIRY, tick ? P_TICK : P_VALID, now, &out);
+      const char *how = tick ? "td_state_tick" : "td_state_step";
+      tap_is_int(out.has_timeleft, 1, "%s with %g days left: timeleft is "
+                 "dispatched", how, cases[i].days_left);
+      tap_is_double(out.timeleft_days, cases[i].timeleft, 1e-9,
+                    "%s with %g days left: timeleft is %g", how,
+                    cases[i].days_left, cases[i].timeleft);
+    }
+  }
+
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  run(&st, &POL_EXPIRY, P_REFUSED, POL_EXPIRY.expires - 20 * DAY, &out);
+  tap_is_int(out.has_timeleft, 1, "a failed poll still dispatches timeleft");
+  tap_is_double(out.timeleft_days, 20, 1e-9, "with the days left");
+
+  td_policy_t no_expiry = POL_EXPIRY;
+  no_expiry.has_expiry = 0;
+  td_state_init(&st);
+  run(&st, &no_expiry, P_TICK, POL_EXPIRY.expires + DAY, &out);
+  tap_is_int(out.has_timeleft, 0, "a tick without TokenExpires: no timeleft");
+  tap_is_str(render_notes(&out), "none",
+             "a tick without TokenExpires: no note, even past the date");
+  td_state_init(&st);
+  run(&st, &no_expiry, P_VALID, POL_EXPIRY.expires + DAY, &out);
+  tap_is_str(render_notes(&out), "none",
+             "a poll without TokenExpires: no expiry note");
+}
+
+/* The expiry notes of a first poll, by days left at that poll. */
+static void check_expiry_first_poll(void) {
+  const struct {
+    double days_left;
+    const char *notes;
+  } cases[] = {
+      {45, "none"},
+      {30.5, "none"},
+      {30, "token_expiry WARNING"},
+      {20, "token_expiry WARNING"},
+      {7.5, "token_expiry WARNING"},
+      {7, "token_expiry FAILURE"},
+      {3, "token_expiry FAILURE"},
+      {0, "token_expiry FAILURE"},
+      {-10, "token_expiry FAILURE"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    double now = POL_EXPIRY.expires - cases[i].days_left * DAY;
+    for (int tick = 0; tick <= 1; tick++) {
+      td_state_t st;
+      td_step_t out;
+      td_state_init(&st);
+      run(&st, &POL_EXPIRY, tick ? P_TICK : P_VALID, now, &out);
+      tap_is_str(render_notes(&out), cases[i].notes,
+                 "first %s with %g days left", tick ? "tick" : "poll",
+                 cases[i].days_left);
+      run(&st, &POL_EXPIRY, tick ? P_TICK : P_VALID, now + 3600, &out);
+      tap_is_str(render_notes(&out), "none",
+                 "and the %s an hour later repeats nothing",
+                 tick ? "tick" : "poll");
+    }
+  }
+}
+
+/* Steps through the token's life from `from` days left down to `to`,
+ * `by` seconds at a time, and lists "DAYS-LEFT: notes" of every step that
+ * raised a note. how: a poll kind, or -1 for a poll on even steps and a
+ * tick on odd ones. Times are whole seconds, so thresholds are hit
+ * exactly. */
+static void expiry_timeline(const char *what, const td_policy_t *pol,
+                            int how, double from, double to, double by,
+                            const char *want) {
+  char got[512] = "";
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  double start = pol->expires - from * DAY;
+  for (int n = 0; start + n * by <= pol->expires - to * DAY; n++) {
+    double now = start + n * by;
+    poll_kind_t kind = how >= 0 ? (poll_kind_t)how : n % 2 ? P_TICK : P_VALID;
+    run(&st, pol, kind, now, &out);
+    const char *notes = render_notes(&out);
+    if (strcmp(notes, "none") != 0) {
+      size_t len = strlen(got);
+      snprintf(got + len, sizeof(got) - len, "%s%g: %s", len ? "; " : "",
+               (pol->expires - now) / DAY, notes);
+    }
+  }
+  tap_is_str(got, want, "%s", what);
+}
+
+static void check_expiry_timelines(void) {
+  const char *daily = "30: token_expiry WARNING; 7: token_expiry FAILURE";
+  expiry_timeline("polled daily from 40 days left to 5 days past expiry: "
+                  "one WARNING at 30 days, one FAILURE at 7",
+                  &POL_EXPIRY, P_VALID, 40, -5, DAY, daily);
+  expiry_timeline("ticked daily over the same days: the same notes",
+                  &POL_EXPIRY, P_TICK, 40, -5, DAY, daily);
+  expiry_timeline("polled and ticked on alternate days: the same notes",
+                  &POL_EXPIRY, -1, 40, -5, DAY, daily);
+  expiry_timeline("failed polls daily: the same notes", &POL_EXPIRY_PATIENT,
+                  P_REFUSED, 40, -5, DAY, daily);
+  expiry_timeline("a revoked token daily: the same expiry notes, the "
+                  "token FAILURE once",
+                  &POL_EXPIRY, P_REVOKED, 40, -5, DAY,
+                  "40: token_valid FAILURE; " /* first poll */
+                  "30: token_expiry WARNING; 7: token_expiry FAILURE");
+  expiry_timeline("polled daily at a fraction of a day: notes on the first "
+                  "poll past each threshold",
+                  &POL_EXPIRY, P_VALID, 40.5, -5, DAY,
+                  "29.5: token_expiry WARNING; 6.5: token_expiry FAILURE");
+  expiry_timeline("polled every hour for 40 days: still one of each",
+                  &POL_EXPIRY, P_VALID, 40, 0, 3600,
+                  "30: token_expiry WARNING; 7: token_expiry FAILURE");
+
+  /* One second either side of the thresholds. */
+  const struct {
+    const char *what;
+    double seconds_left;
+    const char *notes;
+  } edges[] = {
+      {"one second more than 30 days left: no WARNING", 30 * DAY + 1, "none"},
+      {"exactly 30 days left: WARNING", 30 * DAY, "token_expiry WARNING"},
+      {"one second more than 7 days left: still the WARNING", 7 * DAY + 1,
+       "none"},
+      {"exactly 7 days left: FAILURE", 7 * DAY, "token_expiry FAILURE"},
+  };
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  run(&st, &POL_EXPIRY, P_VALID, POL_EXPIRY.expires - 35 * DAY, &out);
+  for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+    run(&st, &POL_EXPIRY, P_VALID,
+        POL_EXPIRY.expires - edges[i].seconds_left, &out);
+    tap_is_str(render_notes(&out), edges[i].notes, "%s", edges[i].what);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Rate limiting: when the next poll may go                            */
+
+static td_poll_t rate_limited(double retry_after) {
+  td_poll_t p = POLLS[P_RATE_LIMITED].poll;
+  p.retry_after = retry_after;
+  return p;
+}
+
+static void check_may_poll(void) {
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  tap_is_int(td_state_may_poll(&st, T0), 1, "a new account may be polled");
+  tap_is_int(td_state_may_poll(&st, 0), 1,
+             "a new account may be polled at any time, even epoch 0");
+
+  td_poll_t p = rate_limited(120);
+  memset(&out, 0xA5, sizeof(out));
+  td_state_step(&st, &POL_PLAIN, &p, T0, &out);
+  check_bounds(&out, 0, "429 retry after 120 s");
+  const td_note_t *w = find_note(&out, TD_NOTE_RATE_LIMITED);
+  tap_ok(w != NULL && w->severity == TD_SEV_WARNING,
+         "a 429 gives a rate_limited WARNING");
+  if (!tap_ok(w != NULL && strstr(w->message, "120") != NULL,
+              "whose message names the wait of 120 seconds") &&
+      w != NULL)
+    tap_diag("message: %s", w->message);
+
+  const struct {
+    double at;
+    int may;
+  } wait120[] = {{0, 0}, {60, 0}, {119, 0}, {119.5, 0},
+                 {120, 1}, {121, 1}, {DAY, 1}};
+  for (size_t i = 0; i < sizeof(wait120) / sizeof(wait120[0]); i++)
+    tap_is_int(td_state_may_poll(&st, T0 + wait120[i].at), wait120[i].may,
+               "after a 429 asking for 120 s, %g s later: %s", wait120[i].at,
+               wait120[i].may ? "may poll" : "waits");
+
+  p = rate_limited(60);
+  memset(&out, 0xA5, sizeof(out));
+  td_state_step(&st, &POL_PLAIN, &p, T0 + 120, &out);
+  tap_is_str(render_notes(&out), "none", "a second 429 gives no second note");
+  tap_is_int(td_state_may_poll(&st, T0 + 179), 0,
+             "and its own wait of 60 s holds the next poll back");
+  tap_is_int(td_state_may_poll(&st, T0 + 180), 1,
+             "until those 60 s are over");
+
+  const struct {
+    const char *what;
+    double retry_after;
+    double wait; /* the wait the state machine must honour */
+  } caps[] = {
+      {"a Retry-After of 0 s", 0, 0},
+      {"a Retry-After of one day", TD_STATE_MAX_WAIT, TD_STATE_MAX_WAIT},
+      {"a Retry-After of a year", 365 * DAY, TD_STATE_MAX_WAIT},
+      {"a Retry-After of 1e300 s", 1e300, TD_STATE_MAX_WAIT},
+  };
+  for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+    td_state_init(&st);
+    p = rate_limited(caps[i].retry_after);
+    memset(&out, 0xA5, sizeof(out));
+    td_state_step(&st, &POL_PLAIN, &p, T0, &out);
+    check_bounds(&out, 0, caps[i].what);
+    if (caps[i].wait > 0)
+      tap_is_int(td_state_may_poll(&st, T0 + caps[i].wait - 1), 0,
+                 "%s: no poll 1 s before %g s have passed", caps[i].what,
+                 caps[i].wait);
+    tap_is_int(td_state_may_poll(&st, T0 + caps[i].wait), 1,
+               "%s: polls again after %g s", caps[i].what, caps[i].wait);
+    if (caps[i].retry_after > TD_STATE_MAX_WAIT) {
+      w = find_note(&out, TD_NOTE_RATE_LIMITED);
+      if (!tap_ok(w != NULL && strstr(w->message, "86400") != NULL,
+                  "%s: the WARNING names the capped wait, 86400 s",
+                  caps[i].what) &&
+          w != NULL)
+        tap_diag("message: %s", w->message);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Log lines                                                           */
+
+/* One letter per poll: '-' no log line, 'P' a problem line
+ * (log_is_problem 1), 'R' a recovery line (log_is_problem 0). */
+static void check_log(void) {
+  const struct {
+    const char *what;
+    poll_kind_t polls[8];
+    const char *want;
+  } cases[] = {
+      {"a healthy account logs nothing", {P_VALID, P_VALID, P_VALID}, "---"},
+      {"a problem at the first poll is logged", {P_REVOKED}, "P"},
+      {"an error repeated is logged once",
+       {P_REFUSED, P_REFUSED, P_REFUSED, P_REFUSED},
+       "P---"},
+      {"a 503 repeated is logged once",
+       {P_UNAVAILABLE, P_UNAVAILABLE, P_UNAVAILABLE},
+       "P--"},
+      {"a revoked token is logged once, and its end once",
+       {P_VALID, P_REVOKED, P_REVOKED, P_VALID, P_VALID},
+       "-P-R-"},
+      {"each change of error is logged",
+       {P_REFUSED, P_REFUSED, P_TIMEOUT, P_TIMEOUT, P_REFUSED},
+       "P-P-P"},
+      {"the end of a problem is logged once, as a recovery",
+       {P_REFUSED, P_VALID, P_VALID},
+       "PR-"},
+      {"a problem after a recovery is logged again",
+       {P_REFUSED, P_VALID, P_REFUSED},
+       "PRP"},
+      {"one problem replacing another, then the end of both",
+       {P_TLS, P_REVOKED, P_VALID},
+       "PPR"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char got[16] = "";
+    td_state_t st;
+    td_step_t out;
+    td_state_init(&st);
+    for (size_t j = 0; j < strlen(cases[i].want); j++) {
+      run(&st, &POL_PLAIN, cases[i].polls[j], T0 + 60.0 * j, &out);
+      got[j] = out.log[0] == '\0' ? '-' : out.log_is_problem ? 'P' : 'R';
+    }
+    tap_is_str(got, cases[i].want, "%s", cases[i].what);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+
+/* The message of the note of kind k, after polls (from a new state). */
+static const char *message_after(const td_policy_t *pol, const td_poll_t *ps,
+                                 size_t n, td_note_kind_t k, td_step_t *out) {
+  td_state_t st;
+  td_state_init(&st);
+  for (size_t i = 0; i < n; i++) {
+    memset(out, 0xA5, sizeof(*out));
+    td_state_step(&st, pol, &ps[i], T0 + 60.0 * i, out);
+    check_bounds(out, 0, "message case");
+  }
+  const td_note_t *note = find_note(out, k);
+  return note != NULL ? note->message : "(no such note)";
+}
+
+static int contains(const char *hay, const char *needle) {
+  return strstr(hay, needle) != NULL;
+}
+
+/* Longest run of consecutive bytes equal to c. */
+static size_t longest_run(const char *s, char c) {
+  size_t best = 0, run_len = 0;
+  for (; *s; s++) {
+    run_len = *s == c ? run_len + 1 : 0;
+    if (run_len > best)
+      best = run_len;
+  }
+  return best;
+}
+
+static void check_message_has(const char *msg, const char *what,
+                              const char *const *must, const char *const *not) {
+  int pass = 1;
+  for (size_t i = 0; must != NULL && must[i] != NULL; i++)
+    pass &= contains(msg, must[i]);
+  for (size_t i = 0; not != NULL && not[i] != NULL; i++)
+    pass &= !contains(msg, not[i]);
+  tap_ok(pass, "%s", what);
+  if (!pass) {
+    tap_diag("message: %s", msg);
+    for (size_t i = 0; must != NULL && must[i] != NULL; i++)
+      tap_diag("must contain \"%s\": %s", must[i],
+               contains(msg, must[i]) ? "yes" : "MISSING");
+    for (size_t i = 0; not != NULL && not[i] != NULL; i++)
+      tap_diag("must not contain \"%s\": %s", not[i],
+               contains(msg, not[i]) ? "PRESENT" : "absent");
+  }
+}
+
+static void check_token_messages(void) {
+  td_step_t out;
+  td_poll_t p = POLLS[P_REVOKED].poll;
+  const char *msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
+  check_message_has(msg,
+                    "the FAILURE names the account, the status, the API's "
+                    "reason, and says revoked or has expired",
+                    (const char *const[]){"acme-prod", "401",
+                                          "User not authenticated.",
+                                          "revoked or has expired", NULL},
+                    NULL);
+
+  p = POLLS[P_FORBIDDEN].poll;
+  msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
+  check_message_has(msg, "a 403 FAILURE names 403 and its reason",
+                    (const char *const[]){"acme-prod", "403",
+                                          "Insufficient permissions",
+                                          "revoked or has expired", NULL},
+                    NULL);
+
+  p = POLLS[P_REVOKED_HTML].poll;
+  msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
+  check_message_has(msg,
+                    "a 401 with a broken body: no reason quoted from it",
+                    (const char *const[]){"acme-prod", "401",
+                                          "revoked or has expired", NULL},
+                    (const char *const[]){"stale", NULL});
+
+  td_poll_t seq[3] = {POLLS[P_REVOKED].poll, POLLS[P_VALID].poll};
+  msg = message_after(&POL_PLAIN, seq, 2, TD_NOTE_TOKEN_VALID, &out);
+  check_message_has(msg, "the OKAY names the account",
+                    (const char *const[]){"acme-prod", NULL}, NULL);
+
+  /* Reasons come from the network: control bytes out, length bounded. */
+  td_account_info_t hostile = INFO_REVOKED;
+  snprintf(hostile.reason, sizeof(hostile.reason), "%s",
+           "bad\ntoken\x1b[2J\r\ttail");
+  p = POLLS[P_REVOKED].poll;
+  p.info = &hostile;
+  msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
+  tap_ok(!has_control(msg),
+         "a reason with \\n, ESC, \\r and \\t: none of them in the FAILURE");
+  check_message_has(msg, "the reason is there with spaces in their place",
+                    (const char *const[]){"bad token [2J", NULL}, NULL);
+  tap_ok(!has_control(out.log), "nor in the log line");
+
+  memset(hostile.reason, 'R', TD_EXTRACT_MAX_STRING);
+  hostile.reason[TD_EXTRACT_MAX_STRING] = '\0';
+  msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
+  size_t run_len = longest_run(msg, 'R');
+  tap_ok(run_len > 0 && run_len <= TD_STATE_MAX_REASON,
+         "a reason of %d bytes is quoted, cut to at most "
+         "TD_STATE_MAX_REASON bytes (quoted %zu)",
+         TD_EXTRACT_MAX_STRING, run_len);
+  check_message_has(msg, "and the message still says what happened",
+                    (const char *const[]){"acme-prod", "401", NULL}, NULL);
+
+  hostile.reason[0] = '\0';
+  for (int i = 0; i < TD_EXTRACT_MAX_STRING / 2; i++)
+    strcat(hostile.reason, "\xc3\xa9"); /* é */
+  msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
+  size_t e_bytes = 0;
+  for (const char *c = msg; *c; c++)
+    e_bytes += (unsigned char)*c == 0xc3 || (unsigned char)*c == 0xa9;
+  tap_ok(e_bytes > 0 && e_bytes <= TD_STATE_MAX_REASON,
+         "a reason of 127 two-byte characters is cut to at most "
+         "TD_STATE_MAX_REASON bytes (quoted %zu)",
+         e_bytes);
+  tap_ok(valid_utf8(msg), "and cut between characters, not inside one");
+}
+
+static void check_reach_messages(void) {
+  td_step_t out;
+  const struct {
+    const char *what;
+    poll_kind_t polls[3];
+    const char *must;
+  } cases[] = {
+      {"the WARNING carries the error text", {P_REFUSED, P_REFUSED, P_REFUSED},
+       "Connection refused"},
+      {"the WARNING carries the last error text",
+       {P_TIMEOUT, P_UNAVAILABLE, P_REFUSED},
+       "Connection refused"},
+      {"a timeout is named", {P_REFUSED, P_REFUSED, P_TIMEOUT},
+       "Timeout after 10 s"},
+      {"a TLS failure is named", {P_REFUSED, P_REFUSED, P_TLS},
+       "TLS verification failed"},
+      {"a 503 is named HTTP 503", {P_REFUSED, P_REFUSED, P_UNAVAILABLE},
+       "HTTP 503"},
+      {"a 500 is named HTTP 500",
+       {P_SERVER_ERROR_VALID_BODY, P_SERVER_ERROR_VALID_BODY,
+        P_SERVER_ERROR_VALID_BODY},
+       "HTTP 500"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    td_poll_t ps[3];
+    for (int j = 0; j < 3; j++)
+      ps[j] = POLLS[cases[i].polls[j]].poll;
+    const char *msg =
+        message_after(&POL_PLAIN, ps, 3, TD_NOTE_API_REACHABLE, &out);
+    check_message_has(msg, cases[i].what,
+                      (const char *const[]){cases[i].must, NULL}, NULL);
+  }
+
+  char long_error[1001];
+  memset(long_error, 'E', 1000);
+  long_error[1000] = '\0';
+  td_poll_t p = POLLS[P_REFUSED].poll;
+  p.error = long_error;
+  const char *msg =
+      message_after(&POL_AFTER1, &p, 1, TD_NOTE_API_REACHABLE, &out);
+  size_t run_len = longest_run(msg, 'E');
+  tap_ok(run_len > 0 && run_len <= TD_STATE_MAX_ERROR,
+         "a 1000-byte error text is quoted, cut to at most "
+         "TD_STATE_MAX_ERROR bytes (quoted %zu)",
+         run_len);
+
+  p.error = "SSL: certificate subject name 'evil\nname' does not match";
+  msg = message_after(&POL_AFTER1, &p, 1, TD_NOTE_API_REACHABLE, &out);
+  tap_ok(!has_control(msg) && contains(msg, "evil name"),
+         "an error text with a newline is quoted without it");
+  if (has_control(msg) || !contains(msg, "evil name"))
+    tap_diag("message: %s", msg);
+
+  /* An account name longer than a message still gives bounded notes. */
+  char long_name[301];
+  memset(long_name, 'A', 300);
+  long_name[300] = '\0';
+  td_policy_t pol = POL_AFTER1;
+  pol.account = long_name;
+  td_poll_t ps[2] = {POLLS[P_REVOKED].poll, POLLS[P_REFUSED].poll};
+  msg = message_after(&pol, ps, 1, TD_NOTE_TOKEN_VALID, &out);
+  tap_ok(strlen(msg) <= TD_STATE_MAX_MESSAGE,
+         "a 300-byte account name: the FAILURE fits TD_STATE_MAX_MESSAGE");
+  msg = message_after(&pol, ps + 1, 1, TD_NOTE_API_REACHABLE, &out);
+  tap_ok(strlen(msg) <= TD_STATE_MAX_MESSAGE,
+         "a 300-byte account name: the WARNING fits TD_STATE_MAX_MESSAGE");
+
+  /* Cut to fit, a message still ends on a character boundary. */
+  char utf8_name[301] = "x"; /* an odd byte first: no lucky even cut */
+  for (int i = 0; i < 149; i++)
+    strcat(utf8_name, "\xc3\xa9"); /* é */
+  pol.account = utf8_name;
+  const struct {
+    const char *what;
+    poll_kind_t poll;
+    td_note_kind_t kind;
+  } cuts[] = {
+      {"the token FAILURE", P_REVOKED, TD_NOTE_TOKEN_VALID},
+      {"the reachability WARNING", P_REFUSED, TD_NOTE_API_REACHABLE},
+      {"the rate-limit WARNING", P_RATE_LIMITED, TD_NOTE_RATE_LIMITED},
+  };
+  for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+    td_poll_t p1 = POLLS[cuts[i].poll].poll;
+    msg = message_after(&pol, &p1, 1, cuts[i].kind, &out);
+    tap_ok(valid_utf8(msg),
+           "an account name of 149 two-byte characters: %s is cut between "
+           "characters", cuts[i].what);
+    tap_ok(valid_utf8(out.log),
+           "an account name of 149 two-byte characters: the log line after "
+           "%s is cut between characters", cuts[i].what);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Odd inputs map to outputs too                                       */
+
+static void check_odd_inputs(void) {
+  const struct {
+    const char *what;
+    td_poll_t poll;
+  } cases[] = {
+      {"a negative status", {-1, NULL, 0, TD_EXTRACT_OK, NULL, -1}},
+      {"a status of 99999", {99999, NULL, 1, TD_EXTRACT_OK, &INFO_VALID, -1}},
+      {"a 200 whose body ran out of memory",
+       {200, NULL, 1, TD_EXTRACT_E_NOMEM, NULL, -1}},
+      {"a 401 without info", {401, NULL, 1, TD_EXTRACT_OK, NULL, -1}},
+      {"a 429 asking for a negative wait",
+       {429, NULL, 1, TD_EXTRACT_OK, NULL, -5000}},
+      {"a 200 with an error text",
+       {200, "Operation timed out", 10, TD_EXTRACT_E_TRUNCATED, &INFO_STALE,
+        -1}},
+  };
+  td_state_t st;
+  td_state_init(&st);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (int rep = 0; rep < 3; rep++) {
+      td_step_t out;
+      memset(&out, 0xA5, sizeof(out));
+      td_state_step(&st, &POL_AFTER1, &cases[i].poll, T0 + 60.0 * i, &out);
+      check_bounds(&out, 0, cases[i].what);
+    }
+  }
+  td_step_t out;
+  memset(&out, 0xA5, sizeof(out));
+  td_state_step(&st, &POL_AFTER1, &cases[0].poll, T0 + DAY, &out);
+  tap_is_int(out.api_reachable, 0, "a negative status is no answer");
+  memset(&out, 0xA5, sizeof(out));
+  td_state_step(&st, &POL_AFTER1, &cases[1].poll, T0 + DAY, &out);
+  tap_is_int(out.api_reachable, 0, "a status of 99999 is no usable answer");
+  tap_is_int(out.token_valid, -1, "and tells nothing of the token");
+  tap_is_int(td_state_may_poll(&st, T0 + 2 * DAY + 1), 1,
+             "after a negative Retry-After, polls go on");
+}
+
+/* ------------------------------------------------------------------ */
+/* td_state_sanitize                                                   */
+
+static void check_sanitize(void) {
+  const struct {
+    const char *text;
+    size_t size, max;
+    const char *want;
+  } cases[] = {
+      {"plain text", 64, 64, "plain text"},
+      {"", 64, 64, ""},
+      {"a\nb\rc\td", 64, 64, "a b c d"},
+      {"\x1b[31mred\x1b[0m", 64, 64, " [31mred [0m"},
+      {"\x01\x02\x1f", 64, 64, "   "},
+      {"del\x7f", 64, 64, "del "},
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 64, 64,
+       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+      /* cut at max bytes, never inside a character */
+      {"abcdef", 64, 3, "abc"},
+      {"abcdef", 64, 0, ""},
+      {"caf\xc3\xa9", 64, 4, "caf"},
+      {"caf\xc3\xa9", 64, 5, "caf\xc3\xa9"},
+      {"a\xe2\x82\xac", 64, 2, "a"},
+      {"a\xe2\x82\xac", 64, 3, "a"},
+      {"a\xe2\x82\xac", 64, 4, "a\xe2\x82\xac"},
+      {"a\xf0\x9f\x98\x80", 64, 2, "a"},
+      {"a\xf0\x9f\x98\x80", 64, 4, "a"},
+      {"a\xf0\x9f\x98\x80", 64, 5, "a\xf0\x9f\x98\x80"},
+      {"a\n\xc3\xa9", 64, 3, "a "},
+      /* the destination's size bounds it too, NUL included */
+      {"abcdef", 4, 100, "abc"},
+      {"caf\xc3\xa9", 5, 100, "caf"},
+      {"caf\xc3\xa9", 6, 100, "caf\xc3\xa9"},
+      {"abc", 1, 100, ""},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char dst[80];
+    memset(dst, 'Z', sizeof(dst));
+    td_state_sanitize(dst, cases[i].size, cases[i].text, cases[i].max);
+    int inside = memchr(dst, '\0', cases[i].size) != NULL;
+    int canary = 1;
+    for (size_t j = cases[i].size; j < sizeof(dst); j++)
+      canary &= dst[j] == 'Z';
+    tap_ok(inside && canary, "sanitize #%zu (size %zu, max %zu) writes only "
+           "its size, NUL included", i + 1, cases[i].size, cases[i].max);
+    if (inside)
+      tap_is_str(dst, cases[i].want, "sanitize #%zu (size %zu, max %zu)",
+                 i + 1, cases[i].size, cases[i].max);
+    else
+      tap_ok(0, "sanitize #%zu (size %zu, max %zu)", i + 1, cases[i].size,
+             cases[i].max);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Types of the notifications                                          */
+
+static void check_note_types(void) {
+  const struct {
+    td_note_kind_t kind;
+    const char *type, *instance;
+  } cases[] = {
+      {TD_NOTE_TOKEN_VALID, "bool", "token_valid"},
+      {TD_NOTE_API_REACHABLE, "bool", "api_reachable"},
+      {TD_NOTE_TOKEN_EXPIRY, "timeleft", "token"},
+      {TD_NOTE_RATE_LIMITED, "bool", "rate_limited"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    tap_is_str(td_note_type(cases[i].kind), cases[i].type,
+               "the type of a %s note is %s", kind_name(cases[i].kind),
+               cases[i].type);
+    tap_is_str(td_note_type_instance(cases[i].kind), cases[i].instance,
+               "the type instance of a %s note is %s",
+               kind_name(cases[i].kind), cases[i].instance);
+  }
+}
+
+int main(void) {
+  check_note_types();
+  check_values();
+  check_sequences();
+  check_timeleft();
+  check_tick_fills_output();
+  check_expiry_first_poll();
+  check_expiry_timelines();
+  check_may_poll();
+  check_log();
+  check_token_messages();
+  check_reach_messages();
+  check_odd_inputs();
+  check_sanitize();
+
+  tap_ok(bounds_first_broken == NULL,
+         "every output of all %zu steps keeps td_state.h's bounds: notes, "
+         "messages, log line, 0/1/-1 values",
+         bounds_checked);
+  if (bounds_first_broken != NULL)
+    tap_diag("first broken: %s, at: %s", bounds_first_broken, bounds_where);
+  return tap_done();
+}

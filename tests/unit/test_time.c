@@ -1,0 +1,113 @@
+/* test_time: the TokenExpires dates an operator may write, and the ones
+ * that must be refused.
+ *
+ * Build and run by hand, from the top of the tree:
+ *   cc -Wall -Wextra -Werror -Isrc -Itests/unit src/td_time.c \
+ *      tests/unit/test_time.c -o /tmp/test_time && /tmp/test_time
+ *
+ * Expected epochs were taken from `date -u -d '<text> UTC' +%s`. */
+#include "td_time.h"
+
+#include <stdio.h>
+
+#include "tap.h"
+
+#define REFUSED (-1.0)
+
+static const struct {
+  const char *text;
+  double epoch; /* REFUSED: td_time_parse_utc must return -1 */
+} cases[] = {
+    /* A date alone is midnight UTC. */
+    {"1970-01-01", 0},
+    {"2000-01-01", 946684800},
+    {"2027-11-27", 1827273600},
+    {"1969-12-31", -86400},
+    {"9999-12-31", 253402214400},
+
+    /* Date and time, with T or a space; seconds are optional. */
+    {"2027-11-27T00:00", 1827273600},
+    {"2027-11-27T12:34", 1827318840},
+    {"2027-11-27T12:34:56", 1827318896},
+    {"2027-11-27 12:34", 1827318840},
+    {"2027-11-27 12:34:56", 1827318896},
+    {"2027-12-31T23:59:59", 1830297599},
+
+    /* Zones: Z and UTC are UTC; an offset is east of UTC. */
+    {"2027-11-27T12:34:56Z", 1827318896},
+    {"2027-11-27 12:34:56Z", 1827318896},
+    {"2027-11-27T12:34Z", 1827318840},
+    {"2027-11-27T12:34:56UTC", 1827318896},
+    {"2027-11-27 12:34:56 UTC", 1827318896},
+    {"2027-11-27T12:34:56+02:00", 1827318896 - 2 * 3600},
+    {"2027-11-27T12:34:56+0200", 1827318896 - 2 * 3600},
+    {"2027-11-27T12:34:56-01:30", 1827318896 + 90 * 60},
+    {"2027-11-27T12:34:56-0130", 1827318896 + 90 * 60},
+    {"2027-11-27T12:34-0130", 1827318840 + 90 * 60},
+    {"2027-11-27T00:30:00+01:00", 1827273600 - 30 * 60},
+
+    /* Leap years: every 4th, not every 100th, every 400th. */
+    {"2028-02-29", 1835395200},
+    {"2000-02-29", 951782400},
+    {"2027-02-29", REFUSED},
+    {"2100-02-29", REFUSED},
+    {"2027-02-28", 1803772800},
+
+    /* Fields out of range. */
+    {"2027-13-01", REFUSED},
+    {"2027-00-10", REFUSED},
+    {"2027-11-00", REFUSED},
+    {"2027-11-31", REFUSED},
+    {"2027-04-31", REFUSED},
+    {"2027-01-32", REFUSED},
+    {"2027-11-27T24:00", REFUSED},
+    {"2027-11-27T23:60", REFUSED},
+    {"2027-11-27T12:34:61", REFUSED},
+    {"2027-11-27T12:34:56+24:00", REFUSED},
+    {"2027-11-27T12:34:56+02:60", REFUSED},
+
+    /* Not a date of the documented shapes. */
+    {"", REFUSED},
+    {"tomorrow", REFUSED},
+    {"27-11-2027", REFUSED},
+    {"2027/11/27", REFUSED},
+    {"2027-1-27", REFUSED},
+    {"2027-11-7", REFUSED},
+    {"20271127", REFUSED},
+    {"2027-11", REFUSED},
+    {"2027-11-27T", REFUSED},
+    {"2027-11-27T12", REFUSED},
+    {"2027-11-27T12:3", REFUSED},
+    {"2027-11-27T12:34:5", REFUSED},
+    {"2027-11-27T1234", REFUSED},
+    {"2027-11-27T12:34:56+2", REFUSED},
+    {"2027-11-27T12:34:56+", REFUSED},
+    {"2027-11-27T12:34:56 PST", REFUSED},
+
+    /* Trailing junk after a valid date. */
+    {"2027-11-27x", REFUSED},
+    {"2027-11-27 tomorrow", REFUSED},
+    {"2027-11-27T12:34:56Zjunk", REFUSED},
+    {"2027-11-27T12:34:56UTCx", REFUSED},
+    {"2027-11-27T12:34:56+02:00junk", REFUSED},
+    {"2027-11-27T12:34:56.123", REFUSED},
+};
+
+int main(void) {
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    double got = 12345.0;
+    int rc = td_time_parse_utc(cases[i].text, &got);
+    if (cases[i].epoch == REFUSED) {
+      tap_is_int(rc, -1, "\"%s\" is refused", cases[i].text);
+    } else if (tap_is_int(rc, 0, "\"%s\" is read", cases[i].text)) {
+      tap_is_double(got, cases[i].epoch, 0, "\"%s\" is %.0f", cases[i].text,
+                    cases[i].epoch);
+    } else {
+      tap_ok(0, "\"%s\" is %.0f", cases[i].text, cases[i].epoch);
+    }
+  }
+
+  double got = 0;
+  tap_is_int(td_time_parse_utc(NULL, &got), -1, "NULL is refused");
+  return tap_done();
+}
