@@ -1,0 +1,288 @@
+"""Runs the real collectd daemon with our plugin against our fake API.
+
+Each test gets a temporary directory holding certificates, the fake API's
+state, collectd's configuration, its log and its csv output. Everything the
+run produced stays in that directory so a test can grep it for the token.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BUILD_DIR", os.path.join(TOP, "_build"))
+COLLECTD = os.environ.get("COLLECTD", "/usr/sbin/collectd")
+DEBIAN_PLUGINS = "/usr/lib/collectd"
+FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
+MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
+
+NOTE_RE = re.compile(
+    r"Notification: severity = (?P<severity>\w+), host = [^,]*, "
+    r"plugin = telemetrydeck, plugin_instance = (?P<instance>[^,]*), "
+    r"type = (?P<type>[^,]*), type_instance = (?P<type_instance>[^,]*), "
+    r"message = (?P<message>.*)$")
+
+_cert_cache = None
+_cert_lock = threading.Lock()
+
+
+def certs():
+    """Makes the test CA and certificates once per test process (tests run
+    in threads: the first one makes them, the others wait)."""
+    global _cert_cache
+    with _cert_lock:
+        if _cert_cache is None:
+            d = tempfile.mkdtemp(prefix="td-certs-")
+            subprocess.run(["bash", MAKE_CERTS, d], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _cert_cache = d
+    return _cert_cache
+
+
+def inputs(workdir):
+    """The folder for what a test writes itself (config, token files): the
+    only place where the test token may stand."""
+    d = os.path.join(workdir, "input")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def wait_for(pred, timeout, step=0.05):
+    """Polls pred until it returns something true or timeout seconds pass."""
+    end = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got or time.monotonic() > end:
+            return got
+        time.sleep(step)
+
+
+def _read_port(path, proc, timeout=10):
+    def ready():
+        if proc.poll() is not None:
+            raise RuntimeError("process exited early")
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            return int(text) if text else None
+        except FileNotFoundError:
+            return None
+    port = wait_for(ready, timeout)
+    if not port:
+        raise RuntimeError("no port written to %s" % path)
+    return port
+
+
+class FakeAPI:
+    """Our fake TelemetryDeck API on 127.0.0.1, TLS unless cert is None."""
+
+    def __init__(self, workdir, tokens, cert="server", delay=None, name="fake",
+                 port=0):
+        self.dir = workdir
+        cfg = os.path.join(inputs(workdir), name + "-tokens.json")
+        with open(cfg, "w") as f:
+            json.dump(tokens, f)
+        port_file = os.path.join(workdir, name + ".port")
+        ctl_file = os.path.join(workdir, name + ".ctl")
+        cmd = ["python3", FAKE, "--port", str(port), "--port-file", port_file,
+               "--control-port", "0", "--control-port-file", ctl_file,
+               "--config", cfg]
+        if cert:
+            d = certs()
+            cmd += ["--cert", os.path.join(d, cert + ".pem"),
+                    "--key", os.path.join(d, cert + ".key")]
+        if delay:
+            cmd += ["--delay", str(delay)]
+        self.log = open(os.path.join(workdir, name + ".log"), "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.port = _read_port(port_file, self.proc)
+        self.control = _read_port(ctl_file, self.proc)
+        self.scheme = "https" if cert else "http"
+
+    def url(self, host="127.0.0.1", path="/api/v3/users/info"):
+        return "%s://%s:%d%s" % (self.scheme, host, self.port, path)
+
+    def _call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d%s" % (self.control, path), data=data,
+            method=method, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            text = r.read()
+        return json.loads(text) if text else None
+
+    def mode(self, label, mode, **extra):
+        self._call("POST", "/mode", dict(label=label, mode=mode, **extra))
+
+    def stats(self):
+        return self._call("GET", "/stats")
+
+    def label(self, label):
+        return self.stats().get("labels", {}).get(label, {})
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Collectd:
+    """The real collectd daemon, in the foreground, with our plugin."""
+
+    def __init__(self, workdir, plugin_block, interval=0.5, extra="",
+                 wrapper=None):
+        self.dir = workdir
+        plugins = os.path.join(workdir, "plugins")
+        os.makedirs(plugins, exist_ok=True)
+        # collectd refuses symbolic links: copy real files into one PluginDir.
+        shutil.copy(os.path.join(BUILD, ".libs", "telemetrydeck.so"), plugins)
+        for p in ("logfile", "csv"):
+            shutil.copy(os.path.join(DEBIAN_PLUGINS, p + ".so"), plugins)
+        self.logfile = os.path.join(workdir, "collectd.log")
+        self.csv = os.path.join(workdir, "csv")
+        self.conf = os.path.join(inputs(workdir), "collectd.conf")
+        with open(self.conf, "w") as f:
+            f.write(CONF_TEMPLATE % dict(
+                dir=workdir, plugins=plugins, log=self.logfile, csv=self.csv,
+                interval=interval, extra=extra, block=plugin_block))
+        self.stdout = open(os.path.join(workdir, "collectd.out"), "w")
+        cmd = (wrapper or []) + [COLLECTD, "-f", "-C", self.conf]
+        self.proc = subprocess.Popen(cmd, stdout=self.stdout,
+                                     stderr=subprocess.STDOUT)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_lines(self, pattern):
+        rx = re.compile(pattern)
+        return [l for l in self.log().splitlines() if rx.search(l)]
+
+    def notes(self, instance=None, type_instance=None):
+        out = []
+        for line in self.log().splitlines():
+            m = NOTE_RE.search(line)
+            if not m:
+                continue
+            n = m.groupdict()
+            if instance is not None and n["instance"] != instance:
+                continue
+            if type_instance is not None and n["type_instance"] != type_instance:
+                continue
+            out.append(n)
+        return out
+
+    def values(self, instance, ident):
+        """Rows (time, value) of csv file telemetrydeck-INSTANCE/IDENT-*."""
+        rows = []
+        for host in os.listdir(self.csv) if os.path.isdir(self.csv) else []:
+            d = os.path.join(self.csv, host, "telemetrydeck-" + instance)
+            if not os.path.isdir(d):
+                continue
+            for fn in sorted(os.listdir(d)):
+                if re.fullmatch(re.escape(ident) + r"-\d{4}-\d\d-\d\d", fn):
+                    with open(os.path.join(d, fn)) as f:
+                        for line in f.read().splitlines()[1:]:
+                            t, v = line.split(",")
+                            rows.append((float(t), float(v)))
+        return rows
+
+    def last(self, instance, ident):
+        rows = self.values(instance, ident)
+        return rows[-1][1] if rows else None
+
+    def stop(self):
+        """Stops the daemon; remembers in was_alive whether it still ran."""
+        running = self.alive()
+        self.was_alive = running
+        if running:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stdout.close()
+        return running
+
+
+CONF_TEMPLATE = """\
+Hostname "testhost"
+FQDNLookup false
+Interval %(interval)s
+BaseDir "%(dir)s"
+PIDFile "%(dir)s/collectd.pid"
+PluginDir "%(plugins)s"
+TypesDB "/usr/share/collectd/types.db"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "%(log)s"
+  Timestamp true
+</Plugin>
+LoadPlugin csv
+<Plugin csv>
+  DataDir "%(csv)s"
+  StoreRates false
+</Plugin>
+%(extra)s
+LoadPlugin telemetrydeck
+<Plugin telemetrydeck>
+%(block)s
+</Plugin>
+"""
+
+
+def account(name, url, token=None, token_file=None, **opts):
+    """One <Account> block; opts are collectd options, True/False as bools."""
+    lines = ['  <Account "%s">' % name]
+    if token is not None:
+        lines.append('    Token "%s"' % token)
+    if token_file is not None:
+        lines.append('    TokenFile "%s"' % token_file)
+    if url is not None:
+        lines.append('    URL "%s"' % url)
+    for k, v in opts.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, str):
+            v = '"%s"' % v
+        lines.append("    %s %s" % (k, v))
+    lines.append("  </Account>")
+    return "\n".join(lines)
+
+
+def files_containing(root, needles):
+    """Paths under root, outside input/, whose bytes contain any of needles."""
+    hits = []
+    for d, dirs, files in os.walk(root):
+        if d == root and "input" in dirs:
+            dirs.remove("input")
+        for fn in files:
+            p = os.path.join(d, fn)
+            try:
+                with open(p, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            if any(n.encode() in data for n in needles):
+                hits.append(p)
+    return hits

@@ -1,0 +1,258 @@
+"""The core plugin in the real collectd against our fake API (issue 2)."""
+
+import os
+import socket
+import time
+
+from harness import (Collectd, FakeAPI, account, certs, files_containing,
+                     inputs, wait_for)
+
+TOKEN = "tdpat_TESTSECRET0123456789abcdef"
+TOKEN_B = "tdpat_SECONDSECRET9876543210fedc"
+
+
+def ca():
+    return os.path.join(certs(), "ca.pem")
+
+
+def check_clean(workdir, collectd, *tokens):
+    """The daemon survived and no file it or the fake wrote holds a token."""
+    assert collectd.was_alive, "collectd died:\n" + collectd.log()[-2000:]
+    leaks = files_containing(workdir, tokens or (TOKEN, TOKEN_B))
+    assert not leaks, "token found in %s" % leaks
+
+
+def severities(notes):
+    return [n["severity"] for n in notes]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_valid_then_revoked_then_valid_notifies_once_each(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
+    cd = Collectd(d, account("main", fake.url(), TOKEN, CACert=ca()))
+    try:
+        assert wait_for(lambda: cd.last("main", "bool-token_valid") == 1, 10), cd.log()
+        assert cd.last("main", "bool-email_verified") == 1
+        assert cd.last("main", "response_code") == 200
+        fake.mode("main", "revoked")
+        assert wait_for(lambda: cd.notes("main", "token_valid"), 10), cd.log()
+        n = cd.notes("main", "token_valid")[0]
+        assert n["severity"] == "FAILURE"
+        assert "401" in n["message"] and "User not authenticated." in n["message"]
+        assert "revoked or has expired" in n["message"] and '"main"' in n["message"]
+        # The state holds for several polls: no second FAILURE.
+        before = fake.label("main")["requests"]
+        assert wait_for(lambda: fake.label("main")["requests"] >= before + 3, 10)
+        assert cd.last("main", "bool-token_valid") == 0
+        assert cd.last("main", "response_code") == 401
+        fake.mode("main", "ok")
+        assert wait_for(lambda: len(cd.notes("main", "token_valid")) >= 2, 10)
+        time.sleep(1.5)
+        assert severities(cd.notes("main", "token_valid")) == ["FAILURE", "OKAY"]
+        assert cd.last("main", "bool-api_reachable") == 1
+        st = fake.label("main")
+        # The fake saw exactly our bearer header on every request.
+        assert st["auth_ok"] == st["requests"] > 5, st
+        # Keep-alive: the connection survives between polls.
+        assert st["connections"] < st["requests"], st
+        assert fake.stats()["unknown_auth"] == 0
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_closed_port_warns_after_unreachable_after_polls_then_okay(d):
+    port = free_port()
+    url = "https://127.0.0.1:%d/api/v3/users/info" % port
+    cd = Collectd(d, account("down", url, TOKEN, CACert=ca(), UnreachableAfter=3))
+    fake = None
+    try:
+        assert wait_for(lambda: cd.notes("down", "api_reachable"), 10), cd.log()
+        n = cd.notes("down", "api_reachable")[0]
+        assert n["severity"] == "WARNING"
+        assert "connection refused" in n["message"]
+        assert "after 3 failed polls" in n["message"]
+        assert len(cd.values("down", "bool-api_reachable")) >= 3
+        assert cd.last("down", "bool-api_reachable") == 0
+        assert cd.last("down", "response_code") == 0
+        # One log line for the repeated identical error, not one per poll.
+        assert len(cd.log_lines(r'account "down": no answer')) == 1, cd.log()
+        fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "ok"}})
+        fake.stop()
+        fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "ok"}}, name="fake2",
+                       port=port)
+        assert wait_for(lambda: len(cd.notes("down", "api_reachable")) >= 2, 10), cd.log()
+        assert severities(cd.notes("down", "api_reachable")) == ["WARNING", "OKAY"]
+        assert cd.last("down", "bool-token_valid") == 1
+    finally:
+        cd.stop()
+        if fake:
+            fake.stop()
+    check_clean(d, cd)
+
+
+def test_http_503_counts_as_unreachable_and_recovers(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "m", "mode": "503_html"}})
+    cd = Collectd(d, account("m", fake.url(), TOKEN, CACert=ca(), UnreachableAfter=2))
+    try:
+        assert wait_for(lambda: cd.notes("m", "api_reachable"), 10), cd.log()
+        n = cd.notes("m", "api_reachable")[0]
+        assert n["severity"] == "WARNING" and "HTTP 503" in n["message"]
+        assert cd.last("m", "response_code") == 503
+        assert cd.last("m", "bool-api_reachable") == 0
+        assert cd.values("m", "bool-token_valid") == []
+        fake.mode("m", "ok")
+        assert wait_for(lambda: len(cd.notes("m", "api_reachable")) >= 2, 10)
+        assert severities(cd.notes("m", "api_reachable")) == ["WARNING", "OKAY"]
+        # The HTML page is never quoted in the log.
+        assert "<html" not in cd.log().lower()
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_hang_past_timeout_warns_with_timeout_and_others_keep_polling(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "slow", "mode": "hang"},
+                       TOKEN_B: {"label": "fast", "mode": "ok"}})
+    block = "\n".join([
+        account("slow", fake.url(), TOKEN, CACert=ca(), Timeout=0.4,
+                Interval=0.5, UnreachableAfter=2),
+        account("fast", fake.url(), TOKEN_B, CACert=ca(), Interval=0.5),
+    ])
+    cd = Collectd(d, block)
+    try:
+        assert wait_for(lambda: cd.notes("slow", "api_reachable"), 10), cd.log()
+        n = cd.notes("slow", "api_reachable")[0]
+        assert "timeout after 0.4 s" in n["message"], n
+        # The hanging account never held back the healthy one.
+        assert wait_for(lambda: len(cd.values("fast", "bool-token_valid")) >= 6, 10)
+        fast = cd.values("fast", "bool-token_valid")
+        assert len(fast) >= 4 and all(v == 1 for _, v in fast), fast
+        gaps = [b[0] - a[0] for a, b in zip(fast, fast[1:])]
+        assert max(gaps) < 1.2, gaps
+        fake.mode("slow", "ok")
+        assert wait_for(lambda: len(cd.notes("slow", "api_reachable")) >= 2, 10)
+        assert severities(cd.notes("slow", "api_reachable")) == ["WARNING", "OKAY"]
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_token_expiry_warning_then_failure(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "exp", "mode": "ok"}})
+    # Seven days and four seconds out: a WARNING now, a FAILURE in 4 s.
+    expires = time.gmtime(time.time() + 7 * 86400 + 4)
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", expires)
+    cd = Collectd(d, account("exp", fake.url(), TOKEN, CACert=ca(),
+                             TokenExpires=when, ExpiryWarningDays=30,
+                             ExpiryFailureDays=7))
+    try:
+        assert wait_for(lambda: len(cd.notes("exp", "token")) >= 2, 15), cd.log()
+        time.sleep(1.5)
+        notes = cd.notes("exp", "token")
+        assert severities(notes) == ["WARNING", "FAILURE"], notes
+        assert "expires in 7.0 days" in notes[0]["message"], notes
+        left = cd.last("exp", "timeleft-token")
+        assert 6.99 < left <= 7.0, left
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_self_signed_certificate_fails_verification_and_never_sees_token(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "tls", "mode": "ok"}}, cert="selfsigned")
+    cd = Collectd(d, account("tls", fake.url(), TOKEN, UnreachableAfter=2))
+    try:
+        assert wait_for(lambda: cd.notes("tls", "api_reachable"), 10), cd.log()
+        n = cd.notes("tls", "api_reachable")[0]
+        assert "TLS verification failed" in n["message"], n
+        st = fake.stats()
+        assert st["requests"] == 0, st
+        assert cd.last("tls", "bool-api_reachable") == 0
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_broken_config_names_the_option_and_valid_accounts_still_poll(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "good", "mode": "ok"}})
+    url = fake.url()
+    block = "\n".join([
+        account("notoken", url, CACert=ca()),
+        account("both", url, TOKEN, token_file="/nonexistent", CACert=ca()),
+        account("baddate", url, TOKEN, CACert=ca(), TokenExpires="2027-02-30"),
+        account("unknown", url, TOKEN, CACert=ca(), Colour="blue"),
+        account("good", url, TOKEN, CACert=ca()),
+        account("good", url, TOKEN, CACert=ca()),
+        account("badurl", "ftp://127.0.0.1/x", TOKEN),
+        account("plain", "http://example.com/api/v3/users/info", TOKEN),
+        account("order", url, TOKEN, CACert=ca(), ExpiryWarningDays=3,
+                ExpiryFailureDays=7),
+        account("neg", url, TOKEN, CACert=ca(), Timeout=-1),
+    ])
+    cd = Collectd(d, block)
+    try:
+        assert wait_for(lambda: cd.last("good", "bool-token_valid") == 1, 10), cd.log()
+        log = cd.log()
+        expect = [
+            r'"notoken": exactly one of Token and TokenFile',
+            r'"both": exactly one of Token and TokenFile',
+            r'"baddate": option TokenExpires "2027-02-30" is not a date',
+            r'"unknown": unknown option "Colour"',
+            r'account "good" is defined twice',
+            r'"badurl": option URL "ftp://127.0.0.1/x" is refused',
+            r'"plain": option URL "http://example.com/api/v3/users/info" is refused: plain http',
+            r'"order": options ExpiryWarningDays 3 and ExpiryFailureDays 7',
+            r'"neg": option Timeout -1 must be positive',
+        ]
+        for e in expect:
+            assert cd.log_lines(e), "missing log line %r in:\n%s" % (e, log)
+        for bad in ("notoken", "both", "baddate", "unknown", "badurl", "plain",
+                    "order", "neg"):
+            assert not os.path.exists(os.path.join(cd.csv, "testhost",
+                                                   "telemetrydeck-" + bad)), bad
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_token_file_is_reread_every_poll(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "a", "mode": "ok"},
+                       TOKEN_B: {"label": "b", "mode": "ok"}})
+    tf = os.path.join(inputs(d), "td.token")
+    cd = Collectd(d, account("rot", fake.url(), token_file=tf, CACert=ca()))
+    try:
+        # Missing at start: one clear error, no crash, then picked up.
+        assert wait_for(lambda: cd.log_lines(r'cannot open TokenFile'), 10), cd.log()
+        fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, (TOKEN + "\n").encode())
+        os.close(fd)
+        assert wait_for(lambda: fake.label("a").get("requests", 0) >= 2, 10), cd.log()
+        assert len(cd.log_lines(r'cannot open TokenFile')) == 1
+        tmp = tf + ".new"
+        with open(tmp, "w") as f:
+            f.write(TOKEN_B)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, tf)
+        assert wait_for(lambda: fake.label("b").get("requests", 0) >= 2, 10), cd.log()
+        assert fake.label("b")["auth_ok"] == fake.label("b")["requests"]
+        os.chmod(tf, 0o644)
+        assert wait_for(lambda: cd.log_lines(r'has mode 0644 and is readable by group'), 10)
+        assert cd.last("rot", "bool-token_valid") == 1
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Drives the demo: starts the fake API and collectd, plays the story and
+prints one line per poll and every notification. See tools/demo."""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+import harness  # noqa: E402
+
+DEMO_TOKEN = "tdpat_DEMO_not_a_real_token"
+INTERVAL = 2
+
+# (seconds, what the fake API does, what to say)
+STORY = [
+    (10, "ok", "healthy: the token works"),
+    (10, "revoked", "the token is revoked in the dashboard"),
+    (10, "ok", "a valid token is back"),
+    (12, "503_html", "the API goes down (HTTP 503)"),
+    (10, "ok", "the API is back"),
+]
+
+PUTVAL = re.compile(r"^PUTVAL \S+/telemetrydeck-(\S+)/(\S+) interval=\S+ "
+                    r"([\d.]+):(\S+)$")
+SHORT = {"bool-api_reachable": "reachable", "bool-token_valid": "token_valid",
+         "bool-email_verified": "email_verified", "response_code": "code",
+         "response_time": "time_s", "timeleft-token": "days_left"}
+
+
+def fmt(v):
+    f = float(v)
+    return "%d" % f if f == int(f) else "%.4g" % f
+
+
+class Printer:
+    """Turns collectd's stdout into one line per poll plus notifications."""
+
+    def __init__(self):
+        self.key = None
+        self.fields = []
+
+    def flush(self):
+        if self.fields:
+            stamp = time.strftime("%H:%M:%S", time.localtime(self.key[1]))
+            print("%s  %-6s values  %s" % (stamp, self.key[0], "  ".join(self.fields)),
+                  flush=True)
+        self.fields = []
+
+    def line(self, text):
+        m = PUTVAL.match(text)
+        if m:
+            inst, ident, t, v = m.groups()
+            key = (inst, round(float(t), 1))
+            if key != self.key:
+                self.flush()
+                self.key = key
+            self.fields.append("%s=%s" % (SHORT.get(ident, ident), fmt(v)))
+            return
+        self.flush()
+        if "Notification:" in text:
+            m = re.search(r"severity = (\w+).*type = (\w+), type_instance = (\w+), "
+                          r"message = (.*)$", text)
+            if m:
+                print("%s  NOTIFICATION %-7s %s-%s: %s" % (
+                    time.strftime("%H:%M:%S"), *m.groups()), flush=True)
+                return
+        if "telemetrydeck" in text or "ERROR" in text or "error" in text:
+            print("%s  log    %s" % (time.strftime("%H:%M:%S"),
+                                     re.sub(r"^\[[^]]*\] ", "", text)), flush=True)
+
+
+def run_collectd(workdir, block, seconds, interval):
+    plugins = os.path.join(workdir, "plugins")
+    os.makedirs(plugins, exist_ok=True)
+    shutil.copy(os.path.join(harness.BUILD, ".libs", "telemetrydeck.so"), plugins)
+    for p in ("logfile", "csv"):
+        shutil.copy(os.path.join(harness.DEBIAN_PLUGINS, p + ".so"), plugins)
+    conf = os.path.join(workdir, "collectd.conf")
+    with open(conf, "w") as f:
+        f.write("""Hostname "demo"
+FQDNLookup false
+Interval %s
+BaseDir "%s"
+PIDFile "%s/collectd.pid"
+PluginDir "%s"
+TypesDB "/usr/share/collectd/types.db"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File STDOUT
+  Timestamp false
+</Plugin>
+LoadPlugin csv
+<Plugin csv>
+  DataDir "stdout"
+</Plugin>
+LoadPlugin telemetrydeck
+<Plugin telemetrydeck>
+%s
+</Plugin>
+""" % (interval, workdir, workdir, plugins, block))
+    proc = subprocess.Popen([harness.COLLECTD, "-f", "-C", conf],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1)
+    printer = Printer()
+    reader = threading.Thread(
+        target=lambda: [printer.line(l.rstrip("\n")) for l in proc.stdout],
+        daemon=True)
+    reader.start()
+    return proc, printer, reader
+
+
+def stop(proc, reader, printer):
+    proc.terminate()
+    proc.wait(15)
+    reader.join(5)
+    printer.flush()
+
+
+def story(workdir):
+    fake = harness.FakeAPI(workdir, {DEMO_TOKEN: {"label": "demo", "mode": "ok"}})
+    expires = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 20 * 86400))
+    block = harness.account(
+        "demo", fake.url(), DEMO_TOKEN, CACert=os.path.join(harness.certs(), "ca.pem"),
+        TokenExpires=expires, UnreachableAfter=3)
+    print("demo: fake TelemetryDeck API on %s (TLS, test CA); collectd polls "
+          "every %d s; token expires %s" % (fake.url(), INTERVAL, expires), flush=True)
+    proc, printer, reader = run_collectd(workdir, block, 60, INTERVAL)
+    try:
+        for secs, mode, say in STORY:
+            fake.mode("demo", mode)
+            printer.flush()
+            print("\n==== %s (fake API: %s)" % (say, mode), flush=True)
+            time.sleep(secs)
+    finally:
+        stop(proc, reader, printer)
+        st = fake.stats()
+        fake.stop()
+    lab = st["labels"].get("demo", {})
+    print("\ndemo: the fake API answered %d requests on %d connection(s); "
+          "every one carried the right bearer token: %s" % (
+              lab.get("requests", 0), lab.get("connections", 0),
+              lab.get("auth_ok") == lab.get("requests")))
+
+
+def real_api(workdir, token_file, seconds=60):
+    block = harness.account("real", None, token_file=os.path.abspath(token_file),
+                            Interval=10)
+    print("demo: polling the real TelemetryDeck API every 10 s for %d s" % seconds,
+          flush=True)
+    proc, printer, reader = run_collectd(workdir, block, seconds, 10)
+    try:
+        time.sleep(seconds)
+    finally:
+        stop(proc, reader, printer)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--token-file", help="poll the real API with this token file")
+    args = ap.parse_args()
+    workdir = tempfile.mkdtemp(prefix="td-demo-")
+    try:
+        if args.token_file:
+            real_api(workdir, args.token_file)
+        else:
+            story(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
