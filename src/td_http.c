@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "td_extract.h"
+#include "td_time.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
@@ -115,19 +116,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg) {
     return len; /* longer than any valid value: ignore it */
   memcpy(value, data + sizeof(name) - 1, vlen);
   value[vlen] = '\0';
-  char *end;
-  long secs = strtol(value, &end, 10);
-  while (*end == ' ' || *end == '\r' || *end == '\n' || *end == '\t')
-    end++;
-  if (end != value && *end == '\0' && secs >= 0) {
-    c->retry_after = (double)secs;
-    return len;
-  }
-  time_t when = curl_getdate(value, NULL);
-  if (when != -1) {
-    double wait = difftime(when, time(NULL));
-    c->retry_after = wait > 0 ? wait : 0;
-  }
+  double wait;
+  if (td_time_parse_retry_after(value, (double)time(NULL), &wait) == 0)
+    c->retry_after = wait;
   return len;
 }
 

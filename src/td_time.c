@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <string.h>
+#include <strings.h>
 
 /* Reads exactly n digits at *p and advances; -1 when they are not there. */
 static int digits(const char **p, int n) {
@@ -102,5 +104,62 @@ int td_time_parse_utc(const char *text, double *out) {
     return -1;
   *out = (double)days_from_civil(y, m, d) * 86400.0 + (double)secs -
          (double)offset;
+  return 0;
+}
+
+#define RETRY_AFTER_MAX 1e9 /* seconds; beyond any sane wait */
+
+static const char *skip_space(const char *p) {
+  while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+    p++;
+  return p;
+}
+
+static int only_space_left(const char *p) { return *skip_space(p) == '\0'; }
+
+/* Parses "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate). */
+static int parse_http_date(const char *p, double *out) {
+  static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (strlen(p) < 29 || p[3] != ',' || p[4] != ' ')
+    return -1;
+  p += 5;
+  int d = digits(&p, 2);
+  if (d < 1 || *p++ != ' ')
+    return -1;
+  int m = 0;
+  while (m < 12 && strncmp(p, months[m], 3) != 0)
+    m++;
+  if (m == 12 || p[3] != ' ')
+    return -1;
+  p += 4;
+  int y = digits(&p, 4);
+  if (y < 0 || d > days_in_month(y, m + 1) || *p++ != ' ')
+    return -1;
+  long secs = parse_clock(&p);
+  if (secs < 0 || strncmp(p, " GMT", 4) != 0 || !only_space_left(p + 4))
+    return -1;
+  *out = (double)days_from_civil(y, m + 1, d) * 86400.0 + (double)secs;
+  return 0;
+}
+
+int td_time_parse_retry_after(const char *value, double now, double *wait) {
+  if (value == NULL)
+    return -1;
+  const char *p = skip_space(value);
+  if (isdigit((unsigned char)*p)) {
+    double secs = 0;
+    for (; isdigit((unsigned char)*p); p++)
+      if (secs < RETRY_AFTER_MAX)
+        secs = secs * 10 + (*p - '0');
+    if (!only_space_left(p))
+      return -1;
+    *wait = secs < RETRY_AFTER_MAX ? secs : RETRY_AFTER_MAX;
+    return 0;
+  }
+  double when;
+  if (parse_http_date(p, &when) != 0)
+    return -1;
+  *wait = when > now ? when - now : 0;
   return 0;
 }

@@ -1,5 +1,5 @@
 /* td_time: reads the dates an operator writes in collectd.conf
- * (TokenExpires). Pure libc: no clock is read here, no locale is used. */
+ * (TokenExpires) and the ones a server sends (Retry-After). Pure libc: no clock is read here, no locale is used. */
 #ifndef TD_TIME_H
 #define TD_TIME_H
 
@@ -9,5 +9,11 @@
  * Returns 0 and the seconds since the epoch in *out, or -1 when the text
  * is not such a date. */
 int td_time_parse_utc(const char *text, double *out);
+
+/* Reads an HTTP Retry-After value: delta-seconds ("120") or an HTTP date
+ * ("Sun, 06 Nov 1994 08:49:37 GMT"), surrounding white space allowed.
+ * Returns 0 and the seconds to wait from now in *wait (0 for a date in the
+ * past; huge deltas are clamped to 1e9), or -1 when the value is neither. */
+int td_time_parse_retry_after(const char *value, double now, double *wait);
 
 #endif /* TD_TIME_H */

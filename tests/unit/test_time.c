@@ -93,7 +93,65 @@ static const struct {
     {"2027-11-27T12:34:56.123", REFUSED},
 };
 
+/* Retry-After values, read at NOW: the wait in seconds, or REFUSED. */
+#define NOW 784111777.0 /* Sun, 06 Nov 1994 08:49:37 GMT */
+static const struct {
+  const char *value;
+  double wait;
+} retry_cases[] = {
+    {"120", 120},
+    {" 5\r\n", 5},
+    {"0", 0},
+    {"99999999999999999999", 1e9},
+    {"Sun, 06 Nov 1994 08:51:37 GMT", 120},
+    {"Sun, 06 Nov 1994 08:49:37 GMT\r\n", 0},
+    {"Sat, 05 Nov 1994 08:49:37 GMT", 0},
+    {"Mon, 07 Nov 1994 08:49:37 GMT", 86400},
+    {"-5", REFUSED},
+    {"5 s", REFUSED},
+    {"1.5", REFUSED},
+    {"", REFUSED},
+    {"soon", REFUSED},
+    {"Sun, 31 Feb 1994 08:49:37 GMT", REFUSED},
+    {"Sun, 06 Nox 1994 08:49:37 GMT", REFUSED},
+    {"Sun, 06 Nov 1994 08:49:37 PST", REFUSED},
+    {"Sunday, 06-Nov-94 08:49:37 GMT", REFUSED},
+};
+
+/* The value as a test name: CR and LF shown as \r and \n. */
+static const char *shown(const char *v, char *buf, size_t size) {
+  size_t n = 0;
+  for (; *v != '\0' && n + 3 < size; v++) {
+    if (*v == '\r' || *v == '\n') {
+      buf[n++] = '\\';
+      buf[n++] = *v == '\r' ? 'r' : 'n';
+    } else {
+      buf[n++] = *v;
+    }
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
+static void check_retry_after(void) {
+  char name[96];
+  for (size_t i = 0; i < sizeof(retry_cases) / sizeof(retry_cases[0]); i++) {
+    double wait = -7;
+    const char *v = shown(retry_cases[i].value, name, sizeof(name));
+    int rc = td_time_parse_retry_after(retry_cases[i].value, NOW, &wait);
+    if (retry_cases[i].wait == REFUSED)
+      tap_is_int(rc, -1, "Retry-After \"%s\" is refused", v);
+    else if (tap_is_int(rc, 0, "Retry-After \"%s\" is read", v))
+      tap_is_double(wait, retry_cases[i].wait, 0,
+                    "Retry-After \"%s\" waits %.0f s", v, retry_cases[i].wait);
+  }
+  double wait;
+  tap_is_int(td_time_parse_retry_after(NULL, NOW, &wait), -1,
+             "Retry-After NULL is refused");
+}
+
 int main(void) {
+  check_retry_after();
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     double got = 12345.0;
     int rc = td_time_parse_utc(cases[i].text, &got);
