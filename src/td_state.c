@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define SECONDS_PER_DAY 86400.0
@@ -106,14 +107,28 @@ static int body_usable(const td_poll_t *p) {
   return p->body == TD_EXTRACT_OK && p->info != NULL;
 }
 
-/* 1 accepted, 0 rejected, -1 this poll cannot tell. */
-static int token_verdict(const td_poll_t *p) {
+/* 1 when the answer names an account id (HTTP 200, complete body). */
+static int names_account(const td_poll_t *p) {
+  return !has_error(p) && p->http_status == 200 && body_usable(p) &&
+         p->info->id[0] != '\0';
+}
+
+/* 1 when the account behind the token is the one ExpectUser names (an id,
+ * or an e-mail address compared without case), or nothing is expected. */
+static int is_expected_user(const td_policy_t *pol, const td_poll_t *p) {
+  const char *want = pol->expect_user;
+  return want == NULL || want[0] == '\0' || strcmp(want, p->info->id) == 0 ||
+         (p->info->email[0] != '\0' && strcasecmp(want, p->info->email) == 0);
+}
+
+/* 1 accepted, 0 rejected (or another user's), -1 this poll cannot tell. */
+static int token_verdict(const td_policy_t *pol, const td_poll_t *p) {
   if (has_error(p))
     return -1;
   if (p->http_status == 401 || p->http_status == 403)
     return 0;
-  if (p->http_status == 200 && body_usable(p) && p->info->id[0] != '\0')
-    return 1;
+  if (names_account(p))
+    return is_expected_user(pol, p) ? 1 : 0;
   return -1;
 }
 
@@ -129,7 +144,8 @@ static void reason_suffix(const td_poll_t *p, char *dst, size_t size) {
 }
 
 /* One line saying what went wrong with this poll, "" when nothing did. */
-static void describe_problem(const td_poll_t *p, char *dst, size_t size) {
+static void describe_problem(const td_policy_t *pol, const td_poll_t *p,
+                             char *dst, size_t size) {
   char reason[TD_STATE_MAX_REASON + 8];
   char err[TD_STATE_MAX_ERROR + 1];
   int code = p->http_status;
@@ -151,6 +167,8 @@ static void describe_problem(const td_poll_t *p, char *dst, size_t size) {
            td_extract_strerror(p->body));
   else if (code == 200 && (p->info == NULL || p->info->id[0] == '\0'))
     format(dst, size, "the HTTP 200 answer carries no account id");
+  else if (code == 200 && !is_expected_user(pol, p))
+    format(dst, size, "the token belongs to another user than ExpectUser");
   else if (code != 200)
     format(dst, size, "unexpected HTTP %d from the API%s%s", code,
            (code >= 300 && code < 400) ? " (redirects are not followed)" : "",
@@ -167,6 +185,23 @@ static void last_error(const td_poll_t *p, char *dst, size_t size) {
     format(dst, size, "HTTP %d", p->http_status);
 }
 
+/* Without ExpectUser, a token that starts to belong to another user than
+ * at the last poll is worth a WARNING: someone swapped or pasted it. */
+static void step_user_change(td_state_t *st, const td_policy_t *pol,
+                             const td_poll_t *p, td_step_t *out) {
+  if (!names_account(p))
+    return;
+  td_note_t *n;
+  if (st->last_id[0] != '\0' && strcmp(st->last_id, p->info->id) != 0 &&
+      out->token_valid == 1 &&
+      (n = add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_WARNING)) != NULL)
+    format(n->message, sizeof(n->message),
+           "Account \"%s\": the token now belongs to another TelemetryDeck "
+           "user than at the previous poll.",
+           pol->account);
+  memcpy(st->last_id, p->info->id, sizeof(st->last_id));
+}
+
 static void step_token(td_state_t *st, const td_policy_t *pol,
                        const td_poll_t *p, td_step_t *out) {
   char reason[TD_STATE_MAX_REASON + 8];
@@ -174,7 +209,13 @@ static void step_token(td_state_t *st, const td_policy_t *pol,
   if (out->token_valid == 0 && st->token != TD_LEVEL_FAILURE) {
     st->token = TD_LEVEL_FAILURE;
     reason_suffix(p, reason, sizeof(reason));
-    if ((n = add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_FAILURE)) != NULL)
+    n = add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_FAILURE);
+    if (n != NULL && names_account(p))
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": the token works but belongs to another "
+             "TelemetryDeck user than ExpectUser \"%s\".",
+             pol->account, pol->expect_user);
+    else if (n != NULL)
       format(n->message, sizeof(n->message),
              "Account \"%s\": TelemetryDeck rejected the token with HTTP "
              "%d%s: it was revoked or has expired.",
@@ -187,6 +228,7 @@ static void step_token(td_state_t *st, const td_policy_t *pol,
              pol->account);
     st->token = TD_LEVEL_OK;
   }
+  step_user_change(st, pol, p, out);
 }
 
 static void step_reach(td_state_t *st, const td_policy_t *pol,
@@ -321,7 +363,7 @@ void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
 static void step_log(td_state_t *st, const td_policy_t *pol,
                      const td_poll_t *p, td_step_t *out) {
   char problem[TD_STATE_MAX_LOG + 1];
-  describe_problem(p, problem, sizeof(problem));
+  describe_problem(pol, p, problem, sizeof(problem));
   if (strcmp(problem, st->last_problem) == 0)
     return;
   if (problem[0] != '\0') {
@@ -344,7 +386,7 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
   out->response_code = p->http_status > 0 ? p->http_status : 0;
   out->has_response_time = p->http_status > 0;
   out->response_time = p->response_time;
-  out->token_valid = token_verdict(p);
+  out->token_valid = token_verdict(pol, p);
   out->email_verified = out->token_valid == 1 ? p->info->email_verified : -1;
   step_token(st, pol, p, out);
   step_reach(st, pol, p, out);

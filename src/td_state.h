@@ -47,6 +47,7 @@ typedef struct {
   double warning_days;      /* ExpiryWarningDays */
   double failure_days;      /* ExpiryFailureDays */
   unsigned unreachable_after; /* UnreachableAfter, at least 1 */
+  const char *expect_user;  /* ExpectUser: an id or an e-mail; NULL: any */
 } td_policy_t;
 
 /* One finished poll, as the HTTP layer saw it. */
@@ -91,6 +92,7 @@ typedef struct {
   unsigned failures;  /* consecutive failed polls */
   double not_before;  /* no poll before this epoch second (Retry-After) */
   char last_problem[TD_STATE_MAX_LOG + 1];
+  char last_id[TD_EXTRACT_MAX_STRING + 1]; /* account id at the last 200 */
 } td_state_t;
 
 void td_state_init(td_state_t *st);

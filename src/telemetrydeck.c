@@ -30,6 +30,7 @@ typedef struct {
   char *url;
   char *ca_cert;
   char *expires_text;
+  char *expect_user; /* ExpectUser, or NULL */
   bool verify_peer;
   bool verify_host;
   bool notifications;
@@ -89,6 +90,7 @@ static void account_free(account_t *a) {
   free(a->url);
   free(a->ca_cert);
   free(a->expires_text);
+  free(a->expect_user);
   free(a);
 }
 
@@ -106,6 +108,7 @@ static const struct {
     {"URL", OPT_STRING, offsetof(account_t, url)},
     {"CACert", OPT_STRING, offsetof(account_t, ca_cert)},
     {"TokenExpires", OPT_STRING, offsetof(account_t, expires_text)},
+    {"ExpectUser", OPT_STRING, offsetof(account_t, expect_user)},
     {"VerifyPeer", OPT_BOOL, offsetof(account_t, verify_peer)},
     {"VerifyHost", OPT_BOOL, offsetof(account_t, verify_host)},
     {"Notifications", OPT_BOOL, offsetof(account_t, notifications)},
@@ -534,6 +537,7 @@ static int account_start(account_t *a, double now) {
       .warning_days = a->warning_days,
       .failure_days = a->failure_days,
       .unreachable_after = (unsigned)a->unreachable_after,
+      .expect_user = a->expect_user,
   };
   if (a->expires_text != NULL)
     td_time_parse_utc(a->expires_text, &a->policy.expires);

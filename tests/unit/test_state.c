@@ -1254,8 +1254,68 @@ static void check_note_types(void) {
   }
 }
 
+/* A 200 for the account with this id and e-mail. */
+static td_poll_t answer_for(td_account_info_t *info, const char *id,
+                            const char *email) {
+  memset(info, 0, sizeof(*info));
+  snprintf(info->id, sizeof(info->id), "%s", id);
+  snprintf(info->email, sizeof(info->email), "%s", email);
+  info->email_verified = 1;
+  info->top_is_object = 1;
+  return (td_poll_t){.http_status = 200, .body = TD_EXTRACT_OK, .info = info,
+                     .retry_after = -1, .response_time = 0.1};
+}
+
+static void check_expect_user(void) {
+  td_policy_t by_email = POL_PLAIN, by_id = POL_PLAIN;
+  by_email.expect_user = "You@Example.com";
+  by_id.expect_user = "BADA55";
+  td_account_info_t mine, other;
+  td_poll_t ok = answer_for(&mine, "BADA55", "you@example.com");
+  td_poll_t swapped = answer_for(&other, "C0FFEE", "someone@example.com");
+  td_state_t st;
+  td_step_t out;
+
+  td_state_init(&st);
+  td_state_step(&st, &by_email, &ok, T0, &out);
+  tap_is_int(out.token_valid, 1, "ExpectUser matches the e-mail without case");
+  tap_is_int((long long)out.n_notes, 0, "a matching first poll raises nothing");
+  td_state_step(&st, &by_email, &swapped, T0 + 60, &out);
+  tap_is_int(out.token_valid, 0, "another user's token counts as not valid");
+  const td_note_t *n = find_note(&out, TD_NOTE_TOKEN_VALID);
+  tap_ok(n != NULL && n->severity == TD_SEV_FAILURE &&
+             contains(n->message, "ExpectUser \"You@Example.com\"") &&
+             !contains(n->message, "someone@example.com"),
+         "another user's token: one FAILURE naming ExpectUser, not the "
+         "other user's e-mail");
+  tap_ok(contains(out.log, "another user than ExpectUser"),
+         "another user's token: the log line says so");
+  td_state_step(&st, &by_email, &swapped, T0 + 120, &out);
+  tap_is_int((long long)out.n_notes, 0, "still another user's: no repeat");
+  td_state_step(&st, &by_email, &ok, T0 + 180, &out);
+  n = find_note(&out, TD_NOTE_TOKEN_VALID);
+  tap_ok(n != NULL && n->severity == TD_SEV_OKAY,
+         "the expected user again: one OKAY");
+
+  td_state_init(&st);
+  td_state_step(&st, &by_id, &ok, T0, &out);
+  tap_is_int(out.token_valid, 1, "ExpectUser matches the id");
+
+  td_state_init(&st);
+  td_state_step(&st, &POL_PLAIN, &ok, T0, &out);
+  td_state_step(&st, &POL_PLAIN, &swapped, T0 + 60, &out);
+  n = find_note(&out, TD_NOTE_TOKEN_VALID);
+  tap_ok(out.token_valid == 1 && n != NULL && n->severity == TD_SEV_WARNING &&
+             contains(n->message, "another TelemetryDeck user than at the "
+                                  "previous poll"),
+         "without ExpectUser, a token that changes user gives one WARNING");
+  td_state_step(&st, &POL_PLAIN, &swapped, T0 + 120, &out);
+  tap_is_int((long long)out.n_notes, 0, "the same new user again: nothing");
+}
+
 int main(void) {
   check_note_types();
+  check_expect_user();
   check_values();
   check_sequences();
   check_timeleft();
