@@ -4,7 +4,9 @@
 #endif
 #include "td_http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +41,24 @@ struct td_http_conn {
   char error[TD_STATE_MAX_ERROR + 1];
 };
 
+/* Only names that cannot leave the machine: "localhost" (libcurl answers
+ * it itself, without DNS), a literal 127.0.0.0/8 address, or [::1]. A name
+ * like "127.example.com" is not loopback. */
 static int is_loopback(const char *host) {
-  return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-         strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+  struct in_addr v4;
+  struct in6_addr v6;
+  char bare[64];
+  size_t len = strlen(host);
+  if (strcasecmp(host, "localhost") == 0)
+    return 1;
+  if (inet_pton(AF_INET, host, &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  if (len < 3 || len >= sizeof(bare) + 2 || host[0] != '[' || host[len - 1] != ']')
+    return 0;
+  memcpy(bare, host + 1, len - 2);
+  bare[len - 2] = '\0';
+  return inet_pton(AF_INET6, bare, &v6) == 1 &&
+         memcmp(&v6, &in6addr_loopback, sizeof(v6)) == 0;
 }
 
 int td_http_url_check(const char *url, int allow_plaintext, const char **why) {

@@ -186,14 +186,16 @@ static void last_error(const td_poll_t *p, char *dst, size_t size) {
 }
 
 /* Without ExpectUser, a token that starts to belong to another user than
- * at the last poll is worth a WARNING: someone swapped or pasted it. */
+ * at the last poll is worth a WARNING: someone swapped or pasted it. With
+ * ExpectUser, step_token's FAILURE and OKAY already say it all. */
 static void step_user_change(td_state_t *st, const td_policy_t *pol,
                              const td_poll_t *p, td_step_t *out) {
   if (!names_account(p))
     return;
   td_note_t *n;
-  if (st->last_id[0] != '\0' && strcmp(st->last_id, p->info->id) != 0 &&
-      out->token_valid == 1 &&
+  int expecting = pol->expect_user != NULL && pol->expect_user[0] != '\0';
+  if (!expecting && st->last_id[0] != '\0' &&
+      strcmp(st->last_id, p->info->id) != 0 &&
       (n = add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_WARNING)) != NULL)
     format(n->message, sizeof(n->message),
            "Account \"%s\": the token now belongs to another TelemetryDeck "
@@ -241,8 +243,9 @@ static void step_reach(td_state_t *st, const td_policy_t *pol,
         (n = add_note(out, TD_NOTE_API_REACHABLE, TD_SEV_OKAY)) != NULL)
       format(n->message, sizeof(n->message),
              "Account \"%s\": the TelemetryDeck API answers again "
-             "(HTTP %d) after %u failed polls.",
-             pol->account, p->http_status, st->failures);
+             "(HTTP %d) after %u failed poll%s.",
+             pol->account, p->http_status, st->failures,
+             st->failures == 1 ? "" : "s");
     st->reach = TD_LEVEL_OK;
     st->failures = 0;
     return;
@@ -255,8 +258,8 @@ static void step_reach(td_state_t *st, const td_policy_t *pol,
     if ((n = add_note(out, TD_NOTE_API_REACHABLE, TD_SEV_WARNING)) != NULL)
       format(n->message, sizeof(n->message),
              "Account \"%s\": the TelemetryDeck API is unreachable after %u "
-             "failed polls; last error: %s.",
-             pol->account, st->failures, err);
+             "failed poll%s; last error: %s.",
+             pol->account, st->failures, st->failures == 1 ? "" : "s", err);
   }
 }
 

@@ -22,6 +22,7 @@
 #define TD_TOKEN_MAX 4096          /* bytes of a token file we read */
 #define TD_DEFAULT_TIMEOUT 10.0    /* seconds, or the interval if shorter */
 #define TD_MIN_TICK_MS 100         /* finest scheduling step */
+#define TD_POLL_SHARE 0.9          /* of the interval a poll may use */
 
 typedef struct {
   char *name;
@@ -48,6 +49,7 @@ typedef struct {
   char *active_token; /* what libcurl holds now; wiped when replaced */
   double next_due;    /* epoch seconds */
   mode_t warned_mode; /* TokenFile mode last warned about */
+  bool overlap_logged; /* "still running" said since the last start */
   char token_problem[256];
 } account_t;
 
@@ -383,6 +385,9 @@ static int token_load(account_t *a) {
     size_t len = strlen(buf);
     while (len > 0 && isspace((unsigned char)buf[len - 1]))
       buf[--len] = '\0';
+    size_t lead = strspn(buf, " \t\r\n");
+    memmove(buf, buf + lead, len - lead + 1);
+    len -= lead;
     if (len == 0)
       token_problem(a, "TokenFile \"%s\" is empty.", a->token_file);
     else if (!token_is_printable(buf))
@@ -482,23 +487,32 @@ static void account_poll(account_t *a, double now, double slack) {
   if (token_load(a) != 0)
     return;
   int rc = td_http_start(a->conn);
-  if (rc == 1)
+  if (rc == 0)
+    a->overlap_logged = false;
+  else if (rc == 1 && !a->overlap_logged) {
     WARNING(LOG_PREFIX "account \"%s\": the previous poll is still running; "
-                       "this one is skipped.",
+                       "polls are skipped until it ends.",
             a->name);
-  else if (rc < 0)
+    a->overlap_logged = true;
+  } else if (rc < 0)
     ERROR(LOG_PREFIX "account \"%s\": libcurl could not start the poll.",
           a->name);
 }
 
 static int tdc_read(user_data_t *ud) {
   (void)ud;
+  /* First report what finished since the last call (a poll whose Timeout
+   * ends right at this tick), so its account can be polled again now. */
+  if (td_http_running(http) > 0 && td_http_run(http, 0, on_done, NULL) != 0) {
+    ERROR(LOG_PREFIX "libcurl's multi handle failed.");
+    return -1;
+  }
   double now = CDTIME_T_TO_DOUBLE(cdtime());
   double slack = CDTIME_T_TO_DOUBLE(tick) / 2;
   for (size_t i = 0; i < accounts_num; i++)
     account_poll(accounts[i], now, slack);
   /* Leave before the next tick; slow transfers go on at the next call. */
-  long wait_ms = (long)(CDTIME_T_TO_MS(tick) * 9 / 10);
+  long wait_ms = (long)(CDTIME_T_TO_MS(tick) * TD_POLL_SHARE);
   if (td_http_run(http, wait_ms, on_done, NULL) != 0) {
     ERROR(LOG_PREFIX "libcurl's multi handle failed.");
     return -1;
@@ -548,7 +562,11 @@ static int account_start(account_t *a, double now) {
       .ca_cert = a->ca_cert,
       .verify_peer = a->verify_peer,
       .verify_host = a->verify_host,
-      .timeout = a->timeout,
+      /* A poll always ends before the next one is due, even with Timeout
+       * equal to Interval, so no poll is skipped for a hanging API. */
+      .timeout = a->timeout < interval * TD_POLL_SHARE
+                     ? a->timeout
+                     : interval * TD_POLL_SHARE,
   };
   const char *why;
   a->conn = td_http_conn_new(http, &o, a, &why);

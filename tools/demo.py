@@ -44,24 +44,33 @@ class Printer:
     """Turns collectd's stdout into one line per poll plus notifications."""
 
     def __init__(self):
-        self.key = None
+        self.key = None   # (instance, time of the poll's first value)
         self.fields = []
+        self.seen = set()
 
     def flush(self):
         if self.fields:
+            order = list(SHORT.values())
+            self.fields.sort(key=lambda f: order.index(f.split("=")[0])
+                             if f.split("=")[0] in order else len(order))
             stamp = time.strftime("%H:%M:%S", time.localtime(self.key[1]))
             print("%s  %-6s values  %s" % (stamp, self.key[0], "  ".join(self.fields)),
                   flush=True)
         self.fields = []
+        self.seen = set()
 
     def line(self, text):
         m = PUTVAL.match(text)
         if m:
             inst, ident, t, v = m.groups()
-            key = (inst, round(float(t), 1))
-            if key != self.key:
+            t = float(t)
+            # One poll's values come together: a new instance, a value seen
+            # already or a later time starts the next poll's line.
+            if (self.key is None or self.key[0] != inst or ident in self.seen
+                    or t - self.key[1] > 0.5):
                 self.flush()
-                self.key = key
+                self.key = (inst, t)
+            self.seen.add(ident)
             self.fields.append("%s=%s" % (SHORT.get(ident, ident), fmt(v)))
             return
         self.flush()
@@ -72,6 +81,8 @@ class Printer:
                 print("%s  NOTIFICATION %-7s %s-%s: %s" % (
                     time.strftime("%H:%M:%S"), *m.groups()), flush=True)
                 return
+        if "plugin_load" in text:
+            return
         if "telemetrydeck" in text or "ERROR" in text or "error" in text:
             print("%s  log    %s" % (time.strftime("%H:%M:%S"),
                                      re.sub(r"^\[[^]]*\] ", "", text)), flush=True)
@@ -107,7 +118,9 @@ LoadPlugin telemetrydeck
 %s
 </Plugin>
 """ % (interval, workdir, workdir, plugins, block))
-    proc = subprocess.Popen([harness.COLLECTD, "-f", "-C", conf],
+    # collectd's stdout is a pipe here: line-buffer it so each value and
+    # notification shows up when it happens, not a story step later.
+    proc = subprocess.Popen(["stdbuf", "-oL", harness.COLLECTD, "-f", "-C", conf],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
     printer = Printer()
