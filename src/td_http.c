@@ -37,6 +37,7 @@ struct td_http_conn {
   int busy;
   int body_stopped;   /* we ended the transfer: the body broke a bound */
   double retry_after; /* from the last answer's Retry-After, < 0: none */
+  double cert_expires; /* earliest expiry of the last chain seen, or 0 */
   char curl_error[CURL_ERROR_SIZE];
   char error[TD_STATE_MAX_ERROR + 1];
 };
@@ -187,6 +188,7 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
       {CURLOPT_HEADERDATA, OPT_PTR, 0, c},
       {CURLOPT_ERRORBUFFER, OPT_PTR, 0, c->curl_error},
       {CURLOPT_PRIVATE, OPT_PTR, 0, c},
+      {CURLOPT_CERTINFO, OPT_LONG, 1L, NULL},
   };
   if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0)
     return -1;
@@ -261,6 +263,43 @@ int td_http_start(td_http_conn_t *c) {
 
 size_t td_http_running(const td_http_t *h) { return h->running; }
 
+/* Why verification failed, from the chain libcurl saw. GnuTLS's message
+ * says only that it failed; the dates and names say why. */
+static const char *tls_reason(td_http_conn_t *c) {
+  struct curl_certinfo *ci = NULL;
+  double now = (double)time(NULL), when;
+  int expired = 0, early = 0, self_signed = 0;
+  if (strstr(c->curl_error, "does not match target host name") != NULL)
+    return "the certificate is for another name";
+  if (curl_easy_getinfo(c->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK ||
+      ci == NULL || ci->num_of_certs <= 0)
+    return "the certificate is not trusted";
+  for (int i = 0; i < ci->num_of_certs; i++) {
+    const char *subject = NULL, *issuer = NULL;
+    for (struct curl_slist *s = ci->certinfo[i]; s != NULL; s = s->next) {
+      if (strncmp(s->data, "Expire Date:", 12) == 0 &&
+          td_time_parse_utc(s->data + 12, &when) == 0 && when < now)
+        expired = 1;
+      else if (strncmp(s->data, "Start Date:", 11) == 0 &&
+               td_time_parse_utc(s->data + 11, &when) == 0 && when > now)
+        early = 1;
+      else if (strncmp(s->data, "Subject:", 8) == 0)
+        subject = s->data + 8;
+      else if (strncmp(s->data, "Issuer:", 7) == 0)
+        issuer = s->data + 7;
+    }
+    if (i == ci->num_of_certs - 1 && subject != NULL && issuer != NULL)
+      self_signed = strcmp(subject, issuer) == 0;
+  }
+  if (expired)
+    return "the certificate has expired";
+  if (early)
+    return "the certificate is not valid yet";
+  if (self_signed)
+    return "the certificate is self-signed and not trusted";
+  return "the certificate's issuer is not trusted";
+}
+
 /* Words for a failed transfer: what an operator can act on. */
 static void describe_error(td_http_conn_t *c, CURLcode rc) {
   long os_errno = 0;
@@ -281,8 +320,9 @@ static void describe_error(td_http_conn_t *c, CURLcode rc) {
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE:
   case CURLE_SSL_ISSUER_ERROR:
-    snprintf(c->error, sizeof(c->error), "TLS verification failed (%.96s)",
-             c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
+    snprintf(c->error, sizeof(c->error), "TLS verification failed: %s",
+             rc == CURLE_SSL_CACERT_BADFILE ? "CACert cannot be read"
+                                            : tls_reason(c));
     break;
   case CURLE_SSL_CONNECT_ERROR:
     snprintf(c->error, sizeof(c->error), "TLS handshake failed");
@@ -305,13 +345,52 @@ static void describe_error(td_http_conn_t *c, CURLcode rc) {
   }
 }
 
+/* Remembers the earliest "Expire Date:" of the chain libcurl saw, when
+ * this transfer made a handshake; a reused connection shows none. */
+static void read_cert_expiry(td_http_conn_t *c) {
+  struct curl_certinfo *ci = NULL;
+  static const char key[] = "Expire Date:";
+  if (curl_easy_getinfo(c->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK ||
+      ci == NULL || ci->num_of_certs <= 0)
+    return;
+  double earliest = 0;
+  for (int i = 0; i < ci->num_of_certs; i++)
+    for (struct curl_slist *s = ci->certinfo[i]; s != NULL; s = s->next) {
+      double when;
+      if (strncmp(s->data, key, sizeof(key) - 1) == 0 &&
+          td_time_parse_utc(s->data + sizeof(key) - 1, &when) == 0 &&
+          (earliest == 0 || when < earliest))
+        earliest = when;
+    }
+  if (earliest != 0)
+    c->cert_expires = earliest;
+}
+
+/* libcurl's cumulative times of this transfer, in seconds. */
+static void read_marks(td_http_conn_t *c, double marks[TD_MARKS]) {
+  static const CURLINFO infos[TD_MARKS] = {
+      [TD_MARK_NAMELOOKUP] = CURLINFO_NAMELOOKUP_TIME_T,
+      [TD_MARK_CONNECT] = CURLINFO_CONNECT_TIME_T,
+      [TD_MARK_APPCONNECT] = CURLINFO_APPCONNECT_TIME_T,
+      [TD_MARK_PRETRANSFER] = CURLINFO_PRETRANSFER_TIME_T,
+      [TD_MARK_STARTTRANSFER] = CURLINFO_STARTTRANSFER_TIME_T,
+      [TD_MARK_TOTAL] = CURLINFO_TOTAL_TIME_T,
+  };
+  for (int i = 0; i < TD_MARKS; i++) {
+    curl_off_t us = 0;
+    curl_easy_getinfo(c->easy, infos[i], &us);
+    marks[i] = (double)us / 1e6;
+  }
+}
+
 /* Turns a finished transfer into a poll and reports it. */
 static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
                    void *user) {
   long status = 0;
-  curl_off_t total_us = 0;
+  double marks[TD_MARKS];
   curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+  read_marks(c, marks);
+  read_cert_expiry(c);
   td_extract_status_t body = td_extract_finish(c->x);
   /* A body we refused, or one announced too large, is the server's
    * answer being too big, not a broken network. */
@@ -325,11 +404,13 @@ static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
   td_poll_t poll = {
       .http_status = (int)status,
       .error = c->error,
-      .response_time = (double)total_us / 1e6,
+      .response_time = marks[TD_MARK_TOTAL],
       .body = body,
       .info = td_extract_info(c->x),
       .retry_after = c->retry_after,
+      .cert_expires = c->cert_expires,
   };
+  td_phases_split(marks, poll.phases);
   done(c, &poll, user);
 }
 

@@ -29,6 +29,7 @@ static const struct {
     [TD_NOTE_API_REACHABLE] = {"bool", "api_reachable"},
     [TD_NOTE_TOKEN_EXPIRY] = {"timeleft", "token"},
     [TD_NOTE_RATE_LIMITED] = {"bool", "rate_limited"},
+    [TD_NOTE_TLS_EXPIRY] = {"timeleft", "tls_certificate"},
 };
 
 #define NOTE_KINDS (sizeof(note_names) / sizeof(note_names[0]))
@@ -296,22 +297,36 @@ static void step_rate_limit(td_state_t *st, const td_policy_t *pol,
   st->rate_limited = 1;
 }
 
-static td_level_t expiry_level(const td_policy_t *pol, double days_left) {
-  if (days_left <= pol->failure_days)
-    return TD_LEVEL_FAILURE;
-  if (days_left <= pol->warning_days)
-    return TD_LEVEL_WARNING;
-  return TD_LEVEL_OK;
+/* Moves a deadline's level for the days left. Returns the note to word
+ * when the level got worse (or back to OK), else NULL. */
+static td_note_t *deadline_step(td_level_t *level, double left, double warn,
+                                double fail, td_note_kind_t kind,
+                                td_step_t *out) {
+  td_level_t now = left <= fail   ? TD_LEVEL_FAILURE
+                   : left <= warn ? TD_LEVEL_WARNING
+                                  : TD_LEVEL_OK;
+  td_note_t *n = NULL;
+  if (now > *level && now != TD_LEVEL_OK)
+    n = add_note(out, kind,
+                 now == TD_LEVEL_FAILURE ? TD_SEV_FAILURE : TD_SEV_WARNING);
+  else if (now == TD_LEVEL_OK && *level > TD_LEVEL_OK)
+    n = add_note(out, kind, TD_SEV_OKAY);
+  *level = now;
+  return n;
+}
+
+static void utc_date(double epoch, char *dst, size_t size) {
+  struct tm tm;
+  time_t t = (time_t)epoch;
+  if (gmtime_r(&t, &tm) == NULL ||
+      strftime(dst, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    format(dst, size, "an unknown date");
 }
 
 static void expiry_message(const td_policy_t *pol, double days_left,
                            char *dst, size_t size) {
   char date[32];
-  struct tm tm;
-  time_t t = (time_t)pol->expires;
-  if (gmtime_r(&t, &tm) == NULL ||
-      strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-    format(date, sizeof(date), "an unknown date");
+  utc_date(pol->expires, date, sizeof(date));
   if (days_left <= 0)
     format(dst, size,
            "Account \"%s\": the token expired on %s; create a new one in the "
@@ -340,20 +355,71 @@ static void expiry_step(td_state_t *st, const td_policy_t *pol, double now,
     left = 0;
   out->has_timeleft = 1;
   out->timeleft_days = left;
-  td_level_t level = expiry_level(pol, left);
-  td_note_t *n = NULL;
-  if (level > st->expiry && level != TD_LEVEL_OK)
-    n = add_note(out, TD_NOTE_TOKEN_EXPIRY,
-                 level == TD_LEVEL_FAILURE ? TD_SEV_FAILURE : TD_SEV_WARNING);
-  else if (level == TD_LEVEL_OK && st->expiry > TD_LEVEL_OK)
-    n = add_note(out, TD_NOTE_TOKEN_EXPIRY, TD_SEV_OKAY);
-  if (n != NULL && level == TD_LEVEL_OK)
+  td_note_t *n = deadline_step(&st->expiry, left, pol->warning_days,
+                               pol->failure_days, TD_NOTE_TOKEN_EXPIRY, out);
+  if (n != NULL && n->severity == TD_SEV_OKAY)
     format(n->message, sizeof(n->message),
            "Account \"%s\": the token is no longer close to its expiry.",
            pol->account);
   else if (n != NULL)
     expiry_message(pol, left, n->message, sizeof(n->message));
-  st->expiry = level;
+}
+
+/* The API's certificate: known only from polls that saw a handshake (and
+ * remembered by the HTTP layer on a reused connection). */
+static void tls_step(td_state_t *st, const td_policy_t *pol,
+                     const td_poll_t *p, double now, td_step_t *out) {
+  if (!(p->cert_expires > 0))
+    return;
+  double left = (p->cert_expires - now) / SECONDS_PER_DAY;
+  if (left < 0)
+    left = 0;
+  out->has_tls_timeleft = 1;
+  out->tls_timeleft_days = left;
+  td_note_t *n =
+      deadline_step(&st->tls_expiry, left, pol->tls_warning_days,
+                    pol->tls_failure_days, TD_NOTE_TLS_EXPIRY, out);
+  char date[32];
+  utc_date(p->cert_expires, date, sizeof(date));
+  if (n != NULL && n->severity == TD_SEV_OKAY)
+    format(n->message, sizeof(n->message),
+           "Account \"%s\": the API's TLS certificate is no longer close to "
+           "its expiry (%s).",
+           pol->account, date);
+  else if (n != NULL && left <= 0)
+    format(n->message, sizeof(n->message),
+           "Account \"%s\": the API's TLS certificate expired on %s.",
+           pol->account, date);
+  else if (n != NULL)
+    format(n->message, sizeof(n->message),
+           "Account \"%s\": the API's TLS certificate expires in %.1f days "
+           "(%s).",
+           pol->account, left, date);
+}
+
+void td_phases_split(const double marks[TD_MARKS], double phases[TD_PHASES]) {
+  /* A reused connection has no connect mark: nothing before the request
+   * happened, whatever tiny lookup time libcurl still reports. */
+  int fresh = marks[TD_MARK_CONNECT] > 0;
+  double connected = fresh ? marks[TD_MARK_CONNECT] : 0;
+  double secured =
+      fresh && marks[TD_MARK_APPCONNECT] > 0 ? marks[TD_MARK_APPCONNECT]
+                                             : connected;
+  double sent = marks[TD_MARK_PRETRANSFER] > secured
+                    ? marks[TD_MARK_PRETRANSFER]
+                    : secured;
+  double first = marks[TD_MARK_STARTTRANSFER] > sent
+                     ? marks[TD_MARK_STARTTRANSFER]
+                     : sent;
+  double spans[TD_PHASES] = {
+      [TD_PHASE_DNS] = fresh ? marks[TD_MARK_NAMELOOKUP] : 0,
+      [TD_PHASE_CONNECT] = connected - (fresh ? marks[TD_MARK_NAMELOOKUP] : 0),
+      [TD_PHASE_TLS] = secured - connected,
+      [TD_PHASE_TTFB] = first - sent,
+      [TD_PHASE_TRANSFER] = marks[TD_MARK_TOTAL] - first,
+  };
+  for (int i = 0; i < TD_PHASES; i++)
+    phases[i] = spans[i] > 0 ? spans[i] : 0;
 }
 
 void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
@@ -395,5 +461,6 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
   step_reach(st, pol, p, out);
   step_rate_limit(st, pol, p, now, out);
   expiry_step(st, pol, now, out);
+  tls_step(st, pol, p, now, out);
   step_log(st, pol, p, out);
 }

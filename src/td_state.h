@@ -29,7 +29,29 @@ typedef enum {
   TD_NOTE_API_REACHABLE, /* bool-api_reachable */
   TD_NOTE_TOKEN_EXPIRY,  /* timeleft-token */
   TD_NOTE_RATE_LIMITED,  /* bool-rate_limited */
+  TD_NOTE_TLS_EXPIRY,    /* timeleft-tls_certificate */
 } td_note_kind_t;
+
+/* The phases of one request, each on its own (not cumulative), seconds. */
+typedef enum {
+  TD_PHASE_DNS,
+  TD_PHASE_CONNECT,
+  TD_PHASE_TLS,
+  TD_PHASE_TTFB,
+  TD_PHASE_TRANSFER,
+  TD_PHASES
+} td_phase_t;
+
+/* libcurl's cumulative marks, seconds from the start of the request. */
+typedef enum {
+  TD_MARK_NAMELOOKUP,
+  TD_MARK_CONNECT,
+  TD_MARK_APPCONNECT,
+  TD_MARK_PRETRANSFER,
+  TD_MARK_STARTTRANSFER,
+  TD_MARK_TOTAL,
+  TD_MARKS
+} td_mark_t;
 
 /* Level of a watched condition; UNKNOWN until the first poll tells. */
 typedef enum {
@@ -48,6 +70,8 @@ typedef struct {
   double failure_days;      /* ExpiryFailureDays */
   unsigned unreachable_after; /* UnreachableAfter, at least 1 */
   const char *expect_user;  /* ExpectUser: an id or an e-mail; NULL: any */
+  double tls_warning_days;  /* TLSExpiryWarningDays */
+  double tls_failure_days;  /* TLSExpiryFailureDays */
 } td_policy_t;
 
 /* One finished poll, as the HTTP layer saw it. */
@@ -58,6 +82,9 @@ typedef struct {
   td_extract_status_t body; /* td_extract_finish's verdict on the body */
   const td_account_info_t *info; /* the extracted fields; may be NULL */
   double retry_after;   /* seconds a 429 asked to wait; < 0 when not given */
+  double cert_expires;  /* earliest expiry in the server's chain, epoch
+                           seconds, as last seen; <= 0 when unknown */
+  double phases[TD_PHASES]; /* td_phases_split; used when http_status > 0 */
 } td_poll_t;
 
 typedef struct {
@@ -77,6 +104,8 @@ typedef struct {
   double response_time;
   int has_timeleft;
   double timeleft_days;
+  int has_tls_timeleft;
+  double tls_timeleft_days;
   size_t n_notes;
   td_note_t notes[TD_STATE_MAX_NOTES];
   int log_is_problem; /* 1: warning-worthy; 0: a recovery (info) */
@@ -88,6 +117,7 @@ typedef struct {
   td_level_t token;
   td_level_t reach;
   td_level_t expiry;
+  td_level_t tls_expiry;
   int rate_limited;   /* a rate-limit WARNING is outstanding */
   unsigned failures;  /* consecutive failed polls */
   double not_before;  /* no poll before this epoch second (Retry-After) */
@@ -109,6 +139,11 @@ void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
 
 /* 1 when the account may be polled at time now. */
 int td_state_may_poll(const td_state_t *st, double now);
+
+/* Splits libcurl's cumulative marks into separate phases. Phases that did
+ * not happen (no new connection: no DNS, connect or TLS) are 0; so is any
+ * phase the marks would make negative. */
+void td_phases_split(const double marks[TD_MARKS], double phases[TD_PHASES]);
 
 /* collectd type and type instance of a notification kind. */
 const char *td_note_type(td_note_kind_t kind);

@@ -42,7 +42,7 @@ static int parse_zone(const char *p, long *offset) {
   *offset = 0;
   if (*p == '\0' || ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0'))
     return 0;
-  if (p[0] == 'U' && p[1] == 'T' && p[2] == 'C' && p[3] == '\0')
+  if ((strcmp(p, "UTC") == 0) || strcmp(p, "GMT") == 0)
     return 0;
   if (*p != '+' && *p != '-')
     return -1;

@@ -4,7 +4,8 @@
 #define TD_TIME_H
 
 /* Parses "YYYY-MM-DD" (midnight UTC), "YYYY-MM-DDTHH:MM[:SS]" or the same
- * with a space instead of T, optionally followed by "Z", "UTC" or an offset
+ * with a space instead of T, optionally followed by "Z", "UTC", "GMT" (as libcurl writes a
+ * certificate's dates) or an offset
  * "+HH:MM" / "-HHMM". Fields are range-checked (no 31 February).
  * Returns 0 and the seconds since the epoch in *out, or -1 when the text
  * is not such a date. */

@@ -36,10 +36,13 @@ typedef struct {
   bool verify_host;
   bool notifications;
   bool allow_plaintext;
+  bool collect_timings;
   cdtime_t interval; /* 0 until init: collectd's interval */
   double timeout;    /* <= 0 until init: the default */
   double warning_days;
   double failure_days;
+  double tls_warning_days;
+  double tls_failure_days;
   int unreachable_after;
 
   /* Run-time state, set up by init. */
@@ -65,6 +68,9 @@ static void account_defaults(account_t *a) {
   a->verify_host = true;
   a->notifications = true;
   a->allow_plaintext = false;
+  a->collect_timings = true;
+  a->tls_warning_days = 14;
+  a->tls_failure_days = 3;
   a->interval = 0;
   a->timeout = 0;
   a->warning_days = 30;
@@ -115,6 +121,9 @@ static const struct {
     {"VerifyHost", OPT_BOOL, offsetof(account_t, verify_host)},
     {"Notifications", OPT_BOOL, offsetof(account_t, notifications)},
     {"AllowPlaintext", OPT_BOOL, offsetof(account_t, allow_plaintext)},
+    {"CollectTimings", OPT_BOOL, offsetof(account_t, collect_timings)},
+    {"TLSExpiryWarningDays", OPT_DOUBLE, offsetof(account_t, tls_warning_days)},
+    {"TLSExpiryFailureDays", OPT_DOUBLE, offsetof(account_t, tls_failure_days)},
     {"Interval", OPT_TIME, offsetof(account_t, interval)},
     {"Timeout", OPT_DOUBLE, offsetof(account_t, timeout)},
     {"ExpiryWarningDays", OPT_DOUBLE, offsetof(account_t, warning_days)},
@@ -221,6 +230,13 @@ static int account_check(account_t *a) {
                      "ExpiryFailureDays %g must satisfy "
                      "ExpiryWarningDays >= ExpiryFailureDays >= 0.",
           a->name, a->warning_days, a->failure_days);
+    return -1;
+  }
+  if (a->tls_failure_days < 0 || a->tls_warning_days < a->tls_failure_days) {
+    ERROR(LOG_PREFIX "account \"%s\": options TLSExpiryWarningDays %g and "
+                     "TLSExpiryFailureDays %g must satisfy "
+                     "TLSExpiryWarningDays >= TLSExpiryFailureDays >= 0.",
+          a->name, a->tls_warning_days, a->tls_failure_days);
     return -1;
   }
   if (a->unreachable_after < 1) {
@@ -451,12 +467,28 @@ static void dispatch_step(const account_t *a, const td_step_t *s, int polled) {
   }
   if (s->has_timeleft)
     submit(a, "timeleft", "token", s->timeleft_days);
+  if (s->has_tls_timeleft)
+    submit(a, "timeleft", "tls_certificate", s->tls_timeleft_days);
   for (size_t i = 0; i < s->n_notes && a->notifications; i++)
     notify(a, &s->notes[i]);
   if (s->log[0] != '\0' && s->log_is_problem)
     WARNING(LOG_PREFIX "%s", s->log);
   else if (s->log[0] != '\0')
     INFO(LOG_PREFIX "%s", s->log);
+}
+
+/* duration-dns, -connect, -tls, -ttfb, -transfer for a poll that got an
+ * answer. */
+static void submit_phases(const account_t *a, const td_poll_t *poll) {
+  static const char *names[TD_PHASES] = {
+      [TD_PHASE_DNS] = "dns",   [TD_PHASE_CONNECT] = "connect",
+      [TD_PHASE_TLS] = "tls",   [TD_PHASE_TTFB] = "ttfb",
+      [TD_PHASE_TRANSFER] = "transfer",
+  };
+  if (!a->collect_timings || poll->http_status <= 0)
+    return;
+  for (int i = 0; i < TD_PHASES; i++)
+    submit(a, "duration", names[i], poll->phases[i]);
 }
 
 static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
@@ -466,6 +498,7 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
   td_state_step(&a->state, &a->policy, poll, CDTIME_T_TO_DOUBLE(cdtime()),
                 &step);
   dispatch_step(a, &step, 1);
+  submit_phases(a, poll);
 }
 
 /* ---- reading ---- */
@@ -552,6 +585,8 @@ static int account_start(account_t *a, double now) {
       .failure_days = a->failure_days,
       .unreachable_after = (unsigned)a->unreachable_after,
       .expect_user = a->expect_user,
+      .tls_warning_days = a->tls_warning_days,
+      .tls_failure_days = a->tls_failure_days,
   };
   if (a->expires_text != NULL)
     td_time_parse_utc(a->expires_text, &a->policy.expires);

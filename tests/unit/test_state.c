@@ -187,6 +187,8 @@ static const char *kind_name(td_note_kind_t k) {
     return "token_expiry";
   case TD_NOTE_RATE_LIMITED:
     return "rate_limited";
+  case TD_NOTE_TLS_EXPIRY:
+    return "tls_expiry";
   }
   return "bad-kind";
 }
@@ -1144,16 +1146,24 @@ static void check_odd_inputs(void) {
     const char *what;
     td_poll_t poll;
   } cases[] = {
-      {"a negative status", {-1, NULL, 0, TD_EXTRACT_OK, NULL, -1}},
-      {"a status of 99999", {99999, NULL, 1, TD_EXTRACT_OK, &INFO_VALID, -1}},
+      {"a negative status",
+       {.http_status = -1, .body = TD_EXTRACT_OK, .retry_after = -1}},
+      {"a status of 99999",
+       {.http_status = 99999, .response_time = 1, .body = TD_EXTRACT_OK,
+        .info = &INFO_VALID, .retry_after = -1}},
       {"a 200 whose body ran out of memory",
-       {200, NULL, 1, TD_EXTRACT_E_NOMEM, NULL, -1}},
-      {"a 401 without info", {401, NULL, 1, TD_EXTRACT_OK, NULL, -1}},
+       {.http_status = 200, .response_time = 1, .body = TD_EXTRACT_E_NOMEM,
+        .retry_after = -1}},
+      {"a 401 without info",
+       {.http_status = 401, .response_time = 1, .body = TD_EXTRACT_OK,
+        .retry_after = -1}},
       {"a 429 asking for a negative wait",
-       {429, NULL, 1, TD_EXTRACT_OK, NULL, -5000}},
+       {.http_status = 429, .response_time = 1, .body = TD_EXTRACT_OK,
+        .retry_after = -5000}},
       {"a 200 with an error text",
-       {200, "Operation timed out", 10, TD_EXTRACT_E_TRUNCATED, &INFO_STALE,
-        -1}},
+       {.http_status = 200, .error = "Operation timed out",
+        .response_time = 10, .body = TD_EXTRACT_E_TRUNCATED,
+        .info = &INFO_STALE, .retry_after = -1}},
   };
   td_state_t st;
   td_state_init(&st);
@@ -1313,8 +1323,72 @@ static void check_expect_user(void) {
   tap_is_int((long long)out.n_notes, 0, "the same new user again: nothing");
 }
 
+static void check_phases(void) {
+  static const struct {
+    const char *what;
+    double marks[TD_MARKS];
+    double want[TD_PHASES];
+  } cases[] = {
+      {"a new TLS connection: every phase on its own",
+       {0.010, 0.020, 0.050, 0.051, 0.100, 0.120},
+       {0.010, 0.010, 0.030, 0.049, 0.020}},
+      {"a reused connection: no DNS, connect or TLS",
+       {0.00002, 0, 0, 0.0001, 0.0002, 0.0003},
+       {0, 0, 0, 0.0001, 0.0001}},
+      {"plain http: no TLS phase",
+       {0.010, 0.020, 0, 0.021, 0.050, 0.060},
+       {0.010, 0.010, 0, 0.029, 0.010}},
+      {"marks out of order never give a negative phase",
+       {0.5, 0.2, 0.1, 0.05, 0.01, 0.001},
+       {0.5, 0, 0, 0, 0}},
+  };
+  static const char *names[TD_PHASES] = {"dns", "connect", "tls", "ttfb",
+                                         "transfer"};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    double got[TD_PHASES];
+    td_phases_split(cases[i].marks, got);
+    for (int k = 0; k < TD_PHASES; k++)
+      tap_is_double(got[k], cases[i].want[k], 1e-9, "%s: %s", cases[i].what,
+                    names[k]);
+  }
+}
+
+static void check_tls_expiry(void) {
+  td_policy_t pol = POL_PLAIN;
+  pol.tls_warning_days = 14;
+  pol.tls_failure_days = 3;
+  td_account_info_t info;
+  td_poll_t p = answer_for(&info, "BADA55", "you@example.com");
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  td_state_step(&st, &pol, &p, T0, &out);
+  tap_ok(!out.has_tls_timeleft, "no certificate seen: no TLS value");
+  const double lefts[] = {20, 13.5, 10, 2.5, 1, 0};
+  const char *want[] = {"", "WARNING", "", "FAILURE", "", ""};
+  for (size_t i = 0; i < sizeof(lefts) / sizeof(lefts[0]); i++) {
+    p.cert_expires = T0 + lefts[i] * DAY;
+    td_state_step(&st, &pol, &p, T0, &out);
+    tap_is_double(out.tls_timeleft_days, lefts[i], 1e-9,
+                  "certificate %.1f days out: timeleft-tls_certificate", lefts[i]);
+    const td_note_t *n = find_note(&out, TD_NOTE_TLS_EXPIRY);
+    tap_is_str(n == NULL ? "" : severity_name(n->severity), want[i],
+               "certificate %.1f days out: %s", lefts[i],
+               want[i][0] ? want[i] : "no new note");
+    if (n != NULL)
+      tap_ok(contains(n->message, "TLS certificate expires in") &&
+                 contains(n->message, pol.account),
+             "the TLS note names the account and when the certificate "
+             "expires");
+  }
+  tap_is_str(td_note_type_instance(TD_NOTE_TLS_EXPIRY), "tls_certificate",
+             "the TLS note is timeleft-tls_certificate");
+}
+
 int main(void) {
   check_note_types();
+  check_phases();
+  check_tls_expiry();
   check_expect_user();
   check_values();
   check_sequences();

@@ -91,6 +91,7 @@ static const struct {
     {"2027-11-27T12:34:56UTCx", REFUSED},
     {"2027-11-27T12:34:56+02:00junk", REFUSED},
     {"2027-11-27T12:34:56.123", REFUSED},
+    {"2027-11-27 12:34:56 GMT", 1827318896.0}, /* libcurl's certificate dates */
 };
 
 /* Retry-After values, read at NOW: the wait in seconds, or REFUSED. */

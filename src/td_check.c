@@ -1,0 +1,698 @@
+/* telemetrydeck-check: one poll of TelemetryDeck's users/info endpoint,
+ * reported the way Nagios, Icinga and their relatives expect: a single
+ * status line with performance data and an exit code of 0 (OK), 1
+ * (WARNING), 2 (CRITICAL) or 3 (UNKNOWN). Built from the plugin's own core
+ * (td_extract, td_state, td_time) and HTTP layer (td_http), so it judges a
+ * token exactly as the plugin does.
+ *
+ * The token is read from a file or from the environment, never from the
+ * command line, where ps would show it. It is never printed. */
+#ifdef HAVE_CONFIG_H
+#include "td_config.h"
+#endif
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "td_extract.h"
+#include "td_http.h"
+#include "td_state.h"
+#include "td_time.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "dev"
+#endif
+
+#define PROGRAM "telemetrydeck-check"
+#define ENV_TOKEN "TELEMETRYDECK_TOKEN"
+#define DEFAULT_URL "https://api.telemetrydeckapi.com/api/v3/users/info"
+#define DEFAULT_TIMEOUT 10.0
+#define MAX_TIMEOUT 3600.0
+#define TOKEN_MAX 4096 /* bytes of a token, as the plugin's TokenFile */
+#define ACCOUNT "check" /* the account name the core puts in its texts */
+
+/* Exit codes of the monitoring-plugins convention. */
+typedef enum {
+  ST_OK = 0,
+  ST_WARNING = 1,
+  ST_CRITICAL = 2,
+  ST_UNKNOWN = 3,
+} status_t;
+
+static const char *const status_names[] = {"OK", "WARNING", "CRITICAL",
+                                           "UNKNOWN"};
+
+/* How bad a status is when several findings are combined: CRITICAL beats
+ * WARNING beats UNKNOWN beats OK. */
+static int severity_rank(status_t s) {
+  switch (s) {
+  case ST_CRITICAL:
+    return 3;
+  case ST_WARNING:
+    return 2;
+  case ST_UNKNOWN:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static status_t worse(status_t a, status_t b) {
+  return severity_rank(b) > severity_rank(a) ? b : a;
+}
+
+typedef struct {
+  const char *token_file;
+  const char *url;
+  const char *ca_cert;
+  const char *expires_text;
+  const char *expect_user;
+  double timeout;
+  double warning_days;
+  double critical_days;
+  int allow_plaintext;
+  int verbose;
+} options_t;
+
+/* What the one poll produced, copied out of the done callback. */
+typedef struct {
+  int done;
+  int http_status;
+  double retry_after;
+  td_extract_status_t body;
+  char error[TD_STATE_MAX_ERROR + 1];
+  td_account_info_t info;
+  td_step_t step;
+} outcome_t;
+
+typedef struct {
+  td_state_t state;
+  td_policy_t policy;
+  outcome_t *out;
+} poll_ctx_t;
+
+static char token[TOKEN_MAX + 2];
+
+static void wipe_token(void) { explicit_bzero(token, sizeof(token)); }
+
+/* Prints the UNKNOWN line for a problem found before the poll could be
+ * judged and exits. Never given the token, nor argv text that could hold
+ * it. hint: add a pointer to --help (for mistakes in the command line). */
+static void vunknown(int hint, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0), noreturn));
+static void vunknown(int hint, const char *fmt, va_list ap) {
+  fputs("TELEMETRYDECK UNKNOWN - ", stdout);
+  vprintf(fmt, ap);
+  fputs("\n", stdout);
+  fflush(stdout);
+  if (hint)
+    fprintf(stderr, "Try '" PROGRAM " --help' for more information.\n");
+  wipe_token();
+  exit(ST_UNKNOWN);
+}
+
+/* A mistake in the command line. */
+static void usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vunknown(1, fmt, ap);
+}
+
+/* Anything else that leaves the state unknown (no usable token, a fault
+ * of libcurl). */
+static void unknown(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+static void unknown(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vunknown(0, fmt, ap);
+}
+
+static void print_help(void) {
+  printf(
+      "Usage: " PROGRAM " [OPTION]...\n"
+      "Polls TelemetryDeck's users/info endpoint once with a personal access\n"
+      "token and reports whether the token works, in the monitoring-plugins\n"
+      "convention: one status line with performance data, and exit status\n"
+      "0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN.\n"
+      "\n"
+      "The token is read from --token-file, or else from the environment\n"
+      "variable " ENV_TOKEN ". It is never accepted on the command line.\n"
+      "\n"
+      "Options:\n"
+      "  -f, --token-file=FILE   read the token from FILE (one line)\n"
+      "  -u, --url=URL           endpoint to poll (default:\n"
+      "                          " DEFAULT_URL ")\n"
+      "      --allow-plaintext   allow a plain http URL to a host that is not\n"
+      "                          loopback (sends the token unencrypted)\n"
+      "  -t, --timeout=SECONDS   limit for the whole request (default 10)\n"
+      "      --ca-cert=FILE      PEM file of CA certificates to trust instead\n"
+      "                          of the system trust store\n"
+      "  -e, --expires=DATE      the token's expiry, as chosen in the\n"
+      "                          dashboard: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]\n"
+      "                          with Z, UTC or +HH:MM (no suffix: UTC)\n"
+      "  -w, --warning-days=N    WARNING when N days or fewer are left\n"
+      "                          (default 30)\n"
+      "  -c, --critical-days=N   CRITICAL when N days or fewer are left\n"
+      "                          (default 7)\n"
+      "      --expect-user=USER  the account id or e-mail address the token\n"
+      "                          must belong to; another user is CRITICAL\n"
+      "  -v, --verbose           add lines with the account id, e-mail,\n"
+      "                          organization and HTTP status\n"
+      "  -h, --help              show this help and exit\n"
+      "  -V, --version           show the version and exit\n"
+      "\n"
+      "Exit status:\n"
+      "  0  OK: the token works (and is not close to --expires)\n"
+      "  1  WARNING: the API is rate limiting (HTTP 429), or --expires is\n"
+      "     --warning-days or fewer away\n"
+      "  2  CRITICAL: the token is rejected (HTTP 401/403, or another user\n"
+      "     than --expect-user), the API is unreachable (no answer, timeout,\n"
+      "     TLS failure, HTTP 5xx), or --expires is --critical-days or fewer\n"
+      "     away or past\n"
+      "  3  UNKNOWN: bad usage, no usable token, or an answer that cannot be\n"
+      "     judged (an unusable HTTP 200 body, an unexpected HTTP status)\n"
+      "\n"
+      "See telemetrydeck-check(1) and collectd-telemetrydeck(5).\n");
+}
+
+static void print_version(void) {
+  printf(PROGRAM " (collectd-telemetrydeck) " PACKAGE_VERSION "\n");
+  printf("libcurl: %s\n", curl_version());
+}
+
+/* Parses a finite number; the whole text must be the number. */
+static int parse_number(const char *text, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* The name of the option at argv[i], without any "=value" part, which
+ * might be a secret. */
+static void option_name(const char *arg, char *dst, size_t size) {
+  size_t n = strcspn(arg, "=");
+  if (n >= size)
+    n = size - 1;
+  memcpy(dst, arg, n);
+  dst[n] = '\0';
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)dst[i] < 0x20 || (unsigned char)dst[i] == 0x7f)
+      dst[i] = '?';
+}
+
+enum {
+  OPT_ALLOW_PLAINTEXT = 256,
+  OPT_CA_CERT,
+  OPT_EXPECT_USER,
+  OPT_TOKEN, /* refused */
+};
+
+static void parse_args(int argc, char **argv, options_t *o) {
+  static const struct option longopts[] = {
+      {"token-file", required_argument, NULL, 'f'},
+      {"url", required_argument, NULL, 'u'},
+      {"allow-plaintext", no_argument, NULL, OPT_ALLOW_PLAINTEXT},
+      {"timeout", required_argument, NULL, 't'},
+      {"ca-cert", required_argument, NULL, OPT_CA_CERT},
+      {"expires", required_argument, NULL, 'e'},
+      {"warning-days", required_argument, NULL, 'w'},
+      {"critical-days", required_argument, NULL, 'c'},
+      {"expect-user", required_argument, NULL, OPT_EXPECT_USER},
+      {"verbose", no_argument, NULL, 'v'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      /* Listed so that "--token" is refused by name instead of being taken
+       * as an abbreviation of --token-file. */
+      {"token", optional_argument, NULL, OPT_TOKEN},
+      {NULL, 0, NULL, 0},
+  };
+  char name[64];
+  int c;
+  opterr = 0; /* getopt's own messages would quote "--x=value" whole */
+  while ((c = getopt_long(argc, argv, ":f:u:t:e:w:c:vhV", longopts, NULL)) !=
+         -1) {
+    switch (c) {
+    case 'f':
+      o->token_file = optarg;
+      break;
+    case 'u':
+      o->url = optarg;
+      break;
+    case OPT_ALLOW_PLAINTEXT:
+      o->allow_plaintext = 1;
+      break;
+    case 't':
+      if (parse_number(optarg, &o->timeout) != 0 || o->timeout <= 0 ||
+          o->timeout > MAX_TIMEOUT)
+        usage_error("--timeout must be a number of seconds above 0 and at "
+                    "most %g",
+                    MAX_TIMEOUT);
+      break;
+    case OPT_CA_CERT:
+      o->ca_cert = optarg;
+      break;
+    case 'e':
+      o->expires_text = optarg;
+      break;
+    case 'w':
+      if (parse_number(optarg, &o->warning_days) != 0 || o->warning_days < 0)
+        usage_error("--warning-days must be a number of days, 0 or more");
+      break;
+    case 'c':
+      if (parse_number(optarg, &o->critical_days) != 0 ||
+          o->critical_days < 0)
+        usage_error("--critical-days must be a number of days, 0 or more");
+      break;
+    case OPT_EXPECT_USER:
+      o->expect_user = optarg;
+      break;
+    case 'v':
+      o->verbose = 1;
+      break;
+    case 'h':
+      print_help();
+      exit(ST_OK);
+    case 'V':
+      print_version();
+      exit(ST_OK);
+    case OPT_TOKEN:
+      usage_error("--token is refused: a token on the command line is "
+                  "visible to every user through ps; use --token-file FILE "
+                  "or the environment variable " ENV_TOKEN);
+    case ':':
+      option_name(argv[optind - 1], name, sizeof(name));
+      usage_error("option %s needs a value", name);
+    default:
+      if (optopt != 0 && optopt < 256)
+        usage_error("unknown option -%c", isprint(optopt) ? optopt : '?');
+      option_name(argv[optind - 1], name, sizeof(name));
+      usage_error("unknown or ambiguous option %s", name);
+    }
+  }
+  if (optind < argc)
+    usage_error("unexpected argument (not shown, in case it is a secret); "
+                "this command takes options only");
+}
+
+/* Checks what can be checked before a request is made. */
+static void check_options(const options_t *o, td_policy_t *pol) {
+  const char *why;
+  if (o->warning_days < o->critical_days)
+    usage_error("--warning-days (%g) must be at least --critical-days (%g)",
+                o->warning_days, o->critical_days);
+  if (td_http_url_check(o->url, o->allow_plaintext, &why) != 0) {
+    /* The HTTP layer names the plugin's option; name ours. */
+    if (!o->allow_plaintext && td_http_url_check(o->url, 1, &why) == 0)
+      usage_error("--url is refused: plain http would send the token in the "
+                  "clear to a host that is not loopback (--allow-plaintext "
+                  "allows it)");
+    usage_error("--url is refused: %s", why);
+  }
+  if (o->ca_cert != NULL && access(o->ca_cert, R_OK) != 0)
+    usage_error("cannot read --ca-cert file: %s", strerror(errno));
+  if (o->expect_user != NULL && o->expect_user[0] == '\0')
+    usage_error("--expect-user is empty");
+  if (o->expires_text != NULL) {
+    if (td_time_parse_utc(o->expires_text, &pol->expires) != 0)
+      usage_error("--expires is not a date (YYYY-MM-DD or "
+                  "YYYY-MM-DDTHH:MM:SSZ, UTC)");
+    pol->has_expiry = 1;
+  }
+}
+
+/* A token must be one line of printable ASCII without spaces: it goes
+ * into an HTTP header. */
+static int token_is_printable(const char *t) {
+  for (; *t != '\0'; t++)
+    if ((unsigned char)*t < 0x21 || (unsigned char)*t == 0x7f)
+      return 0;
+  return 1;
+}
+
+/* Strips surrounding white space in place. */
+static void trim(char *s) {
+  size_t len = strlen(s);
+  while (len > 0 && strchr(" \t\r\n\v\f", s[len - 1]) != NULL)
+    s[--len] = '\0';
+  size_t lead = strspn(s, " \t\r\n\v\f");
+  memmove(s, s + lead, len - lead + 1);
+}
+
+/* Reads the token file into the token buffer, with the plugin's rules for
+ * TokenFile. Returns NULL, or a note for --verbose (the file's mode). */
+static const char *read_token_file(const char *path) {
+  static char note[128];
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    unknown("cannot open the token file: %s", strerror(errno));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    unknown("the token file is not a regular file");
+  }
+  ssize_t n = read(fd, token, sizeof(token) - 1);
+  int saved = errno;
+  close(fd);
+  if (n < 0)
+    unknown("cannot read the token file: %s", strerror(saved));
+  if ((size_t)n == sizeof(token) - 1)
+    unknown("the token file is longer than %d bytes", TOKEN_MAX);
+  token[n] = '\0';
+  if ((st.st_mode & 077) != 0) {
+    snprintf(note, sizeof(note),
+             "the token file has mode %04o and is readable by group or "
+             "others; chmod 600 it",
+             (unsigned)(st.st_mode & 07777));
+    return note;
+  }
+  return NULL;
+}
+
+/* Copies the token from the environment, then wipes and removes the
+ * variable so nothing started later could inherit it. */
+static void read_token_env(void) {
+  char *value = getenv(ENV_TOKEN);
+  if (value == NULL || value[0] == '\0')
+    unknown("no token: give --token-file FILE or set the environment "
+                "variable " ENV_TOKEN);
+  size_t len = strlen(value);
+  if (len > TOKEN_MAX)
+    unknown("the token in " ENV_TOKEN " is longer than %d bytes",
+                TOKEN_MAX);
+  memcpy(token, value, len + 1);
+  explicit_bzero(value, len);
+  unsetenv(ENV_TOKEN);
+}
+
+/* Text that came from the network, made fit for a status line: no control
+ * characters and no '|', which would start the performance data. */
+static void clean(char *dst, size_t size, const char *text, size_t max) {
+  td_state_sanitize(dst, size, text, max);
+  for (char *p = dst; *p != '\0'; p++)
+    if (*p == '|')
+      *p = '/';
+}
+
+static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *user) {
+  (void)c;
+  poll_ctx_t *ctx = user;
+  outcome_t *out = ctx->out;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  out->done = 1;
+  out->http_status = poll->http_status;
+  out->retry_after = poll->retry_after;
+  out->body = poll->body;
+  snprintf(out->error, sizeof(out->error), "%s",
+           poll->error != NULL ? poll->error : "");
+  if (poll->info != NULL)
+    out->info = *poll->info;
+  td_state_step(&ctx->state, &ctx->policy, poll,
+                (double)now.tv_sec + now.tv_nsec / 1e9, &out->step);
+}
+
+/* The core's log line without its "account "check": " prefix. */
+static const char *problem_text(const td_step_t *s) {
+  static const char prefix[] = "account \"" ACCOUNT "\": ";
+  if (strncmp(s->log, prefix, sizeof(prefix) - 1) == 0)
+    return s->log + sizeof(prefix) - 1;
+  return s->log;
+}
+
+/* Appends to a message buffer, with "; " between parts. */
+static void add_part(char *msg, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_part(char *msg, size_t size, const char *fmt, ...) {
+  size_t len = strlen(msg);
+  if (len > 0 && len + 2 < size) {
+    memcpy(msg + len, "; ", 3);
+    len += 2;
+  }
+  if (len + 1 >= size)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg + len, size - len, fmt, ap);
+  va_end(ap);
+}
+
+static void format_date(double when, char *dst, size_t size) {
+  time_t t = (time_t)when;
+  struct tm tm;
+  if (gmtime_r(&t, &tm) == NULL ||
+      strftime(dst, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf(dst, size, "an unknown date");
+}
+
+/* The level the core gave the expiry at this first poll. */
+static status_t expiry_status(const td_step_t *s) {
+  status_t st = ST_OK;
+  for (size_t i = 0; i < s->n_notes; i++) {
+    if (s->notes[i].kind != TD_NOTE_TOKEN_EXPIRY)
+      continue;
+    if (s->notes[i].severity == TD_SEV_FAILURE)
+      st = worse(st, ST_CRITICAL);
+    else if (s->notes[i].severity == TD_SEV_WARNING)
+      st = worse(st, ST_WARNING);
+  }
+  return st;
+}
+
+/* Judges the poll; fills msg and returns the status. */
+static status_t judge(const options_t *o, const td_policy_t *pol,
+                      const outcome_t *r, char *msg, size_t size) {
+  const td_step_t *s = &r->step;
+  char who[TD_EXTRACT_MAX_STRING + 1];
+  status_t st;
+  msg[0] = '\0';
+  if (!s->api_reachable) {
+    st = ST_CRITICAL;
+    add_part(msg, size, "%s", problem_text(s));
+  } else if (s->token_valid == 0 && r->http_status == 200) {
+    st = ST_CRITICAL;
+    clean(who, sizeof(who), o->expect_user, TD_STATE_MAX_REASON);
+    add_part(msg, size,
+             "the token works but belongs to another user than "
+             "--expect-user \"%s\"",
+             who);
+  } else if (s->token_valid == 0) {
+    st = ST_CRITICAL;
+    add_part(msg, size, "%s: the token was revoked or has expired",
+             problem_text(s));
+  } else if (r->http_status == 429) {
+    st = ST_WARNING;
+    if (r->retry_after > 0)
+      add_part(msg, size, "%s, Retry-After %.0f s", problem_text(s),
+               r->retry_after < TD_STATE_MAX_WAIT ? r->retry_after
+                                                  : TD_STATE_MAX_WAIT);
+    else
+      add_part(msg, size, "%s", problem_text(s));
+  } else if (s->token_valid == 1) {
+    st = ST_OK;
+    clean(who, sizeof(who),
+          r->info.email[0] != '\0' ? r->info.email : r->info.id,
+          TD_STATE_MAX_REASON);
+    add_part(msg, size, "token valid for \"%s\"", who);
+  } else {
+    st = ST_UNKNOWN;
+    add_part(msg, size, "%s", problem_text(s));
+  }
+  /* The text from the core is already free of control characters; keep
+   * '|' out of the status line as well. */
+  for (char *p = msg; *p != '\0'; p++)
+    if (*p == '|')
+      *p = '/';
+
+  if (pol->has_expiry) {
+    char date[32];
+    status_t e = expiry_status(s);
+    format_date(pol->expires, date, sizeof(date));
+    if (s->timeleft_days <= 0)
+      add_part(msg, size, "the token expired on %s", date);
+    else
+      add_part(msg, size, "the token expires in %.1f days (%s)",
+               s->timeleft_days, date);
+    st = worse(st, e);
+  }
+  return st;
+}
+
+static void print_perfdata(const options_t *o, const td_policy_t *pol,
+                           const outcome_t *r) {
+  const td_step_t *s = &r->step;
+  const char *sep = " | ";
+  if (s->has_response_time) {
+    printf("%sresponse_time=%.3fs;;;0", sep, s->response_time);
+    sep = " ";
+  }
+  printf("%sapi_reachable=%d;;;0;1", sep, s->api_reachable ? 1 : 0);
+  if (s->token_valid >= 0)
+    printf(" token_valid=%d;;;0;1", s->token_valid);
+  if (pol->has_expiry)
+    printf(" days_left=%.3f;%g:;%g:;0", s->timeleft_days, o->warning_days,
+           o->critical_days);
+}
+
+static void print_verbose(const options_t *o, const outcome_t *r,
+                          const char *token_source, const char *file_note) {
+  char text[TD_EXTRACT_MAX_STRING + 1];
+  char url[512];
+  clean(url, sizeof(url), o->url, sizeof(url) - 1);
+  printf("URL: %s\n", url);
+  printf("token: %s (not shown)\n", token_source);
+  if (file_note != NULL)
+    printf("note: %s\n", file_note);
+  if (strncmp(token, "tdpat_", 6) != 0)
+    printf("note: the token does not start with \"tdpat_\"; is it a "
+           "TelemetryDeck personal access token?\n");
+  if (r->http_status > 0)
+    printf("HTTP status: %d\n", r->http_status);
+  else
+    printf("HTTP status: none\n");
+  if (r->error[0] != '\0') {
+    clean(text, sizeof(text), r->error, TD_STATE_MAX_ERROR);
+    printf("transfer error: %s\n", text);
+  }
+  if (r->step.has_response_time)
+    printf("response time: %.3f s\n", r->step.response_time);
+  if (r->http_status != 200 || r->body != TD_EXTRACT_OK) {
+    if (r->body == TD_EXTRACT_OK && r->info.reason[0] != '\0') {
+      clean(text, sizeof(text), r->info.reason, TD_STATE_MAX_REASON);
+      printf("API reason: %s\n", text);
+    }
+    return;
+  }
+  if (r->info.id[0] != '\0') {
+    clean(text, sizeof(text), r->info.id, TD_EXTRACT_MAX_STRING);
+    printf("account id: %s\n", text);
+  }
+  if (r->info.email[0] != '\0') {
+    clean(text, sizeof(text), r->info.email, TD_EXTRACT_MAX_STRING);
+    printf("e-mail: %s%s\n", text,
+           r->info.email_verified == 1   ? " (verified)"
+           : r->info.email_verified == 0 ? " (not verified)"
+                                         : "");
+  }
+  if (r->info.org_name[0] != '\0') {
+    clean(text, sizeof(text), r->info.org_name, TD_EXTRACT_MAX_STRING);
+    printf("organization: %s\n", text);
+  }
+}
+
+/* Makes the handle, runs the one poll and fills *r. Returns 0, or -1 with
+ * a reason in *why when libcurl itself failed. */
+static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
+  td_http_opts_t ho = {
+      .url = o->url,
+      .ca_cert = o->ca_cert,
+      .verify_peer = 1,
+      .verify_host = 1,
+      .timeout = o->timeout,
+  };
+  int rc = -1;
+  td_http_t *h = td_http_new();
+  td_http_conn_t *c = NULL;
+  *why = "could not create libcurl's multi handle";
+  if (h == NULL)
+    return -1;
+  c = td_http_conn_new(h, &ho, ctx, why);
+  if (c == NULL)
+    goto out;
+  *why = "libcurl refused the token";
+  if (td_http_set_token(c, token) != 0)
+    goto out;
+  *why = "libcurl could not start the request";
+  if (td_http_start(c) != 0)
+    goto out;
+  /* libcurl ends the transfer at the timeout; the extra seconds are only
+   * a guard against a transfer that never reports back. */
+  long budget_ms = (long)(o->timeout * 1000.0) + 5000;
+  *why = "libcurl's multi handle failed";
+  if (td_http_run(h, budget_ms, on_done, ctx) != 0)
+    goto out;
+  *why = "the request did not end in time";
+  if (!ctx->out->done)
+    goto out;
+  rc = 0;
+out:
+  td_http_conn_free(c);
+  td_http_free(h);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  options_t o = {
+      .url = DEFAULT_URL,
+      .timeout = DEFAULT_TIMEOUT,
+      .warning_days = 30,
+      .critical_days = 7,
+  };
+  static outcome_t result;
+  poll_ctx_t ctx = {.out = &result};
+  const char *token_source;
+  const char *file_note = NULL;
+  const char *why;
+  char msg[1024];
+
+  parse_args(argc, argv, &o);
+  if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+    unknown("curl_global_init failed");
+  ctx.policy = (td_policy_t){
+      .account = ACCOUNT,
+      .warning_days = o.warning_days,
+      .failure_days = o.critical_days,
+      .unreachable_after = 1, /* one poll is all there is */
+      .expect_user = o.expect_user,
+  };
+  check_options(&o, &ctx.policy);
+  td_state_init(&ctx.state);
+
+  if (o.token_file != NULL) {
+    file_note = read_token_file(o.token_file);
+    token_source = "from --token-file";
+  } else {
+    read_token_env();
+    token_source = "from the environment variable " ENV_TOKEN;
+  }
+  trim(token);
+  if (token[0] == '\0')
+    unknown("the token is empty");
+  if (!token_is_printable(token))
+    unknown("the token holds more than one line, spaces or control "
+                "characters");
+
+  int rc = run_poll(&o, &ctx, &why);
+  curl_global_cleanup();
+  if (rc != 0)
+    unknown("%s", why);
+
+  status_t st = judge(&o, &ctx.policy, &result, msg, sizeof(msg));
+  printf("TELEMETRYDECK %s - %s", status_names[st], msg);
+  print_perfdata(&o, &ctx.policy, &result);
+  printf("\n");
+  if (o.verbose)
+    print_verbose(&o, &result, token_source, file_note);
+  wipe_token();
+  if (fflush(stdout) != 0)
+    return ST_UNKNOWN;
+  return (int)st;
+}
