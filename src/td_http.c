@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "td_extract.h"
+#include "td_orgs.h"
 #include "td_time.h"
 
 #ifndef PACKAGE_VERSION
@@ -31,7 +32,8 @@ struct td_http {
 struct td_http_conn {
   td_http_t *http;
   CURL *easy;
-  td_extract_t *x;
+  td_extract_t *x; /* the body's parser: x for users/info, */
+  td_orgs_t *orgs;  /* orgs for an organizations list */
   void *user;
   double timeout;
   int busy;
@@ -114,7 +116,9 @@ void td_http_free(td_http_t *h) {
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
   td_http_conn_t *c = arg;
   size_t len = size * nmemb;
-  if (td_extract_feed(c->x, data, len) == TD_EXTRACT_E_SIZE) {
+  td_extract_status_t st = c->orgs != NULL ? td_orgs_feed(c->orgs, data, len)
+                                           : td_extract_feed(c->x, data, len);
+  if (st == TD_EXTRACT_E_SIZE) {
     c->body_stopped = 1;
     return 0;
   }
@@ -209,8 +213,12 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
   c->user = user;
   c->timeout = o->timeout;
   c->easy = curl_easy_init();
-  c->x = td_extract_new();
-  if (c->easy == NULL || c->x == NULL || configure(c, o, why) != 0) {
+  if (o->organizations)
+    c->orgs = td_orgs_new();
+  else
+    c->x = td_extract_new();
+  if (c->easy == NULL || (c->x == NULL && c->orgs == NULL) ||
+      configure(c, o, why) != 0) {
     td_http_conn_free(c);
     return NULL;
   }
@@ -234,6 +242,7 @@ void td_http_conn_free(td_http_conn_t *c) {
     c->http->conns--;
   }
   td_extract_free(c->x);
+  td_orgs_free(c->orgs);
   free(c);
 }
 
@@ -248,7 +257,9 @@ int td_http_set_token(td_http_conn_t *c, const char *token) {
 int td_http_start(td_http_conn_t *c) {
   if (c->busy)
     return 1;
-  if (td_extract_reset(c->x) != TD_EXTRACT_OK)
+  td_extract_status_t st = c->orgs != NULL ? td_orgs_reset(c->orgs)
+                                           : td_extract_reset(c->x);
+  if (st != TD_EXTRACT_OK)
     return -1;
   c->body_stopped = 0;
   c->retry_after = -1;
@@ -391,7 +402,8 @@ static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
   curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
   read_marks(c, marks);
   read_cert_expiry(c);
-  td_extract_status_t body = td_extract_finish(c->x);
+  td_extract_status_t body = c->orgs != NULL ? td_orgs_finish(c->orgs)
+                                             : td_extract_finish(c->x);
   /* A body we refused, or one announced too large, is the server's
    * answer being too big, not a broken network. */
   if ((rc == CURLE_WRITE_ERROR && c->body_stopped) ||
@@ -406,7 +418,8 @@ static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
       .error = c->error,
       .response_time = marks[TD_MARK_TOTAL],
       .body = body,
-      .info = td_extract_info(c->x),
+      .info = c->x != NULL ? td_extract_info(c->x) : NULL,
+      .orgs = c->orgs != NULL ? td_orgs_list(c->orgs) : NULL,
       .retry_after = c->retry_after,
       .cert_expires = c->cert_expires,
   };

@@ -18,6 +18,8 @@ typedef struct {
   int verify_peer;
   int verify_host;
   double timeout;      /* seconds for the whole request */
+  int organizations;   /* 1: the body is an organizations list (td_orgs),
+                          0: a users/info answer (td_extract) */
 } td_http_opts_t;
 
 /* Called once for every finished transfer, from td_http_run. The poll and

@@ -30,6 +30,8 @@ static const struct {
     [TD_NOTE_TOKEN_EXPIRY] = {"timeleft", "token"},
     [TD_NOTE_RATE_LIMITED] = {"bool", "rate_limited"},
     [TD_NOTE_TLS_EXPIRY] = {"timeleft", "tls_certificate"},
+    [TD_NOTE_ORG_USAGE] = {"gauge", "usage_percent"},
+    [TD_NOTE_ORG_RESTRICTED] = {"bool", "restricted_mode"},
 };
 
 #define NOTE_KINDS (sizeof(note_names) / sizeof(note_names[0]))
@@ -92,6 +94,7 @@ static td_note_t *add_note(td_step_t *out, td_note_kind_t kind,
   td_note_t *n = &out->notes[out->n_notes++];
   n->kind = kind;
   n->severity = sev;
+  n->instance[0] = '\0';
   n->message[0] = '\0';
   return n;
 }
@@ -463,4 +466,95 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
   expiry_step(st, pol, now, out);
   tls_step(st, pol, p, now, out);
   step_log(st, pol, p, out);
+}
+
+/* ---- organizations ---- */
+
+static const td_org_state_t *org_find(const td_orgs_state_t *st,
+                                      const char *ident) {
+  for (size_t i = 0; i < st->count; i++)
+    if (strcmp(st->orgs[i].ident, ident) == 0)
+      return &st->orgs[i];
+  return NULL;
+}
+
+static td_note_t *org_note(td_orgs_step_t *out, td_note_kind_t kind,
+                           td_severity_t sev, const char *ident) {
+  if (out->n_notes >= sizeof(out->notes) / sizeof(out->notes[0]))
+    return NULL;
+  td_note_t *n = &out->notes[out->n_notes++];
+  n->kind = kind;
+  n->severity = sev;
+  format(n->instance, sizeof(n->instance), "%s", ident);
+  n->message[0] = '\0';
+  return n;
+}
+
+/* One organization: its values, and notes on a change of level. */
+static void org_step(td_org_state_t *now, const td_org_state_t *before,
+                     const td_policy_t *pol, const td_org_t *org,
+                     td_orgs_step_t *out) {
+  td_level_t usage_before = before ? before->usage : TD_LEVEL_UNKNOWN;
+  td_level_t restricted_before =
+      before ? before->restricted : TD_LEVEL_UNKNOWN;
+  td_note_t *n;
+  now->usage = usage_before;
+  now->restricted = restricted_before;
+  if (org->has_usage) {
+    now->usage = org->usage_percent >= pol->usage_warning_percent
+                     ? TD_LEVEL_WARNING
+                     : TD_LEVEL_OK;
+    if (now->usage == TD_LEVEL_WARNING && usage_before != TD_LEVEL_WARNING &&
+        (n = org_note(out, TD_NOTE_ORG_USAGE, TD_SEV_WARNING, now->ident)))
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": organization %s has used %.1f%% of its "
+             "signals (UsageWarningPercent %g).",
+             pol->account, now->ident, org->usage_percent,
+             pol->usage_warning_percent);
+    else if (now->usage == TD_LEVEL_OK && usage_before == TD_LEVEL_WARNING &&
+             (n = org_note(out, TD_NOTE_ORG_USAGE, TD_SEV_OKAY, now->ident)))
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": organization %s is back under %g%% of its "
+             "signals (%.1f%%).",
+             pol->account, now->ident, pol->usage_warning_percent,
+             org->usage_percent);
+  }
+  if (org->restricted >= 0) {
+    now->restricted = org->restricted ? TD_LEVEL_FAILURE : TD_LEVEL_OK;
+    if (now->restricted == TD_LEVEL_FAILURE &&
+        restricted_before != TD_LEVEL_FAILURE &&
+        (n = org_note(out, TD_NOTE_ORG_RESTRICTED, TD_SEV_FAILURE,
+                      now->ident)))
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": organization %s is in restricted mode.",
+             pol->account, now->ident);
+    else if (now->restricted == TD_LEVEL_OK &&
+             restricted_before == TD_LEVEL_FAILURE &&
+             (n = org_note(out, TD_NOTE_ORG_RESTRICTED, TD_SEV_OKAY,
+                           now->ident)))
+      format(n->message, sizeof(n->message),
+             "Account \"%s\": organization %s left restricted mode.",
+             pol->account, now->ident);
+  }
+}
+
+void td_state_orgs_step(td_orgs_state_t *st, const td_policy_t *pol,
+                        const td_org_list_t *list, td_orgs_step_t *out) {
+  td_orgs_state_t next = {0};
+  memset(out, 0, sizeof(*out));
+  for (size_t i = 0; i < list->count && i < TD_ORGS_MAX; i++) {
+    const td_org_t *org = &list->orgs[i];
+    td_org_state_t *now = &next.orgs[next.count];
+    td_orgs_identifier(org->name, now->ident, sizeof(now->ident));
+    if (org_find(&next, now->ident) != NULL)
+      continue; /* a second organization of the same identifier */
+    org_step(now, org_find(st, now->ident), pol, org, out);
+    next.count++;
+    size_t k = out->count++;
+    memcpy(out->orgs[k].ident, now->ident, sizeof(now->ident));
+    out->orgs[k].has_usage = org->has_usage;
+    out->orgs[k].usage_percent = org->usage_percent;
+    out->orgs[k].restricted = org->restricted;
+  }
+  *st = next;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "td_extract.h"
+#include "td_orgs.h"
 
 #define TD_STATE_MAX_MESSAGE 255  /* bytes of a notification message */
 #define TD_STATE_MAX_LOG 255      /* bytes of a log line */
@@ -30,6 +31,8 @@ typedef enum {
   TD_NOTE_TOKEN_EXPIRY,  /* timeleft-token */
   TD_NOTE_RATE_LIMITED,  /* bool-rate_limited */
   TD_NOTE_TLS_EXPIRY,    /* timeleft-tls_certificate */
+  TD_NOTE_ORG_USAGE,     /* gauge-usage_percent-ORG */
+  TD_NOTE_ORG_RESTRICTED, /* bool-restricted_mode-ORG */
 } td_note_kind_t;
 
 /* The phases of one request, each on its own (not cumulative), seconds. */
@@ -72,6 +75,7 @@ typedef struct {
   const char *expect_user;  /* ExpectUser: an id or an e-mail; NULL: any */
   double tls_warning_days;  /* TLSExpiryWarningDays */
   double tls_failure_days;  /* TLSExpiryFailureDays */
+  double usage_warning_percent; /* UsageWarningPercent */
 } td_policy_t;
 
 /* One finished poll, as the HTTP layer saw it. */
@@ -85,11 +89,14 @@ typedef struct {
   double cert_expires;  /* earliest expiry in the server's chain, epoch
                            seconds, as last seen; <= 0 when unknown */
   double phases[TD_PHASES]; /* td_phases_split; used when http_status > 0 */
+  const td_org_list_t *orgs; /* an organizations poll's list, else NULL */
 } td_poll_t;
 
 typedef struct {
   td_note_kind_t kind;
   td_severity_t severity;
+  char instance[TD_ORGS_MAX_NAME + 1]; /* "" or the organization: the type
+                                          instance is then KIND-instance */
   char message[TD_STATE_MAX_MESSAGE + 1];
 } td_note_t;
 
@@ -139,6 +146,38 @@ void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
 
 /* 1 when the account may be polled at time now. */
 int td_state_may_poll(const td_state_t *st, double now);
+
+/* Organizations, polled on their own interval. */
+typedef struct {
+  char ident[TD_ORGS_MAX_NAME + 1]; /* td_orgs_identifier of the name */
+  td_level_t usage;
+  td_level_t restricted;
+} td_org_state_t;
+
+typedef struct {
+  size_t count;
+  td_org_state_t orgs[TD_ORGS_MAX];
+} td_orgs_state_t;
+
+typedef struct {
+  size_t count;
+  struct {
+    char ident[TD_ORGS_MAX_NAME + 1];
+    int has_usage;
+    double usage_percent;
+    int restricted; /* 1, 0, or -1: not dispatched */
+  } orgs[TD_ORGS_MAX];
+  size_t n_notes;
+  td_note_t notes[2 * TD_ORGS_MAX];
+} td_orgs_step_t;
+
+/* Advances the organizations' state by one complete answer: a WARNING
+ * when an organization's usage reaches usage_warning_percent (OKAY below),
+ * a FAILURE when it enters restricted mode (OKAY when it leaves). Two
+ * organizations with the same identifier: the first one counts. An
+ * organization missing from the answer is forgotten. */
+void td_state_orgs_step(td_orgs_state_t *st, const td_policy_t *pol,
+                        const td_org_list_t *list, td_orgs_step_t *out);
 
 /* Splits libcurl's cumulative marks into separate phases. Phases that did
  * not happen (no new connection: no DNS, connect or TLS) are 0; so is any

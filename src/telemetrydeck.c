@@ -23,6 +23,9 @@
 #define TD_DEFAULT_TIMEOUT 10.0    /* seconds, or the interval if shorter */
 #define TD_MIN_TICK_MS 100         /* finest scheduling step */
 #define TD_POLL_SHARE 0.9          /* of the interval a poll may use */
+#define TD_USERS_PATH "/users/info"
+#define TD_ORGS_PATH "/organizations"
+#define TD_DEFAULT_ORGS_INTERVAL 3600.0 /* seconds */
 
 typedef struct {
   char *name;
@@ -32,23 +35,31 @@ typedef struct {
   char *ca_cert;
   char *expires_text;
   char *expect_user; /* ExpectUser, or NULL */
+  char *orgs_url;    /* OrganizationsURL, or NULL: derived from URL */
   bool verify_peer;
   bool verify_host;
   bool notifications;
   bool allow_plaintext;
   bool collect_timings;
-  cdtime_t interval; /* 0 until init: collectd's interval */
+  bool collect_orgs;
+  cdtime_t interval;
+  cdtime_t orgs_interval; /* 0 until init: collectd's interval */
   double timeout;    /* <= 0 until init: the default */
   double warning_days;
   double failure_days;
   double tls_warning_days;
   double tls_failure_days;
+  double usage_warning_percent;
   int unreachable_after;
 
   /* Run-time state, set up by init. */
   td_policy_t policy;
   td_state_t state;
   td_http_conn_t *conn;
+  td_http_conn_t *orgs_conn;  /* NULL unless CollectOrganizations */
+  td_orgs_state_t orgs_state;
+  double orgs_next_due;
+  char orgs_problem[TD_STATE_MAX_LOG + 1];
   char *active_token; /* what libcurl holds now; wiped when replaced */
   double next_due;    /* epoch seconds */
   mode_t warned_mode; /* TokenFile mode last warned about */
@@ -71,6 +82,9 @@ static void account_defaults(account_t *a) {
   a->collect_timings = true;
   a->tls_warning_days = 14;
   a->tls_failure_days = 3;
+  a->collect_orgs = false;
+  a->orgs_interval = DOUBLE_TO_CDTIME_T(TD_DEFAULT_ORGS_INTERVAL);
+  a->usage_warning_percent = 90;
   a->interval = 0;
   a->timeout = 0;
   a->warning_days = 30;
@@ -91,6 +105,7 @@ static void account_free(account_t *a) {
   if (a == NULL)
     return;
   td_http_conn_free(a->conn);
+  td_http_conn_free(a->orgs_conn);
   free_secret(&a->token);
   free_secret(&a->active_token);
   free(a->name);
@@ -99,6 +114,7 @@ static void account_free(account_t *a) {
   free(a->ca_cert);
   free(a->expires_text);
   free(a->expect_user);
+  free(a->orgs_url);
   free(a);
 }
 
@@ -117,6 +133,11 @@ static const struct {
     {"CACert", OPT_STRING, offsetof(account_t, ca_cert)},
     {"TokenExpires", OPT_STRING, offsetof(account_t, expires_text)},
     {"ExpectUser", OPT_STRING, offsetof(account_t, expect_user)},
+    {"OrganizationsURL", OPT_STRING, offsetof(account_t, orgs_url)},
+    {"CollectOrganizations", OPT_BOOL, offsetof(account_t, collect_orgs)},
+    {"OrganizationsInterval", OPT_TIME, offsetof(account_t, orgs_interval)},
+    {"UsageWarningPercent", OPT_DOUBLE,
+     offsetof(account_t, usage_warning_percent)},
     {"VerifyPeer", OPT_BOOL, offsetof(account_t, verify_peer)},
     {"VerifyHost", OPT_BOOL, offsetof(account_t, verify_host)},
     {"Notifications", OPT_BOOL, offsetof(account_t, notifications)},
@@ -187,6 +208,43 @@ static void warn_token_prefix(const account_t *a, const char *token) {
             a->name);
 }
 
+/* OrganizationsURL defaults to URL with ".../users/info" replaced by
+ * ".../organizations". Returns 0, or -1 after logging. */
+static int account_check_orgs(account_t *a) {
+  const char *why;
+  if (a->orgs_url == NULL) {
+    size_t len = strlen(a->url);
+    if (len > 0 && a->url[len - 1] == '/')
+      len--;
+    size_t plen = strlen(TD_USERS_PATH);
+    if (len < plen || strncmp(a->url + len - plen, TD_USERS_PATH, plen) != 0) {
+      ERROR(LOG_PREFIX "account \"%s\": URL \"%s\" does not end in %s, so "
+                       "option OrganizationsURL is needed with "
+                       "CollectOrganizations.",
+            a->name, a->url, TD_USERS_PATH);
+      return -1;
+    }
+    size_t size = len - plen + strlen(TD_ORGS_PATH) + 1;
+    if ((a->orgs_url = malloc(size)) == NULL)
+      return -1;
+    snprintf(a->orgs_url, size, "%.*s%s", (int)(len - plen), a->url,
+             TD_ORGS_PATH);
+  }
+  if (td_http_url_check(a->orgs_url, a->allow_plaintext, &why) != 0) {
+    ERROR(LOG_PREFIX "account \"%s\": option OrganizationsURL \"%s\" is "
+                     "refused: %s.",
+          a->name, a->orgs_url, why);
+    return -1;
+  }
+  if (a->orgs_interval == 0) {
+    ERROR(LOG_PREFIX "account \"%s\": option OrganizationsInterval must be "
+                     "positive.",
+          a->name);
+    return -1;
+  }
+  return 0;
+}
+
 /* Checks what can be checked before init. Returns 0, or -1 after logging
  * the option and its offending value (never the token). */
 static int account_check(account_t *a) {
@@ -239,6 +297,8 @@ static int account_check(account_t *a) {
           a->name, a->tls_warning_days, a->tls_failure_days);
     return -1;
   }
+  if (a->collect_orgs && account_check_orgs(a) != 0)
+    return -1;
   if (a->unreachable_after < 1) {
     ERROR(LOG_PREFIX "account \"%s\": option UnreachableAfter %d must be at "
                      "least 1.",
@@ -340,7 +400,8 @@ static int token_use(account_t *a, const char *token) {
   if (a->active_token != NULL && strcmp(a->active_token, token) == 0)
     return 0;
   char *copy = strdup(token);
-  if (copy == NULL || td_http_set_token(a->conn, token) != 0) {
+  if (copy == NULL || td_http_set_token(a->conn, token) != 0 ||
+      (a->orgs_conn != NULL && td_http_set_token(a->orgs_conn, token) != 0)) {
     free_secret(&copy);
     token_problem(a, "could not hand the token to libcurl.");
     return -1;
@@ -427,17 +488,23 @@ static int token_load(account_t *a) {
 
 /* ---- dispatching ---- */
 
-static void submit(const account_t *a, const char *type,
-                   const char *type_instance, double value) {
+static void submit_every(const account_t *a, cdtime_t interval,
+                         const char *type, const char *type_instance,
+                         double value) {
   value_list_t vl = VALUE_LIST_INIT;
   vl.values = &(value_t){.gauge = value};
   vl.values_len = 1;
-  vl.interval = a->interval;
+  vl.interval = interval;
   sstrncpy(vl.plugin, PLUGIN_NAME, sizeof(vl.plugin));
   sstrncpy(vl.plugin_instance, a->name, sizeof(vl.plugin_instance));
   sstrncpy(vl.type, type, sizeof(vl.type));
   sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
   plugin_dispatch_values(&vl);
+}
+
+static void submit(const account_t *a, const char *type,
+                   const char *type_instance, double value) {
+  submit_every(a, a->interval, type, type_instance, value);
 }
 
 static void notify(const account_t *a, const td_note_t *note) {
@@ -446,8 +513,12 @@ static void notify(const account_t *a, const td_note_t *note) {
   sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
   sstrncpy(n.plugin_instance, a->name, sizeof(n.plugin_instance));
   sstrncpy(n.type, td_note_type(note->kind), sizeof(n.type));
-  sstrncpy(n.type_instance, td_note_type_instance(note->kind),
-           sizeof(n.type_instance));
+  if (note->instance[0] != '\0')
+    snprintf(n.type_instance, sizeof(n.type_instance), "%s-%s",
+             td_note_type_instance(note->kind), note->instance);
+  else
+    sstrncpy(n.type_instance, td_note_type_instance(note->kind),
+             sizeof(n.type_instance));
   sstrncpy(n.message, note->message, sizeof(n.message));
   /* -1 only means no plugin handles notifications: not an error. */
   plugin_dispatch_notification(&n);
@@ -491,9 +562,51 @@ static void submit_phases(const account_t *a, const td_poll_t *poll) {
     submit(a, "duration", names[i], poll->phases[i]);
 }
 
+/* gauge-usage_percent-ORG and bool-restricted_mode-ORG, and their notes;
+ * an unusable answer is logged once until it changes. */
+static void orgs_done(account_t *a, const td_poll_t *poll) {
+  char problem[sizeof(a->orgs_problem)] = "";
+  if (poll->error != NULL && poll->error[0] != '\0')
+    snprintf(problem, sizeof(problem), "no answer: %s", poll->error);
+  else if (poll->http_status != 200)
+    snprintf(problem, sizeof(problem), "HTTP %d", poll->http_status);
+  else if (poll->body != TD_EXTRACT_OK || poll->orgs == NULL)
+    snprintf(problem, sizeof(problem), "%s", td_extract_strerror(poll->body));
+  if (strcmp(problem, a->orgs_problem) != 0 && problem[0] != '\0')
+    WARNING(LOG_PREFIX "account \"%s\": the organizations answer is "
+                       "unusable: %s",
+            a->name, problem);
+  sstrncpy(a->orgs_problem, problem, sizeof(a->orgs_problem));
+  if (problem[0] != '\0')
+    return;
+  td_orgs_step_t step;
+  char ti[DATA_MAX_NAME_LEN];
+  td_state_orgs_step(&a->orgs_state, &a->policy, poll->orgs, &step);
+  for (size_t i = 0; i < step.count; i++) {
+    if (step.orgs[i].has_usage) {
+      snprintf(ti, sizeof(ti), "usage_percent-%s", step.orgs[i].ident);
+      submit_every(a, a->orgs_interval, "gauge", ti, step.orgs[i].usage_percent);
+    }
+    if (step.orgs[i].restricted >= 0) {
+      snprintf(ti, sizeof(ti), "restricted_mode-%s", step.orgs[i].ident);
+      submit_every(a, a->orgs_interval, "bool", ti, step.orgs[i].restricted);
+    }
+  }
+  for (size_t i = 0; i < step.n_notes && a->notifications; i++)
+    notify(a, &step.notes[i]);
+  if (poll->orgs->dropped > 0)
+    WARNING(LOG_PREFIX "account \"%s\": only the first %d organizations are "
+                       "reported; %zu more were left out.",
+            a->name, TD_ORGS_MAX, poll->orgs->dropped);
+}
+
 static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
   (void)unused;
   account_t *a = td_http_conn_user(c);
+  if (c == a->orgs_conn) {
+    orgs_done(a, poll);
+    return;
+  }
   td_step_t step;
   td_state_step(&a->state, &a->policy, poll, CDTIME_T_TO_DOUBLE(cdtime()),
                 &step);
@@ -503,14 +616,32 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
 
 /* ---- reading ---- */
 
+/* 1 when a schedule is due at now, moving it to its next time. */
+static int due(double *next, cdtime_t every, double now, double slack) {
+  if (now + slack < *next)
+    return 0;
+  double interval = CDTIME_T_TO_DOUBLE(every);
+  *next += interval;
+  if (*next <= now)
+    *next = now + interval; /* fell behind: skip, do not burst */
+  return 1;
+}
+
+/* Starts the organizations poll when it is due; the token is loaded. */
+static void orgs_poll(account_t *a, double now, double slack) {
+  if (a->orgs_conn == NULL || !due(&a->orgs_next_due, a->orgs_interval, now,
+                                   slack))
+    return;
+  if (td_http_start(a->orgs_conn) < 0)
+    ERROR(LOG_PREFIX "account \"%s\": libcurl could not start the "
+                     "organizations poll.",
+          a->name);
+}
+
 /* Starts the account's poll if it is due. */
 static void account_poll(account_t *a, double now, double slack) {
-  if (now + slack < a->next_due)
+  if (!due(&a->next_due, a->interval, now, slack))
     return;
-  double interval = CDTIME_T_TO_DOUBLE(a->interval);
-  a->next_due += interval;
-  if (a->next_due <= now)
-    a->next_due = now + interval; /* fell behind: skip, do not burst */
   if (!td_state_may_poll(&a->state, now)) {
     td_step_t step = {0};
     td_state_tick(&a->state, &a->policy, now, &step);
@@ -519,6 +650,7 @@ static void account_poll(account_t *a, double now, double slack) {
   }
   if (token_load(a) != 0)
     return;
+  orgs_poll(a, now, slack);
   int rc = td_http_start(a->conn);
   if (rc == 0)
     a->overlap_logged = false;
@@ -587,6 +719,7 @@ static int account_start(account_t *a, double now) {
       .expect_user = a->expect_user,
       .tls_warning_days = a->tls_warning_days,
       .tls_failure_days = a->tls_failure_days,
+      .usage_warning_percent = a->usage_warning_percent,
   };
   if (a->expires_text != NULL)
     td_time_parse_utc(a->expires_text, &a->policy.expires);
@@ -609,6 +742,17 @@ static int account_start(account_t *a, double now) {
     ERROR(LOG_PREFIX "account \"%s\": libcurl refused the settings: %s.",
           a->name, why);
     return -1;
+  }
+  if (a->collect_orgs) {
+    o.url = a->orgs_url;
+    o.organizations = 1;
+    a->orgs_next_due = now;
+    if ((a->orgs_conn = td_http_conn_new(http, &o, a, &why)) == NULL) {
+      ERROR(LOG_PREFIX "account \"%s\": libcurl refused the organizations "
+                       "settings: %s.",
+            a->name, why);
+      return -1;
+    }
   }
   if (!a->verify_peer || !a->verify_host)
     WARNING(LOG_PREFIX "account \"%s\": TLS verification is off; the token "
@@ -639,6 +783,8 @@ static int tdc_init(void) {
       continue;
     }
     tick_ms = gcd(tick_ms, (long)CDTIME_T_TO_MS(accounts[i]->interval));
+    if (accounts[i]->collect_orgs)
+      tick_ms = gcd(tick_ms, (long)CDTIME_T_TO_MS(accounts[i]->orgs_interval));
     accounts[kept++] = accounts[i];
   }
   accounts_num = kept;

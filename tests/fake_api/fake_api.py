@@ -34,6 +34,7 @@ import traceback
 
 LOOPBACK = "127.0.0.1"  # project rule: bind and connect to this only
 API_PATHS = ("/api/v3/users/info", "/api/v3/users/info/")
+ORGS_PATHS = ("/api/v3/organizations", "/api/v3/organizations/")
 UNKNOWN_LABEL = "unknown"  # stats bucket for requests with no known token
 
 MAX_HEAD = 64 * 1024          # request line + headers, bigger -> 431
@@ -278,7 +279,22 @@ ENTRY_KEYS = {
     "content_type": (lambda v: isinstance(v, str)
                      and not re.search(r"[\r\n\x00]", v), "a string"),
     "headers": (_headers_ok, "an object of header name -> value"),
+    # GET /api/v3/organizations answers this JSON text (any shape: the
+    # endpoint is undocumented), or a default list of one organization.
+    "orgs": (lambda v: True, "any JSON value"),
 }
+
+
+def orgs_answer(entry):
+    """The organizations list for a known token with a usable mode."""
+    if entry["mode"] not in ("ok", "ok_unverified", "ok_minimal"):
+        return STATIC_MODES["revoked"](entry, None) if entry["mode"] == "revoked" \
+            else (503, "text/html", b"<html><body>down</body></html>", [])
+    orgs = entry.get("orgs", [{
+        "id": "org-" + entry["label"], "name": "Org " + entry["label"],
+        "isInRestrictedMode": False, "usagePercentage": 42.5,
+        "resolvedMaxSignals": 100000}])
+    return 200, JSON_TYPE, json.dumps(orgs).encode(), []
 
 
 def entry_problem(entry):
@@ -504,7 +520,9 @@ class Connection:
         if delay > 0:
             await asyncio.sleep(delay)
 
-        if req.path not in API_PATHS:
+        if req.path in ORGS_PATHS and entry is not None and req.method == "GET":
+            mode, answer = "orgs", orgs_answer(entry)
+        elif req.path not in API_PATHS and req.path not in ORGS_PATHS:
             mode, answer = "-", (404, JSON_TYPE, vapor_error("Not Found"), [])
         elif req.method != "GET":
             mode, answer = "-", (405, JSON_TYPE,

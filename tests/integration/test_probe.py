@@ -96,3 +96,67 @@ def test_failed_verification_says_why(d):
         for f in fakes.values():
             f.stop()
     check_clean(d, cd)
+
+
+def org(name, usage=None, restricted=None, **more):
+    o = dict(id="org-" + name, name=name, **more)
+    if usage is not None:
+        o["usagePercentage"] = usage
+    if restricted is not None:
+        o["isInRestrictedMode"] = restricted
+    return o
+
+
+def test_organizations_usage_and_restricted_mode_notify_once_each_way(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "o", "mode": "ok",
+                               "orgs": [org("Acme Inc.", 42.5, False),
+                                        org("Side/Project", 10, False)]}})
+    cd = Collectd(d, account("o", fake.url(), TOKEN, CACert=ca(),
+                             CollectOrganizations=True, OrganizationsInterval=1))
+    try:
+        assert wait_for(lambda: cd.last("o", "gauge-usage_percent-Acme_Inc.") == 42.5, 10), cd.log()
+        assert cd.last("o", "bool-restricted_mode-Acme_Inc.") == 0
+        assert cd.last("o", "gauge-usage_percent-Side_Project") == 10
+        assert fake.label("o")["paths"].get("/api/v3/organizations", 0) >= 1
+        fake.mode("o", "ok", orgs=[org("Acme Inc.", 117.5, True),
+                                   org("Side/Project", 10, False)])
+        assert wait_for(lambda: len(cd.notes("o")) >= 2, 10), cd.log()
+        fake.mode("o", "ok", orgs=[org("Acme Inc.", 50, False),
+                                   org("Side/Project", 10, False)])
+        assert wait_for(lambda: len(cd.notes("o")) >= 4, 10), cd.log()
+        time.sleep(2.5)
+        got = [(n["type"], n["type_instance"], n["severity"]) for n in cd.notes("o")]
+        assert sorted(got[:2]) == [("bool", "restricted_mode-Acme_Inc.", "FAILURE"),
+                                   ("gauge", "usage_percent-Acme_Inc.", "WARNING")], got
+        assert sorted(got[2:]) == [("bool", "restricted_mode-Acme_Inc.", "OKAY"),
+                                   ("gauge", "usage_percent-Acme_Inc.", "OKAY")], got
+        assert "117.5%" in cd.notes("o", "usage_percent-Acme_Inc.")[0]["message"]
+        # users/info goes on at its own interval beside the organizations.
+        assert cd.last("o", "bool-token_valid") == 1
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_organizations_of_unknown_shape_missing_fields_are_no_value(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "o", "mode": "ok", "orgs": {
+        "organizations": [org("NoUsage", restricted=False), org("NoFlag", 5),
+                          {"id": "x"}, "junk", 7, org("Typed", "lots", "yes")],
+        "meta": {"total": 4}}}})
+    cd = Collectd(d, account("o", fake.url(), TOKEN, CACert=ca(),
+                             CollectOrganizations=True, OrganizationsInterval=1))
+    try:
+        assert wait_for(lambda: cd.last("o", "gauge-usage_percent-NoFlag") == 5, 10), cd.log()
+        time.sleep(1.2)
+        assert cd.values("o", "gauge-usage_percent-NoUsage") == []
+        assert cd.last("o", "bool-restricted_mode-NoUsage") == 0
+        assert cd.values("o", "bool-restricted_mode-NoFlag") == []
+        assert cd.values("o", "gauge-usage_percent-Typed") == []
+        assert cd.values("o", "bool-restricted_mode-Typed") == []
+        assert cd.values("o", "gauge-usage_percent-unnamed") == []
+        assert not cd.log_lines("organizations answer is unusable"), cd.log()
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)

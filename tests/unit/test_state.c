@@ -189,6 +189,10 @@ static const char *kind_name(td_note_kind_t k) {
     return "rate_limited";
   case TD_NOTE_TLS_EXPIRY:
     return "tls_expiry";
+  case TD_NOTE_ORG_USAGE:
+    return "org_usage";
+  case TD_NOTE_ORG_RESTRICTED:
+    return "org_restricted";
   }
   return "bad-kind";
 }

@@ -1,0 +1,245 @@
+/* td_orgs: streaming extraction of the organizations list. See td_orgs.h. */
+#include "td_orgs.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#define NUMBER_MAX 64 /* bytes of a number we convert; longer ones are junk */
+
+typedef enum { F_OTHER, F_NAME, F_USAGE, F_RESTRICTED } field_t;
+
+struct td_orgs {
+  yajl_handle yh;
+  td_extract_status_t err;
+  size_t bytes;
+  unsigned depth;
+  int done;
+  int top_is_object;
+  unsigned list_depth; /* depth inside the chosen array; 0: none yet */
+  int in_list;
+  td_org_t *cur;       /* the organization being read, or NULL */
+  field_t field;
+  td_org_list_t list;
+};
+
+/* The organization a scalar at this position belongs to, or NULL. */
+static td_org_t *target(const td_orgs_t *o) {
+  return o->cur != NULL && o->depth == o->list_depth + 1 ? o->cur : NULL;
+}
+
+static void clear_field(td_orgs_t *o) {
+  td_org_t *org = target(o);
+  if (org == NULL)
+    return;
+  if (o->field == F_NAME)
+    org->name[0] = '\0';
+  else if (o->field == F_USAGE)
+    org->has_usage = 0;
+  else if (o->field == F_RESTRICTED)
+    org->restricted = -1;
+}
+
+static void scalar_seen(td_orgs_t *o) {
+  if (o->depth == 0)
+    o->done = 1;
+}
+
+static int on_null(void *ctx) {
+  clear_field(ctx);
+  scalar_seen(ctx);
+  return 1;
+}
+
+static int on_boolean(void *ctx, int b) {
+  td_orgs_t *o = ctx;
+  td_org_t *org = target(o);
+  if (org != NULL && o->field == F_RESTRICTED)
+    org->restricted = b ? 1 : 0;
+  else
+    clear_field(o);
+  scalar_seen(o);
+  return 1;
+}
+
+static int on_number(void *ctx, const char *s, size_t len) {
+  td_orgs_t *o = ctx;
+  td_org_t *org = target(o);
+  char buf[NUMBER_MAX + 1];
+  clear_field(o);
+  if (org != NULL && o->field == F_USAGE && len <= NUMBER_MAX) {
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    double v = strtod(buf, NULL);
+    if (isfinite(v)) {
+      org->usage_percent = v;
+      org->has_usage = 1;
+    }
+  }
+  scalar_seen(o);
+  return 1;
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len) {
+  td_orgs_t *o = ctx;
+  td_org_t *org = target(o);
+  clear_field(o);
+  if (org != NULL && o->field == F_NAME) {
+    if (len > TD_ORGS_MAX_NAME) {
+      len = TD_ORGS_MAX_NAME;
+      while (len > 0 && (s[len] & 0xC0) == 0x80)
+        len--;
+    }
+    memcpy(org->name, s, len);
+    org->name[len] = '\0';
+  }
+  scalar_seen(o);
+  return 1;
+}
+
+/* An object in the list starts an organization. */
+static void maybe_open_org(td_orgs_t *o, int is_map) {
+  if (!is_map || !o->in_list || o->depth != o->list_depth)
+    return;
+  if (o->list.count == TD_ORGS_MAX) {
+    o->list.dropped++;
+    return;
+  }
+  o->cur = &o->list.orgs[o->list.count++];
+  memset(o->cur, 0, sizeof(*o->cur));
+  o->cur->restricted = -1;
+}
+
+static int open_container(td_orgs_t *o, int is_map) {
+  if (o->depth == 0)
+    o->top_is_object = is_map;
+  clear_field(o);
+  if (o->depth >= TD_EXTRACT_MAX_DEPTH) {
+    o->err = TD_EXTRACT_E_DEPTH;
+    return 0;
+  }
+  maybe_open_org(o, is_map);
+  /* The list: the top-level array, or a top-level object's first array. */
+  if (!is_map && o->list_depth == 0 &&
+      (o->depth == 0 || (o->depth == 1 && o->top_is_object))) {
+    o->list_depth = o->depth + 1;
+    o->in_list = 1;
+  }
+  o->depth++;
+  return 1;
+}
+
+static int close_container(td_orgs_t *o) {
+  if (o->cur != NULL && o->depth == o->list_depth + 1)
+    o->cur = NULL;
+  if (o->in_list && o->depth == o->list_depth)
+    o->in_list = 0;
+  o->depth--;
+  if (o->depth == 0)
+    o->done = 1;
+  return 1;
+}
+
+static int on_start_map(void *ctx) { return open_container(ctx, 1); }
+static int on_start_array(void *ctx) { return open_container(ctx, 0); }
+static int on_end(void *ctx) { return close_container(ctx); }
+
+static int on_map_key(void *ctx, const unsigned char *k, size_t len) {
+  static const struct {
+    const char *name;
+    field_t field;
+  } fields[] = {
+      {"name", F_NAME},
+      {"usagePercentage", F_USAGE},
+      {"isInRestrictedMode", F_RESTRICTED},
+  };
+  td_orgs_t *o = ctx;
+  o->field = F_OTHER;
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    if (strlen(fields[i].name) == len && memcmp(fields[i].name, k, len) == 0)
+      o->field = fields[i].field;
+  return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_map_key,
+    .yajl_end_map = on_end,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end,
+};
+
+td_orgs_t *td_orgs_new(void) {
+  td_orgs_t *o = calloc(1, sizeof(*o));
+  if (o == NULL)
+    return NULL;
+  if (td_orgs_reset(o) != TD_EXTRACT_OK) {
+    free(o);
+    return NULL;
+  }
+  return o;
+}
+
+void td_orgs_free(td_orgs_t *o) {
+  if (o == NULL)
+    return;
+  if (o->yh != NULL)
+    yajl_free(o->yh);
+  free(o);
+}
+
+td_extract_status_t td_orgs_reset(td_orgs_t *o) {
+  if (o->yh != NULL)
+    yajl_free(o->yh);
+  yajl_handle yh = yajl_alloc(&callbacks, NULL, o);
+  memset(o, 0, sizeof(*o));
+  o->yh = yh;
+  if (yh == NULL)
+    o->err = TD_EXTRACT_E_NOMEM;
+  return o->err;
+}
+
+td_extract_status_t td_orgs_feed(td_orgs_t *o, const void *buf, size_t len) {
+  if (o->err != TD_EXTRACT_OK)
+    return o->err;
+  o->bytes += len;
+  if (o->bytes > TD_EXTRACT_MAX_BODY)
+    return o->err = TD_EXTRACT_E_SIZE;
+  if (len > 0 && yajl_parse(o->yh, buf, len) != yajl_status_ok &&
+      o->err == TD_EXTRACT_OK)
+    o->err = TD_EXTRACT_E_SYNTAX;
+  return o->err;
+}
+
+td_extract_status_t td_orgs_finish(td_orgs_t *o) {
+  if (o->err != TD_EXTRACT_OK)
+    return o->err;
+  if (o->bytes == 0)
+    return o->err = TD_EXTRACT_E_EMPTY;
+  if (yajl_complete_parse(o->yh) != yajl_status_ok || !o->done)
+    o->err = o->done ? TD_EXTRACT_E_SYNTAX : TD_EXTRACT_E_TRUNCATED;
+  return o->err;
+}
+
+const td_org_list_t *td_orgs_list(const td_orgs_t *o) { return &o->list; }
+
+void td_orgs_identifier(const char *name, char *dst, size_t size) {
+  if (size == 0)
+    return;
+  if (name == NULL || name[0] == '\0')
+    name = "unnamed";
+  size_t n = 0;
+  for (; name[n] != '\0' && n + 1 < size; n++) {
+    unsigned char c = (unsigned char)name[n];
+    int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') || c == '_' || c == '.';
+    dst[n] = keep ? (char)c : '_';
+  }
+  dst[n] = '\0';
+}
