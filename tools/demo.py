@@ -19,20 +19,32 @@ import harness  # noqa: E402
 DEMO_TOKEN = "tdpat_DEMO_not_a_real_token"
 INTERVAL = 2
 
-# (seconds, what the fake API does, what to say)
+HEALTHY_ORGS = [{"id": "org-1", "name": "Demo Org", "usagePercentage": 61.5,
+                 "isInRestrictedMode": False}]
+OVER_ORGS = [{"id": "org-1", "name": "Demo Org", "usagePercentage": 104.2,
+              "isInRestrictedMode": True}]
+
+# (seconds, what the fake API does, its organizations, what to say)
 STORY = [
-    (10, "ok", "healthy: the token works"),
-    (10, "revoked", "the token is revoked in the dashboard"),
-    (10, "ok", "a valid token is back"),
-    (12, "503_html", "the API goes down (HTTP 503)"),
-    (10, "ok", "the API is back"),
+    (8, "ok", HEALTHY_ORGS, "healthy: the token works"),
+    (8, "revoked", HEALTHY_ORGS, "the token is revoked in the dashboard"),
+    (8, "ok", HEALTHY_ORGS, "a valid token is back"),
+    (8, "ok", OVER_ORGS, "the organization passes its signal quota and is restricted"),
+    (10, "503_html", HEALTHY_ORGS, "the API goes down (HTTP 503)"),
+    (8, "ok", HEALTHY_ORGS, "the API is back"),
 ]
 
 PUTVAL = re.compile(r"^PUTVAL \S+/telemetrydeck-(\S+)/(\S+) interval=\S+ "
                     r"([\d.]+):(\S+)$")
 SHORT = {"bool-api_reachable": "reachable", "bool-token_valid": "token_valid",
          "bool-email_verified": "email_verified", "response_code": "code",
-         "response_time": "time_s", "timeleft-token": "days_left"}
+         "response_time": "time_ms", "timeleft-token": "days_left",
+         "timeleft-tls_certificate": "cert_days",
+         "duration-dns": "dns_ms", "duration-connect": "connect_ms",
+         "duration-tls": "tls_ms", "duration-ttfb": "ttfb_ms",
+         "duration-transfer": "xfer_ms",
+         "gauge-usage_percent-Demo_Org": "org_usage_%",
+         "bool-restricted_mode-Demo_Org": "org_restricted"}
 
 
 def fmt(v):
@@ -71,11 +83,14 @@ class Printer:
                 self.flush()
                 self.key = (inst, t)
             self.seen.add(ident)
-            self.fields.append("%s=%s" % (SHORT.get(ident, ident), fmt(v)))
+            name = SHORT.get(ident, ident)
+            if name.endswith("_ms"):  # collectd has seconds; ms read better
+                v = "%.2f" % (float(v) * 1000)
+            self.fields.append("%s=%s" % (name, fmt(v)))
             return
         self.flush()
         if "Notification:" in text:
-            m = re.search(r"severity = (\w+).*type = (\w+), type_instance = (\w+), "
+            m = re.search(r"severity = (\w+).*type = (\w+), type_instance = ([\w.-]+), "
                           r"message = (.*)$", text)
             if m:
                 print("%s  NOTIFICATION %-7s %s-%s: %s" % (
@@ -139,17 +154,19 @@ def stop(proc, reader, printer):
 
 
 def story(workdir):
-    fake = harness.FakeAPI(workdir, {DEMO_TOKEN: {"label": "demo", "mode": "ok"}})
+    fake = harness.FakeAPI(workdir, {DEMO_TOKEN: {"label": "demo", "mode": "ok",
+                                                  "orgs": HEALTHY_ORGS}})
     expires = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 20 * 86400))
     block = harness.account(
         "demo", fake.url(), DEMO_TOKEN, CACert=os.path.join(harness.certs(), "ca.pem"),
-        TokenExpires=expires, UnreachableAfter=3)
+        TokenExpires=expires, UnreachableAfter=3, CollectOrganizations=True,
+        OrganizationsInterval=4)
     print("demo: fake TelemetryDeck API on %s (TLS, test CA); collectd polls "
           "every %d s; token expires %s" % (fake.url(), INTERVAL, expires), flush=True)
     proc, printer, reader = run_collectd(workdir, block, 60, INTERVAL)
     try:
-        for secs, mode, say in STORY:
-            fake.mode("demo", mode)
+        for secs, mode, orgs, say in STORY:
+            fake.mode("demo", mode, orgs=orgs)
             printer.flush()
             print("\n==== %s (fake API: %s)" % (say, mode), flush=True)
             time.sleep(secs)
