@@ -362,7 +362,8 @@ static void trim(char *s) {
 static const char *read_token_file(const char *path) {
   static char note[128];
   struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* O_NONBLOCK: a FIFO must not hang the check before fstat refuses it. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0)
     unknown("cannot open the token file: %s", strerror(errno));
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -427,7 +428,7 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *user) {
   if (poll->info != NULL)
     out->info = *poll->info;
   td_state_step(&ctx->state, &ctx->policy, poll,
-                (double)now.tv_sec + now.tv_nsec / 1e9, &out->step);
+                (double)now.tv_sec + (double)now.tv_nsec / 1e9, &out->step);
 }
 
 /* The core's log line without its "account "check": " prefix. */
@@ -550,6 +551,9 @@ static void print_perfdata(const options_t *o, const td_policy_t *pol,
   if (pol->has_expiry)
     printf(" days_left=%.3f;%g:;%g:;0", s->timeleft_days, o->warning_days,
            o->critical_days);
+  /* The API's own certificate: information only, it sets no state. */
+  if (s->has_tls_timeleft)
+    printf(" tls_days_left=%.3f;;;0", s->tls_timeleft_days);
 }
 
 static void print_verbose(const options_t *o, const outcome_t *r,
@@ -574,6 +578,9 @@ static void print_verbose(const options_t *o, const outcome_t *r,
   }
   if (r->step.has_response_time)
     printf("response time: %.3f s\n", r->step.response_time);
+  if (r->step.has_tls_timeleft)
+    printf("API's TLS certificate: %.1f days left\n",
+           r->step.tls_timeleft_days);
   if (r->http_status != 200 || r->body != TD_EXTRACT_OK) {
     if (r->body == TD_EXTRACT_OK && r->info.reason[0] != '\0') {
       clean(text, sizeof(text), r->info.reason, TD_STATE_MAX_REASON);

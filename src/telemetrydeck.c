@@ -416,7 +416,9 @@ static int token_use(account_t *a, const char *token) {
 /* Reads the token file into buf (size bytes). Returns 0, or -1 after
  * noting the problem. */
 static int token_file_read(account_t *a, char *buf, size_t size) {
-  int fd = open(a->token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* O_NONBLOCK: a FIFO must be refused by fstat below, not block a read
+   * thread in open. */
+  int fd = open(a->token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   struct stat st;
   if (fd < 0) {
     token_problem(a, "cannot open TokenFile \"%s\": %s.", a->token_file,

@@ -1,0 +1,387 @@
+"""telemetrydeck-check against our fake API (issue 5): every exit code, the
+status line and its performance data, and that the token never shows."""
+
+import datetime
+import os
+import re
+import socket
+import subprocess
+
+from harness import BUILD, TOP, FakeAPI, certs, inputs
+
+CHECK = os.path.join(BUILD, "telemetrydeck-check")
+TOKEN = "tdpat_CHECKSECRET0123456789abcdef"
+OTHER = "tdpat_CHECKOTHER9876543210fedcba"
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+
+# One status line: "TELEMETRYDECK STATE - text | label=value[UOM];warn;crit;min[;max] ..."
+STATUS_RE = re.compile(
+    r"^TELEMETRYDECK (?P<state>OK|WARNING|CRITICAL|UNKNOWN) - "
+    r"(?P<text>[^|\n]+?)(?: \| (?P<perf>\S.*))?$")
+PERF_RE = re.compile(
+    r"^(?P<label>[a-z_]+)=(?P<value>-?[0-9.]+)(?P<uom>s?);"
+    r"(?P<warn>[0-9.:]*);(?P<crit>[0-9.:]*);(?P<min>[0-9.]*)(?:;(?P<max>[0-9.]*))?$")
+STATES = {"OK": OK, "WARNING": WARNING, "CRITICAL": CRITICAL, "UNKNOWN": UNKNOWN}
+
+
+class Result:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+        self.lines = proc.stdout.splitlines()
+        self.status = self.lines[0] if self.lines else ""
+
+    def __repr__(self):
+        return "rc=%d stdout=%r stderr=%r" % (self.rc, self.out, self.err)
+
+    def parsed(self):
+        """The status line's state, text and performance data, checked
+        against the monitoring-plugins format."""
+        m = STATUS_RE.match(self.status)
+        assert m, "not a status line: %r" % self.status
+        assert STATES[m["state"]] == self.rc, self
+        perf = {}
+        for item in (m["perf"] or "").split():
+            p = PERF_RE.match(item)
+            assert p, "bad performance data %r in %r" % (item, self.status)
+            perf[p["label"]] = p.groupdict()
+        return m["state"], m["text"], perf
+
+
+class Runner:
+    """Runs the check and keeps every byte it printed, to grep for tokens."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.seen = []
+
+    def token_file(self, name="token", text=TOKEN + "\n", mode=0o600):
+        path = os.path.join(inputs(self.dir), name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def __call__(self, *args, env_token=None, timeout=30):
+        env = dict(os.environ)
+        env.pop("TELEMETRYDECK_TOKEN", None)
+        if env_token is not None:
+            env["TELEMETRYDECK_TOKEN"] = env_token
+        proc = subprocess.run([CHECK] + list(args), capture_output=True,
+                              text=True, env=env, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        self.seen.append(proc.stdout + proc.stderr)
+        return Result(proc)
+
+    def assert_no_token(self):
+        for text in self.seen:
+            for t in (TOKEN, OTHER, TOKEN[6:]):
+                assert t not in text, "token in output: %r" % text
+
+
+def ca():
+    return os.path.join(certs(), "ca.pem")
+
+
+def days_from_now(days):
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_check_ok_with_token_file_and_environment(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
+    run = Runner(d)
+    try:
+        tf = run.token_file()
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
+        assert r.rc == OK, r
+        assert len(r.lines) == 1 and r.err == "", r
+        state, text, perf = r.parsed()
+        assert text == 'token valid for "main@example.com"', r
+        assert perf["response_time"]["uom"] == "s" and perf["response_time"]["min"] == "0"
+        assert 0 <= float(perf["response_time"]["value"]) < 10
+        assert perf["api_reachable"]["value"] == "1"
+        assert perf["token_valid"]["value"] == "1"
+        assert "days_left" not in perf
+        # The API's certificate (the test CA's, 825 days): information only.
+        assert 800 < float(perf["tls_days_left"]["value"]) <= 825, r
+        # The token from the environment works the same way.
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
+        assert r.rc == OK and r.parsed()[1] == text, r
+        # --token-file wins over the environment.
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
+                env_token="tdpat_notknown")
+        assert r.rc == OK, r
+        # Leading and trailing white space in the file is ignored, as by
+        # the plugin's TokenFile.
+        tf2 = run.token_file("spaced", "  %s \r\n\n" % TOKEN)
+        assert run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf2).rc == OK
+        # ExpectUser: the e-mail without regard to case, or the exact id.
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
+                "--expect-user", "MAIN@Example.com")
+        assert r.rc == OK, r
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
+                "--expect-user", "id-main")
+        assert r.rc == OK, r
+        st = fake.label("main")
+        assert st["requests"] == st["auth_ok"] == 6, st
+        assert fake.stats()["unknown_auth"] == 0  # tdpat_notknown was never sent
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_verbose_shows_account_never_token(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "vb", "mode": "ok",
+                               "org_name": "Pipe | Org"}})
+    run = Runner(d)
+    try:
+        tf = run.token_file(mode=0o644)
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
+                "--verbose", "--expires", days_from_now(100))
+        assert r.rc == OK, r
+        state, text, perf = r.parsed()
+        assert "expires in 99.9 days" in text or "expires in 100.0 days" in text, r
+        out = r.out
+        assert "account id: id-vb\n" in out, out
+        assert "e-mail: vb@example.com (verified)\n" in out, out
+        # A '|' from the network would start the performance data.
+        assert "organization: Pipe / Org\n" in out, out
+        assert "HTTP status: 200\n" in out, out
+        assert "token: from --token-file (not shown)" in out, out
+        assert "mode 0644" in out, out
+        assert out.count("|") == 1, out
+        fake.mode("vb", "ok_unverified")
+        r = run("--url", fake.url(), "--ca-cert", ca(), "-v", env_token=TOKEN)
+        assert r.rc == OK and "(not verified)" in r.out, r
+        assert "from the environment variable TELEMETRYDECK_TOKEN" in r.out, r
+        fake.mode("vb", "revoked")
+        r = run("--url", fake.url(), "--ca-cert", ca(), "-v", env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+        assert "HTTP status: 401" in r.out and "API reason: User not authenticated." in r.out, r
+        assert "account id" not in r.out, r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_expiry_warning_and_critical(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "exp", "mode": "ok"}})
+    run = Runner(d)
+    try:
+        tf = run.token_file()
+        base = ("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
+        r = run(*base, "--expires", days_from_now(20))
+        assert r.rc == WARNING, r
+        state, text, perf = r.parsed()
+        assert re.search(r'token valid for "exp@example.com"; the token expires in '
+                         r'(19\.9|20\.0) days \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$', text), r
+        assert perf["days_left"]["warn"] == "30:" and perf["days_left"]["crit"] == "7:", r
+        assert 19.9 < float(perf["days_left"]["value"]) <= 20, r
+        # Thresholds are "days left at or below".
+        assert run(*base, "--expires", days_from_now(20), "-w", "15").rc == OK
+        assert run(*base, "--expires", days_from_now(20), "-w", "25", "-c", "21").rc == CRITICAL
+        r = run(*base, "--expires", days_from_now(3))
+        assert r.rc == CRITICAL and "expires in" in r.parsed()[1], r
+        r = run(*base, "--expires", "2020-01-01")
+        assert r.rc == CRITICAL, r
+        assert r.parsed()[1].endswith("the token expired on 2020-01-01T00:00:00Z"), r
+        assert r.parsed()[2]["days_left"]["value"] == "0.000", r
+        r = run(*base, "--expires", days_from_now(400), "--warning-days=30",
+                "--critical-days=7")
+        assert r.rc == OK, r
+        # A rejected token is CRITICAL whatever the expiry says.
+        fake.mode("exp", "revoked")
+        r = run(*base, "--expires", days_from_now(20))
+        assert r.rc == CRITICAL and "expires in" in r.parsed()[1], r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_rate_limit_is_warning(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "rl", "mode": "ratelimit_seconds",
+                               "retry_after": 120}})
+    run = Runner(d)
+    try:
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
+        assert r.rc == WARNING, r
+        state, text, perf = r.parsed()
+        assert text == "the API is rate limiting (HTTP 429), Retry-After 120 s", r
+        assert "token_valid" not in perf and perf["api_reachable"]["value"] == "1", r
+        # A rate limit and a token close to its end: the worse one counts.
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--expires",
+                days_from_now(2), env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_rejected_token_is_critical(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "rev", "mode": "revoked"},
+                       OTHER: {"label": "forb", "mode": "forbidden"}})
+    run = Runner(d)
+    try:
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+        state, text, perf = r.parsed()
+        assert text == ("the API rejected the token with HTTP 401 (User not "
+                        "authenticated.): the token was revoked or has expired"), r
+        assert perf["token_valid"]["value"] == "0" and perf["api_reachable"]["value"] == "1"
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=OTHER)
+        assert r.rc == CRITICAL and "HTTP 403" in r.status, r
+        # A working token of another user than --expect-user.
+        fake.mode("rev", "ok")
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--expect-user",
+                "someone@example.org", env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+        assert r.parsed()[1] == ('the token works but belongs to another user '
+                                 'than --expect-user "someone@example.org"'), r
+        assert "rev@example.com" not in r.out, r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_unreachable_api_is_critical(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "503_html"}})
+    selfsigned = FakeAPI(d, {TOKEN: {"label": "ss", "mode": "ok"}},
+                         cert="selfsigned", name="selfsigned")
+    run = Runner(d)
+    try:
+        # No answer at all.
+        url = "https://127.0.0.1:%d/api/v3/users/info" % free_port()
+        r = run("--url", url, "--ca-cert", ca(), env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+        state, text, perf = r.parsed()
+        assert text == "no answer from the API: connection refused", r
+        assert perf == {"api_reachable": perf["api_reachable"]}, r
+        assert perf["api_reachable"]["value"] == "0"
+        # HTTP 5xx.
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
+        assert r.rc == CRITICAL and r.parsed()[1] == "the API answered HTTP 503", r
+        assert "<html" not in r.out.lower()
+        # A hang past --timeout.
+        fake.mode("down", "hang")
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--timeout", "1",
+                env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+        assert r.parsed()[1] == "no answer from the API: timeout after 1 s", r
+        # A certificate the CA did not sign: the token never leaves.
+        r = run("--url", selfsigned.url(), "--ca-cert", ca(), env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+        assert "TLS verification failed" in r.parsed()[1], r
+        assert selfsigned.stats()["requests"] == 0
+    finally:
+        fake.stop()
+        selfsigned.stop()
+    run.assert_no_token()
+
+
+def test_check_unusable_answer_is_unknown(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "odd", "mode": "html200"}})
+    run = Runner(d)
+    try:
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
+        assert r.rc == UNKNOWN, r
+        assert r.parsed()[1] == "the HTTP 200 answer is unusable: the body is not valid JSON", r
+        fake.mode("odd", "custom", status=404, body='{"reason":"Not | Found"}')
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
+        assert r.rc == UNKNOWN, r
+        assert r.parsed()[1] == "unexpected HTTP 404 from the API (Not / Found)", r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_bad_usage_and_missing_token_are_unknown(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "use", "mode": "ok"}}, cert=None)
+    run = Runner(d)
+    try:
+        url = fake.url()  # plain http to 127.0.0.1: allowed (loopback)
+        tf = run.token_file()
+        assert run("--url", url, "--token-file", tf).rc == OK
+        cases = [
+            (("--token", TOKEN), "--token is refused"),
+            (("--token=" + TOKEN,), "--token is refused"),
+            (("--url", url, TOKEN), "unexpected argument"),
+            (("--url", url, "--tokn=" + TOKEN), "unknown or ambiguous option --tokn"),
+            (("--bogus",), "unknown or ambiguous option --bogus"),
+            (("-x",), "unknown option -x"),
+            (("--url", url, "--timeout"), "option --timeout needs a value"),
+            (("--url", url, "--timeout", "0"), "--timeout must be"),
+            (("--url", url, "--timeout", "ten"), "--timeout must be"),
+            (("--url", url, "--warning-days", "-1"), "--warning-days must be"),
+            (("--url", url, "-w", "5", "-c", "10"),
+             "--warning-days (5) must be at least --critical-days (10)"),
+            (("--url", url, "--expires", "2027-02-30"), "--expires is not a date"),
+            (("--url", "ftp://127.0.0.1/x"), "only http and https"),
+            (("--url", "http://192.0.2.1/api/v3/users/info"), "--allow-plaintext allows it"),
+            (("--url", url, "--ca-cert", os.path.join(d, "nonexistent.pem")),
+             "cannot read --ca-cert file"),
+            (("--url", url, "--expect-user", ""), "--expect-user is empty"),
+        ]
+        for args, want in cases:
+            r = run("--token-file", tf, *args)
+            assert r.rc == UNKNOWN, (args, r)
+            assert len(r.lines) == 1 and r.status.startswith("TELEMETRYDECK UNKNOWN - "), r
+            assert want in r.status, (want, r)
+            assert "--help" in r.err, r
+        # Token problems: UNKNOWN, without the --help hint.
+        missing = os.path.join(d, "no-such-file")
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)  # must be refused at once, not read (and hang)
+        token_cases = [
+            (("--token-file", missing), {}, "cannot open the token file: No such file or directory"),
+            (("--token-file", d), {}, "the token file is not a regular file"),
+            (("--token-file", fifo), {}, "the token file is not a regular file"),
+            (("--token-file", run.token_file("empty", "\n")), {}, "the token is empty"),
+            (("--token-file", run.token_file("two", TOKEN + "\n" + TOKEN + "\n")), {},
+             "more than one line"),
+            (("--token-file", run.token_file("big", "x" * 5000)), {}, "longer than 4096 bytes"),
+            ((), {}, "no token: give --token-file FILE or set the environment variable TELEMETRYDECK_TOKEN"),
+            ((), {"env_token": ""}, "no token"),
+        ]
+        for args, kw, want in token_cases:
+            r = run("--url", url, *args, **kw)
+            assert r.rc == UNKNOWN, (args, r)
+            assert r.status.startswith("TELEMETRYDECK UNKNOWN - "), r
+            assert want in r.status, (want, r)
+            assert r.err == "", r
+        # None of the refused runs reached the API.
+        assert fake.label("use")["requests"] == 1, fake.stats()
+        assert "tls_days_left" not in run("--url", url, "--token-file", tf).status
+        assert fake.stats()["requests"] == 2, fake.stats()
+        # "localhost" counts as loopback for plain http, as in the plugin.
+        r = run("--url", "http://localhost:%d/api/v3/users/info" % fake.port,
+                "--token-file", tf)
+        assert r.rc == OK, r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_help_and_version(d):
+    run = Runner(d)
+    r = run("--help")
+    assert r.rc == OK and r.out.startswith("Usage: telemetrydeck-check"), r
+    for opt in ("--token-file", "--url", "--timeout", "--ca-cert", "--expires",
+                "--warning-days", "--critical-days", "--expect-user",
+                "--verbose", "--allow-plaintext", "TELEMETRYDECK_TOKEN"):
+        assert opt in r.out, opt
+    r = run("--version")
+    with open(os.path.join(TOP, "configure.ac")) as f:
+        version = re.search(r"AC_INIT\(\[[^]]*\], \[([^]]*)\]", f.read()).group(1)
+    assert r.rc == OK, r
+    assert r.lines[0] == "telemetrydeck-check (collectd-telemetrydeck) %s" % version, r

@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""Checks what operators read and paste, and prints TAP: the man pages
+(they render without warnings and document every option, value and
+notification the code has), the threshold plugin example in a real
+collectd, the Prometheus rules with promtool, the Grafana dashboard's
+queries, and that the metric names both use are the ones collectd's
+write_prometheus really exposes.
+
+promtool comes from PATH or $PROMTOOL; without it those checks are
+skipped ("ok N - ... # skip ..."). tools/package fetches Debian's.
+Usage: tests/recipes/check.py
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+
+from harness import (BUILD, DEBIAN_PLUGINS, Collectd, FakeAPI, account,  # noqa: E402
+                     certs, wait_for)
+
+RULES = os.path.join(TOP, "conf", "prometheus-rules.yml")
+RULES_TEST = os.path.join(HERE, "prometheus-rules.test.yml")
+DASHBOARD = os.path.join(TOP, "conf", "grafana-dashboard.json")
+THRESHOLD = os.path.join(TOP, "conf", "threshold.conf")
+MAN5 = os.path.join(TOP, "man", "collectd-telemetrydeck.5")
+MAN1 = os.path.join(TOP, "man", "telemetrydeck-check.1")
+PLUGIN_SRC = os.path.join(TOP, "src", "telemetrydeck.c")
+STATE_SRC = os.path.join(TOP, "src", "td_state.c")
+CHECK = os.path.join(BUILD, "telemetrydeck-check")
+TOKEN = "tdpat_RECIPESECRET0123456789abcdef"
+
+# Metric name -> the type label values write_prometheus gives it, for
+# this plugin's values (None: no type label).
+EXPECTED = {
+    "collectd_telemetrydeck_bool": {"token_valid", "api_reachable",
+                                    "email_verified"},
+    "collectd_telemetrydeck_timeleft": {"token", "tls_certificate"},
+    "collectd_telemetrydeck_response_time": {None},
+    "collectd_telemetrydeck_response_code": {None},
+    # The duration type's data source is "seconds", not "value".
+    "collectd_telemetrydeck_duration_seconds": {"dns", "connect", "tls",
+                                                "ttfb", "transfer"},
+}
+SELECTOR_RE = re.compile(r"(collectd_telemetrydeck_[a-z_]+)(\{[^}]*\})?")
+
+results = []
+
+
+def tap(ok, name, skip=None, diag=""):
+    n = len(results) + 1
+    if skip:
+        print("ok %d - %s # skip %s" % (n, name, skip), flush=True)
+    else:
+        print("%s %d - %s" % ("ok" if ok else "not ok", n, name), flush=True)
+    if diag and not ok:
+        for line in diag.rstrip().splitlines():
+            print("# " + line)
+    results.append(ok or bool(skip))
+
+
+def promtool():
+    p = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    return p if p and os.access(p, os.X_OK) else None
+
+
+def selectors(text):
+    """(metric, type label or None) pairs used in a PromQL text."""
+    out = set()
+    for m in SELECTOR_RE.finditer(text):
+        t = re.search(r'type="([^"]*)"', m.group(2) or "")
+        out.add((m.group(1), t.group(1) if t else None))
+    return out
+
+
+def rules_selectors():
+    with open(RULES) as f:
+        text = f.read()
+    # Only the expressions, not the comments above them.
+    exprs = re.findall(r"^\s+expr: (?:>-\n)?((?:.+\n)+?)\s+(?:for|labels):", text,
+                       re.M)
+    return selectors("\n".join(exprs)), len(exprs)
+
+
+def dashboard_selectors(dash):
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    return selectors("\n".join(exprs))
+
+
+def check_selectors(used, what):
+    bad = [(m, t) for m, t in used if m not in EXPECTED or
+           (t is not None and t not in EXPECTED[m])]
+    return not bad, "%s uses unknown series: %s" % (what, bad)
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def man_text(path):
+    """The page's source with roff's escaped hyphens made plain."""
+    return read(path).replace("\\-", "-").replace("\\&", "")
+
+
+def test_man_pages():
+    for page in (MAN5, MAN1):
+        name = os.path.basename(page)
+        p = subprocess.run(["groff", "-man", "-ww", "-z", page],
+                           capture_output=True, text=True)
+        tap(p.returncode == 0 and p.stdout + p.stderr == "",
+            "%s: groff -man -ww -z prints no warning" % name,
+            diag=p.stdout + p.stderr)
+        env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
+        p = subprocess.run(["man", "--warnings", "-l", page],
+                           capture_output=True, text=True, env=env)
+        tap(p.returncode == 0 and p.stderr == "" and "SEE ALSO" in p.stdout,
+            "%s: man -l renders it without warnings" % name, diag=p.stderr)
+
+    version = re.search(r"AC_INIT\(\[[^]]*\], \[([^]]*)\]",
+                        read(os.path.join(TOP, "configure.ac"))).group(1)
+    heads = [re.search(r'^\.TH .*"collectd-telemetrydeck ([^"]*)"', read(p), re.M)
+             for p in (MAN5, MAN1)]
+    tap(all(h and h.group(1) == version for h in heads),
+        "both man pages carry the version of configure.ac (%s)" % version,
+        diag=str([h.group(0) if h else None for h in heads]))
+
+    page = man_text(MAN5)
+    src = read(PLUGIN_SRC)
+    options = re.findall(r'^\s+\{"(\w+)", OPT_\w+,', src, re.M)
+    missing = [o for o in options if not re.search(r"^\.BI %s \"" % o, page, re.M)]
+    tap(options and not missing,
+        "collectd-telemetrydeck.5 documents all %d options of the plugin" % len(options),
+        diag="missing: %s" % missing)
+
+    idents = set()
+    for t, i in re.findall(r'submit\(a, "(\w+)", "(\w*)"', src):
+        idents.add("%s-%s" % (t, i) if i else t)
+    for phase in re.findall(r'\[TD_PHASE_\w+\] = "(\w+)"', src):
+        idents.add("duration-" + phase)
+    # Per-organization values: the type, and the instance's prefix.
+    for t in re.findall(r'submit_every\([^;]*?"(\w+)", ti,', src, re.S):
+        idents.add(t)
+    for fmt in re.findall(r'snprintf\(ti, sizeof\(ti\), "(\w+)-%s"', src):
+        idents.add(fmt + "-")
+    for t, i in re.findall(r'\[TD_NOTE_\w+\] = \{"(\w+)", "(\w+)"\}', read(STATE_SRC)):
+        idents.add("%s-%s" % (t, i))
+    missing = sorted(i for i in idents if i not in page)
+    tap(len(idents) > 8 and not missing,
+        "collectd-telemetrydeck.5 names every value and notification (%d)" % len(idents),
+        diag="missing: %s" % missing)
+
+    if not os.access(CHECK, os.X_OK):
+        tap(False, "telemetrydeck-check.1 documents every option of --help",
+            diag="%s is not built" % CHECK)
+        return
+    helptext = subprocess.run([CHECK, "--help"], capture_output=True,
+                              text=True).stdout
+    opts = sorted(set(re.findall(r"--[a-z][a-z-]+", helptext)))
+    page1 = man_text(MAN1)
+    missing = [o for o in opts if o not in page1]
+    tap(len(opts) >= 10 and not missing,
+        "telemetrydeck-check.1 documents every option of --help (%d)" % len(opts),
+        diag="missing: %s" % missing)
+
+
+def test_dashboard():
+    try:
+        with open(DASHBOARD) as f:
+            dash = json.load(f)
+    except (OSError, ValueError) as e:
+        tap(False, "grafana-dashboard.json is valid JSON", diag=str(e))
+        return None
+    tap(True, "grafana-dashboard.json is valid JSON")
+    titles = " ".join(p["title"].lower() for p in dash["panels"])
+    ok = all(w in titles for w in ("reachab", "response time", "days left"))
+    tap(ok, "the dashboard shows reachability, response time and days left",
+        diag=titles)
+    used = dashboard_selectors(dash)
+    ok, why = check_selectors(used, "the dashboard")
+    ok = ok and {("collectd_telemetrydeck_bool", "api_reachable"),
+                 ("collectd_telemetrydeck_response_time", None),
+                 ("collectd_telemetrydeck_timeleft", "token")} <= used
+    tap(ok, "the dashboard queries only write_prometheus names of our values",
+        diag=why + " / used: %s" % sorted(used, key=str))
+    ids = [p["id"] for p in dash["panels"]]
+    tap(len(ids) == len(set(ids)), "dashboard panel ids are unique")
+    return used
+
+
+def test_rules():
+    used, n = rules_selectors()
+    ok, why = check_selectors(used, "the rules")
+    ok = ok and n == 5 and {("collectd_telemetrydeck_bool", "token_valid"),
+                            ("collectd_telemetrydeck_bool", "api_reachable"),
+                            ("collectd_telemetrydeck_timeleft", "token")} <= used
+    tap(ok, "the rules cover revocation, expiry and unreachability with "
+        "write_prometheus names", diag=why + " / %d expressions" % n)
+    tool = promtool()
+    for args, name in ((["check", "rules", RULES], "promtool check rules"),
+                       (["test", "rules", RULES_TEST], "promtool test rules")):
+        if tool is None:
+            tap(True, name, skip="promtool not installed (tools/package "
+                                 "fetches Debian's)")
+            continue
+        p = subprocess.run([tool] + args, capture_output=True, text=True,
+                           cwd=TOP)
+        tap(p.returncode == 0, name, diag=p.stdout + p.stderr)
+    return used
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def loadable(plugin):
+    so = os.path.join(DEBIAN_PLUGINS, plugin + ".so")
+    if not os.path.exists(so):
+        return False
+    p = subprocess.run(["ldd", so], capture_output=True, text=True)
+    return p.returncode == 0 and "not found" not in p.stdout
+
+
+def test_write_prometheus(used):
+    name = "write_prometheus exposes every series the rules and dashboard use"
+    if not loadable("write_prometheus"):
+        tap(True, name, skip="collectd's write_prometheus cannot load here "
+                             "(needs libmicrohttpd12 and libprotobuf-c1)")
+        return
+    d = tempfile.mkdtemp(prefix="td-recipes-")
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
+    plugins = os.path.join(d, "plugins")
+    os.makedirs(plugins)
+    shutil.copy(os.path.join(DEBIAN_PLUGINS, "write_prometheus.so"), plugins)
+    port = free_port()
+    extra = ('LoadPlugin write_prometheus\n<Plugin write_prometheus>\n'
+             '  Host "127.0.0.1"\n  Port "%d"\n</Plugin>\n' % port)
+    expires = (datetime.datetime.now(datetime.timezone.utc) +
+               datetime.timedelta(days=40)).strftime("%Y-%m-%d")
+    cd = Collectd(d, account("main", fake.url(), TOKEN,
+                             CACert=os.path.join(certs(), "ca.pem"),
+                             TokenExpires=expires), extra=extra)
+    text = ""
+    try:
+        def scrape():
+            nonlocal text
+            try:
+                with urllib.request.urlopen(
+                        "http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+                    text = r.read().decode()
+            except OSError:
+                return False
+            return all(m in text for m in EXPECTED) and \
+                'type="email_verified"' in text
+        wait_for(scrape, 15, step=0.2)
+    finally:
+        cd.stop()
+        fake.stop()
+    exposed = set()
+    for line in text.splitlines():
+        m = re.match(r'(collectd_telemetrydeck_[a-z_]+)\{([^}]*)\} ', line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+            if labels.get("telemetrydeck") == "main" and \
+                    labels.get("instance") == "testhost":
+                exposed.add((m.group(1), labels.get("type")))
+    want = {(m, t) for m, ts in EXPECTED.items() for t in ts}
+    ok = want <= exposed and used <= exposed
+    tap(ok, name, diag="exposed: %s\nused: %s\n%s" % (
+        sorted(exposed, key=str), sorted(used, key=str), text[-2000:]))
+    if ok:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_threshold():
+    name_prefix = "conf/threshold.conf in a real collectd:"
+    d = tempfile.mkdtemp(prefix="td-recipes-")
+    plugins = os.path.join(d, "plugins")
+    os.makedirs(plugins)
+    shutil.copy(os.path.join(DEBIAN_PLUGINS, "threshold.so"), plugins)
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
+    expires = (datetime.datetime.now(datetime.timezone.utc) +
+               datetime.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The plugin's own notifications are turned off: every notification
+    # seen comes from the threshold plugin.
+    cd = Collectd(d, account("main", fake.url(), TOKEN,
+                             CACert=os.path.join(certs(), "ca.pem"),
+                             TokenExpires=expires, Notifications=False),
+                  extra='Include "%s"' % THRESHOLD)
+
+    def note(type_instance, severity, words):
+        return [n for n in cd.notes("main", type_instance)
+                if n["severity"] == severity and words in n["message"]]
+    try:
+        got_expiry = wait_for(lambda: note("token", "FAILURE",
+                                           "below the failure threshold of 7"), 10)
+        fake.mode("main", "revoked")
+        got_revoked = wait_for(lambda: note("token_valid", "FAILURE",
+                                            "below the failure threshold of 1"), 10)
+        fake.mode("main", "503_html")
+        got_down = wait_for(lambda: note("api_reachable", "WARNING",
+                                         "below the warning threshold of 1"), 10)
+        fake.mode("main", "ok")
+        got_back = wait_for(lambda: note("token_valid", "OKAY", ""), 10)
+    finally:
+        cd.stop()
+        fake.stop()
+    log = cd.log()
+    tap(bool(got_expiry), name_prefix + " timeleft-token below 7 days is a FAILURE",
+        diag=log[-3000:])
+    tap(bool(got_revoked), name_prefix + " a rejected token is a FAILURE",
+        diag=log[-3000:])
+    tap(bool(got_down), name_prefix + " an unreachable API is a WARNING",
+        diag=log[-3000:])
+    tap(bool(got_back), name_prefix + " a valid token again is an OKAY",
+        diag=log[-3000:])
+    errors = [l for l in log.splitlines() if "threshold" in l.lower() and
+              ("error" in l.lower() or "unknown" in l.lower())]
+    tap(not errors and cd.was_alive,
+        name_prefix + " the threshold plugin accepts the file", diag="\n".join(errors))
+    if all(results[-5:]):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    if not os.path.exists(os.path.join(BUILD, ".libs", "telemetrydeck.so")):
+        print("1..0 # skip the plugin is not built (run tools/build)")
+        return 1
+    test_man_pages()
+    used = test_dashboard() or set()
+    used |= test_rules()
+    test_write_prometheus(used)
+    test_threshold()
+    print("1..%d" % len(results))  # the plan comes last, as TAP allows
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
