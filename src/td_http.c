@@ -73,11 +73,13 @@ int td_http_url_check(const char *url, int allow_plaintext, const char **why) {
     return -1;
   *why = "it is not a valid URL";
   if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
     goto out;
   *why = "only http and https URLs are allowed";
   if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0)
+    goto out;
+  *why = "it names no host";
+  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
     goto out;
   *why = "plain http would send the token in the clear to a host that is "
          "not loopback (set AllowPlaintext true to allow it)";
@@ -197,8 +199,12 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
   if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0)
     return -1;
   if (o->ca_cert != NULL) {
-    const opt_t ca[] = {{CURLOPT_CAINFO, OPT_STR, 0, o->ca_cert}};
-    return apply(c->easy, ca, 1, why);
+    /* CACert replaces the system store: without clearing CAPATH, GnuTLS
+     * builds would still trust (and re-read at every handshake) the
+     * certificates in /etc/ssl/certs. */
+    const opt_t ca[] = {{CURLOPT_CAINFO, OPT_STR, 0, o->ca_cert},
+                        {CURLOPT_CAPATH, OPT_STR, 0, NULL}};
+    return apply(c->easy, ca, 2, why);
   }
   return 0;
 }
@@ -340,8 +346,16 @@ static void describe_error(td_http_conn_t *c, CURLcode rc) {
     break;
   case CURLE_RECV_ERROR:
   case CURLE_SEND_ERROR:
-    snprintf(c->error, sizeof(c->error), "connection broken (%s)",
-             os_errno != 0 ? strerror((int)os_errno) : "reset");
+    /* libcurl's words, not CURLINFO_OS_ERRNO: that may hold a later errno
+     * (EPIPE from closing after a reset) or none at all. */
+    if (strstr(c->curl_error, "reset by peer") != NULL)
+      snprintf(c->error, sizeof(c->error), "connection reset by the server");
+    else if (strstr(c->curl_error, "non-properly terminated") != NULL)
+      snprintf(c->error, sizeof(c->error),
+               "connection closed before the answer was complete");
+    else
+      snprintf(c->error, sizeof(c->error), "connection broken (%.96s)",
+               c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
     break;
   case CURLE_PARTIAL_FILE:
     snprintf(c->error, sizeof(c->error),

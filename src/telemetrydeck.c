@@ -19,7 +19,8 @@
 #define PLUGIN_NAME "telemetrydeck"
 #define LOG_PREFIX PLUGIN_NAME " plugin: "
 #define TD_DEFAULT_URL "https://api.telemetrydeckapi.com/api/v3/users/info"
-#define TD_TOKEN_MAX 4096          /* bytes of a token file we read */
+#define TD_TOKEN_MAX 4096          /* bytes of a token, white space trimmed */
+#define TD_TOKEN_SLACK 64          /* white space around it a file may hold */
 #define TD_DEFAULT_TIMEOUT 10.0    /* seconds, or the interval if shorter */
 #define TD_MIN_TICK_MS 100         /* finest scheduling step */
 #define TD_POLL_SHARE 0.9          /* of the interval a poll may use */
@@ -152,6 +153,31 @@ static const struct {
     {"UnreachableAfter", OPT_INT, offsetof(account_t, unreachable_after)},
 };
 
+/* The option's values as written, for an error message ("" for Token). */
+static void config_values_text(const oconfig_item_t *ci, char *dst,
+                               size_t size) {
+  size_t used = 0;
+  dst[0] = '\0';
+  if (strcasecmp(ci->key, "Token") == 0)
+    return;
+  for (int i = 0; i < ci->values_num && used + 1 < size; i++) {
+    const oconfig_value_t *v = ci->values + i;
+    const char *sep = i > 0 ? " " : "";
+    int n;
+    if (v->type == OCONFIG_TYPE_STRING)
+      n = snprintf(dst + used, size - used, "%s\"%.64s\"", sep,
+                   v->value.string);
+    else if (v->type == OCONFIG_TYPE_NUMBER)
+      n = snprintf(dst + used, size - used, "%s%.15g", sep, v->value.number);
+    else
+      n = snprintf(dst + used, size - used, "%s%s", sep,
+                   v->value.boolean ? "true" : "false");
+    if (n < 0)
+      break;
+    used += (size_t)n;
+  }
+}
+
 /* Reads one option into the account. Returns 0, or -1 after logging. */
 static int account_option(account_t *a, oconfig_item_t *ci) {
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(account_options); i++) {
@@ -181,10 +207,13 @@ static int account_option(account_t *a, oconfig_item_t *ci) {
       rc = cf_util_get_int(ci, field);
       break;
     }
-    if (rc != 0)
-      ERROR(LOG_PREFIX "account \"%s\": option %s has a value of the wrong "
-                       "type.",
-            a->name, ci->key);
+    if (rc != 0) {
+      char shown[160];
+      config_values_text(ci, shown, sizeof(shown));
+      ERROR(LOG_PREFIX "account \"%s\": option %s %s is not of the right "
+                       "type (or count) of value.",
+            a->name, ci->key, shown[0] ? shown : "(value not shown)");
+    }
     return rc == 0 ? 0 : -1;
   }
   ERROR(LOG_PREFIX "account \"%s\": unknown option \"%s\".", a->name,
@@ -345,9 +374,10 @@ static void config_account(oconfig_item_t *ci) {
     bad = 1;
   } else if (account_find(a->name) != NULL) {
     ERROR(LOG_PREFIX "account \"%s\" is defined twice; the second block is "
-                     "ignored.",
+                     "ignored and the first one runs.",
           a->name);
-    bad = 1;
+    account_free(a);
+    return;
   }
   for (int i = 0; i < ci->children_num && !bad; i++)
     bad = account_option(a, ci->children + i) != 0;
@@ -444,7 +474,7 @@ static int token_file_read(account_t *a, char *buf, size_t size) {
                   STRERRNO);
     return -1;
   }
-  if ((size_t)n == size - 1) {
+  if ((size_t)n == size - 1) { /* more than any token and its white space */
     token_problem(a, "TokenFile \"%s\" is longer than %d bytes.",
                   a->token_file, TD_TOKEN_MAX);
     return -1;
@@ -458,7 +488,7 @@ static int token_file_read(account_t *a, char *buf, size_t size) {
 static int token_load(account_t *a) {
   if (a->token != NULL)
     return token_use(a, a->token);
-  char buf[TD_TOKEN_MAX + 2];
+  char buf[TD_TOKEN_MAX + TD_TOKEN_SLACK + 1];
   int rc = -1;
   if (token_file_read(a, buf, sizeof(buf)) == 0) {
     size_t len = strlen(buf);
@@ -469,6 +499,9 @@ static int token_load(account_t *a) {
     len -= lead;
     if (len == 0)
       token_problem(a, "TokenFile \"%s\" is empty.", a->token_file);
+    else if (len > TD_TOKEN_MAX)
+      token_problem(a, "TokenFile \"%s\" is longer than %d bytes.",
+                    a->token_file, TD_TOKEN_MAX);
     else if (!token_is_printable(buf))
       token_problem(a, "TokenFile \"%s\" holds more than one line or "
                        "control characters.",

@@ -573,7 +573,11 @@ class Connection:
                 + b"%x\r\n%s\r\n" % (len(start), start))
         left = total - len(start) - len(end)
         while left > 0:
-            await w.drain()  # back-pressure; raises once the client is gone
+            await w.drain()  # back-pressure
+            # Over TLS, drain() does not raise once the client is gone: stop
+            # writing into a closing transport ourselves.
+            if w.is_closing():
+                return False
             piece = chunk if left >= len(chunk) else chunk[:left]
             w.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             left -= len(piece)
