@@ -103,12 +103,22 @@ class Printer:
                                      re.sub(r"^\[[^]]*\] ", "", text)), flush=True)
 
 
-def run_collectd(workdir, block, seconds, interval):
+def run_collectd(workdir, block, seconds, interval, rrd_dir=None):
     plugins = os.path.join(workdir, "plugins")
     os.makedirs(plugins, exist_ok=True)
     shutil.copy(os.path.join(harness.BUILD, ".libs", "telemetrydeck.so"), plugins)
-    for p in ("logfile", "csv"):
+    for p in ("logfile", "csv", "rrdtool"):
         shutil.copy(os.path.join(harness.DEBIAN_PLUGINS, p + ".so"), plugins)
+    rrd = ""
+    if rrd_dir:
+        rrd = """LoadPlugin rrdtool
+<Plugin rrdtool>
+  DataDir "%s"
+  StepSize %d
+  HeartBeat %d
+  RRARows 1200
+</Plugin>
+""" % (rrd_dir, interval, 3 * interval)
     conf = os.path.join(workdir, "collectd.conf")
     with open(conf, "w") as f:
         f.write("""Hostname "demo"
@@ -128,11 +138,12 @@ LoadPlugin csv
 <Plugin csv>
   DataDir "stdout"
 </Plugin>
+%s
 LoadPlugin telemetrydeck
 <Plugin telemetrydeck>
 %s
 </Plugin>
-""" % (interval, workdir, workdir, plugins, block))
+""" % (interval, workdir, workdir, plugins, rrd, block))
     # collectd's stdout is a pipe here: line-buffer it so each value and
     # notification shows up when it happens, not a story step later.
     proc = subprocess.Popen(["stdbuf", "-oL", harness.COLLECTD, "-f", "-C", conf],
@@ -153,7 +164,37 @@ def stop(proc, reader, printer):
     printer.flush()
 
 
-def story(workdir):
+GRAPHS = {
+    # file: (title, vertical label, [(rrd file, DEF name, how to draw)])
+    "demo-reachability.png": (
+        "TelemetryDeck API reachable / token valid", "0 or 1",
+        [("bool-api_reachable.rrd", "reach", "AREA:reach#8fd18f:api_reachable"),
+         ("bool-token_valid.rrd", "valid", "LINE2:valid#d62728:token_valid")]),
+    "demo-response-time.png": (
+        "Response time", "seconds",
+        [("response_time.rrd", "rt", "LINE2:rt#1f77b4:response_time")]),
+    "demo-days-left.png": (
+        "Days left before the token expires", "days",
+        [("timeleft-token.rrd", "left", "LINE2:left#ff7f0e:timeleft-token")]),
+}
+
+
+def render_graphs(rrd_dir, out_dir, start, end):
+    """Draws the story from collectd's rrdtool output with `rrdtool graph`."""
+    base = os.path.join(rrd_dir, "demo", "telemetrydeck-demo")
+    os.makedirs(out_dir, exist_ok=True)
+    for name, (title, vlabel, series) in GRAPHS.items():
+        cmd = ["rrdtool", "graph", os.path.join(out_dir, name),
+               "--start", str(int(start)), "--end", str(int(end)),
+               "--title", title, "--vertical-label", vlabel,
+               "--width", "640", "--height", "160", "--lower-limit", "0"]
+        for rrd, var, draw in series:
+            cmd += ["DEF:%s=%s:value:AVERAGE" % (var, os.path.join(base, rrd)), draw]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    print("demo: graphs of the story in %s/ (%s)" % (out_dir, ", ".join(GRAPHS)))
+
+
+def story(workdir, graphs_dir):
     fake = harness.FakeAPI(workdir, {DEMO_TOKEN: {"label": "demo", "mode": "ok",
                                                   "orgs": HEALTHY_ORGS}})
     expires = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 20 * 86400))
@@ -163,7 +204,9 @@ def story(workdir):
         OrganizationsInterval=4)
     print("demo: fake TelemetryDeck API on %s (TLS, test CA); collectd polls "
           "every %d s; token expires %s" % (fake.url(), INTERVAL, expires), flush=True)
-    proc, printer, reader = run_collectd(workdir, block, 60, INTERVAL)
+    rrd_dir = os.path.join(workdir, "rrd")
+    started = time.time()
+    proc, printer, reader = run_collectd(workdir, block, 60, INTERVAL, rrd_dir)
     try:
         for secs, mode, orgs, say in STORY:
             fake.mode("demo", mode, orgs=orgs)
@@ -179,6 +222,7 @@ def story(workdir):
           "every one carried the right bearer token: %s" % (
               lab.get("requests", 0), lab.get("connections", 0),
               lab.get("auth_ok") == lab.get("requests")))
+    render_graphs(rrd_dir, graphs_dir, started, time.time())
 
 
 def real_api(workdir, token_file, seconds=60):
@@ -196,13 +240,15 @@ def real_api(workdir, token_file, seconds=60):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--token-file", help="poll the real API with this token file")
+    ap.add_argument("--graphs", default=os.path.join(TOP, "demo-output"),
+                    help="where the story's PNG graphs go (default: demo-output/)")
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="td-demo-")
     try:
         if args.token_file:
             real_api(workdir, args.token_file)
         else:
-            story(workdir)
+            story(workdir, args.graphs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
