@@ -160,7 +160,7 @@ expect "unknown token: status 401" 401 \
     "$(api -H "$(auth "$tok_unknown")" -o /dev/null -w '%{http_code}' "$url")"
 expect "other path: status 404" 404 \
     "$(api -H "$(auth "$tok_main")" -o /dev/null -w '%{http_code}' \
-        "https://127.0.0.1:$port/api/v3/organizations")"
+        "https://127.0.0.1:$port/api/v3/no-such-endpoint")"
 
 headers=$(api -H "$(auth "$tok_rl")" -o /dev/null -D - "$url" | tr -d '\r')
 expect "ratelimit_seconds: status 429" 429 \
