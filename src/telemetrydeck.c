@@ -810,7 +810,7 @@ static int tdc_init(void) {
   }
   double now = CDTIME_T_TO_DOUBLE(cdtime());
   size_t kept = 0;
-  long tick_ms = 0;
+  long tick_ms = 0, shortest_ms = 0;
   for (size_t i = 0; i < accounts_num; i++) {
     if (account_start(accounts[i], now) != 0) {
       ERROR(LOG_PREFIX "account \"%s\" is skipped.", accounts[i]->name);
@@ -818,6 +818,9 @@ static int tdc_init(void) {
       continue;
     }
     tick_ms = gcd(tick_ms, (long)CDTIME_T_TO_MS(accounts[i]->interval));
+    if (shortest_ms == 0 ||
+        (long)CDTIME_T_TO_MS(accounts[i]->interval) < shortest_ms)
+      shortest_ms = (long)CDTIME_T_TO_MS(accounts[i]->interval);
     if (accounts[i]->collect_orgs)
       tick_ms = gcd(tick_ms, (long)CDTIME_T_TO_MS(accounts[i]->orgs_interval));
     accounts[kept++] = accounts[i];
@@ -827,8 +830,10 @@ static int tdc_init(void) {
     ERROR(LOG_PREFIX "no usable <Account> block; the plugin does nothing.");
     return -1;
   }
+  /* Intervals like 60 and 60.001 s would make the tick 1 ms: keep it at
+   * TD_MIN_TICK_MS or the shortest interval, whichever is smaller. */
   if (tick_ms < TD_MIN_TICK_MS)
-    tick_ms = TD_MIN_TICK_MS;
+    tick_ms = TD_MIN_TICK_MS < shortest_ms ? TD_MIN_TICK_MS : shortest_ms;
   tick = MS_TO_CDTIME_T(tick_ms);
   return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read, tick,
                                       NULL);
