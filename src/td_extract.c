@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_parse.h>
+#include "td_json.h"
 
 /* The keys we care about; everything else is skipped at any depth. */
 typedef enum {
@@ -20,11 +20,7 @@ typedef enum {
 } key_t_;
 
 struct td_extract {
-  yajl_handle yh;
-  td_extract_status_t err; /* sticky */
-  size_t bytes;
-  unsigned depth;     /* open maps and arrays */
-  int done;           /* the top-level value is complete */
+  td_json_t json;     /* the parser, its bounds and its sticky error */
   key_t_ top_key;     /* key of the current depth-1 member */
   key_t_ org_key;     /* key of the current member of "organization" */
   int org_open;       /* depth 2 is the "organization" object */
@@ -56,9 +52,9 @@ static key_t_ key_lookup(const unsigned char *k, size_t len, int in_org) {
 
 /* The key a scalar at the current position belongs to, or KEY_OTHER. */
 static key_t_ slot(const td_extract_t *x) {
-  if (x->depth == 1 && x->info.top_is_object)
+  if (x->json.depth == 1 && x->info.top_is_object)
     return x->top_key;
-  if (x->depth == 2 && x->org_open)
+  if (x->json.depth == 2 && x->org_open)
     return x->org_key;
   return KEY_OTHER;
 }
@@ -104,15 +100,10 @@ static void clear_slot(td_extract_t *x, key_t_ k) {
     x->info.org_name[0] = '\0';
 }
 
-static void scalar_seen(td_extract_t *x) {
-  if (x->depth == 0)
-    x->done = 1;
-}
-
 static int on_null(void *ctx) {
   td_extract_t *x = ctx;
   clear_slot(x, slot(x));
-  scalar_seen(x);
+  td_json_scalar(&x->json);
   return 1;
 }
 
@@ -123,7 +114,7 @@ static int on_boolean(void *ctx, int b) {
     x->info.email_verified = b ? 1 : 0;
   else
     clear_slot(x, k);
-  scalar_seen(x);
+  td_json_scalar(&x->json);
   return 1;
 }
 
@@ -141,31 +132,26 @@ static int on_string(void *ctx, const unsigned char *s, size_t len) {
     keep_string(dst, s, len);
   else
     clear_slot(x, k);
-  scalar_seen(x);
+  td_json_scalar(&x->json);
   return 1;
 }
 
 static int open_container(td_extract_t *x, int is_map) {
-  if (x->depth == 0 && is_map)
+  if (x->json.depth == 0 && is_map)
     x->info.top_is_object = 1;
   clear_slot(x, slot(x));
-  if (x->depth >= TD_EXTRACT_MAX_DEPTH) {
-    x->err = TD_EXTRACT_E_DEPTH;
+  if (!td_json_open(&x->json))
     return 0;
-  }
-  x->depth++;
-  if (x->depth == 2)
+  if (x->json.depth == 2)
     x->org_open = is_map && x->info.top_is_object &&
                   x->top_key == KEY_ORGANIZATION;
   return 1;
 }
 
 static int close_container(td_extract_t *x) {
-  x->depth--;
-  if (x->depth == 1)
+  td_json_close(&x->json);
+  if (x->json.depth == 1)
     x->org_open = 0;
-  if (x->depth == 0)
-    x->done = 1;
   return 1;
 }
 
@@ -175,9 +161,9 @@ static int on_end(void *ctx) { return close_container(ctx); }
 
 static int on_map_key(void *ctx, const unsigned char *k, size_t len) {
   td_extract_t *x = ctx;
-  if (x->depth == 1)
+  if (x->json.depth == 1)
     x->top_key = key_lookup(k, len, 0);
-  else if (x->depth == 2 && x->org_open)
+  else if (x->json.depth == 2 && x->org_open)
     x->org_key = key_lookup(k, len, 1);
   return 1;
 }
@@ -208,61 +194,26 @@ td_extract_t *td_extract_new(void) {
 void td_extract_free(td_extract_t *x) {
   if (x == NULL)
     return;
-  if (x->yh != NULL)
-    yajl_free(x->yh);
+  td_json_free(&x->json);
   free(x);
 }
 
 td_extract_status_t td_extract_reset(td_extract_t *x) {
-  if (x->yh != NULL)
-    yajl_free(x->yh);
-  yajl_handle yh = yajl_alloc(&callbacks, NULL, x);
+  td_json_t json = x->json; /* keep the handle for td_json_reset to free */
   memset(x, 0, sizeof(*x));
+  x->json = json;
   x->info.email_verified = -1;
-  x->yh = yh;
-  if (yh == NULL) {
-    x->err = TD_EXTRACT_E_NOMEM;
-    return x->err;
-  }
-  return TD_EXTRACT_OK;
-}
-
-/* Maps a yajl failure to our status, keeping a callback's own reason. */
-static td_extract_status_t fail(td_extract_t *x) {
-  if (x->err == TD_EXTRACT_OK)
-    x->err = TD_EXTRACT_E_SYNTAX;
-  return x->err;
+  return td_json_reset(&x->json, &callbacks, x);
 }
 
 td_extract_status_t td_extract_feed(td_extract_t *x, const void *buf,
                                     size_t len) {
-  if (x->err != TD_EXTRACT_OK)
-    return x->err;
-  x->bytes += len;
-  if (x->bytes > TD_EXTRACT_MAX_BODY) {
-    x->err = TD_EXTRACT_E_SIZE;
-    return x->err;
-  }
-  if (len == 0)
-    return TD_EXTRACT_OK;
-  if (yajl_parse(x->yh, buf, len) != yajl_status_ok)
-    return fail(x);
-  return TD_EXTRACT_OK;
+  return td_json_feed(&x->json, buf, len);
 }
 
 td_extract_status_t td_extract_finish(td_extract_t *x) {
-  if (x->err != TD_EXTRACT_OK)
-    return x->err;
-  if (x->bytes == 0) {
-    x->err = TD_EXTRACT_E_EMPTY;
-    return x->err;
-  }
-  yajl_status st = yajl_complete_parse(x->yh);
-  if (st != yajl_status_ok || !x->done) {
-    if (x->err == TD_EXTRACT_OK && !x->done)
-      x->err = TD_EXTRACT_E_TRUNCATED;
-    return fail(x);
-  }
+  if (td_json_finish(&x->json) != TD_EXTRACT_OK)
+    return x->json.err;
   if (x->info.reason[0] == '\0')
     memcpy(x->info.reason, x->detail, sizeof(x->detail));
   return TD_EXTRACT_OK;
@@ -272,7 +223,7 @@ const td_account_info_t *td_extract_info(const td_extract_t *x) {
   return &x->info;
 }
 
-size_t td_extract_bytes(const td_extract_t *x) { return x->bytes; }
+size_t td_extract_bytes(const td_extract_t *x) { return x->json.bytes; }
 
 const char *td_extract_strerror(td_extract_status_t s) {
   switch (s) {

@@ -5,18 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_parse.h>
+#include "td_json.h"
 
 #define NUMBER_MAX 64 /* bytes of a number we convert; longer ones are junk */
 
 typedef enum { F_OTHER, F_NAME, F_USAGE, F_RESTRICTED } field_t;
 
 struct td_orgs {
-  yajl_handle yh;
-  td_extract_status_t err;
-  size_t bytes;
-  unsigned depth;
-  int done;
+  td_json_t json; /* the parser, its bounds and its sticky error */
   int top_is_object;
   unsigned list_depth; /* depth inside the chosen array; 0: none yet */
   int in_list;
@@ -27,7 +23,7 @@ struct td_orgs {
 
 /* The organization a scalar at this position belongs to, or NULL. */
 static td_org_t *target(const td_orgs_t *o) {
-  return o->cur != NULL && o->depth == o->list_depth + 1 ? o->cur : NULL;
+  return o->cur != NULL && o->json.depth == o->list_depth + 1 ? o->cur : NULL;
 }
 
 static void clear_field(td_orgs_t *o) {
@@ -42,14 +38,10 @@ static void clear_field(td_orgs_t *o) {
     org->restricted = -1;
 }
 
-static void scalar_seen(td_orgs_t *o) {
-  if (o->depth == 0)
-    o->done = 1;
-}
-
 static int on_null(void *ctx) {
-  clear_field(ctx);
-  scalar_seen(ctx);
+  td_orgs_t *o = ctx;
+  clear_field(o);
+  td_json_scalar(&o->json);
   return 1;
 }
 
@@ -60,7 +52,7 @@ static int on_boolean(void *ctx, int b) {
     org->restricted = b ? 1 : 0;
   else
     clear_field(o);
-  scalar_seen(o);
+  td_json_scalar(&o->json);
   return 1;
 }
 
@@ -78,7 +70,7 @@ static int on_number(void *ctx, const char *s, size_t len) {
       org->has_usage = 1;
     }
   }
-  scalar_seen(o);
+  td_json_scalar(&o->json);
   return 1;
 }
 
@@ -95,13 +87,13 @@ static int on_string(void *ctx, const unsigned char *s, size_t len) {
     memcpy(org->name, s, len);
     org->name[len] = '\0';
   }
-  scalar_seen(o);
+  td_json_scalar(&o->json);
   return 1;
 }
 
-/* An object in the list starts an organization. */
-static void maybe_open_org(td_orgs_t *o, int is_map) {
-  if (!is_map || !o->in_list || o->depth != o->list_depth)
+/* An object in the list (opened at depth parent) starts an organization. */
+static void maybe_open_org(td_orgs_t *o, int is_map, unsigned parent) {
+  if (!is_map || !o->in_list || parent != o->list_depth)
     return;
   if (o->list.count == TD_ORGS_MAX) {
     o->list.dropped++;
@@ -113,32 +105,28 @@ static void maybe_open_org(td_orgs_t *o, int is_map) {
 }
 
 static int open_container(td_orgs_t *o, int is_map) {
-  if (o->depth == 0)
+  unsigned parent = o->json.depth;
+  if (parent == 0)
     o->top_is_object = is_map;
   clear_field(o);
-  if (o->depth >= TD_EXTRACT_MAX_DEPTH) {
-    o->err = TD_EXTRACT_E_DEPTH;
+  if (!td_json_open(&o->json))
     return 0;
-  }
-  maybe_open_org(o, is_map);
+  maybe_open_org(o, is_map, parent);
   /* The list: the top-level array, or a top-level object's first array. */
   if (!is_map && o->list_depth == 0 &&
-      (o->depth == 0 || (o->depth == 1 && o->top_is_object))) {
-    o->list_depth = o->depth + 1;
+      (parent == 0 || (parent == 1 && o->top_is_object))) {
+    o->list_depth = parent + 1;
     o->in_list = 1;
   }
-  o->depth++;
   return 1;
 }
 
 static int close_container(td_orgs_t *o) {
-  if (o->cur != NULL && o->depth == o->list_depth + 1)
+  if (o->cur != NULL && o->json.depth == o->list_depth + 1)
     o->cur = NULL;
-  if (o->in_list && o->depth == o->list_depth)
+  if (o->in_list && o->json.depth == o->list_depth)
     o->in_list = 0;
-  o->depth--;
-  if (o->depth == 0)
-    o->done = 1;
+  td_json_close(&o->json);
   return 1;
 }
 
@@ -189,42 +177,23 @@ td_orgs_t *td_orgs_new(void) {
 void td_orgs_free(td_orgs_t *o) {
   if (o == NULL)
     return;
-  if (o->yh != NULL)
-    yajl_free(o->yh);
+  td_json_free(&o->json);
   free(o);
 }
 
 td_extract_status_t td_orgs_reset(td_orgs_t *o) {
-  if (o->yh != NULL)
-    yajl_free(o->yh);
-  yajl_handle yh = yajl_alloc(&callbacks, NULL, o);
+  td_json_t json = o->json; /* keep the handle for td_json_reset to free */
   memset(o, 0, sizeof(*o));
-  o->yh = yh;
-  if (yh == NULL)
-    o->err = TD_EXTRACT_E_NOMEM;
-  return o->err;
+  o->json = json;
+  return td_json_reset(&o->json, &callbacks, o);
 }
 
 td_extract_status_t td_orgs_feed(td_orgs_t *o, const void *buf, size_t len) {
-  if (o->err != TD_EXTRACT_OK)
-    return o->err;
-  o->bytes += len;
-  if (o->bytes > TD_EXTRACT_MAX_BODY)
-    return o->err = TD_EXTRACT_E_SIZE;
-  if (len > 0 && yajl_parse(o->yh, buf, len) != yajl_status_ok &&
-      o->err == TD_EXTRACT_OK)
-    o->err = TD_EXTRACT_E_SYNTAX;
-  return o->err;
+  return td_json_feed(&o->json, buf, len);
 }
 
 td_extract_status_t td_orgs_finish(td_orgs_t *o) {
-  if (o->err != TD_EXTRACT_OK)
-    return o->err;
-  if (o->bytes == 0)
-    return o->err = TD_EXTRACT_E_EMPTY;
-  if (yajl_complete_parse(o->yh) != yajl_status_ok || !o->done)
-    o->err = o->done ? TD_EXTRACT_E_SYNTAX : TD_EXTRACT_E_TRUNCATED;
-  return o->err;
+  return td_json_finish(&o->json);
 }
 
 const td_org_list_t *td_orgs_list(const td_orgs_t *o) { return &o->list; }
