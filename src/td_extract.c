@@ -28,26 +28,27 @@ struct td_extract {
   td_account_info_t info;
 };
 
+/* Every key of a body passes here: the length decides which one or two
+ * names to compare, so an unknown key costs a switch, not a table scan. */
 static key_t_ key_lookup(const unsigned char *k, size_t len, int in_org) {
-  static const struct {
-    const char *name;
-    key_t_ key;
-    int in_org;
-  } keys[] = {
-      {"id", KEY_ID, 0},
-      {"email", KEY_EMAIL, 0},
-      {"emailIsVerified", KEY_EMAIL_VERIFIED, 0},
-      {"reason", KEY_REASON, 0},
-      {"detail", KEY_DETAIL, 0},
-      {"organization", KEY_ORGANIZATION, 0},
-      {"name", KEY_NAME, 1},
-  };
-  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-    if (keys[i].in_org == in_org && strlen(keys[i].name) == len &&
-        memcmp(keys[i].name, k, len) == 0)
-      return keys[i].key;
+#define IS(name) (memcmp(k, name, sizeof(name) - 1) == 0)
+  if (in_org)
+    return len == 4 && IS("name") ? KEY_NAME : KEY_OTHER;
+  switch (len) {
+  case 2:
+    return IS("id") ? KEY_ID : KEY_OTHER;
+  case 5:
+    return IS("email") ? KEY_EMAIL : KEY_OTHER;
+  case 6:
+    return IS("reason") ? KEY_REASON : IS("detail") ? KEY_DETAIL : KEY_OTHER;
+  case 12:
+    return IS("organization") ? KEY_ORGANIZATION : KEY_OTHER;
+  case 15:
+    return IS("emailIsVerified") ? KEY_EMAIL_VERIFIED : KEY_OTHER;
+  default:
+    return KEY_OTHER;
   }
-  return KEY_OTHER;
+#undef IS
 }
 
 /* The key a scalar at the current position belongs to, or KEY_OTHER. */
@@ -89,8 +90,11 @@ static char *string_slot(td_extract_t *x, key_t_ k) {
 }
 
 /* A value of the wrong type clears what its key held: the last duplicate
- * key wins, whatever its type. */
-static void clear_slot(td_extract_t *x, key_t_ k) {
+ * key wins, whatever its type. Most values belong to no key: return at
+ * once for those, this runs for every token. */
+static inline void clear_slot(td_extract_t *x, key_t_ k) {
+  if (k == KEY_OTHER)
+    return;
   char *s = string_slot(x, k);
   if (s != NULL)
     s[0] = '\0';
@@ -199,10 +203,15 @@ void td_extract_free(td_extract_t *x) {
 }
 
 td_extract_status_t td_extract_reset(td_extract_t *x) {
-  td_json_t json = x->json; /* keep the handle for td_json_reset to free */
-  memset(x, 0, sizeof(*x));
-  x->json = json;
+  /* Emptying the strings is enough: each is NUL-terminated when kept. No
+   * memset of the 1.3 KB result on every poll. */
+  x->top_key = x->org_key = KEY_OTHER;
+  x->org_open = 0;
+  x->detail[0] = '\0';
+  x->info.id[0] = x->info.email[0] = x->info.org_name[0] = '\0';
+  x->info.reason[0] = '\0';
   x->info.email_verified = -1;
+  x->info.top_is_object = 0;
   return td_json_reset(&x->json, &callbacks, x);
 }
 

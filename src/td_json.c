@@ -41,23 +41,3 @@ td_extract_status_t td_json_finish(td_json_t *j) {
     j->err = j->done ? TD_EXTRACT_E_SYNTAX : TD_EXTRACT_E_TRUNCATED;
   return j->err;
 }
-
-int td_json_open(td_json_t *j) {
-  if (j->depth >= TD_EXTRACT_MAX_DEPTH) {
-    j->err = TD_EXTRACT_E_DEPTH;
-    return 0;
-  }
-  j->depth++;
-  return 1;
-}
-
-void td_json_close(td_json_t *j) {
-  j->depth--;
-  if (j->depth == 0)
-    j->done = 1;
-}
-
-void td_json_scalar(td_json_t *j) {
-  if (j->depth == 0)
-    j->done = 1;
-}

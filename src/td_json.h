@@ -29,11 +29,27 @@ void td_json_free(td_json_t *j);
 td_extract_status_t td_json_feed(td_json_t *j, const void *buf, size_t len);
 td_extract_status_t td_json_finish(td_json_t *j);
 
-/* For the callbacks: a map or array opens (0 and a sticky depth error when
- * it would pass TD_EXTRACT_MAX_DEPTH: return that to cancel the parse), a
- * container closes, a scalar was read. */
-int td_json_open(td_json_t *j);
-void td_json_close(td_json_t *j);
-void td_json_scalar(td_json_t *j);
+/* For the callbacks, which run for every token of a body (so inline): a
+ * map or array opens (0 and a sticky depth error when it would pass
+ * TD_EXTRACT_MAX_DEPTH: return that to cancel the parse), a container
+ * closes, a scalar was read. */
+static inline int td_json_open(td_json_t *j) {
+  if (j->depth >= TD_EXTRACT_MAX_DEPTH) {
+    j->err = TD_EXTRACT_E_DEPTH;
+    return 0;
+  }
+  j->depth++;
+  return 1;
+}
+
+static inline void td_json_close(td_json_t *j) {
+  if (--j->depth == 0)
+    j->done = 1;
+}
+
+static inline void td_json_scalar(td_json_t *j) {
+  if (j->depth == 0)
+    j->done = 1;
+}
 
 #endif /* TD_JSON_H */
