@@ -18,7 +18,9 @@ void td_state_init(td_state_t *st) {
 }
 
 int td_state_may_poll(const td_state_t *st, double now) {
-  return now >= st->not_before;
+  /* A wait longer than any Retry-After honoured means the clock went back:
+   * do not stay silent for that long. */
+  return now >= st->not_before || st->not_before - now > TD_STATE_MAX_WAIT;
 }
 
 static const struct {
@@ -318,10 +320,17 @@ static td_note_t *deadline_step(td_level_t *level, double left, double warn,
   return n;
 }
 
+/* Dates beyond year 9999 (or NaN) cannot be a certificate's or a token's:
+ * say so rather than convert them (converting 1e300 to time_t is
+ * undefined). */
+#define UTC_DATE_LIMIT 253402300800.0 /* 10000-01-01T00:00:00Z */
+
 static void utc_date(double epoch, char *dst, size_t size) {
   struct tm tm;
-  time_t t = (time_t)epoch;
-  if (gmtime_r(&t, &tm) == NULL ||
+  time_t t = (epoch > -UTC_DATE_LIMIT && epoch < UTC_DATE_LIMIT)
+                 ? (time_t)epoch
+                 : 0;
+  if (t == 0 || gmtime_r(&t, &tm) == NULL ||
       strftime(dst, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     format(dst, size, "an unknown date");
 }

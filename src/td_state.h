@@ -14,7 +14,9 @@
 #define TD_STATE_MAX_LOG 255      /* bytes of a log line */
 #define TD_STATE_MAX_ERROR 127    /* bytes of a transport error text */
 #define TD_STATE_MAX_REASON 100   /* bytes of the API's reason quoted */
-#define TD_STATE_MAX_NOTES 4      /* notifications one poll can raise */
+#define TD_STATE_MAX_NOTES 8      /* notifications one poll can raise: token
+                                     (2 with a user change), reachability,
+                                     rate limit, token and TLS expiry */
 #define TD_STATE_MAX_WAIT 86400.0 /* longest Retry-After honoured, s */
 
 /* Severities, numbered as collectd numbers them. */
