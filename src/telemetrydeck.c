@@ -352,7 +352,8 @@ static int name_is_valid(const char *name) {
   if (len == 0 || len >= DATA_MAX_NAME_LEN)
     return 0;
   for (size_t i = 0; i < len; i++)
-    if (name[i] == '/' || (unsigned char)name[i] < 0x20)
+    if (name[i] == '/' || (unsigned char)name[i] < 0x20 ||
+        (unsigned char)name[i] == 0x7f)
       return 0;
   return 1;
 }
@@ -654,9 +655,13 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
 
 /* 1 when a schedule is due at now, moving it to its next time. */
 static int due(double *next, cdtime_t every, double now, double slack) {
+  double interval = CDTIME_T_TO_DOUBLE(every);
+  /* The wall clock went back: poll now rather than wait for it to catch
+   * up with a schedule made before the step. */
+  if (*next - now > interval + slack)
+    *next = now;
   if (now + slack < *next)
     return 0;
-  double interval = CDTIME_T_TO_DOUBLE(every);
   *next += interval;
   if (*next <= now)
     *next = now + interval; /* fell behind: skip, do not burst */
