@@ -60,18 +60,6 @@ static key_t_ slot(const td_extract_t *x) {
   return KEY_OTHER;
 }
 
-/* Copies at most TD_EXTRACT_MAX_STRING bytes, cut back to a UTF-8
- * character boundary so a kept prefix is still valid text. */
-static void keep_string(char *dst, const unsigned char *s, size_t len) {
-  if (len > TD_EXTRACT_MAX_STRING) {
-    len = TD_EXTRACT_MAX_STRING;
-    while (len > 0 && (s[len] & 0xC0) == 0x80)
-      len--;
-  }
-  memcpy(dst, s, len);
-  dst[len] = '\0';
-}
-
 static char *string_slot(td_extract_t *x, key_t_ k) {
   switch (k) {
   case KEY_ID:
@@ -133,7 +121,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t len) {
   key_t_ k = slot(x);
   char *dst = string_slot(x, k);
   if (dst != NULL)
-    keep_string(dst, s, len);
+    td_json_keep(dst, TD_EXTRACT_MAX_STRING, s, len);
   else
     clear_slot(x, k);
   td_json_scalar(&x->json);

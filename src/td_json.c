@@ -41,3 +41,13 @@ td_extract_status_t td_json_finish(td_json_t *j) {
     j->err = j->done ? TD_EXTRACT_E_SYNTAX : TD_EXTRACT_E_TRUNCATED;
   return j->err;
 }
+
+void td_json_keep(char *dst, size_t max, const unsigned char *s, size_t len) {
+  if (len > max) {
+    len = max;
+    while (len > 0 && (s[len] & 0xC0) == 0x80)
+      len--;
+  }
+  memcpy(dst, s, len);
+  dst[len] = '\0';
+}

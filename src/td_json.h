@@ -29,6 +29,11 @@ void td_json_free(td_json_t *j);
 td_extract_status_t td_json_feed(td_json_t *j, const void *buf, size_t len);
 td_extract_status_t td_json_finish(td_json_t *j);
 
+/* Copies the string yajl handed over into dst (max bytes and a NUL),
+ * cut back to a UTF-8 character boundary so a kept prefix is still valid
+ * text. */
+void td_json_keep(char *dst, size_t max, const unsigned char *s, size_t len);
+
 /* For the callbacks, which run for every token of a body (so inline): a
  * map or array opens (0 and a sticky depth error when it would pass
  * TD_EXTRACT_MAX_DEPTH: return that to cancel the parse), a container

@@ -78,15 +78,8 @@ static int on_string(void *ctx, const unsigned char *s, size_t len) {
   td_orgs_t *o = ctx;
   td_org_t *org = target(o);
   clear_field(o);
-  if (org != NULL && o->field == F_NAME) {
-    if (len > TD_ORGS_MAX_NAME) {
-      len = TD_ORGS_MAX_NAME;
-      while (len > 0 && (s[len] & 0xC0) == 0x80)
-        len--;
-    }
-    memcpy(org->name, s, len);
-    org->name[len] = '\0';
-  }
+  if (org != NULL && o->field == F_NAME)
+    td_json_keep(org->name, TD_ORGS_MAX_NAME, s, len);
   td_json_scalar(&o->json);
   return 1;
 }
