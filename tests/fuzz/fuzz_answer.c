@@ -58,18 +58,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      fprintf(stderr, "fuzz_answer: check failed at line %d: %s\n",          \
-              __LINE__, #cond);                                              \
-      abort();                                                               \
-    }                                                                        \
-  } while (0)
+#define FUZZ_NAME "fuzz_answer"
+#include "fuzz_common.h"
 
 #define MAX_POLLS 12
-#define PAD_LEN (TD_EXTRACT_MAX_BODY + 4096)
-static char pad[PAD_LEN];
 
 /* ---- reading the input ---- */
 
@@ -142,25 +134,6 @@ static int no_control(const char *s) {
   return 1;
 }
 
-/* 1 when the NUL-terminated s is whole UTF-8 characters by shape. */
-static int whole_utf8(const char *str) {
-  const unsigned char *s = (const unsigned char *)str;
-  while (*s) {
-    size_t need = *s < 0x80             ? 0
-                  : (*s & 0xE0) == 0xC0 ? 1
-                  : (*s & 0xF0) == 0xE0 ? 2
-                  : (*s & 0xF8) == 0xF0 ? 3
-                                        : 9;
-    if (need == 9)
-      return 0;
-    for (size_t k = 1; k <= need; k++)
-      if ((s[k] & 0xC0) != 0x80)
-        return 0;
-    s += need + 1;
-  }
-  return 1;
-}
-
 /* ---- the pieces of one answer ---- */
 
 static const int statuses[] = {200, 200, 200, 200, 401, 403, 429, 429,
@@ -175,15 +148,6 @@ static int read_status(reader_t *r) {
   if (sel < 0xF0)
     return statuses[sel % N_STATUSES];
   return (int)u32(r); /* anything, INT_MIN included */
-}
-
-static uint32_t next_rand(uint32_t *s) {
-  uint32_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  *s = x;
-  return x;
 }
 
 static size_t chunk_size(uint32_t *s) {
@@ -456,8 +420,7 @@ static void trace(const char *what, double now, const td_poll_t *p,
 /* ---- the target ---- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (pad[0] != ' ')
-    memset(pad, ' ', sizeof(pad));
+  fill_pad();
   reader_t r = {data, size};
 
   /* Policy. */

@@ -34,101 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      fprintf(stderr, "fuzz_extract: check failed at line %d: %s\n",         \
-              __LINE__, #cond);                                              \
-      abort();                                                               \
-    }                                                                        \
-  } while (0)
-
-/* Spaces appended in padded runs: past the body bound whatever the input. */
-#define PAD_LEN (TD_EXTRACT_MAX_BODY + 4096)
-static char pad[PAD_LEN];
-
-/* 32-bit FNV-1a of the input: seeds the chunk sizes. */
-static uint32_t hash_input(const uint8_t *data, size_t size) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < size; i++) {
-    h ^= data[i];
-    h *= 16777619u;
-  }
-  return h;
-}
-
-/* xorshift32: enough randomness for chunk sizes. Never returns 0 state. */
-static uint32_t next_rand(uint32_t *s) {
-  uint32_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  *s = x;
-  return x;
-}
-
-/* A chunk size, mostly small (where boundary bugs live), sometimes 0,
- * sometimes large. */
-static size_t chunk_size(uint32_t *s) {
-  uint32_t r = next_rand(s);
-  switch (r & 7) {
-  case 0:
-    return 0;
-  case 1:
-  case 2:
-  case 3:
-    return 1 + (r >> 8) % 4;
-  case 4:
-  case 5:
-    return 1 + (r >> 8) % 64;
-  case 6:
-    return 1 + (r >> 8) % 4096;
-  default:
-    return 1 + (r >> 8) % 65536;
-  }
-}
-
-static int status_known(td_extract_status_t s) {
-  switch (s) {
-  case TD_EXTRACT_OK:
-  case TD_EXTRACT_E_SYNTAX:
-  case TD_EXTRACT_E_TRUNCATED:
-  case TD_EXTRACT_E_EMPTY:
-  case TD_EXTRACT_E_DEPTH:
-  case TD_EXTRACT_E_SIZE:
-  case TD_EXTRACT_E_NOMEM:
-    return 1;
-  }
-  return 0;
-}
-
-/* 1 when s (n bytes, no NUL looked at) is a sequence of whole UTF-8
- * characters by shape: each lead byte followed by as many continuation
- * bytes as it announces. (yajl checks the shape, not overlong forms.) */
-static int whole_utf8(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = s[i];
-    size_t need;
-    if (c < 0x80)
-      need = 0;
-    else if ((c & 0xE0) == 0xC0)
-      need = 1;
-    else if ((c & 0xF0) == 0xE0)
-      need = 2;
-    else if ((c & 0xF8) == 0xF0)
-      need = 3;
-    else
-      return 0;
-    if (n - i - 1 < need)
-      return 0;
-    for (size_t k = 1; k <= need; k++)
-      if ((s[i + k] & 0xC0) != 0x80)
-        return 0;
-    i += need + 1;
-  }
-  return 1;
-}
+#define FUZZ_NAME "fuzz_extract"
+#include "fuzz_common.h"
 
 /* A field is NUL-terminated inside its array; when the parse succeeded it
  * also holds whole UTF-8 characters. */
@@ -136,7 +43,7 @@ static void check_field(const char *f, size_t size, int ok) {
   const char *nul = memchr(f, '\0', size);
   CHECK(nul != NULL);
   if (ok)
-    CHECK(whole_utf8((const unsigned char *)f, (size_t)(nul - f)));
+    CHECK(whole_utf8_n((const unsigned char *)f, (size_t)(nul - f)));
 }
 
 static void check_info(const td_account_info_t *in, int ok) {
@@ -192,7 +99,7 @@ static void feed_all(pass_t *p, const uint8_t *buf, size_t len,
     return;
   }
   while (off < len) {
-    size_t n = chunk_size(seed);
+    size_t n = body_chunk_size(seed);
     if (n > len - off)
       n = len - off;
     feed(p, buf + off, n);
@@ -227,8 +134,7 @@ static void same_info(const td_account_info_t *a, const td_account_info_t *b) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (pad[0] != ' ')
-    memset(pad, ' ', sizeof(pad));
+  fill_pad();
   uint32_t seed = hash_input(data, size);
   int padded = (seed & 0xF) == 0;
   if (seed == 0)

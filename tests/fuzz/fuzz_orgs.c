@@ -34,79 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      fprintf(stderr, "fuzz_orgs: check failed at line %d: %s\n", __LINE__, \
-              #cond);                                                        \
-      abort();                                                               \
-    }                                                                        \
-  } while (0)
-
-#define PAD_LEN (TD_EXTRACT_MAX_BODY + 4096)
-static char pad[PAD_LEN];
-
-static uint32_t hash_input(const uint8_t *data, size_t size) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < size; i++) {
-    h ^= data[i];
-    h *= 16777619u;
-  }
-  return h;
-}
-
-static uint32_t next_rand(uint32_t *s) {
-  uint32_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  *s = x;
-  return x;
-}
-
-static size_t chunk_size(uint32_t *s) {
-  uint32_t r = next_rand(s);
-  switch (r & 7) {
-  case 0:
-    return 0;
-  case 1:
-  case 2:
-  case 3:
-    return 1 + (r >> 8) % 4;
-  case 4:
-  case 5:
-    return 1 + (r >> 8) % 64;
-  case 6:
-    return 1 + (r >> 8) % 4096;
-  default:
-    return 1 + (r >> 8) % 65536;
-  }
-}
-
-static int status_known(td_extract_status_t s) {
-  return s == TD_EXTRACT_OK || s == TD_EXTRACT_E_SYNTAX ||
-         s == TD_EXTRACT_E_TRUNCATED || s == TD_EXTRACT_E_EMPTY ||
-         s == TD_EXTRACT_E_DEPTH || s == TD_EXTRACT_E_SIZE ||
-         s == TD_EXTRACT_E_NOMEM;
-}
-
-static int whole_utf8(const char *str) {
-  const unsigned char *s = (const unsigned char *)str;
-  while (*s) {
-    size_t need = *s < 0x80             ? 0
-                  : (*s & 0xE0) == 0xC0 ? 1
-                  : (*s & 0xF0) == 0xE0 ? 2
-                  : (*s & 0xF8) == 0xF0 ? 3
-                                        : 9;
-    if (need == 9)
-      return 0;
-    for (size_t k = 1; k <= need; k++)
-      if ((s[k] & 0xC0) != 0x80)
-        return 0;
-    s += need + 1;
-  }
-  return 1;
-}
+#define FUZZ_NAME "fuzz_orgs"
+#include "fuzz_common.h"
 
 static int ident_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -151,7 +80,7 @@ static td_extract_status_t feed_all(td_orgs_t *o, const uint8_t *buf,
                                     td_extract_status_t err) {
   size_t off = 0;
   do {
-    size_t n = seed == NULL ? len : chunk_size(seed);
+    size_t n = seed == NULL ? len : body_chunk_size(seed);
     if (n > len - off)
       n = len - off;
     td_extract_status_t s = td_orgs_feed(o, buf + off, n);
@@ -221,8 +150,7 @@ static void check_orgs_step(const td_orgs_step_t *out,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static td_org_list_t chunked, whole;
-  if (pad[0] != ' ')
-    memset(pad, ' ', sizeof(pad));
+  fill_pad();
   uint32_t h = hash_input(data, size);
   uint32_t seed = h ? h : 1;
   int padded = (h & 0xF) == 0;
