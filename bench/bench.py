@@ -32,6 +32,8 @@ COLLECTD = os.environ.get("COLLECTD", "/usr/sbin/collectd")
 DEBIAN_PLUGINS = "/usr/lib/collectd"
 TYPES_DB = "/usr/share/collectd/types.db"
 FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+from harness import wait_for  # noqa: E402  the tests' polling helper
 MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
 DOC_BODY = os.path.join(TOP, "tests", "data", "bodies",
                         "documented_example.json")
@@ -76,14 +78,6 @@ def say(msg):
     sys.stderr.flush()
 
 
-def wait_for(pred, timeout, step=0.05):
-    """Polls pred until it is true or timeout seconds pass; returns it."""
-    end = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got or time.monotonic() > end:
-            return got
-        time.sleep(step)
 
 
 def median(xs):

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -62,6 +63,16 @@ def wait_for(pred, timeout, step=0.05):
         if got or time.monotonic() > end:
             return got
         time.sleep(step)
+
+
+def free_port():
+    """A port on 127.0.0.1 that nothing listens on (for "connection
+    refused"); free when asked, though not reserved."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def _read_port(path, proc, timeout=10):

@@ -4,10 +4,9 @@ status line and its performance data, and that the token never shows."""
 import datetime
 import os
 import re
-import socket
 import subprocess
 
-from harness import BUILD, TOP, FakeAPI, certs, inputs
+from harness import BUILD, TOP, FakeAPI, certs, free_port, inputs
 
 CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOKEN = "tdpat_CHECKSECRET0123456789abcdef"
@@ -88,14 +87,6 @@ def ca():
 def days_from_now(days):
     when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_check_ok_with_token_file_and_environment(d):

@@ -1,11 +1,10 @@
 """The core plugin in the real collectd against our fake API (issue 2)."""
 
 import os
-import socket
 import time
 
 from harness import (Collectd, FakeAPI, account, certs, files_containing,
-                     inputs, wait_for)
+                     free_port, inputs, wait_for)
 
 TOKEN = "tdpat_TESTSECRET0123456789abcdef"
 TOKEN_B = "tdpat_SECONDSECRET9876543210fedc"
@@ -24,14 +23,6 @@ def check_clean(workdir, collectd, *tokens):
 
 def severities(notes):
     return [n["severity"] for n in notes]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_valid_then_revoked_then_valid_notifies_once_each(d):

@@ -15,7 +15,8 @@ import subprocess
 import time
 
 from harness import Collectd, FakeAPI, account, inputs, wait_for
-from test_core import ca, check_clean, free_port, severities
+from harness import free_port
+from test_core import ca, check_clean, severities
 
 INTERVAL = 0.5
 TIMEOUT = 0.4
