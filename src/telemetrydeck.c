@@ -573,10 +573,12 @@ static void dispatch_step(const account_t *a, const td_step_t *s, int polled) {
     if (s->email_verified >= 0)
       submit(a, "bool", "email_verified", s->email_verified);
   }
+  /* timeleft is seconds, as collectd's other timeleft sources report it
+   * and Prometheus expects base units; the options stay in days. */
   if (s->has_timeleft)
-    submit(a, "timeleft", "token", s->timeleft_days);
+    submit(a, "timeleft", "token", s->timeleft_days * 86400.0);
   if (s->has_tls_timeleft)
-    submit(a, "timeleft", "tls_certificate", s->tls_timeleft_days);
+    submit(a, "timeleft", "tls_certificate", s->tls_timeleft_days * 86400.0);
   for (size_t i = 0; i < s->n_notes && a->notifications; i++)
     notify(a, &s->notes[i]);
   if (s->log[0] != '\0' && s->log_is_problem)

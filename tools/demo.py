@@ -86,6 +86,8 @@ class Printer:
             name = SHORT.get(ident, ident)
             if name.endswith("_ms"):  # collectd has seconds; ms read better
                 v = "%.2f" % (float(v) * 1000)
+            elif name.endswith("days_left") or name == "cert_days":
+                v = "%.2f" % (float(v) / 86400)  # timeleft is in seconds
             self.fields.append("%s=%s" % (name, fmt(v)))
             return
         self.flush()
@@ -175,7 +177,9 @@ GRAPHS = {
         [("response_time.rrd", "rt", "LINE2:rt#1f77b4:response_time")]),
     "demo-days-left.png": (
         "Days left before the token expires", "days",
-        [("timeleft-token.rrd", "left", "LINE2:left#ff7f0e:timeleft-token")]),
+        # collectd stores seconds; a CDEF scales the axis to days.
+        [("timeleft-token.rrd", "left", "CDEF:days=left,86400,/",
+          "LINE2:days#ff7f0e:timeleft-token (days)")]),
 }
 
 
@@ -188,8 +192,8 @@ def render_graphs(rrd_dir, out_dir, start, end):
                "--start", str(int(start)), "--end", str(int(end)),
                "--title", title, "--vertical-label", vlabel,
                "--width", "640", "--height", "160", "--lower-limit", "0"]
-        for rrd, var, draw in series:
-            cmd += ["DEF:%s=%s:value:AVERAGE" % (var, os.path.join(base, rrd)), draw]
+        for rrd, var, *draw in series:
+            cmd += ["DEF:%s=%s:value:AVERAGE" % (var, os.path.join(base, rrd))] + draw
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     print("demo: graphs of the story in %s/ (%s)" % (out_dir, ", ".join(GRAPHS)))
 

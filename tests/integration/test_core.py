@@ -154,7 +154,7 @@ def test_token_expiry_warning_then_failure(d):
         assert severities(notes) == ["WARNING", "FAILURE"], notes
         assert "expires in 7.0 days" in notes[0]["message"], notes
         left = cd.last("exp", "timeleft-token")
-        assert 6.99 < left <= 7.0, left
+        assert 6.99 * 86400 < left <= 7.0 * 86400, left
     finally:
         cd.stop()
         fake.stop()

@@ -56,7 +56,7 @@ def test_certificate_expiring_in_two_days_gives_timeleft_and_failure(d):
         assert "TLS certificate expires in 2.0 days" in notes[0]["message"], notes
         left = [v for _, v in cd.values("c", "timeleft-tls_certificate")]
         # Known from the handshake, and still dispatched on reused connections.
-        assert len(left) >= 3 and all(1.9 < v <= 2.0 for v in left), left
+        assert len(left) >= 3 and all(1.9 * 86400 < v <= 2.0 * 86400 for v in left), left
     finally:
         cd.stop()
         fake.stop()
