@@ -55,10 +55,10 @@ typedef struct {
 
 static void parse_ours(td_extract_t *x, const unsigned char *body, size_t len,
                        size_t chunk, result_t *r) {
-  td_extract_status_t st = td_extract_reset(x);
-  for (size_t off = 0; off < len && st == TD_EXTRACT_OK; off += chunk)
+  td_json_status_t st = td_extract_reset(x);
+  for (size_t off = 0; off < len && st == TD_JSON_OK; off += chunk)
     st = td_extract_feed(x, body + off, len - off < chunk ? len - off : chunk);
-  if (st == TD_EXTRACT_OK)
+  if (st == TD_JSON_OK)
     st = td_extract_finish(x);
   r->status = (int)st;
   const td_account_info_t *info = td_extract_info(x);

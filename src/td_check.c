@@ -2,8 +2,9 @@
  * reported the way Nagios, Icinga and their relatives expect: a single
  * status line with performance data and an exit code of 0 (OK), 1
  * (WARNING), 2 (CRITICAL) or 3 (UNKNOWN). Built from the plugin's own core
- * (td_extract, td_state, td_time) and HTTP layer (td_http), so it judges a
- * token exactly as the plugin does.
+ * (td_answer, td_state, td_words), token module (td_token) and HTTP layer
+ * (td_http), so it judges a token and its file exactly as the plugin does;
+ * its exit status comes from the core's verdicts.
  *
  * The token is read from a file or from the environment, never from the
  * command line, where ps would show it. It is never printed. */
@@ -26,10 +27,14 @@
 
 #include <curl/curl.h>
 
-#include "td_extract.h"
+#include "td_defaults.h"
+#include "td_file.h"
 #include "td_http.h"
 #include "td_state.h"
+#include "td_text.h"
 #include "td_time.h"
+#include "td_token.h"
+#include "td_words.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
@@ -37,11 +42,6 @@
 
 #define PROGRAM "telemetrydeck-check"
 #define ENV_TOKEN "TELEMETRYDECK_TOKEN"
-#define DEFAULT_URL "https://api.telemetrydeckapi.com/api/v3/users/info"
-#define DEFAULT_TIMEOUT 10.0
-#define MAX_TIMEOUT 3600.0
-#define TOKEN_MAX 4096 /* bytes of a token, as the plugin's TokenFile */
-#define ACCOUNT "check" /* the account name the core puts in its texts */
 
 /* Exit codes of the monitoring-plugins convention. */
 typedef enum {
@@ -79,6 +79,7 @@ typedef struct {
   const char *ca_cert;
   const char *expires_text;
   const char *expect_user;
+  const char *proxy;
   double timeout;
   double warning_days;
   double critical_days;
@@ -91,8 +92,8 @@ typedef struct {
   int done;
   int http_status;
   double retry_after;
-  td_extract_status_t body;
-  char error[TD_STATE_MAX_ERROR + 1];
+  td_json_status_t body;
+  char error[TD_VERDICT_MAX_ERROR + 1];
   td_account_info_t info;
   td_step_t step;
 } outcome_t;
@@ -103,9 +104,9 @@ typedef struct {
   outcome_t *out;
 } poll_ctx_t;
 
-static char token[TOKEN_MAX + 2];
+static td_token_t token;
 
-static void wipe_token(void) { explicit_bzero(token, sizeof(token)); }
+static void wipe_token(void) { td_token_wipe(&token); }
 
 /* Prints the UNKNOWN line for a problem found before the poll could be
  * judged and exits. Never given the token, nor argv text that could hold
@@ -156,12 +157,16 @@ static void print_help(void) {
       "Options:\n"
       "  -f, --token-file=FILE   read the token from FILE (one line)\n"
       "  -u, --url=URL           endpoint to poll (default:\n"
-      "                          " DEFAULT_URL ")\n"
+      "                          " TD_DEFAULT_URL ")\n"
       "      --allow-plaintext   allow a plain http URL to a host that is not\n"
       "                          loopback (sends the token unencrypted)\n"
       "  -t, --timeout=SECONDS   limit for the whole request (default 10)\n"
       "      --ca-cert=FILE      PEM file of CA certificates to trust instead\n"
       "                          of the system trust store\n"
+      "      --proxy=URL         go through this proxy (http, https or\n"
+      "                          socks5h; \"\" for none); without it, an https\n"
+      "                          URL takes https_proxy or all_proxy from the\n"
+      "                          environment and a plain http URL no proxy\n"
       "  -e, --expires=DATE      the token's expiry, as chosen in the\n"
       "                          dashboard: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]\n"
       "                          with Z, UTC or +HH:MM (no suffix: UTC)\n"
@@ -173,8 +178,8 @@ static void print_help(void) {
       "                          must belong to; another user is CRITICAL\n"
       "  -v, --verbose           add lines with the account id, e-mail,\n"
       "                          organization and HTTP status\n"
-      "  -h, --help              show this help and exit\n"
-      "  -V, --version           show the version and exit\n"
+      "  -h, --help              show this help and exit (status 3)\n"
+      "  -V, --version           show the version and exit (status 3)\n"
       "\n"
       "Exit status:\n"
       "  0  OK: the token works (and is not close to --expires)\n"
@@ -223,6 +228,7 @@ enum {
   OPT_ALLOW_PLAINTEXT = 256,
   OPT_CA_CERT,
   OPT_EXPECT_USER,
+  OPT_PROXY,
   OPT_TOKEN, /* refused */
 };
 
@@ -237,6 +243,7 @@ static void parse_args(int argc, char **argv, options_t *o) {
       {"warning-days", required_argument, NULL, 'w'},
       {"critical-days", required_argument, NULL, 'c'},
       {"expect-user", required_argument, NULL, OPT_EXPECT_USER},
+      {"proxy", required_argument, NULL, OPT_PROXY},
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
@@ -262,10 +269,10 @@ static void parse_args(int argc, char **argv, options_t *o) {
       break;
     case 't':
       if (parse_number(optarg, &o->timeout) != 0 || o->timeout <= 0 ||
-          o->timeout > MAX_TIMEOUT)
+          o->timeout > TD_MAX_TIMEOUT)
         usage_error("--timeout must be a number of seconds above 0 and at "
                     "most %g",
-                    MAX_TIMEOUT);
+                    TD_MAX_TIMEOUT);
       break;
     case OPT_CA_CERT:
       o->ca_cert = optarg;
@@ -285,15 +292,20 @@ static void parse_args(int argc, char **argv, options_t *o) {
     case OPT_EXPECT_USER:
       o->expect_user = optarg;
       break;
+    case OPT_PROXY:
+      o->proxy = optarg;
+      break;
     case 'v':
       o->verbose = 1;
       break;
+    /* The monitoring-plugins guidelines: --help and --version are no
+     * check, so their status is UNKNOWN, as check_http's. */
     case 'h':
       print_help();
-      exit(ST_OK);
+      exit(ST_UNKNOWN);
     case 'V':
       print_version();
-      exit(ST_OK);
+      exit(ST_UNKNOWN);
     case OPT_TOKEN:
       usage_error("--token is refused: a token on the command line is "
                   "visible to every user through ps; use --token-file FILE "
@@ -327,8 +339,18 @@ static void check_options(const options_t *o, td_policy_t *pol) {
                   "allows it)");
     usage_error("--url is refused: %s", why);
   }
-  if (o->ca_cert != NULL && access(o->ca_cert, R_OK) != 0)
-    usage_error("cannot read --ca-cert file: %s", strerror(errno));
+  if (o->ca_cert != NULL) {
+    td_file_info_t info;
+    char what[160];
+    td_file_status_t st = td_file_check(o->ca_cert, TD_CA_FILE_MAX, &info);
+    if (st == TD_FILE_E_OPEN)
+      usage_error("cannot read --ca-cert file: %s", strerror(info.err));
+    td_words_file(st, &info, TD_CA_FILE_MAX, what, sizeof(what));
+    if (st != TD_FILE_OK)
+      usage_error("--ca-cert file %s", what);
+  }
+  if (td_http_proxy_check(o->url, o->proxy, o->allow_plaintext, &why) != 0)
+    usage_error("--proxy is refused: %s", why);
   if (o->expect_user != NULL && o->expect_user[0] == '\0')
     usage_error("--expect-user is empty");
   if (o->expires_text != NULL) {
@@ -339,50 +361,22 @@ static void check_options(const options_t *o, td_policy_t *pol) {
   }
 }
 
-/* A token must be one line of printable ASCII without spaces: it goes
- * into an HTTP header. */
-static int token_is_printable(const char *t) {
-  for (; *t != '\0'; t++)
-    if ((unsigned char)*t < 0x21 || (unsigned char)*t == 0x7f)
-      return 0;
-  return 1;
-}
-
-/* Strips surrounding white space in place. */
-static void trim(char *s) {
-  size_t len = strlen(s);
-  while (len > 0 && strchr(" \t\r\n\v\f", s[len - 1]) != NULL)
-    s[--len] = '\0';
-  size_t lead = strspn(s, " \t\r\n\v\f");
-  memmove(s, s + lead, len - lead + 1);
-}
-
-/* Reads the token file into the token buffer, with the plugin's rules for
- * TokenFile. Returns NULL, or a note for --verbose (the file's mode). */
+/* Reads the token file with the plugin's rules for TokenFile. Returns
+ * NULL, or a note for --verbose (the file's mode). */
 static const char *read_token_file(const char *path) {
   static char note[128];
-  struct stat st;
-  /* O_NONBLOCK: a FIFO must not hang the check before fstat refuses it. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0)
-    unknown("cannot open the token file: %s", strerror(errno));
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    unknown("the token file is not a regular file");
+  char why[200];
+  td_token_status_t st = td_token_from_file(&token, path);
+  if (st != TD_TOKEN_OK) {
+    td_words_token(st, &token, "the token file", "the token", why,
+                   sizeof(why));
+    unknown("%s", why);
   }
-  ssize_t n = read(fd, token, sizeof(token) - 1);
-  int saved = errno;
-  close(fd);
-  if (n < 0)
-    unknown("cannot read the token file: %s", strerror(saved));
-  if ((size_t)n == sizeof(token) - 1)
-    unknown("the token file is longer than %d bytes", TOKEN_MAX);
-  token[n] = '\0';
-  if ((st.st_mode & 077) != 0) {
+  if (td_token_file_is_open(&token)) {
     snprintf(note, sizeof(note),
              "the token file has mode %04o and is readable by group or "
              "others; chmod 600 it",
-             (unsigned)(st.st_mode & 07777));
+             (unsigned)(token.file.mode & 07777));
     return note;
   }
   return NULL;
@@ -395,19 +389,21 @@ static void read_token_env(void) {
   if (value == NULL || value[0] == '\0')
     unknown("no token: give --token-file FILE or set the environment "
                 "variable " ENV_TOKEN);
-  size_t len = strlen(value);
-  if (len > TOKEN_MAX)
-    unknown("the token in " ENV_TOKEN " is longer than %d bytes",
-                TOKEN_MAX);
-  memcpy(token, value, len + 1);
-  explicit_bzero(value, len);
+  char why[200];
+  td_token_status_t st = td_token_from_text(&token, value);
+  explicit_bzero(value, strlen(value));
   unsetenv(ENV_TOKEN);
+  if (st != TD_TOKEN_OK) {
+    td_words_token(st, &token, ENV_TOKEN, "the token in " ENV_TOKEN, why,
+                   sizeof(why));
+    unknown("%s", why);
+  }
 }
 
 /* Text that came from the network, made fit for a status line: no control
  * characters and no '|', which would start the performance data. */
 static void clean(char *dst, size_t size, const char *text, size_t max) {
-  td_state_sanitize(dst, size, text, max);
+  td_text_clean(dst, size, text, max);
   for (char *p = dst; *p != '\0'; p++)
     if (*p == '|')
       *p = '/';
@@ -431,12 +427,11 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *user) {
                 (double)now.tv_sec + (double)now.tv_nsec / 1e9, &out->step);
 }
 
-/* The core's log line without its "account "check": " prefix. */
-static const char *problem_text(const td_step_t *s) {
-  static const char prefix[] = "account \"" ACCOUNT "\": ";
-  if (strncmp(s->log, prefix, sizeof(prefix) - 1) == 0)
-    return s->log + sizeof(prefix) - 1;
-  return s->log;
+/* The core's verdict on the poll's problem, worded without an account. */
+static const char *problem_text(const poll_ctx_t *ctx, const td_step_t *s) {
+  static char text[TD_VERDICT_MAX_TEXT + 1];
+  td_words_problem(&ctx->policy, &s->problem, text, sizeof(text));
+  return text;
 }
 
 /* Appends to a message buffer, with "; " between parts. */
@@ -456,41 +451,27 @@ static void add_part(char *msg, size_t size, const char *fmt, ...) {
   va_end(ap);
 }
 
-static void format_date(double when, char *dst, size_t size) {
-  time_t t = (time_t)when;
-  struct tm tm;
-  if (gmtime_r(&t, &tm) == NULL ||
-      strftime(dst, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-    snprintf(dst, size, "an unknown date");
-}
-
 /* The level the core gave the expiry at this first poll. */
-static status_t expiry_status(const td_step_t *s) {
-  status_t st = ST_OK;
-  for (size_t i = 0; i < s->n_notes; i++) {
-    if (s->notes[i].kind != TD_NOTE_TOKEN_EXPIRY)
-      continue;
-    if (s->notes[i].severity == TD_SEV_FAILURE)
-      st = worse(st, ST_CRITICAL);
-    else if (s->notes[i].severity == TD_SEV_WARNING)
-      st = worse(st, ST_WARNING);
-  }
-  return st;
+static status_t expiry_status(const td_state_t *st) {
+  return st->expiry == TD_LEVEL_FAILURE   ? ST_CRITICAL
+         : st->expiry == TD_LEVEL_WARNING ? ST_WARNING
+                                          : ST_OK;
 }
 
 /* Judges the poll; fills msg and returns the status. */
-static status_t judge(const options_t *o, const td_policy_t *pol,
+static status_t judge(const options_t *o, const poll_ctx_t *ctx,
                       const outcome_t *r, char *msg, size_t size) {
+  const td_policy_t *pol = &ctx->policy;
   const td_step_t *s = &r->step;
   char who[TD_EXTRACT_MAX_STRING + 1];
   status_t st;
   msg[0] = '\0';
   if (!s->api_reachable) {
     st = ST_CRITICAL;
-    add_part(msg, size, "%s", problem_text(s));
+    add_part(msg, size, "%s", problem_text(ctx, s));
   } else if (s->token_valid == 0 && r->http_status == 200) {
     st = ST_CRITICAL;
-    clean(who, sizeof(who), o->expect_user, TD_STATE_MAX_REASON);
+    clean(who, sizeof(who), o->expect_user, TD_VERDICT_MAX_REASON);
     add_part(msg, size,
              "the token works but belongs to another user than "
              "--expect-user \"%s\"",
@@ -498,24 +479,24 @@ static status_t judge(const options_t *o, const td_policy_t *pol,
   } else if (s->token_valid == 0) {
     st = ST_CRITICAL;
     add_part(msg, size, "%s: the token was revoked or has expired",
-             problem_text(s));
+             problem_text(ctx, s));
   } else if (r->http_status == 429) {
     st = ST_WARNING;
     if (r->retry_after > 0)
-      add_part(msg, size, "%s, Retry-After %.0f s", problem_text(s),
+      add_part(msg, size, "%s, Retry-After %.0f s", problem_text(ctx, s),
                r->retry_after < TD_STATE_MAX_WAIT ? r->retry_after
                                                   : TD_STATE_MAX_WAIT);
     else
-      add_part(msg, size, "%s", problem_text(s));
+      add_part(msg, size, "%s", problem_text(ctx, s));
   } else if (s->token_valid == 1) {
     st = ST_OK;
     clean(who, sizeof(who),
           r->info.email[0] != '\0' ? r->info.email : r->info.id,
-          TD_STATE_MAX_REASON);
+          TD_VERDICT_MAX_REASON);
     add_part(msg, size, "token valid for \"%s\"", who);
   } else {
     st = ST_UNKNOWN;
-    add_part(msg, size, "%s", problem_text(s));
+    add_part(msg, size, "%s", problem_text(ctx, s));
   }
   /* The text from the core is already free of control characters; keep
    * '|' out of the status line as well. */
@@ -525,13 +506,13 @@ static status_t judge(const options_t *o, const td_policy_t *pol,
 
   if (pol->has_expiry) {
     char date[32];
-    status_t e = expiry_status(s);
-    format_date(pol->expires, date, sizeof(date));
-    if (s->timeleft_days <= 0)
+    status_t e = expiry_status(&ctx->state);
+    td_words_date(pol->expires, date, sizeof(date));
+    if (s->timeleft <= 0)
       add_part(msg, size, "the token expired on %s", date);
     else
       add_part(msg, size, "the token expires in %.1f days (%s)",
-               s->timeleft_days, date);
+               s->timeleft / 86400.0, date);
     st = worse(st, e);
   }
   return st;
@@ -541,19 +522,22 @@ static void print_perfdata(const options_t *o, const td_policy_t *pol,
                            const outcome_t *r) {
   const td_step_t *s = &r->step;
   const char *sep = " | ";
+  /* Microseconds, the precision check_http gives. */
   if (s->has_response_time) {
-    printf("%sresponse_time=%.3fs;;;0", sep, s->response_time);
+    printf("%sresponse_time=%.6fs;;;0", sep, s->response_time);
     sep = " ";
   }
   printf("%sapi_reachable=%d;;;0;1", sep, s->api_reachable ? 1 : 0);
   if (s->token_valid >= 0)
     printf(" token_valid=%d;;;0;1", s->token_valid);
+  /* In days, as the thresholds are given; the label says so. (The
+   * plugin's timeleft values are seconds.) */
   if (pol->has_expiry)
-    printf(" days_left=%.3f;%g:;%g:;0", s->timeleft_days, o->warning_days,
-           o->critical_days);
+    printf(" days_left=%.3f;%g:;%g:;0", s->timeleft / 86400.0,
+           o->warning_days, o->critical_days);
   /* The API's own certificate: information only, it sets no state. */
   if (s->has_tls_timeleft)
-    printf(" tls_days_left=%.3f;;;0", s->tls_timeleft_days);
+    printf(" tls_days_left=%.3f;;;0", s->tls_timeleft / 86400.0);
 }
 
 static void print_verbose(const options_t *o, const outcome_t *r,
@@ -565,7 +549,7 @@ static void print_verbose(const options_t *o, const outcome_t *r,
   printf("token: %s (not shown)\n", token_source);
   if (file_note != NULL)
     printf("note: %s\n", file_note);
-  if (strncmp(token, "tdpat_", 6) != 0)
+  if (!td_token_has_prefix(&token))
     printf("note: the token does not start with \"tdpat_\"; is it a "
            "TelemetryDeck personal access token?\n");
   if (r->http_status > 0)
@@ -573,17 +557,17 @@ static void print_verbose(const options_t *o, const outcome_t *r,
   else
     printf("HTTP status: none\n");
   if (r->error[0] != '\0') {
-    clean(text, sizeof(text), r->error, TD_STATE_MAX_ERROR);
+    clean(text, sizeof(text), r->error, TD_VERDICT_MAX_ERROR);
     printf("transfer error: %s\n", text);
   }
   if (r->step.has_response_time)
     printf("response time: %.3f s\n", r->step.response_time);
   if (r->step.has_tls_timeleft)
     printf("API's TLS certificate: %.1f days left\n",
-           r->step.tls_timeleft_days);
-  if (r->http_status != 200 || r->body != TD_EXTRACT_OK) {
-    if (r->body == TD_EXTRACT_OK && r->info.reason[0] != '\0') {
-      clean(text, sizeof(text), r->info.reason, TD_STATE_MAX_REASON);
+           r->step.tls_timeleft / 86400.0);
+  if (r->http_status != 200 || r->body != TD_JSON_OK) {
+    if (r->body == TD_JSON_OK && r->info.reason[0] != '\0') {
+      clean(text, sizeof(text), r->info.reason, TD_VERDICT_MAX_REASON);
       printf("API reason: %s\n", text);
     }
     return;
@@ -614,6 +598,7 @@ static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
       .verify_peer = 1,
       .verify_host = 1,
       .timeout = o->timeout,
+      .proxy = o->proxy,
   };
   int rc = -1;
   td_http_t *h = td_http_new();
@@ -625,7 +610,7 @@ static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
   if (c == NULL)
     goto out;
   *why = "libcurl refused the token";
-  if (td_http_set_token(c, token) != 0)
+  if (td_http_set_token(c, token.text) != 0)
     goto out;
   *why = "libcurl could not start the request";
   if (td_http_start(c) != 0)
@@ -648,10 +633,10 @@ out:
 
 int main(int argc, char **argv) {
   options_t o = {
-      .url = DEFAULT_URL,
-      .timeout = DEFAULT_TIMEOUT,
-      .warning_days = 30,
-      .critical_days = 7,
+      .url = TD_DEFAULT_URL,
+      .timeout = TD_DEFAULT_TIMEOUT,
+      .warning_days = TD_DEFAULT_WARNING_DAYS,
+      .critical_days = TD_DEFAULT_FAILURE_DAYS,
   };
   static outcome_t result;
   poll_ctx_t ctx = {.out = &result};
@@ -664,7 +649,7 @@ int main(int argc, char **argv) {
   if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
     unknown("curl_global_init failed");
   ctx.policy = (td_policy_t){
-      .account = ACCOUNT,
+      .account = NULL, /* nothing is worded with an account here */
       .warning_days = o.warning_days,
       .failure_days = o.critical_days,
       .unreachable_after = 1, /* one poll is all there is */
@@ -680,19 +665,13 @@ int main(int argc, char **argv) {
     read_token_env();
     token_source = "from the environment variable " ENV_TOKEN;
   }
-  trim(token);
-  if (token[0] == '\0')
-    unknown("the token is empty");
-  if (!token_is_printable(token))
-    unknown("the token holds more than one line, spaces or control "
-                "characters");
 
   int rc = run_poll(&o, &ctx, &why);
   curl_global_cleanup();
   if (rc != 0)
     unknown("%s", why);
 
-  status_t st = judge(&o, &ctx.policy, &result, msg, sizeof(msg));
+  status_t st = judge(&o, &ctx, &result, msg, sizeof(msg));
   printf("TELEMETRYDECK %s - %s", status_names[st], msg);
   print_perfdata(&o, &ctx.policy, &result);
   printf("\n");

@@ -176,7 +176,7 @@ td_extract_t *td_extract_new(void) {
   td_extract_t *x = calloc(1, sizeof(*x));
   if (x == NULL)
     return NULL;
-  if (td_extract_reset(x) != TD_EXTRACT_OK) {
+  if (td_extract_reset(x) != TD_JSON_OK) {
     free(x);
     return NULL;
   }
@@ -190,7 +190,7 @@ void td_extract_free(td_extract_t *x) {
   free(x);
 }
 
-td_extract_status_t td_extract_reset(td_extract_t *x) {
+td_json_status_t td_extract_reset(td_extract_t *x) {
   /* Emptying the strings is enough: each is NUL-terminated when kept. No
    * memset of the 1.3 KB result on every poll. */
   x->top_key = x->org_key = KEY_OTHER;
@@ -203,17 +203,17 @@ td_extract_status_t td_extract_reset(td_extract_t *x) {
   return td_json_reset(&x->json, &callbacks, x);
 }
 
-td_extract_status_t td_extract_feed(td_extract_t *x, const void *buf,
+td_json_status_t td_extract_feed(td_extract_t *x, const void *buf,
                                     size_t len) {
   return td_json_feed(&x->json, buf, len);
 }
 
-td_extract_status_t td_extract_finish(td_extract_t *x) {
-  if (td_json_finish(&x->json) != TD_EXTRACT_OK)
+td_json_status_t td_extract_finish(td_extract_t *x) {
+  if (td_json_finish(&x->json) != TD_JSON_OK)
     return x->json.err;
   if (x->info.reason[0] == '\0')
     memcpy(x->info.reason, x->detail, sizeof(x->detail));
-  return TD_EXTRACT_OK;
+  return TD_JSON_OK;
 }
 
 const td_account_info_t *td_extract_info(const td_extract_t *x) {
@@ -221,23 +221,3 @@ const td_account_info_t *td_extract_info(const td_extract_t *x) {
 }
 
 size_t td_extract_bytes(const td_extract_t *x) { return x->json.bytes; }
-
-const char *td_extract_strerror(td_extract_status_t s) {
-  switch (s) {
-  case TD_EXTRACT_OK:
-    return "no error";
-  case TD_EXTRACT_E_SYNTAX:
-    return "the body is not valid JSON";
-  case TD_EXTRACT_E_TRUNCATED:
-    return "the body ended in the middle of its JSON";
-  case TD_EXTRACT_E_EMPTY:
-    return "the body is empty";
-  case TD_EXTRACT_E_DEPTH:
-    return "the JSON is nested too deeply";
-  case TD_EXTRACT_E_SIZE:
-    return "the body is larger than the plugin accepts";
-  case TD_EXTRACT_E_NOMEM:
-    return "out of memory while parsing";
-  }
-  return "unknown error";
-}

@@ -1,28 +1,15 @@
 /* td_extract: picks the few fields the plugin needs out of a users/info
  * answer (or an error body) while the body streams in, chunk by chunk.
- * Owns one yajl handle and a fixed-size result; never allocates from input
- * sizes, never does I/O, never logs and never sees an HTTP status. */
+ * Owns one td_json driver and a fixed-size result; never allocates from
+ * input sizes, never does I/O, never logs and never sees an HTTP status. */
 #ifndef TD_EXTRACT_H
 #define TD_EXTRACT_H
 
 #include <stddef.h>
 
-/* Named bounds. A body beyond any of them stops the parse with an error. */
-#ifndef TD_EXTRACT_MAX_BODY /* benchmarks raise it with -D; the plugin never */
-#define TD_EXTRACT_MAX_BODY (256 * 1024) /* bytes fed in total */
-#endif
-#define TD_EXTRACT_MAX_DEPTH 64          /* nested maps and arrays */
-#define TD_EXTRACT_MAX_STRING 255        /* bytes kept of a wanted string */
+#include "td_json.h"
 
-typedef enum {
-  TD_EXTRACT_OK = 0,
-  TD_EXTRACT_E_SYNTAX,    /* not JSON: malformed, bad UTF-8, raw control */
-  TD_EXTRACT_E_TRUNCATED, /* the body ended before the JSON text did */
-  TD_EXTRACT_E_EMPTY,     /* no byte at all */
-  TD_EXTRACT_E_DEPTH,     /* nesting beyond TD_EXTRACT_MAX_DEPTH */
-  TD_EXTRACT_E_SIZE,      /* body beyond TD_EXTRACT_MAX_BODY */
-  TD_EXTRACT_E_NOMEM,     /* yajl could not allocate */
-} td_extract_status_t;
+#define TD_EXTRACT_MAX_STRING 255 /* bytes kept of a wanted string */
 
 /* What a body said. Strings are NUL-terminated, cut at
  * TD_EXTRACT_MAX_STRING bytes; "" when absent or of another type. */
@@ -43,26 +30,23 @@ td_extract_t *td_extract_new(void);
 void td_extract_free(td_extract_t *x);
 
 /* Forgets the previous body so the extractor can take the next one.
- * Returns TD_EXTRACT_OK or TD_EXTRACT_E_NOMEM. */
-td_extract_status_t td_extract_reset(td_extract_t *x);
+ * Returns TD_JSON_OK or TD_JSON_E_NOMEM. */
+td_json_status_t td_extract_reset(td_extract_t *x);
 
-/* Feeds the next chunk. Returns TD_EXTRACT_OK, or the first error met:
+/* Feeds the next chunk. Returns TD_JSON_OK, or the first error met:
  * errors are sticky and every later feed returns the same one. */
-td_extract_status_t td_extract_feed(td_extract_t *x, const void *buf,
+td_json_status_t td_extract_feed(td_extract_t *x, const void *buf,
                                     size_t len);
 
-/* Ends the body. Returns TD_EXTRACT_OK when one complete JSON text was
- * read, else the sticky error, TD_EXTRACT_E_EMPTY or TD_EXTRACT_E_TRUNCATED. */
-td_extract_status_t td_extract_finish(td_extract_t *x);
+/* Ends the body. Returns TD_JSON_OK when one complete JSON text was
+ * read, else the sticky error, TD_JSON_E_EMPTY or TD_JSON_E_TRUNCATED. */
+td_json_status_t td_extract_finish(td_extract_t *x);
 
 /* The fields seen so far. Trust them only after td_extract_finish
- * returned TD_EXTRACT_OK. Valid until the next reset or free. */
+ * returned TD_JSON_OK. Valid until the next reset or free. */
 const td_account_info_t *td_extract_info(const td_extract_t *x);
 
 /* Bytes fed since the last reset (counting the chunk that broke a bound). */
 size_t td_extract_bytes(const td_extract_t *x);
-
-/* A short constant English phrase for a status, for log lines. */
-const char *td_extract_strerror(td_extract_status_t s);
 
 #endif /* TD_EXTRACT_H */

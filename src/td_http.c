@@ -16,8 +16,7 @@
 
 #include <curl/curl.h>
 
-#include "td_extract.h"
-#include "td_orgs.h"
+#include "td_answer.h"
 #include "td_time.h"
 
 #ifndef PACKAGE_VERSION
@@ -33,16 +32,13 @@ struct td_http {
 struct td_http_conn {
   td_http_t *http;
   CURL *easy;
-  td_extract_t *x; /* the body's parser: x for users/info, */
-  td_orgs_t *orgs;  /* orgs for an organizations list */
+  td_answer_t *answer; /* judges what the transfer delivers */
   void *user;
   double timeout;
   int busy;
-  int body_stopped;   /* we ended the transfer: the body broke a bound */
-  double retry_after; /* from the last answer's Retry-After, < 0: none */
   double cert_expires; /* earliest expiry of the last chain seen, or 0 */
   char curl_error[CURL_ERROR_SIZE];
-  char error[TD_STATE_MAX_ERROR + 1];
+  char error[TD_ANSWER_MAX_ERROR + 1];
 };
 
 /* Only names that cannot leave the machine: "localhost" (libcurl answers
@@ -63,6 +59,17 @@ static int is_loopback(const char *host) {
   bare[len - 2] = '\0';
   return inet_pton(AF_INET6, bare, &v6) == 1 &&
          memcmp(&v6, &in6addr_loopback, sizeof(v6)) == 0;
+}
+
+int td_http_url_is_loopback(const char *url) {
+  CURLU *u = curl_url();
+  char *host = NULL;
+  int yes = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+            is_loopback(host);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return yes;
 }
 
 int td_http_url_check(const char *url, int allow_plaintext, const char **why) {
@@ -94,6 +101,105 @@ out:
   return rc;
 }
 
+/* The proxy an account's transfers take: the Proxy option when given
+ * ("" = none); else none at all for plain http, whose request and token a
+ * proxy would read; else (https) libcurl's own reading of the
+ * environment, where the token stays inside the TLS tunnel. */
+static const char *proxy_setting(const td_http_opts_t *o) {
+  if (o->proxy != NULL)
+    return o->proxy;
+  return strncasecmp(o->url, "http:", 5) == 0 ? "" : NULL;
+}
+
+/* scheme://host[:port] of a proxy URL: never its user or password. */
+static int proxy_public(const char *proxy, char *dst, size_t size,
+                        char **scheme_out) {
+  CURLU *u = curl_url();
+  char *host = NULL, *port = NULL, *scheme = NULL;
+  int rc = -1;
+  if (u == NULL)
+    return -1;
+  if (curl_url_set(u, CURLUPART_URL, proxy, CURLU_NON_SUPPORT_SCHEME) ==
+          CURLUE_OK &&
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+      port = NULL;
+    snprintf(dst, size, "%s://%s%s%s", scheme, host, port ? ":" : "",
+             port ? port : "");
+    rc = 0;
+  }
+  if (rc == 0 && scheme_out != NULL)
+    *scheme_out = scheme;
+  else
+    curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+int td_http_proxy_check(const char *url, const char *proxy,
+                        int allow_plaintext, const char **why) {
+  char shown[256];
+  char *scheme = NULL;
+  if (proxy == NULL || proxy[0] == '\0')
+    return 0;
+  *why = "it is not a valid proxy URL (scheme://host[:port])";
+  if (strstr(proxy, "://") == NULL ||
+      proxy_public(proxy, shown, sizeof(shown), &scheme) != 0)
+    return -1;
+  int known = strcasecmp(scheme, "http") == 0 ||
+              strcasecmp(scheme, "https") == 0 ||
+              strcasecmp(scheme, "socks5h") == 0;
+  curl_free(scheme);
+  *why = "only http, https and socks5h proxies are allowed";
+  if (!known)
+    return -1;
+  /* Any proxy sees a plain-http request whole, the token included. */
+  *why = "the proxy would see the token in the clear, since the URL is "
+         "plain http (set AllowPlaintext true to allow it)";
+  if (strncasecmp(url, "http:", 5) == 0 && !allow_plaintext)
+    return -1;
+  return 0;
+}
+
+/* The environment variables libcurl reads for an https URL, in its order
+ * (lower case first). */
+static const char *env_proxy(const char **var) {
+  static const char *const vars[] = {"https_proxy", "HTTPS_PROXY",
+                                     "all_proxy", "ALL_PROXY"};
+  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+    const char *v = getenv(vars[i]);
+    if (v != NULL && v[0] != '\0') {
+      *var = vars[i];
+      return v;
+    }
+  }
+  return NULL;
+}
+
+int td_http_proxy_describe(const td_http_opts_t *o, char *dst, size_t size) {
+  char shown[256];
+  const char *var = NULL;
+  const char *proxy = proxy_setting(o);
+  dst[0] = '\0';
+  if (proxy != NULL && proxy[0] == '\0')
+    return 0; /* none */
+  if (proxy != NULL) {
+    if (proxy_public(proxy, shown, sizeof(shown), NULL) != 0)
+      return 0;
+    snprintf(dst, size, "%s", shown);
+    return 1;
+  }
+  if ((proxy = env_proxy(&var)) == NULL ||
+      proxy_public(proxy, shown, sizeof(shown), NULL) != 0)
+    return 0;
+  snprintf(dst, size, "%s (from %s, unless no_proxy names the host)", shown,
+           var);
+  return 1;
+}
+
 td_http_t *td_http_new(void) {
   td_http_t *h = calloc(1, sizeof(*h));
   if (h == NULL)
@@ -113,38 +219,20 @@ void td_http_free(td_http_t *h) {
   free(h);
 }
 
-/* Feeds the body to the extractor. A body that breaks the size bound ends
- * the transfer; other broken bodies are read to their end (within the
- * bound) so the connection stays usable. */
+/* The body goes to the answer, chunk by chunk; a short count ends the
+ * transfer when the answer refuses more. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
   td_http_conn_t *c = arg;
   size_t len = size * nmemb;
-  td_extract_status_t st = c->orgs != NULL ? td_orgs_feed(c->orgs, data, len)
-                                           : td_extract_feed(c->x, data, len);
-  if (st == TD_EXTRACT_E_SIZE) {
-    c->body_stopped = 1;
-    return 0;
-  }
-  return len;
+  return td_answer_body(c->answer, data, len) == 0 ? len : 0;
 }
 
-/* Reads Retry-After in seconds or as an HTTP date. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg) {
   td_http_conn_t *c = arg;
   size_t len = size * nmemb;
-  static const char name[] = "retry-after:";
-  char value[64];
-  if (len <= sizeof(name) - 1 || strncasecmp(data, name, sizeof(name) - 1))
-    return len;
-  size_t vlen = len - (sizeof(name) - 1);
-  if (vlen >= sizeof(value))
-    return len; /* longer than any valid value: ignore it */
-  memcpy(value, data + sizeof(name) - 1, vlen);
-  value[vlen] = '\0';
-  double wait;
-  if (td_time_parse_retry_after(value, (double)time(NULL), &wait) == 0)
-    c->retry_after = wait;
-  return len;
+  return td_answer_header(c->answer, data, len, (double)time(NULL)) == 0
+             ? len
+             : 0;
 }
 
 typedef struct {
@@ -173,6 +261,7 @@ static int apply(CURL *e, const opt_t *opts, size_t n, const char **why) {
 static int configure(td_http_conn_t *c, const td_http_opts_t *o,
                      const char **why) {
   long timeout_ms = (long)(o->timeout * 1000.0);
+  const char *proxy = proxy_setting(o);
   const opt_t opts[] = {
       {CURLOPT_URL, OPT_STR, 0, o->url},
       {CURLOPT_PROTOCOLS_STR, OPT_STR, 0, "http,https"},
@@ -181,24 +270,32 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
       {CURLOPT_NOSIGNAL, OPT_LONG, 1L, NULL},
       {CURLOPT_SSL_VERIFYPEER, OPT_LONG, o->verify_peer ? 1L : 0L, NULL},
       {CURLOPT_SSL_VERIFYHOST, OPT_LONG, o->verify_host ? 2L : 0L, NULL},
+      /* TLS 1.0 and 1.1 are broken; the token never travels over them. */
+      {CURLOPT_SSLVERSION, OPT_LONG, (long)CURL_SSLVERSION_TLSv1_2, NULL},
       {CURLOPT_TIMEOUT_MS, OPT_LONG, timeout_ms > 0 ? timeout_ms : 1L, NULL},
       {CURLOPT_CONNECTTIMEOUT_MS, OPT_LONG, timeout_ms > 0 ? timeout_ms : 1L,
        NULL},
       {CURLOPT_HTTPAUTH, OPT_LONG, (long)CURLAUTH_BEARER, NULL},
       {CURLOPT_USERAGENT, OPT_STR, 0,
        "collectd-telemetrydeck/" PACKAGE_VERSION},
-      {CURLOPT_MAXFILESIZE, OPT_LONG, (long)TD_EXTRACT_MAX_BODY, NULL},
       {CURLOPT_TCP_KEEPALIVE, OPT_LONG, 1L, NULL},
       {CURLOPT_WRITEFUNCTION, OPT_PTR, 0, (const void *)on_body},
       {CURLOPT_WRITEDATA, OPT_PTR, 0, c},
       {CURLOPT_HEADERFUNCTION, OPT_PTR, 0, (const void *)on_header},
       {CURLOPT_HEADERDATA, OPT_PTR, 0, c},
+      /* A proxy's CONNECT answer is not the API's answer. */
+      {CURLOPT_SUPPRESS_CONNECT_HEADERS, OPT_LONG, 1L, NULL},
       {CURLOPT_ERRORBUFFER, OPT_PTR, 0, c->curl_error},
       {CURLOPT_PRIVATE, OPT_PTR, 0, c},
       {CURLOPT_CERTINFO, OPT_LONG, 1L, NULL},
   };
   if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0)
     return -1;
+  if (proxy != NULL) {
+    const opt_t px[] = {{CURLOPT_PROXY, OPT_STR, 0, proxy}};
+    if (apply(c->easy, px, 1, why) != 0)
+      return -1;
+  }
   if (o->ca_cert != NULL) {
     /* CACert replaces the system store: without clearing CAPATH, GnuTLS
      * builds would still trust (and re-read at every handshake) the
@@ -229,18 +326,21 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
   c->user = user;
   c->timeout = o->timeout;
   c->easy = curl_easy_init();
-  if (o->organizations)
-    c->orgs = td_orgs_new();
-  else
-    c->x = td_extract_new();
-  if (c->easy == NULL || (c->x == NULL && c->orgs == NULL) ||
-      configure(c, o, why) != 0) {
+  c->answer = td_answer_new(o->organizations ? TD_ANSWER_ORGS
+                                             : TD_ANSWER_USER);
+  if (c->easy == NULL || c->answer == NULL || configure(c, o, why) != 0) {
     td_http_conn_free(c);
     return NULL;
   }
   h->conns++;
   /* Keep one cached connection per account between polls. */
-  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->conns + 4);
+  CURLMcode mc =
+      curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->conns + 4);
+  if (mc != CURLM_OK) {
+    *why = curl_multi_strerror(mc);
+    td_http_conn_free(c);
+    return NULL;
+  }
   return c;
 }
 
@@ -248,17 +348,18 @@ void td_http_conn_free(td_http_conn_t *c) {
   if (c == NULL)
     return;
   if (c->busy) {
-    curl_multi_remove_handle(c->http->multi, c->easy);
+    /* Removal fails only for a handle the multi does not hold; the
+     * handle is cleaned up below either way. */
+    (void)curl_multi_remove_handle(c->http->multi, c->easy);
     c->http->running--;
   }
   if (c->easy != NULL) {
     /* Drop libcurl's copy of the token before the handle goes. */
-    curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, NULL);
+    (void)curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, NULL);
     curl_easy_cleanup(c->easy);
     c->http->conns--;
   }
-  td_extract_free(c->x);
-  td_orgs_free(c->orgs);
+  td_answer_free(c->answer);
   free(c);
 }
 
@@ -273,12 +374,8 @@ int td_http_set_token(td_http_conn_t *c, const char *token) {
 int td_http_start(td_http_conn_t *c) {
   if (c->busy)
     return 1;
-  td_extract_status_t st = c->orgs != NULL ? td_orgs_reset(c->orgs)
-                                           : td_extract_reset(c->x);
-  if (st != TD_EXTRACT_OK)
+  if (td_answer_begin(c->answer) != TD_JSON_OK)
     return -1;
-  c->body_stopped = 0;
-  c->retry_after = -1;
   c->curl_error[0] = '\0';
   c->error[0] = '\0';
   if (curl_multi_add_handle(c->http->multi, c->easy) != CURLM_OK)
@@ -330,7 +427,8 @@ static const char *tls_reason(td_http_conn_t *c) {
 /* Words for a failed transfer: what an operator can act on. */
 static void describe_error(td_http_conn_t *c, CURLcode rc) {
   long os_errno = 0;
-  curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno);
+  if (curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK)
+    os_errno = 0;
   switch (rc) {
   case CURLE_COULDNT_RESOLVE_HOST:
     snprintf(c->error, sizeof(c->error), "could not resolve the host");
@@ -352,7 +450,18 @@ static void describe_error(td_http_conn_t *c, CURLcode rc) {
                                             : tls_reason(c));
     break;
   case CURLE_SSL_CONNECT_ERROR:
-    snprintf(c->error, sizeof(c->error), "TLS handshake failed");
+    /* GnuTLS's own words (constant texts) say why, for instance that no
+     * TLS version both sides accept (TLS 1.2 is our minimum). */
+    snprintf(c->error, sizeof(c->error), "TLS handshake failed (%.96s)",
+             c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
+    break;
+  case CURLE_OUT_OF_MEMORY:
+    /* libcurl refuses a header line or a header block beyond its own
+     * bound with this code, before any body. */
+    snprintf(c->error, sizeof(c->error), "%s",
+             strstr(c->curl_error, "header") != NULL
+                 ? "the answer's headers are too large"
+                 : curl_easy_strerror(rc));
     break;
   case CURLE_RECV_ERROR:
   case CURLE_SEND_ERROR:
@@ -401,7 +510,8 @@ static void read_cert_expiry(td_http_conn_t *c) {
     c->cert_expires = earliest;
 }
 
-/* libcurl's cumulative times of this transfer, in seconds. */
+/* libcurl's cumulative times of this transfer, in seconds; 0 for a mark
+ * libcurl cannot give. */
 static void read_marks(td_http_conn_t *c, double marks[TD_MARKS]) {
   static const CURLINFO infos[TD_MARKS] = {
       [TD_MARK_NAMELOOKUP] = CURLINFO_NAMELOOKUP_TIME_T,
@@ -413,59 +523,57 @@ static void read_marks(td_http_conn_t *c, double marks[TD_MARKS]) {
   };
   for (int i = 0; i < TD_MARKS; i++) {
     curl_off_t us = 0;
-    curl_easy_getinfo(c->easy, infos[i], &us);
+    if (curl_easy_getinfo(c->easy, infos[i], &us) != CURLE_OK)
+      us = 0;
     marks[i] = (double)us / 1e6;
   }
 }
 
-/* Turns a finished transfer into a poll and reports it. */
+/* Hands the finished transfer to the answer and reports the poll. */
 static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
                    void *user) {
   long status = 0;
-  double marks[TD_MARKS];
-  curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
-  read_marks(c, marks);
+  td_answer_end_t end = {.how = TD_END_OK};
+  if (curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+    status = 0;
+  read_marks(c, end.marks);
   read_cert_expiry(c);
-  td_extract_status_t body = c->orgs != NULL ? td_orgs_finish(c->orgs)
-                                             : td_extract_finish(c->x);
-  /* A body we refused, or one announced too large, is the server's
-   * answer being too big, not a broken network. */
-  if ((rc == CURLE_WRITE_ERROR && c->body_stopped) ||
-      rc == CURLE_FILESIZE_EXCEEDED) {
-    body = TD_EXTRACT_E_SIZE;
-    rc = CURLE_OK;
-  }
-  if (rc != CURLE_OK)
+  end.http_status = (int)status;
+  end.cert_expires = c->cert_expires;
+  if (rc == CURLE_WRITE_ERROR) {
+    end.how = TD_END_STOPPED; /* only our callbacks make this happen */
+  } else if (rc != CURLE_OK) {
     describe_error(c, rc);
-  td_poll_t poll = {
-      .http_status = (int)status,
-      .error = c->error,
-      .response_time = marks[TD_MARK_TOTAL],
-      .body = body,
-      .info = c->x != NULL ? td_extract_info(c->x) : NULL,
-      .orgs = c->orgs != NULL ? td_orgs_list(c->orgs) : NULL,
-      .retry_after = c->retry_after,
-      .cert_expires = c->cert_expires,
-  };
-  td_phases_split(marks, poll.phases);
+    end.how = TD_END_FAILED;
+    end.error = c->error;
+  }
+  td_poll_t poll;
+  td_answer_finish(c->answer, &end, &poll);
   done(c, &poll, user);
 }
 
 /* Reports every transfer libcurl says is done. */
-static void collect(td_http_t *h, td_http_done_fn done, void *user) {
+static int collect(td_http_t *h, td_http_done_fn done, void *user) {
   CURLMsg *m;
   int left;
   while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
     if (m->msg != CURLMSG_DONE)
       continue;
     td_http_conn_t *c = NULL;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
     CURLcode rc = m->data.result;
-    curl_multi_remove_handle(h->multi, c->easy);
+    /* Every handle we add carries its conn: without it there is nothing
+     * to report to, and the handle is not ours. */
+    if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c) !=
+            CURLE_OK ||
+        c == NULL)
+      continue;
+    if (curl_multi_remove_handle(h->multi, c->easy) != CURLM_OK)
+      return -1;
     c->busy = 0;
     h->running--;
     finish(c, rc, done, user);
   }
+  return 0;
 }
 
 static long now_ms(void) {
@@ -481,7 +589,8 @@ int td_http_run(td_http_t *h, long max_wait_ms, td_http_done_fn done,
     int still = 0;
     if (curl_multi_perform(h->multi, &still) != CURLM_OK)
       return -1;
-    collect(h, done, user);
+    if (collect(h, done, user) != 0)
+      return -1;
     long left = deadline - now_ms();
     if (h->running == 0 || left <= 0)
       return 0;

@@ -1,13 +1,14 @@
 /* td_http: the libcurl side of the plugin. Owns one multi handle that runs
  * every account's transfer in parallel, and one easy handle per account,
- * kept between polls so the connection and TLS session survive. Bodies go
- * straight from libcurl into td_extract. Never logs, never knows collectd. */
+ * kept between polls so the connection and TLS session survive. Only runs
+ * transfers: headers and body go straight from libcurl into td_answer,
+ * which judges them. Never logs, never knows collectd. */
 #ifndef TD_HTTP_H
 #define TD_HTTP_H
 
 #include <stddef.h>
 
-#include "td_state.h"
+#include "td_poll.h"
 
 typedef struct td_http td_http_t;
 typedef struct td_http_conn td_http_conn_t;
@@ -18,6 +19,7 @@ typedef struct {
   int verify_peer;
   int verify_host;
   double timeout;      /* seconds for the whole request */
+  const char *proxy;   /* Proxy: NULL not given, "" none, else its URL */
   int organizations;   /* 1: the body is an organizations list (td_orgs),
                           0: a users/info answer (td_extract) */
 } td_http_opts_t;
@@ -31,6 +33,22 @@ typedef void (*td_http_done_fn)(td_http_conn_t *c, const td_poll_t *poll,
  * plain http only to a loopback host unless allow_plaintext. Returns 0, or
  * -1 with a constant reason in *why. */
 int td_http_url_check(const char *url, int allow_plaintext, const char **why);
+
+/* 1 when url names a loopback host ("localhost", 127.0.0.0/8, [::1]). */
+int td_http_url_is_loopback(const char *url);
+
+/* Checks a Proxy value for url: "" or NULL (none), or an http, https or
+ * socks5h URL with a host; refused for a plain-http url unless
+ * allow_plaintext, since any proxy reads such a request whole. Returns 0,
+ * or -1 with a constant reason in *why. */
+int td_http_proxy_check(const char *url, const char *proxy,
+                        int allow_plaintext, const char **why);
+
+/* Which proxy the transfers of o take, as "scheme://host[:port]" without
+ * any user or password, with the environment variable it comes from.
+ * Returns 1 and fills dst, or 0 (and "") when they go direct. A plain-http
+ * URL never takes a proxy from the environment. */
+int td_http_proxy_describe(const td_http_opts_t *o, char *dst, size_t size);
 
 /* Returns the shared multi handle, or NULL when libcurl cannot make one.
  * curl_global_init is the caller's (the plugin's init) job. */

@@ -2,6 +2,7 @@
 #include "td_orgs.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 
 #define NUMBER_MAX 64 /* bytes of a number we convert; longer ones are junk */
 
-typedef enum { F_OTHER, F_NAME, F_USAGE, F_RESTRICTED } field_t;
+typedef enum { F_OTHER, F_NAME, F_ID, F_USAGE, F_RESTRICTED } field_t;
 
 struct td_orgs {
   td_json_t json; /* the parser, its bounds and its sticky error */
@@ -30,8 +31,13 @@ static void clear_field(td_orgs_t *o) {
   td_org_t *org = target(o);
   if (org == NULL)
     return;
-  if (o->field == F_NAME)
+  if (o->field == F_NAME) {
     org->name[0] = '\0';
+    org->name_hash = 0;
+  } else if (o->field == F_ID) {
+    org->id[0] = '\0';
+    org->id_hash = 0;
+  }
   else if (o->field == F_USAGE)
     org->has_usage = 0;
   else if (o->field == F_RESTRICTED)
@@ -78,8 +84,13 @@ static int on_string(void *ctx, const unsigned char *s, size_t len) {
   td_orgs_t *o = ctx;
   td_org_t *org = target(o);
   clear_field(o);
-  if (org != NULL && o->field == F_NAME)
+  if (org != NULL && o->field == F_NAME) {
     td_json_keep(org->name, TD_ORGS_MAX_NAME, s, len);
+    org->name_hash = td_orgs_hash(s, len);
+  } else if (org != NULL && o->field == F_ID) {
+    td_json_keep(org->id, TD_ORGS_MAX_NAME, s, len);
+    org->id_hash = td_orgs_hash(s, len);
+  }
   td_json_scalar(&o->json);
   return 1;
 }
@@ -133,6 +144,7 @@ static int on_map_key(void *ctx, const unsigned char *k, size_t len) {
     field_t field;
   } fields[] = {
       {"name", F_NAME},
+      {"id", F_ID},
       {"usagePercentage", F_USAGE},
       {"isInRestrictedMode", F_RESTRICTED},
   };
@@ -160,7 +172,7 @@ td_orgs_t *td_orgs_new(void) {
   td_orgs_t *o = calloc(1, sizeof(*o));
   if (o == NULL)
     return NULL;
-  if (td_orgs_reset(o) != TD_EXTRACT_OK) {
+  if (td_orgs_reset(o) != TD_JSON_OK) {
     free(o);
     return NULL;
   }
@@ -174,22 +186,31 @@ void td_orgs_free(td_orgs_t *o) {
   free(o);
 }
 
-td_extract_status_t td_orgs_reset(td_orgs_t *o) {
+td_json_status_t td_orgs_reset(td_orgs_t *o) {
   td_json_t json = o->json; /* keep the handle for td_json_reset to free */
   memset(o, 0, sizeof(*o));
   o->json = json;
   return td_json_reset(&o->json, &callbacks, o);
 }
 
-td_extract_status_t td_orgs_feed(td_orgs_t *o, const void *buf, size_t len) {
+td_json_status_t td_orgs_feed(td_orgs_t *o, const void *buf, size_t len) {
   return td_json_feed(&o->json, buf, len);
 }
 
-td_extract_status_t td_orgs_finish(td_orgs_t *o) {
+td_json_status_t td_orgs_finish(td_orgs_t *o) {
   return td_json_finish(&o->json);
 }
 
 const td_org_list_t *td_orgs_list(const td_orgs_t *o) { return &o->list; }
+
+uint32_t td_orgs_hash(const unsigned char *s, size_t len) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < len; i++) {
+    h ^= s[i];
+    h *= 16777619u;
+  }
+  return h;
+}
 
 void td_orgs_identifier(const char *name, char *dst, size_t size) {
   if (size == 0)
@@ -204,4 +225,48 @@ void td_orgs_identifier(const char *name, char *dst, size_t size) {
     dst[n] = keep ? (char)c : '_';
   }
   dst[n] = '\0';
+}
+
+/* 1 when an identifier holds a letter or a digit: something to read. */
+static int readable(const char *ident) {
+  for (; *ident != '\0'; ident++)
+    if ((*ident >= 'a' && *ident <= 'z') || (*ident >= 'A' && *ident <= 'Z') ||
+        (*ident >= '0' && *ident <= '9'))
+      return 1;
+  return 0;
+}
+
+/* The readable part, cut to leave room for the suffix, and the suffix:
+ * eight hex digits of the id's hash (of the whole name without an id). */
+static void with_suffix(const td_org_t *org, const char *base, char *dst) {
+  uint32_t h = org->id[0] != '\0' ? org->id_hash : org->name_hash;
+  snprintf(dst, TD_ORGS_MAX_IDENT + 1, "%.*s_%08x",
+           TD_ORGS_MAX_IDENT - TD_ORGS_SUFFIX, base, (unsigned)h);
+}
+
+size_t td_orgs_identify(const td_org_list_t *list,
+                        char idents[][TD_ORGS_MAX_IDENT + 1]) {
+  char base[TD_ORGS_MAX][TD_ORGS_MAX_IDENT + 1];
+  size_t n = list->count < TD_ORGS_MAX ? list->count : TD_ORGS_MAX;
+  size_t duplicates = 0;
+  for (size_t i = 0; i < n; i++)
+    td_orgs_identifier(list->orgs[i].name, base[i], sizeof(base[i]));
+  for (size_t i = 0; i < n; i++) {
+    int collides = !readable(base[i]);
+    for (size_t j = 0; j < n && !collides; j++)
+      collides = j != i && strcmp(base[i], base[j]) == 0;
+    if (collides)
+      with_suffix(&list->orgs[i], base[i], idents[i]);
+    else
+      memcpy(idents[i], base[i], sizeof(base[i]));
+  }
+  /* The same organization listed twice (same name and id): only the
+   * first one counts. */
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < i && idents[i][0] != '\0'; j++)
+      if (strcmp(idents[i], idents[j]) == 0) {
+        idents[i][0] = '\0';
+        duplicates++;
+      }
+  return duplicates;
 }

@@ -6,14 +6,20 @@
 #define TD_ORGS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "td_extract.h"
+#include "td_json.h"
 
 #define TD_ORGS_MAX 32       /* organizations kept; later ones are counted */
-#define TD_ORGS_MAX_NAME 63  /* bytes of a name kept */
+#define TD_ORGS_MAX_NAME 63  /* bytes of a name or an id kept */
+#define TD_ORGS_MAX_IDENT 63 /* bytes of an identifier */
+#define TD_ORGS_SUFFIX 9     /* "_" and 8 hex digits, when one is needed */
 
 typedef struct {
   char name[TD_ORGS_MAX_NAME + 1]; /* "" when absent */
+  char id[TD_ORGS_MAX_NAME + 1];   /* "" when absent */
+  uint32_t name_hash;              /* of the whole name, however long */
+  uint32_t id_hash;                /* of the whole id */
   int has_usage;
   double usage_percent;            /* usagePercentage, may pass 100 */
   int restricted;                  /* isInRestrictedMode: 1, 0, -1 absent */
@@ -31,15 +37,15 @@ typedef struct td_orgs td_orgs_t;
 td_orgs_t *td_orgs_new(void);
 void td_orgs_free(td_orgs_t *o);
 
-/* Forgets the previous body. TD_EXTRACT_OK or TD_EXTRACT_E_NOMEM. */
-td_extract_status_t td_orgs_reset(td_orgs_t *o);
+/* Forgets the previous body. TD_JSON_OK or TD_JSON_E_NOMEM. */
+td_json_status_t td_orgs_reset(td_orgs_t *o);
 
-/* As td_extract_feed and td_extract_finish, with the same bounds
- * (TD_EXTRACT_MAX_BODY, TD_EXTRACT_MAX_DEPTH) and sticky errors. The
+/* As td_extract_feed and td_extract_finish, with td_json's bounds
+ * (TD_JSON_MAX_BODY, TD_JSON_MAX_DEPTH) and sticky errors. The
  * organizations are the objects of the top-level array, or of the first
  * array that is a member of a top-level object ({"organizations": [...]}). */
-td_extract_status_t td_orgs_feed(td_orgs_t *o, const void *buf, size_t len);
-td_extract_status_t td_orgs_finish(td_orgs_t *o);
+td_json_status_t td_orgs_feed(td_orgs_t *o, const void *buf, size_t len);
+td_json_status_t td_orgs_finish(td_orgs_t *o);
 
 /* The organizations seen; trust them after td_orgs_finish returned OK. */
 const td_org_list_t *td_orgs_list(const td_orgs_t *o);
@@ -48,5 +54,19 @@ const td_org_list_t *td_orgs_list(const td_orgs_t *o);
  * kept, everything else (including '-' and '/') turned into '_', cut at
  * size - 1 bytes; "unnamed" for an empty name. */
 void td_orgs_identifier(const char *name, char *dst, size_t size);
+
+/* Gives every kept organization of list its identifier in idents[i]:
+ * td_orgs_identifier of its name when that is readable (holds a letter or
+ * a digit) and no other organization of the list has the same one; else
+ * that cut to TD_ORGS_MAX_IDENT - TD_ORGS_SUFFIX bytes plus "_" and eight
+ * hex digits of a hash of its id (of its whole name when it has no id),
+ * e.g. "Acme_Inc_1f0e93a2". The same for the same answer, poll after poll
+ * and across restarts. An organization listed twice (same identifier even
+ * so) gets "" and is counted in the return value. */
+size_t td_orgs_identify(const td_org_list_t *list,
+                        char idents[][TD_ORGS_MAX_IDENT + 1]);
+
+/* FNV-1a of len bytes: short, stable across runs and machines. */
+uint32_t td_orgs_hash(const unsigned char *s, size_t len);
 
 #endif /* TD_ORGS_H */

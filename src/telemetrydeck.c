@@ -13,21 +13,22 @@
 
 #include <curl/curl.h>
 
+#include "td_defaults.h"
+#include "td_file.h"
 #include "td_http.h"
+#include "td_orgstate.h"
 #include "td_state.h"
+#include "td_text.h"
 #include "td_time.h"
+#include "td_token.h"
+#include "td_words.h"
 
 #define PLUGIN_NAME "telemetrydeck"
 #define LOG_PREFIX PLUGIN_NAME " plugin: "
-#define TD_DEFAULT_URL "https://api.telemetrydeckapi.com/api/v3/users/info"
-#define TD_TOKEN_MAX 4096          /* bytes of a token, white space trimmed */
-#define TD_TOKEN_SLACK 64          /* white space around it a file may hold */
-#define TD_DEFAULT_TIMEOUT 10.0    /* seconds, or the interval if shorter */
 #define TD_MIN_TICK_MS 100         /* finest scheduling step */
 #define TD_POLL_SHARE 0.9          /* of the interval a poll may use */
 #define TD_USERS_PATH "/users/info"
 #define TD_ORGS_PATH "/organizations"
-#define TD_DEFAULT_ORGS_INTERVAL 3600.0 /* seconds */
 
 typedef struct {
   char *name;
@@ -38,14 +39,18 @@ typedef struct {
   char *expires_text;
   char *expect_user; /* ExpectUser, or NULL */
   char *orgs_url;    /* OrganizationsURL, or NULL: derived from URL */
+  char *proxy;       /* Proxy, or NULL: see td_http_opts_t */
   bool verify_peer;
   bool verify_host;
   bool notifications;
   bool allow_plaintext;
   bool collect_timings;
   bool collect_orgs;
+  double interval_s;  /* Interval as written, 0: collectd's */
+  double orgs_interval_s; /* OrganizationsInterval */
+  double unreachable_after_n; /* UnreachableAfter as written */
   cdtime_t interval;
-  cdtime_t orgs_interval; /* 0 until init: collectd's interval */
+  cdtime_t orgs_interval;
   double timeout;    /* <= 0 until init: the default */
   double warning_days;
   double failure_days;
@@ -59,14 +64,13 @@ typedef struct {
   td_state_t state;
   td_http_conn_t *conn;
   td_http_conn_t *orgs_conn;  /* NULL unless CollectOrganizations */
-  td_orgs_state_t orgs_state;
+  td_orgstate_t orgs_state;
   double orgs_next_due;
-  char orgs_problem[TD_STATE_MAX_LOG + 1];
   char *active_token; /* what libcurl holds now; wiped when replaced */
   double next_due;    /* epoch seconds */
   mode_t warned_mode; /* TokenFile mode last warned about */
   bool overlap_logged; /* "still running" said since the last start */
-  char token_problem[256];
+  td_text_once_t token_problem; /* the last token problem logged */
 } account_t;
 
 static account_t **accounts;
@@ -82,16 +86,16 @@ static void account_defaults(account_t *a) {
   a->notifications = true;
   a->allow_plaintext = false;
   a->collect_timings = true;
-  a->tls_warning_days = 14;
-  a->tls_failure_days = 3;
+  a->tls_warning_days = TD_DEFAULT_TLS_WARNING_DAYS;
+  a->tls_failure_days = TD_DEFAULT_TLS_FAILURE_DAYS;
   a->collect_orgs = false;
-  a->orgs_interval = DOUBLE_TO_CDTIME_T(TD_DEFAULT_ORGS_INTERVAL);
-  a->usage_warning_percent = 90;
-  a->interval = 0;
+  a->orgs_interval_s = TD_DEFAULT_ORGS_INTERVAL;
+  a->usage_warning_percent = TD_DEFAULT_USAGE_WARNING;
+  a->interval_s = 0;
   a->timeout = 0;
-  a->warning_days = 30;
-  a->failure_days = 7;
-  a->unreachable_after = 3;
+  a->warning_days = TD_DEFAULT_WARNING_DAYS;
+  a->failure_days = TD_DEFAULT_FAILURE_DAYS;
+  a->unreachable_after_n = TD_DEFAULT_UNREACHABLE_AFTER;
 }
 
 /* Frees a string that may hold a secret, wiping it first. */
@@ -117,41 +121,58 @@ static void account_free(account_t *a) {
   free(a->expires_text);
   free(a->expect_user);
   free(a->orgs_url);
+  free(a->proxy);
   free(a);
 }
 
 /* ---- configuration ---- */
 
-typedef enum { OPT_STRING, OPT_BOOL, OPT_TIME, OPT_DOUBLE, OPT_INT } opt_kind_t;
+typedef enum { OPT_STRING, OPT_BOOL, OPT_NUMBER } opt_kind_t;
 
+/* Every option of an <Account> block. Numbers are read as doubles and
+ * must lie in [min, max]: nothing collectd cannot represent (its time
+ * type overflows past about 1.7e10 s) slips through as another value. */
 static const struct {
   const char *key;
   opt_kind_t kind;
   size_t offset;
+  double min, max;
 } account_options[] = {
-    {"Token", OPT_STRING, offsetof(account_t, token)},
-    {"TokenFile", OPT_STRING, offsetof(account_t, token_file)},
-    {"URL", OPT_STRING, offsetof(account_t, url)},
-    {"CACert", OPT_STRING, offsetof(account_t, ca_cert)},
-    {"TokenExpires", OPT_STRING, offsetof(account_t, expires_text)},
-    {"ExpectUser", OPT_STRING, offsetof(account_t, expect_user)},
-    {"OrganizationsURL", OPT_STRING, offsetof(account_t, orgs_url)},
-    {"CollectOrganizations", OPT_BOOL, offsetof(account_t, collect_orgs)},
-    {"OrganizationsInterval", OPT_TIME, offsetof(account_t, orgs_interval)},
-    {"UsageWarningPercent", OPT_DOUBLE,
-     offsetof(account_t, usage_warning_percent)},
-    {"VerifyPeer", OPT_BOOL, offsetof(account_t, verify_peer)},
-    {"VerifyHost", OPT_BOOL, offsetof(account_t, verify_host)},
-    {"Notifications", OPT_BOOL, offsetof(account_t, notifications)},
-    {"AllowPlaintext", OPT_BOOL, offsetof(account_t, allow_plaintext)},
-    {"CollectTimings", OPT_BOOL, offsetof(account_t, collect_timings)},
-    {"TLSExpiryWarningDays", OPT_DOUBLE, offsetof(account_t, tls_warning_days)},
-    {"TLSExpiryFailureDays", OPT_DOUBLE, offsetof(account_t, tls_failure_days)},
-    {"Interval", OPT_TIME, offsetof(account_t, interval)},
-    {"Timeout", OPT_DOUBLE, offsetof(account_t, timeout)},
-    {"ExpiryWarningDays", OPT_DOUBLE, offsetof(account_t, warning_days)},
-    {"ExpiryFailureDays", OPT_DOUBLE, offsetof(account_t, failure_days)},
-    {"UnreachableAfter", OPT_INT, offsetof(account_t, unreachable_after)},
+    {"Token", OPT_STRING, offsetof(account_t, token), 0, 0},
+    {"TokenFile", OPT_STRING, offsetof(account_t, token_file), 0, 0},
+    {"URL", OPT_STRING, offsetof(account_t, url), 0, 0},
+    {"CACert", OPT_STRING, offsetof(account_t, ca_cert), 0, 0},
+    {"Proxy", OPT_STRING, offsetof(account_t, proxy), 0, 0},
+    {"TokenExpires", OPT_STRING, offsetof(account_t, expires_text), 0, 0},
+    {"ExpectUser", OPT_STRING, offsetof(account_t, expect_user), 0, 0},
+    {"OrganizationsURL", OPT_STRING, offsetof(account_t, orgs_url), 0, 0},
+    {"CollectOrganizations", OPT_BOOL, offsetof(account_t, collect_orgs), 0,
+     0},
+    {"OrganizationsInterval", OPT_NUMBER,
+     offsetof(account_t, orgs_interval_s), 0.001, TD_MAX_INTERVAL},
+    {"UsageWarningPercent", OPT_NUMBER,
+     offsetof(account_t, usage_warning_percent), 0, 1e6},
+    {"VerifyPeer", OPT_BOOL, offsetof(account_t, verify_peer), 0, 0},
+    {"VerifyHost", OPT_BOOL, offsetof(account_t, verify_host), 0, 0},
+    {"Notifications", OPT_BOOL, offsetof(account_t, notifications), 0, 0},
+    {"AllowPlaintext", OPT_BOOL, offsetof(account_t, allow_plaintext), 0, 0},
+    {"CollectTimings", OPT_BOOL, offsetof(account_t, collect_timings), 0, 0},
+    {"TLSExpiryWarningDays", OPT_NUMBER,
+     offsetof(account_t, tls_warning_days), -TD_MAX_DAYS,
+     TD_MAX_DAYS},
+    {"TLSExpiryFailureDays", OPT_NUMBER,
+     offsetof(account_t, tls_failure_days), -TD_MAX_DAYS,
+     TD_MAX_DAYS},
+    {"Interval", OPT_NUMBER, offsetof(account_t, interval_s), 0.001,
+     TD_MAX_INTERVAL},
+    {"Timeout", OPT_NUMBER, offsetof(account_t, timeout), 0.001,
+     TD_MAX_TIMEOUT},
+    {"ExpiryWarningDays", OPT_NUMBER, offsetof(account_t, warning_days),
+     -TD_MAX_DAYS, TD_MAX_DAYS},
+    {"ExpiryFailureDays", OPT_NUMBER, offsetof(account_t, failure_days),
+     -TD_MAX_DAYS, TD_MAX_DAYS},
+    {"UnreachableAfter", OPT_NUMBER,
+     offsetof(account_t, unreachable_after_n), 1, 1000000},
 };
 
 /* The option's values as written, for an error message ("" for Token). */
@@ -179,6 +200,25 @@ static void config_values_text(const oconfig_item_t *ci, char *dst,
   }
 }
 
+/* A number outside [min, max] (or NaN) is refused by name. A minimum
+ * below 1 means "above 0". */
+static int check_range(const account_t *a, const char *key, double v,
+                       double min, double max) {
+  if (v >= min && v <= max)
+    return 0;
+  if (v < min && min > 0 && min < 1)
+    ERROR(LOG_PREFIX "account \"%s\": option %s %g must be positive.",
+          a->name, key, v);
+  else if (v < min)
+    ERROR(LOG_PREFIX "account \"%s\": option %s %g must be at least %g.",
+          a->name, key, v, min);
+  else
+    ERROR(LOG_PREFIX "account \"%s\": option %s %g is out of range (at most "
+                     "%g).",
+          a->name, key, v, max);
+  return -1;
+}
+
 /* Reads one option into the account. Returns 0, or -1 after logging. */
 static int account_option(account_t *a, oconfig_item_t *ci) {
   for (size_t i = 0; i < STATIC_ARRAY_SIZE(account_options); i++) {
@@ -198,14 +238,8 @@ static int account_option(account_t *a, oconfig_item_t *ci) {
     case OPT_BOOL:
       rc = cf_util_get_boolean(ci, field);
       break;
-    case OPT_TIME:
-      rc = cf_util_get_cdtime(ci, field);
-      break;
-    case OPT_DOUBLE:
+    case OPT_NUMBER:
       rc = cf_util_get_double(ci, field);
-      break;
-    case OPT_INT:
-      rc = cf_util_get_int(ci, field);
       break;
     }
     if (rc != 0) {
@@ -215,23 +249,20 @@ static int account_option(account_t *a, oconfig_item_t *ci) {
                        "type (or count) of value.",
             a->name, ci->key, shown[0] ? shown : "(value not shown)");
     }
-    return rc == 0 ? 0 : -1;
+    if (rc != 0)
+      return -1;
+    return account_options[i].kind == OPT_NUMBER
+               ? check_range(a, ci->key, *(double *)field,
+                             account_options[i].min, account_options[i].max)
+               : 0;
   }
   ERROR(LOG_PREFIX "account \"%s\": unknown option \"%s\".", a->name,
         ci->key);
   return -1;
 }
 
-/* A token must be one line of printable text: it goes into a header. */
-static int token_is_printable(const char *t) {
-  for (; *t != '\0'; t++)
-    if ((unsigned char)*t < 0x21 || (unsigned char)*t == 0x7f)
-      return 0;
-  return 1;
-}
-
-static void warn_token_prefix(const account_t *a, const char *token) {
-  if (strncmp(token, "tdpat_", 6) != 0)
+static void warn_token_prefix(const account_t *a, const td_token_t *t) {
+  if (!td_token_has_prefix(t))
     WARNING(LOG_PREFIX "account \"%s\": the token does not start with "
                        "\"tdpat_\"; is it a TelemetryDeck personal access "
                        "token?",
@@ -266,34 +297,96 @@ static int account_check_orgs(account_t *a) {
           a->name, a->orgs_url, why);
     return -1;
   }
-  if (a->orgs_interval == 0) {
-    ERROR(LOG_PREFIX "account \"%s\": option OrganizationsInterval must be "
-                     "positive.",
-          a->name);
+  return 0;
+}
+
+/* The Token option, judged by the rules of every token. */
+static int account_check_token(account_t *a) {
+  td_token_t t;
+  char why[160];
+  td_token_status_t st = td_token_from_text(&t, a->token);
+  if (st != TD_TOKEN_OK) {
+    td_words_token(st, &t, "option Token", "option Token", why, sizeof(why));
+    ERROR(LOG_PREFIX "account \"%s\": %s.", a->name, why);
     return -1;
   }
+  warn_token_prefix(a, &t);
+  /* Keep the trimmed token only. */
+  free_secret(&a->token);
+  a->token = strdup(t.text);
+  td_token_wipe(&t);
+  return a->token != NULL ? 0 : -1;
+}
+
+/* CACert must be a regular file of a bounded size: a FIFO or a device
+ * would block or flood the read thread at every new connection. */
+static int account_check_ca(account_t *a) {
+  td_file_info_t info;
+  char why[160];
+  td_file_status_t st = td_file_check(a->ca_cert, TD_CA_FILE_MAX, &info);
+  if (st == TD_FILE_OK)
+    return 0;
+  td_words_file(st, &info, TD_CA_FILE_MAX, why, sizeof(why));
+  ERROR(LOG_PREFIX "account \"%s\": option CACert \"%s\" is refused: it %s.",
+        a->name, a->ca_cert, why);
+  return -1;
+}
+
+/* TokenExpires: a date, and one a token can have. */
+static int account_check_expiry(account_t *a) {
+  double expires;
+  if (a->expires_text == NULL)
+    return 0;
+  if (td_time_parse_utc(a->expires_text, &expires) != 0) {
+    ERROR(LOG_PREFIX "account \"%s\": option TokenExpires \"%s\" is not a "
+                     "date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC).",
+          a->name, a->expires_text);
+    return -1;
+  }
+  double now = CDTIME_T_TO_DOUBLE(cdtime());
+  if (expires > now + TD_TOKEN_LIFE_DAYS * 86400.0)
+    WARNING(LOG_PREFIX "account \"%s\": option TokenExpires \"%s\" is more "
+                       "than %d days away, but TelemetryDeck tokens live at "
+                       "most one year: is the year a typo? It is used as "
+                       "written.",
+            a->name, a->expires_text, TD_TOKEN_LIFE_DAYS);
   return 0;
+}
+
+/* Interval below TD_MIN_REMOTE_INTERVAL hammers a real API: only a
+ * loopback URL (our tests, a local fake) may poll that often. */
+static int account_check_interval(account_t *a) {
+  if (a->interval_s == 0 || a->interval_s >= TD_MIN_REMOTE_INTERVAL ||
+      td_http_url_is_loopback(a->url))
+    return 0;
+  ERROR(LOG_PREFIX "account \"%s\": option Interval %g is below %g s, which "
+                   "only a loopback URL may use.",
+        a->name, a->interval_s, TD_MIN_REMOTE_INTERVAL);
+  return -1;
+}
+
+static int account_check_proxy(account_t *a) {
+  const char *why;
+  if (td_http_proxy_check(a->url, a->proxy, a->allow_plaintext, &why) == 0)
+    return 0;
+  /* The proxy URL may carry a password: never shown. */
+  ERROR(LOG_PREFIX "account \"%s\": option Proxy is refused: %s.", a->name,
+        why);
+  return -1;
 }
 
 /* Checks what can be checked before init. Returns 0, or -1 after logging
  * the option and its offending value (never the token). */
 static int account_check(account_t *a) {
   const char *why;
-  double expires;
   if ((a->token == NULL) == (a->token_file == NULL)) {
     ERROR(LOG_PREFIX "account \"%s\": exactly one of Token and TokenFile is "
                      "required.",
           a->name);
     return -1;
   }
-  if (a->token != NULL && (a->token[0] == '\0' || !token_is_printable(a->token))) {
-    ERROR(LOG_PREFIX "account \"%s\": option Token is empty or contains "
-                     "spaces or control characters.",
-          a->name);
+  if (a->token != NULL && account_check_token(a) != 0)
     return -1;
-  }
-  if (a->token != NULL)
-    warn_token_prefix(a, a->token);
   if (a->url == NULL && (a->url = strdup(TD_DEFAULT_URL)) == NULL)
     return -1;
   if (td_http_url_check(a->url, a->allow_plaintext, &why) != 0) {
@@ -301,18 +394,10 @@ static int account_check(account_t *a) {
           a->name, a->url, why);
     return -1;
   }
-  if (a->expires_text != NULL &&
-      td_time_parse_utc(a->expires_text, &expires) != 0) {
-    ERROR(LOG_PREFIX "account \"%s\": option TokenExpires \"%s\" is not a "
-                     "date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC).",
-          a->name, a->expires_text);
+  if (account_check_interval(a) != 0 || account_check_expiry(a) != 0 ||
+      account_check_proxy(a) != 0 ||
+      (a->ca_cert != NULL && account_check_ca(a) != 0))
     return -1;
-  }
-  if (a->timeout < 0) {
-    ERROR(LOG_PREFIX "account \"%s\": option Timeout %g must be positive.",
-          a->name, a->timeout);
-    return -1;
-  }
   if (a->failure_days < 0 || a->warning_days < a->failure_days) {
     ERROR(LOG_PREFIX "account \"%s\": options ExpiryWarningDays %g and "
                      "ExpiryFailureDays %g must satisfy "
@@ -329,12 +414,9 @@ static int account_check(account_t *a) {
   }
   if (a->collect_orgs && account_check_orgs(a) != 0)
     return -1;
-  if (a->unreachable_after < 1) {
-    ERROR(LOG_PREFIX "account \"%s\": option UnreachableAfter %d must be at "
-                     "least 1.",
-          a->name, a->unreachable_after);
-    return -1;
-  }
+  a->unreachable_after = (int)a->unreachable_after_n;
+  a->orgs_interval = DOUBLE_TO_CDTIME_T(a->orgs_interval_s);
+  a->interval = DOUBLE_TO_CDTIME_T(a->interval_s);
   return 0;
 }
 
@@ -413,18 +495,10 @@ static int tdc_config(oconfig_item_t *ci) {
 
 /* ---- tokens ---- */
 
-/* Logs a token-file problem once, until it changes or goes away. */
-static void token_problem(account_t *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void token_problem(account_t *a, const char *fmt, ...) {
-  char msg[sizeof(a->token_problem)];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  if (strcmp(msg, a->token_problem) != 0)
-    ERROR(LOG_PREFIX "account \"%s\": %s", a->name, msg);
-  sstrncpy(a->token_problem, msg, sizeof(a->token_problem));
+/* Logs a token problem once, until it changes or goes away. */
+static void token_problem(account_t *a, const char *msg) {
+  if (td_text_once(&a->token_problem, msg))
+    ERROR(LOG_PREFIX "account \"%s\": %s.", a->name, msg);
 }
 
 /* Hands the token to libcurl when it differs from the one it holds. */
@@ -435,7 +509,7 @@ static int token_use(account_t *a, const char *token) {
   if (copy == NULL || td_http_set_token(a->conn, token) != 0 ||
       (a->orgs_conn != NULL && td_http_set_token(a->orgs_conn, token) != 0)) {
     free_secret(&copy);
-    token_problem(a, "could not hand the token to libcurl.");
+    token_problem(a, "could not hand the token to libcurl");
     return -1;
   }
   if (a->active_token != NULL)
@@ -445,80 +519,44 @@ static int token_use(account_t *a, const char *token) {
   return 0;
 }
 
-/* Reads the token file into buf (size bytes). Returns 0, or -1 after
- * noting the problem. */
-static int token_file_read(account_t *a, char *buf, size_t size) {
-  /* O_NONBLOCK: a FIFO must be refused by fstat below, not block a read
-   * thread in open. */
-  int fd = open(a->token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  struct stat st;
-  if (fd < 0) {
-    token_problem(a, "cannot open TokenFile \"%s\": %s.", a->token_file,
-                  STRERRNO);
-    return -1;
-  }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    token_problem(a, "TokenFile \"%s\" is not a regular file.",
-                  a->token_file);
-    return -1;
-  }
-  if ((st.st_mode & 077) != 0 && st.st_mode != a->warned_mode) {
+/* Reads TokenFile (at every poll: a rotated token is picked up at once),
+ * warning about a file others can read. Returns 0, or -1 after noting
+ * the problem. */
+static int token_file_load(account_t *a) {
+  static td_token_t t; /* one read thread; static keeps 4 KiB off it */
+  char why[256], noun[160];
+  td_token_status_t st = td_token_from_file(&t, a->token_file);
+  snprintf(noun, sizeof(noun), "TokenFile \"%s\"", a->token_file);
+  if (t.file_status == TD_FILE_OK && td_token_file_is_open(&t) &&
+      t.file.mode != a->warned_mode) {
     WARNING(LOG_PREFIX "account \"%s\": TokenFile \"%s\" has mode %04o and "
                        "is readable by group or others; chmod 600 it.",
-            a->name, a->token_file, (unsigned)(st.st_mode & 07777));
-    a->warned_mode = st.st_mode;
+            a->name, a->token_file, (unsigned)(t.file.mode & 07777));
+    a->warned_mode = t.file.mode;
   }
-  ssize_t n = read(fd, buf, size - 1);
-  close(fd);
-  if (n < 0) {
-    token_problem(a, "cannot read TokenFile \"%s\": %s.", a->token_file,
-                  STRERRNO);
+  if (st != TD_TOKEN_OK) {
+    td_words_token(st, &t, noun, noun, why, sizeof(why));
+    token_problem(a, why);
+    td_token_wipe(&t);
     return -1;
   }
-  if ((size_t)n == size - 1) { /* more than any token and its white space */
-    token_problem(a, "TokenFile \"%s\" is longer than %d bytes.",
-                  a->token_file, TD_TOKEN_MAX);
-    return -1;
-  }
-  buf[n] = '\0';
-  return 0;
+  if (a->active_token == NULL || strcmp(a->active_token, t.text) != 0)
+    warn_token_prefix(a, &t);
+  int rc = token_use(a, t.text);
+  td_token_wipe(&t);
+  return rc;
 }
 
 /* Makes sure libcurl holds the account's current token. Returns 0, or -1
  * when there is no usable token (the problem is logged once). */
 static int token_load(account_t *a) {
-  if (a->token != NULL)
-    return token_use(a, a->token);
-  char buf[TD_TOKEN_MAX + TD_TOKEN_SLACK + 1];
-  int rc = -1;
-  if (token_file_read(a, buf, sizeof(buf)) == 0) {
-    size_t len = strlen(buf);
-    while (len > 0 && isspace((unsigned char)buf[len - 1]))
-      buf[--len] = '\0';
-    size_t lead = strspn(buf, " \t\r\n");
-    memmove(buf, buf + lead, len - lead + 1);
-    len -= lead;
-    if (len == 0)
-      token_problem(a, "TokenFile \"%s\" is empty.", a->token_file);
-    else if (len > TD_TOKEN_MAX)
-      token_problem(a, "TokenFile \"%s\" is longer than %d bytes.",
-                    a->token_file, TD_TOKEN_MAX);
-    else if (!token_is_printable(buf))
-      token_problem(a, "TokenFile \"%s\" holds more than one line or "
-                       "control characters.",
-                    a->token_file);
-    else {
-      if (a->active_token == NULL || strcmp(a->active_token, buf) != 0)
-        warn_token_prefix(a, buf);
-      rc = token_use(a, buf);
-    }
-  }
-  explicit_bzero(buf, sizeof(buf));
-  if (rc == 0 && a->token_problem[0] != '\0') {
-    INFO(LOG_PREFIX "account \"%s\": TokenFile \"%s\" is usable again.",
-         a->name, a->token_file);
-    a->token_problem[0] = '\0';
+  int had_problem = a->token_problem.last[0] != '\0';
+  int rc = a->token != NULL ? token_use(a, a->token) : token_file_load(a);
+  if (rc == 0 && had_problem) {
+    td_text_once(&a->token_problem, "");
+    if (a->token_file != NULL)
+      INFO(LOG_PREFIX "account \"%s\": TokenFile \"%s\" is usable again.",
+           a->name, a->token_file);
   }
   return rc;
 }
@@ -549,20 +587,35 @@ static void notify(const account_t *a, const td_note_t *note) {
   sstrncpy(n.host, hostname_g, sizeof(n.host));
   sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
   sstrncpy(n.plugin_instance, a->name, sizeof(n.plugin_instance));
-  sstrncpy(n.type, td_note_type(note->kind), sizeof(n.type));
+  sstrncpy(n.type, td_words_note_type(note->kind), sizeof(n.type));
   if (note->instance[0] != '\0')
     snprintf(n.type_instance, sizeof(n.type_instance), "%s-%s",
-             td_note_type_instance(note->kind), note->instance);
+             td_words_note_type_instance(note->kind), note->instance);
   else
-    sstrncpy(n.type_instance, td_note_type_instance(note->kind),
+    sstrncpy(n.type_instance, td_words_note_type_instance(note->kind),
              sizeof(n.type_instance));
   sstrncpy(n.message, note->message, sizeof(n.message));
   /* -1 only means no plugin handles notifications: not an error. */
   plugin_dispatch_notification(&n);
 }
 
+/* duration-dns, -connect, -tls, -ttfb, -transfer for a poll that got an
+ * answer. */
+static void submit_phases(const account_t *a, const td_step_t *s) {
+  static const char *names[TD_PHASES] = {
+      [TD_PHASE_DNS] = "dns",   [TD_PHASE_CONNECT] = "connect",
+      [TD_PHASE_TLS] = "tls",   [TD_PHASE_TTFB] = "ttfb",
+      [TD_PHASE_TRANSFER] = "transfer",
+  };
+  if (!a->collect_timings || !s->has_phases)
+    return;
+  for (int i = 0; i < TD_PHASES; i++)
+    submit(a, "duration", names[i], s->phases[i]);
+}
+
 /* Sends what one step produced; polled is 0 for a time-only step. */
-static void dispatch_step(const account_t *a, const td_step_t *s, int polled) {
+static void dispatch_step(const account_t *a, td_step_t *s, int polled) {
+  td_words_step(&a->policy, s);
   if (polled) {
     submit(a, "bool", "api_reachable", s->api_reachable);
     submit(a, "response_code", "", s->response_code);
@@ -576,51 +629,30 @@ static void dispatch_step(const account_t *a, const td_step_t *s, int polled) {
   /* timeleft is seconds, as collectd's other timeleft sources report it
    * and Prometheus expects base units; the options stay in days. */
   if (s->has_timeleft)
-    submit(a, "timeleft", "token", s->timeleft_days * 86400.0);
+    submit(a, "timeleft", "token", s->timeleft);
   if (s->has_tls_timeleft)
-    submit(a, "timeleft", "tls_certificate", s->tls_timeleft_days * 86400.0);
+    submit(a, "timeleft", "tls_certificate", s->tls_timeleft);
   for (size_t i = 0; i < s->n_notes && a->notifications; i++)
     notify(a, &s->notes[i]);
   if (s->log[0] != '\0' && s->log_is_problem)
     WARNING(LOG_PREFIX "%s", s->log);
   else if (s->log[0] != '\0')
     INFO(LOG_PREFIX "%s", s->log);
+  if (polled)
+    submit_phases(a, s);
 }
 
-/* duration-dns, -connect, -tls, -ttfb, -transfer for a poll that got an
- * answer. */
-static void submit_phases(const account_t *a, const td_poll_t *poll) {
-  static const char *names[TD_PHASES] = {
-      [TD_PHASE_DNS] = "dns",   [TD_PHASE_CONNECT] = "connect",
-      [TD_PHASE_TLS] = "tls",   [TD_PHASE_TTFB] = "ttfb",
-      [TD_PHASE_TRANSFER] = "transfer",
-  };
-  if (!a->collect_timings || poll->http_status <= 0)
-    return;
-  for (int i = 0; i < TD_PHASES; i++)
-    submit(a, "duration", names[i], poll->phases[i]);
-}
-
-/* gauge-usage_percent-ORG and bool-restricted_mode-ORG, and their notes;
- * an unusable answer is logged once until it changes. */
+/* gauge-usage_percent-ORG and bool-restricted_mode-ORG, their notes, and
+ * the lines worth logging once until they change. */
 static void orgs_done(account_t *a, const td_poll_t *poll) {
-  char problem[sizeof(a->orgs_problem)] = "";
-  if (poll->error != NULL && poll->error[0] != '\0')
-    snprintf(problem, sizeof(problem), "no answer: %s", poll->error);
-  else if (poll->http_status != 200)
-    snprintf(problem, sizeof(problem), "HTTP %d", poll->http_status);
-  else if (poll->body != TD_EXTRACT_OK || poll->orgs == NULL)
-    snprintf(problem, sizeof(problem), "%s", td_extract_strerror(poll->body));
-  if (strcmp(problem, a->orgs_problem) != 0 && problem[0] != '\0')
-    WARNING(LOG_PREFIX "account \"%s\": the organizations answer is "
-                       "unusable: %s",
-            a->name, problem);
-  sstrncpy(a->orgs_problem, problem, sizeof(a->orgs_problem));
-  if (problem[0] != '\0')
-    return;
-  td_orgs_step_t step;
-  char ti[DATA_MAX_NAME_LEN];
-  td_state_orgs_step(&a->orgs_state, &a->policy, poll->orgs, &step);
+  static td_orgstate_step_t step; /* one read thread; 5 KiB off the stack */
+  char line[TD_VERDICT_MAX_TEXT + 1], ti[DATA_MAX_NAME_LEN];
+  td_orgstate_step(&a->orgs_state, a->usage_warning_percent, poll, &step);
+  td_words_orgstate_step(&a->policy, &step);
+  if (step.news == TD_LOG_PROBLEM) {
+    td_words_orgs_problem(&a->policy, &step, line, sizeof(line));
+    WARNING(LOG_PREFIX "%s", line);
+  }
   for (size_t i = 0; i < step.count; i++) {
     if (step.orgs[i].has_usage) {
       snprintf(ti, sizeof(ti), "usage_percent-%s", step.orgs[i].ident);
@@ -633,10 +665,10 @@ static void orgs_done(account_t *a, const td_poll_t *poll) {
   }
   for (size_t i = 0; i < step.n_notes && a->notifications; i++)
     notify(a, &step.notes[i]);
-  if (poll->orgs->dropped > 0)
-    WARNING(LOG_PREFIX "account \"%s\": only the first %d organizations are "
-                       "reported; %zu more were left out.",
-            a->name, TD_ORGS_MAX, poll->orgs->dropped);
+  if (step.log_left_out) {
+    td_words_orgs_left_out(&a->policy, &step, line, sizeof(line));
+    WARNING(LOG_PREFIX "%s", line);
+  }
 }
 
 static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
@@ -650,7 +682,6 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
   td_state_step(&a->state, &a->policy, poll, CDTIME_T_TO_DOUBLE(cdtime()),
                 &step);
   dispatch_step(a, &step, 1);
-  submit_phases(a, poll);
 }
 
 /* ---- reading ---- */
@@ -769,6 +800,7 @@ static int account_start(account_t *a, double now) {
   if (a->expires_text != NULL)
     td_time_parse_utc(a->expires_text, &a->policy.expires);
   td_state_init(&a->state);
+  td_orgstate_init(&a->orgs_state);
   a->next_due = now;
   td_http_opts_t o = {
       .url = a->url,
@@ -780,7 +812,11 @@ static int account_start(account_t *a, double now) {
       .timeout = a->timeout < interval * TD_POLL_SHARE
                      ? a->timeout
                      : interval * TD_POLL_SHARE,
+      .proxy = a->proxy,
   };
+  char proxy[320];
+  if (td_http_proxy_describe(&o, proxy, sizeof(proxy)))
+    INFO(LOG_PREFIX "account \"%s\": using proxy %s.", a->name, proxy);
   const char *why;
   a->conn = td_http_conn_new(http, &o, a, &why);
   if (a->conn == NULL) {

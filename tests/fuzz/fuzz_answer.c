@@ -1,8 +1,9 @@
 /* fuzz_answer: libFuzzer target for the whole answer handling, without a
- * network: what td_http does with an answer (Retry-After header -> wait,
- * body chunks -> td_extract, end of transfer -> td_poll_t) and what the
+ * network: the very code td_http hands a transfer to (td_answer: header
+ * lines, body chunks, the end of the transfer -> td_poll_t) and what the
  * plugin does with a finished poll (td_state_may_poll, td_state_step or
- * td_state_tick), over a sequence of polls of one account.
+ * td_state_tick, then td_words_step), over a sequence of polls of one
+ * account.
  *
  * The input is read front to back by a byte reader (bytes past the end read
  * as 0): first the account's policy, then a start time, then up to 12
@@ -15,7 +16,7 @@
  * ExpectUser set or not. Each poll also carries the server certificate's
  * expiry (kept from the last handshake, near the clock, parsed from an
  * "Expire Date:" text, or any double) and libcurl's timing marks for
- * td_phases_split. Config strings (account name, ExpectUser) are stripped
+ * td_answer_phases. Config strings (account name, ExpectUser) are stripped
  * of control bytes as collectd's config would have them; everything that
  * comes from the network (status, Retry-After, body, transport error text,
  * response time, certificate expiry, timing marks) is taken as it comes,
@@ -34,7 +35,7 @@
  *    and TLS certificate expiry level changes; nothing dropped for want of
  *    room; a log line exactly when the problem changed; a tick touches the
  *    token expiry only;
- *  - td_phases_split never gives a negative or NaN phase, nor one longer
+ *  - td_answer_phases never gives a negative or NaN phase, nor one longer
  *    than the total when the marks grow as libcurl's do;
  *  - a wait is bounded: right after a 429 the account is not polled before
  *    the wait ends, and an account that may not poll waits at most
@@ -42,14 +43,17 @@
  *    with -DFUZZ_NO_WAIT_BOUND to leave that last check out);
  *  - td_time_parse_retry_after and td_time_parse_utc return 0 or -1 and,
  *    on 0, a finite value (a wait >= 0);
- *  - td_state_sanitize keeps its bounds for any size and max.
+ *  - td_text_clean keeps its bounds for any size and max, and leaves no
+ *    control character (C0, DEL, C1, U+2028/9, bidi controls).
  *
  * FUZZ_TRACE=1 in the environment prints every step (for reading a seed).
  *
  * Build: tools/fuzz build (clang -fsanitize=fuzzer,address,undefined). */
-#include "td_extract.h"
+#include "td_answer.h"
 #include "td_state.h"
+#include "td_text.h"
 #include "td_time.h"
+#include "td_words.h"
 
 #include <limits.h>
 #include <math.h>
@@ -134,6 +138,19 @@ static int no_control(const char *s) {
   return 1;
 }
 
+/* No C1 control, line or paragraph separator, or bidi control either. */
+static int no_unicode_control(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+      return 0;
+    if (p[0] == 0xE2 && p[1] == 0x80 && p[2] >= 0xA8 && p[2] <= 0xAE)
+      return 0;
+    if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9)
+      return 0;
+  }
+  return 1;
+}
+
 /* ---- the pieces of one answer ---- */
 
 static const int statuses[] = {200, 200, 200, 200, 401, 403, 429, 429,
@@ -164,17 +181,17 @@ static size_t chunk_size(uint32_t *s) {
   }
 }
 
-/* Feeds a buffer as td_http's write callback does: chunk by chunk, the
- * transfer stopped when the body breaks the size bound. Returns 1 when it
- * stopped. */
-static int feed_body(td_extract_t *x, const uint8_t *buf, size_t len,
+/* Feeds a buffer as td_http's write callback does: chunk by chunk to
+ * td_answer_body, the transfer stopped when the answer refuses more.
+ * Returns 1 when it stopped. */
+static int feed_body(td_answer_t *a, const uint8_t *buf, size_t len,
                      uint32_t *seed) {
   size_t off = 0;
   while (off < len) {
     size_t n = chunk_size(seed);
     if (n > len - off)
       n = len - off;
-    if (td_extract_feed(x, buf + off, n) == TD_EXTRACT_E_SIZE)
+    if (td_answer_body(a, buf + off, n) != 0)
       return 1;
     off += n;
   }
@@ -210,8 +227,7 @@ static void read_cert(reader_t *r, double now, double *cert_expires) {
  * reused connection) or any doubles; split by td_phases_split, whose
  * phases must never be negative or NaN, and within the total when the
  * marks make sense. */
-static void read_phases(reader_t *r, double phases[TD_PHASES]) {
-  double marks[TD_MARKS];
+static void read_marks(reader_t *r, double marks[TD_MARKS]) {
   uint8_t how = u8(r);
   int sane = !(how & 1);
   if (sane) {
@@ -226,7 +242,24 @@ static void read_phases(reader_t *r, double phases[TD_PHASES]) {
     for (int i = 0; i < TD_MARKS; i++)
       marks[i] = raw_double(r);
   }
-  td_phases_split(marks, phases);
+}
+
+/* td_answer_phases' promise: never negative or NaN, and within the total
+ * when the marks grow as libcurl's do. */
+static void check_phases(const double marks[TD_MARKS],
+                         const double phases[TD_PHASES]) {
+  /* Sane: finite, not negative, none past the total, and growing but for
+   * the connect and TLS marks a reused connection leaves at 0. */
+  int sane = 1;
+  double last = 0;
+  for (int i = 0; i < TD_MARKS; i++) {
+    sane &= isfinite(marks[i]) && marks[i] >= 0 &&
+            marks[i] <= marks[TD_MARK_TOTAL];
+    if (marks[i] > 0) {
+      sane &= marks[i] >= last;
+      last = marks[i];
+    }
+  }
   for (int i = 0; i < TD_PHASES; i++) {
     CHECK(phases[i] >= 0); /* false for NaN too */
     if (sane)
@@ -243,7 +276,7 @@ static void check_state(const td_state_t *st) {
   CHECK(st->tls_expiry >= TD_LEVEL_UNKNOWN &&
         st->tls_expiry <= TD_LEVEL_FAILURE);
   CHECK(st->rate_limited == 0 || st->rate_limited == 1);
-  CHECK(has_nul_within(st->last_problem, sizeof(st->last_problem)));
+  CHECK(has_nul_within(st->problem.last, sizeof(st->problem.last)));
   CHECK(has_nul_within(st->last_id, sizeof(st->last_id)));
 }
 
@@ -256,18 +289,18 @@ static void check_step(const td_step_t *out, int text_whole) {
   CHECK(out->has_response_time == 0 || out->has_response_time == 1);
   CHECK(out->has_timeleft == 0 || out->has_timeleft == 1);
   if (out->has_timeleft)
-    CHECK(!(out->timeleft_days < 0));
+    CHECK(!(out->timeleft < 0));
   CHECK(out->has_tls_timeleft == 0 || out->has_tls_timeleft == 1);
   if (out->has_tls_timeleft)
-    CHECK(!(out->tls_timeleft_days < 0));
+    CHECK(!(out->tls_timeleft < 0));
   CHECK(out->log_is_problem == 0 || out->log_is_problem == 1);
   CHECK(has_nul_within(out->log, sizeof(out->log)));
-  CHECK(no_control(out->log));
+  CHECK(no_control(out->log) && no_unicode_control(out->log));
   if (text_whole)
     CHECK(whole_utf8(out->log));
   for (size_t i = 0; i < out->n_notes; i++) {
     const td_note_t *n = &out->notes[i];
-    /* Organization notes come from td_state_orgs_step, never from here. */
+    /* Organization notes come from td_orgstate_step, never from here. */
     CHECK(n->kind == TD_NOTE_TOKEN_VALID || n->kind == TD_NOTE_API_REACHABLE ||
           n->kind == TD_NOTE_TOKEN_EXPIRY || n->kind == TD_NOTE_RATE_LIMITED ||
           n->kind == TD_NOTE_TLS_EXPIRY);
@@ -277,12 +310,12 @@ static void check_step(const td_step_t *out, int text_whole) {
           n->severity == TD_SEV_OKAY);
     CHECK(has_nul_within(n->message, sizeof(n->message)));
     CHECK(n->message[0] != '\0');
-    CHECK(no_control(n->message));
+    CHECK(no_control(n->message) && no_unicode_control(n->message));
     if (text_whole)
       CHECK(whole_utf8(n->message));
-    CHECK(td_note_type(n->kind) != NULL && td_note_type(n->kind)[0] != '\0');
-    CHECK(td_note_type_instance(n->kind) != NULL &&
-          td_note_type_instance(n->kind)[0] != '\0');
+    CHECK(td_words_note_type(n->kind) != NULL && td_words_note_type(n->kind)[0] != '\0');
+    CHECK(td_words_note_type_instance(n->kind) != NULL &&
+          td_words_note_type_instance(n->kind)[0] != '\0');
   }
 }
 
@@ -320,7 +353,7 @@ static void check_tick(const td_state_t *prev, const td_state_t *st,
         st->failures == prev->failures &&
         st->tls_expiry == prev->tls_expiry &&
         st->not_before == prev->not_before &&
-        strcmp(st->last_problem, prev->last_problem) == 0);
+        strcmp(st->problem.last, prev->problem.last) == 0);
   CHECK(out->n_notes == check_deadline_notes(prev->expiry, st->expiry,
                                              TD_NOTE_TOKEN_EXPIRY, out));
 }
@@ -361,7 +394,7 @@ static void check_transitions(const td_state_t *prev, const td_state_t *st,
   CHECK(out->n_notes == tf + to + tw + rw + ro + lw + lo + e + t);
 
   /* A log line exactly when the problem changed. */
-  int changed = strcmp(prev->last_problem, st->last_problem) != 0;
+  int changed = strcmp(prev->problem.last, st->problem.last) != 0;
   CHECK((out->log[0] != '\0') == changed);
 }
 
@@ -377,7 +410,7 @@ static void check_values(const td_poll_t *p, const td_state_t *prev,
     CHECK(out->token_valid == 1);
   CHECK(out->has_tls_timeleft == (p->cert_expires > 0));
   if (out->token_valid == 1)
-    CHECK(!err && p->http_status == 200 && p->body == TD_EXTRACT_OK &&
+    CHECK(!err && p->http_status == 200 && p->body == TD_JSON_OK &&
           p->info != NULL && p->info->id[0] != '\0');
   if (!err && (p->http_status == 401 || p->http_status == 403))
     CHECK(out->token_valid == 0);
@@ -410,8 +443,8 @@ static void trace(const char *what, double now, const td_poll_t *p,
           st->not_before);
   for (size_t i = 0; i < out->n_notes; i++)
     fprintf(stderr, "  note %s-%s sev=%d: %s\n",
-            td_note_type(out->notes[i].kind),
-            td_note_type_instance(out->notes[i].kind),
+            td_words_note_type(out->notes[i].kind),
+            td_words_note_type_instance(out->notes[i].kind),
             (int)out->notes[i].severity, out->notes[i].message);
   if (out->log[0] != '\0')
     fprintf(stderr, "  log: %s\n", out->log);
@@ -465,8 +498,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pol.expires = (rc == 0 && (flags & 8)) ? parsed : now + expires_offset;
   }
 
-  td_extract_t *x = td_extract_new();
-  if (x == NULL)
+  td_answer_t *a = td_answer_new(TD_ANSWER_USER);
+  if (a == NULL)
     return 0;
   td_state_t st;
   td_state_init(&st);
@@ -482,49 +515,68 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (now < 0) /* cdtime is unsigned: a clock set back stops at 1970 */
       now = 0;
 
-    /* The answer as td_http sees it. */
-    td_poll_t p = {.http_status = read_status(&r), .retry_after = -1};
-    char retry[96], error[TD_STATE_MAX_ERROR * 2 + 2];
+    /* The transfer as td_http hands it over: header lines, body chunks,
+     * how it ended. */
+    CHECK(td_answer_begin(a) == TD_JSON_OK);
+    td_answer_end_t end = {.how = TD_END_OK, .http_status = read_status(&r)};
+    char header[128], error[TD_VERDICT_MAX_ERROR * 2 + 2];
+    int stopped = 0;
+    CHECK(td_answer_header(a, "HTTP/1.1 200 OK\r\n", 17, now) == 0);
     if (op & 4) {
-      text(&r, retry, sizeof(retry) - 1);
+      size_t hlen = text(&r, header, sizeof(header) - 1);
       double wait = -1;
-      rc = td_time_parse_retry_after(retry, now, &wait);
+      rc = td_time_parse_retry_after(header, now, &wait);
       CHECK(rc == 0 || rc == -1);
-      if (rc == 0) {
+      if (rc == 0)
         CHECK(isfinite(wait) && wait >= 0);
-        p.retry_after = wait;
-      }
-    } else if (op & 8) {
-      p.retry_after = raw_double(&r); /* the contract: any value */
+      char line[160];
+      int n = snprintf(line, sizeof(line), "Retry-After: %.*s\r\n",
+                       (int)hlen, header);
+      CHECK(td_answer_header(a, line, (size_t)n, now) == 0);
+    }
+    if (op & 8) { /* an announced length, sometimes past the bound */
+      char line[64];
+      int n = snprintf(line, sizeof(line), "Content-Length: %u\r\n",
+                       u32(&r) % (2u * TD_JSON_MAX_BODY));
+      stopped = td_answer_header(a, line, (size_t)n, now) != 0;
     }
     int text_whole = whole_utf8(account) && whole_utf8(expect);
     if (op & 16) {
       text(&r, error, sizeof(error) - 1);
-      p.error = error;
+      end.how = TD_END_FAILED;
+      end.error = error;
       text_whole = text_whole && whole_utf8(error);
-    } else {
-      p.error = (op & 32) ? "" : NULL;
+    } else if (op & 32) {
+      end.how = TD_END_FAILED;
+      end.error = "";
     }
-    p.response_time = (op & 64) ? raw_double(&r) : u16(&r) / 1000.0;
+    double total = (op & 64) ? raw_double(&r) : u16(&r) / 1000.0;
     read_cert(&r, now, &cert_expires);
-    p.cert_expires = cert_expires;
-    read_phases(&r, p.phases);
+    end.cert_expires = cert_expires;
+    read_marks(&r, end.marks);
+    if (!(step_kind & 32))
+      end.marks[TD_MARK_TOTAL] = total;
 
-    /* The body, in chunks, stopped at the size bound like on_body. */
-    CHECK(td_extract_reset(x) == TD_EXTRACT_OK);
     size_t blen = u16(&r);
     uint32_t seed = (uint32_t)u16(&r) << 8 | 1;
     if (blen > r.n)
       blen = r.n;
-    int stopped = feed_body(x, r.p, blen, &seed);
+    if (!stopped)
+      stopped = feed_body(a, r.p, blen, &seed);
     r.p += blen;
     r.n -= blen;
     if (!stopped && (step_kind & 4))
-      stopped = feed_body(x, (const uint8_t *)pad, sizeof(pad), &seed);
-    p.body = td_extract_finish(x);
-    if (stopped || (step_kind & 8)) /* refused, or announced too large */
-      p.body = TD_EXTRACT_E_SIZE;
-    p.info = (step_kind & 16) ? NULL : td_extract_info(x);
+      stopped = feed_body(a, (const uint8_t *)pad, sizeof(pad), &seed);
+    if (stopped && end.how == TD_END_OK)
+      end.how = TD_END_STOPPED;
+    td_poll_t p;
+    td_answer_finish(a, &end, &p);
+    check_phases(end.marks, p.phases);
+    if (stopped)
+      CHECK(p.body == TD_JSON_E_SIZE && (p.error == NULL || p.error[0] == '\0'));
+    if (end.how == TD_END_FAILED && !stopped)
+      CHECK(p.error != NULL && p.error[0] != '\0');
+    CHECK(p.info != NULL && p.orgs == NULL);
 
     /* What the plugin does at this poll time. */
     td_state_t prev = st;
@@ -535,12 +587,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int tick = (op & 3) == 3 || ((op & 3) < 2 && !may);
     if (tick) {
       td_state_tick(&st, &pol, now, &out);
+      td_words_step(&pol, &out);
       trace("tick", now, NULL, &st, &out);
       check_state(&st);
       check_step(&out, whole_utf8(account));
       check_tick(&prev, &st, &out);
     } else {
       td_state_step(&st, &pol, &p, now, &out);
+      td_words_step(&pol, &out);
       trace("step", now, &p, &st, &out);
       check_state(&st);
       check_step(&out, text_whole);
@@ -561,26 +615,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           st.not_before - now <= TD_STATE_MAX_WAIT);
 #endif
 
-    /* td_state_sanitize on its own, any size and max. */
+    /* td_text_clean on its own, any size and max. */
     if (p.error != NULL) {
-      char dst[TD_STATE_MAX_ERROR + 1];
+      char dst[TD_VERDICT_MAX_ERROR + 1];
       size_t dsize = 1 + step_kind % sizeof(dst);
       size_t max = (size_t)(op >> 4) * 9;
       memset(dst, 'Z', sizeof(dst));
-      td_state_sanitize(dst, dsize, p.error, max);
+      td_text_clean(dst, dsize, p.error, max);
       CHECK(has_nul_within(dst, dsize));
       size_t dlen = strlen(dst);
-      CHECK(dlen <= max && dlen <= strlen(p.error) && no_control(dst));
-      for (size_t k = 0; k < dlen; k++) {
-        unsigned char c = (unsigned char)p.error[k];
-        CHECK(dst[k] == ((c < 0x20 || c == 0x7f) ? ' ' : (char)c));
-      }
+      CHECK(dlen <= max && dlen <= strlen(p.error) && no_control(dst) &&
+            no_unicode_control(dst));
       if (whole_utf8(p.error))
         CHECK(whole_utf8(dst));
       for (size_t k = dsize; k < sizeof(dst); k++)
         CHECK(dst[k] == 'Z');
     }
   }
-  td_extract_free(x);
+  td_answer_free(a);
   return 0;
 }

@@ -21,7 +21,7 @@
   } while (0)
 
 /* Spaces appended in padded runs: past the body bound whatever the input. */
-#define PAD_LEN (TD_EXTRACT_MAX_BODY + 4096)
+#define PAD_LEN (TD_JSON_MAX_BODY + 4096)
 static char pad[PAD_LEN];
 
 static void fill_pad(void) {
@@ -70,15 +70,15 @@ static inline size_t body_chunk_size(uint32_t *s) {
   }
 }
 
-static inline int status_known(td_extract_status_t s) {
+static inline int status_known(td_json_status_t s) {
   switch (s) {
-  case TD_EXTRACT_OK:
-  case TD_EXTRACT_E_SYNTAX:
-  case TD_EXTRACT_E_TRUNCATED:
-  case TD_EXTRACT_E_EMPTY:
-  case TD_EXTRACT_E_DEPTH:
-  case TD_EXTRACT_E_SIZE:
-  case TD_EXTRACT_E_NOMEM:
+  case TD_JSON_OK:
+  case TD_JSON_E_SYNTAX:
+  case TD_JSON_E_TRUNCATED:
+  case TD_JSON_E_EMPTY:
+  case TD_JSON_E_DEPTH:
+  case TD_JSON_E_SIZE:
+  case TD_JSON_E_NOMEM:
     return 1;
   }
   return 0;

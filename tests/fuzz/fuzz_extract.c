@@ -7,7 +7,7 @@
  * Pass 1 feeds the body to a new extractor in chunks whose sizes come from
  * a small PRNG seeded with a hash of the input (0-byte chunks included), so
  * every input is also a chunking. About one input in 16 is followed by a
- * run of spaces that pushes the body past TD_EXTRACT_MAX_BODY, to reach the
+ * run of spaces that pushes the body past TD_JSON_MAX_BODY, to reach the
  * size bound without huge inputs. Pass 2 resets the same extractor and
  * feeds the body in one chunk (and the padding in one more).
  *
@@ -16,10 +16,10 @@
  *    and, when the status is OK, is whole UTF-8 characters (a cut never
  *    splits one);
  *  - email_verified is -1, 0 or 1; top_is_object is 0 or 1;
- *  - every status is a td_extract_status_t value, errors are sticky (every
+ *  - every status is a td_json_status_t value, errors are sticky (every
  *    later feed and the finish return the same one);
  *  - td_extract_bytes equals the bytes of the chunks fed up to and
- *    including the first one that failed; TD_EXTRACT_E_SIZE comes from the
+ *    including the first one that failed; TD_JSON_E_SIZE comes from the
  *    chunk that crossed the bound and from no other; OK means within it;
  *  - the one-chunk pass gives the same status and, when OK, the same
  *    fields: chunking never changes the result (padded runs: both passes
@@ -59,7 +59,7 @@ static void check_info(const td_account_info_t *in, int ok) {
 
 /* What a pass ended with. */
 typedef struct {
-  td_extract_status_t status;
+  td_json_status_t status;
   td_account_info_t info;
 } outcome_t;
 
@@ -68,23 +68,23 @@ typedef struct {
 typedef struct {
   td_extract_t *x;
   size_t counted;          /* bytes of chunks fed before the first error */
-  td_extract_status_t err; /* first error from a feed, OK if none */
+  td_json_status_t err; /* first error from a feed, OK if none */
 } pass_t;
 
 static void feed(pass_t *p, const void *buf, size_t len) {
-  td_extract_status_t s = td_extract_feed(p->x, buf, len);
+  td_json_status_t s = td_extract_feed(p->x, buf, len);
   CHECK(status_known(s));
-  CHECK(s != TD_EXTRACT_E_EMPTY && s != TD_EXTRACT_E_TRUNCATED);
-  if (p->err != TD_EXTRACT_OK) {
+  CHECK(s != TD_JSON_E_EMPTY && s != TD_JSON_E_TRUNCATED);
+  if (p->err != TD_JSON_OK) {
     CHECK(s == p->err); /* sticky: nothing more is counted or parsed */
   } else {
     size_t before = p->counted;
     p->counted += len;
-    if (s == TD_EXTRACT_E_SIZE) /* this chunk crossed the bound */
-      CHECK(before <= TD_EXTRACT_MAX_BODY &&
-            p->counted > TD_EXTRACT_MAX_BODY);
+    if (s == TD_JSON_E_SIZE) /* this chunk crossed the bound */
+      CHECK(before <= TD_JSON_MAX_BODY &&
+            p->counted > TD_JSON_MAX_BODY);
     else
-      CHECK(p->counted <= TD_EXTRACT_MAX_BODY);
+      CHECK(p->counted <= TD_JSON_MAX_BODY);
     p->err = s;
   }
   CHECK(td_extract_bytes(p->x) == p->counted);
@@ -108,20 +108,20 @@ static void feed_all(pass_t *p, const uint8_t *buf, size_t len,
 }
 
 static void finish(pass_t *p, outcome_t *out) {
-  td_extract_status_t s = td_extract_finish(p->x);
+  td_json_status_t s = td_extract_finish(p->x);
   CHECK(status_known(s));
-  if (p->err != TD_EXTRACT_OK)
+  if (p->err != TD_JSON_OK)
     CHECK(s == p->err);
-  if (p->counted == 0 && p->err == TD_EXTRACT_OK)
-    CHECK(s == TD_EXTRACT_E_EMPTY);
-  if (s == TD_EXTRACT_OK)
-    CHECK(p->counted > 0 && p->counted <= TD_EXTRACT_MAX_BODY);
+  if (p->counted == 0 && p->err == TD_JSON_OK)
+    CHECK(s == TD_JSON_E_EMPTY);
+  if (s == TD_JSON_OK)
+    CHECK(p->counted > 0 && p->counted <= TD_JSON_MAX_BODY);
   /* Sticky after the finish too. */
-  if (s != TD_EXTRACT_OK)
+  if (s != TD_JSON_OK)
     CHECK(td_extract_feed(p->x, "{}", 2) == s);
   out->status = s;
   memcpy(&out->info, td_extract_info(p->x), sizeof(out->info));
-  check_info(&out->info, s == TD_EXTRACT_OK);
+  check_info(&out->info, s == TD_JSON_OK);
 }
 
 static void same_info(const td_account_info_t *a, const td_account_info_t *b) {
@@ -149,31 +149,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     feed_all(&p, (const uint8_t *)pad, sizeof(pad), &seed);
   finish(&p, &chunked);
   if (padded)
-    CHECK(chunked.status != TD_EXTRACT_OK);
+    CHECK(chunked.status != TD_JSON_OK);
 
   /* Same extractor, reset, one chunk. */
-  CHECK(td_extract_reset(p.x) == TD_EXTRACT_OK);
+  CHECK(td_extract_reset(p.x) == TD_JSON_OK);
   CHECK(td_extract_bytes(p.x) == 0);
   p.counted = 0;
-  p.err = TD_EXTRACT_OK;
+  p.err = TD_JSON_OK;
   feed_all(&p, data, size, NULL);
   if (padded)
     feed_all(&p, (const uint8_t *)pad, sizeof(pad), NULL);
   finish(&p, &whole);
   td_extract_free(p.x);
 
-  if (size <= TD_EXTRACT_MAX_BODY && !padded)
+  if (size <= TD_JSON_MAX_BODY && !padded)
     CHECK(chunked.status == whole.status);
-  else if (size <= TD_EXTRACT_MAX_BODY)
+  else if (size <= TD_JSON_MAX_BODY)
     /* Padded: the one-chunk pass never parses the padding (its chunk is
      * over the bound), so it ends with the body's own error or E_SIZE;
      * the chunked pass may meet an error in the first bytes of padding
      * first (a body ending in "-" then a space). Both are errors. */
     CHECK(chunked.status == whole.status ||
-          whole.status == TD_EXTRACT_E_SIZE);
+          whole.status == TD_JSON_E_SIZE);
   else /* one chunk over the bound is refused before any parsing */
-    CHECK(whole.status == TD_EXTRACT_E_SIZE && chunked.status != TD_EXTRACT_OK);
-  if (chunked.status == TD_EXTRACT_OK && whole.status == TD_EXTRACT_OK)
+    CHECK(whole.status == TD_JSON_E_SIZE && chunked.status != TD_JSON_OK);
+  if (chunked.status == TD_JSON_OK && whole.status == TD_JSON_OK)
     same_info(&chunked.info, &whole.info);
   return 0;
 }

@@ -1,19 +1,19 @@
 /* fuzz_orgs: libFuzzer target for the organizations extractor (td_orgs)
- * and the organizations' state (td_state_orgs_step).
+ * and the organizations' state (td_orgstate_step).
  *
  * The whole input is one GET /api/v3/organizations body (corpus:
  * tests/fuzz/corpus/orgs/). Like fuzz_extract, pass 1 feeds it in chunks
  * whose sizes come from a PRNG seeded with a hash of the input (one input
- * in 16 padded with spaces past TD_EXTRACT_MAX_BODY), pass 2 resets the
+ * in 16 padded with spaces past TD_JSON_MAX_BODY), pass 2 resets the
  * same extractor and feeds it in one chunk.
  *
  * Checked (abort() on a breach):
- *  - statuses are td_extract_status_t values, errors sticky;
+ *  - statuses are td_json_status_t values, errors sticky;
  *  - count <= TD_ORGS_MAX; names NUL-terminated within their arrays and,
  *    after OK, whole UTF-8 characters; has_usage 0 or 1 with a finite
  *    usage; restricted -1, 0 or 1;
  *  - chunking never changes the status nor, after OK, the list;
- *  - td_state_orgs_step on the list (UsageWarningPercent from the hash,
+ *  - td_orgstate_step on the list (UsageWarningPercent from the hash,
  *    NaN and infinities included): at most one entry per identifier, in
  *    the list's order, identifiers of [A-Za-z0-9_.] only; from a fresh
  *    state exactly one WARNING per organization at or over the threshold
@@ -26,7 +26,9 @@
  * Build: tools/fuzz build (clang -fsanitize=fuzzer,address,undefined). */
 #include "td_extract.h"
 #include "td_orgs.h"
+#include "td_orgstate.h"
 #include "td_state.h"
+#include "td_words.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -75,17 +77,17 @@ static void same_list(const td_org_list_t *a, const td_org_list_t *b) {
 }
 
 /* Feeds buf in PRNG chunks (seed != NULL) or whole; errors are sticky. */
-static td_extract_status_t feed_all(td_orgs_t *o, const uint8_t *buf,
+static td_json_status_t feed_all(td_orgs_t *o, const uint8_t *buf,
                                     size_t len, uint32_t *seed,
-                                    td_extract_status_t err) {
+                                    td_json_status_t err) {
   size_t off = 0;
   do {
     size_t n = seed == NULL ? len : body_chunk_size(seed);
     if (n > len - off)
       n = len - off;
-    td_extract_status_t s = td_orgs_feed(o, buf + off, n);
+    td_json_status_t s = td_orgs_feed(o, buf + off, n);
     CHECK(status_known(s));
-    if (err != TD_EXTRACT_OK)
+    if (err != TD_JSON_OK)
       CHECK(s == err);
     err = s;
     off += n;
@@ -93,25 +95,25 @@ static td_extract_status_t feed_all(td_orgs_t *o, const uint8_t *buf,
   return err;
 }
 
-static td_extract_status_t parse(td_orgs_t *o, const uint8_t *data,
+static td_json_status_t parse(td_orgs_t *o, const uint8_t *data,
                                  size_t size, int padded, uint32_t *seed,
                                  td_org_list_t *out) {
-  CHECK(td_orgs_reset(o) == TD_EXTRACT_OK);
-  td_extract_status_t err = feed_all(o, data, size, seed, TD_EXTRACT_OK);
+  CHECK(td_orgs_reset(o) == TD_JSON_OK);
+  td_json_status_t err = feed_all(o, data, size, seed, TD_JSON_OK);
   if (padded)
     err = feed_all(o, (const uint8_t *)pad, sizeof(pad), seed, err);
-  td_extract_status_t s = td_orgs_finish(o);
+  td_json_status_t s = td_orgs_finish(o);
   CHECK(status_known(s));
-  if (err != TD_EXTRACT_OK)
+  if (err != TD_JSON_OK)
     CHECK(s == err);
-  if (s != TD_EXTRACT_OK)
+  if (s != TD_JSON_OK)
     CHECK(td_orgs_feed(o, "[]", 2) == s);
   memcpy(out, td_orgs_list(o), sizeof(*out));
-  check_list(out, s == TD_EXTRACT_OK);
+  check_list(out, s == TD_JSON_OK);
   return s;
 }
 
-static size_t count_notes(const td_orgs_step_t *out, td_note_kind_t k,
+static size_t count_notes(const td_orgstate_step_t *out, td_note_kind_t k,
                           td_severity_t s) {
   size_t c = 0;
   for (size_t i = 0; i < out->n_notes; i++)
@@ -120,8 +122,8 @@ static size_t count_notes(const td_orgs_step_t *out, td_note_kind_t k,
   return c;
 }
 
-static void check_orgs_step(const td_orgs_step_t *out,
-                            const td_orgs_state_t *st) {
+static void check_orgs_step(const td_orgstate_step_t *out,
+                            const td_orgstate_t *st) {
   CHECK(out->count <= TD_ORGS_MAX && out->count == st->count);
   CHECK(out->n_notes <= 2 * TD_ORGS_MAX);
   for (size_t i = 0; i < out->count; i++) {
@@ -158,16 +160,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   td_orgs_t *o = td_orgs_new();
   if (o == NULL)
     return 0;
-  td_extract_status_t s1 = parse(o, data, size, padded, &seed, &chunked);
-  td_extract_status_t s2 = parse(o, data, size, padded, NULL, &whole);
+  td_json_status_t s1 = parse(o, data, size, padded, &seed, &chunked);
+  td_json_status_t s2 = parse(o, data, size, padded, NULL, &whole);
   td_orgs_free(o);
   if (padded)
-    CHECK(s1 != TD_EXTRACT_OK && s2 != TD_EXTRACT_OK);
-  if (size <= TD_EXTRACT_MAX_BODY && !padded)
+    CHECK(s1 != TD_JSON_OK && s2 != TD_JSON_OK);
+  if (size <= TD_JSON_MAX_BODY && !padded)
     CHECK(s1 == s2);
-  else if (size <= TD_EXTRACT_MAX_BODY) /* see fuzz_extract.c */
-    CHECK(s1 == s2 || s2 == TD_EXTRACT_E_SIZE);
-  if (s1 == TD_EXTRACT_OK && s2 == TD_EXTRACT_OK)
+  else if (size <= TD_JSON_MAX_BODY) /* see fuzz_extract.c */
+    CHECK(s1 == s2 || s2 == TD_JSON_E_SIZE);
+  if (s1 == TD_JSON_OK && s2 == TD_JSON_OK)
     same_list(&chunked, &whole);
 
   /* td_orgs_identifier on the input's first bytes. */
@@ -187,7 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(id[0] != '\0');
 
   /* The organizations' state over three answers. */
-  if (s1 != TD_EXTRACT_OK)
+  if (s1 != TD_JSON_OK)
     return 0;
   static const double warn[] = {0, 50, 80, 90, 100, 1e308, -1, NAN,
                                 INFINITY, -INFINITY, 42.5, 99.999};
@@ -195,25 +197,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       .account = "main",
       .usage_warning_percent = warn[(h >> 16) % (sizeof(warn) / sizeof(warn[0]))],
   };
-  static td_orgs_state_t st;
-  static td_orgs_step_t out;
+  static td_orgstate_t st;
+  static td_orgstate_step_t out;
   static td_org_list_t empty;
-  memset(&st, 0, sizeof(st));
-  td_state_orgs_step(&st, &pol, &chunked, &out);
+  td_poll_t p = {.http_status = 200, .body = TD_JSON_OK, .orgs = &chunked};
+  td_poll_t none = {.http_status = 200, .body = TD_JSON_OK, .orgs = &empty};
+  td_orgstate_init(&st);
+  td_orgstate_step(&st, pol.usage_warning_percent, &p, &out);
+  td_words_orgstate_step(&pol, &out);
   check_orgs_step(&out, &st);
   /* From nothing known: one note per organization over the threshold or
-   * restricted (the first of each identifier), no OKAY. */
+   * restricted (each one under its own identifier; only one listed twice
+   * whole counts once), no OKAY. */
+  char idents[TD_ORGS_MAX][TD_ORGS_MAX_IDENT + 1];
+  size_t dup = td_orgs_identify(&chunked, idents);
+  CHECK(out.duplicates == dup && out.count + dup == chunked.count);
   size_t want_w = 0, want_f = 0;
   for (size_t i = 0; i < chunked.count; i++) {
-    char ident[TD_ORGS_MAX_NAME + 1];
-    td_orgs_identifier(chunked.orgs[i].name, ident, sizeof(ident));
-    int first = 1;
-    for (size_t j = 0; j < i && first; j++) {
-      char other[TD_ORGS_MAX_NAME + 1];
-      td_orgs_identifier(chunked.orgs[j].name, other, sizeof(other));
-      first = strcmp(ident, other) != 0;
-    }
-    if (!first)
+    if (idents[i][0] == '\0')
       continue;
     want_w += chunked.orgs[i].has_usage &&
               chunked.orgs[i].usage_percent >= pol.usage_warning_percent;
@@ -223,11 +224,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(count_notes(&out, TD_NOTE_ORG_RESTRICTED, TD_SEV_FAILURE) == want_f);
   CHECK(out.n_notes == want_w + want_f);
   /* The same answer again: nothing changed, nothing to say. */
-  td_state_orgs_step(&st, &pol, &chunked, &out);
+  td_orgstate_step(&st, pol.usage_warning_percent, &p, &out);
+  td_words_orgstate_step(&pol, &out);
   check_orgs_step(&out, &st);
-  CHECK(out.n_notes == 0);
+  CHECK(out.n_notes == 0 && out.log_left_out == 0);
   /* No organization any more: all forgotten, silently. */
-  td_state_orgs_step(&st, &pol, &empty, &out);
+  td_orgstate_step(&st, pol.usage_warning_percent, &none, &out);
   check_orgs_step(&out, &st);
   CHECK(out.n_notes == 0 && st.count == 0 && out.count == 0);
   return 0;

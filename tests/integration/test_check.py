@@ -366,7 +366,9 @@ def test_check_bad_usage_and_missing_token_are_unknown(d):
 def test_check_help_and_version(d):
     run = Runner(d)
     r = run("--help")
-    assert r.rc == OK and r.out.startswith("Usage: telemetrydeck-check"), r
+    # UNKNOWN (3), as the monitoring-plugins guidelines and check_http have
+    # it: --help checks nothing.
+    assert r.rc == UNKNOWN and r.out.startswith("Usage: telemetrydeck-check"), r
     for opt in ("--token-file", "--url", "--timeout", "--ca-cert", "--expires",
                 "--warning-days", "--critical-days", "--expect-user",
                 "--verbose", "--allow-plaintext", "TELEMETRYDECK_TOKEN"):
@@ -374,5 +376,5 @@ def test_check_help_and_version(d):
     r = run("--version")
     with open(os.path.join(TOP, "configure.ac")) as f:
         version = re.search(r"AC_INIT\(\[[^]]*\], \[([^]]*)\]", f.read()).group(1)
-    assert r.rc == OK, r
+    assert r.rc == UNKNOWN, r
     assert r.lines[0] == "telemetrydeck-check (collectd-telemetrydeck) %s" % version, r

@@ -521,7 +521,10 @@ def test_no_answer_refused_unresolvable_or_untrusted_tls_never_sends_a_request(d
     wrapper = loopback_dns_wrapper(d)
     tokens = [tok(n) for n, _, _, _ in cases] + [tok("ok")]
     ok_fake = FakeAPI(d, {tok("ok"): {"label": "ok", "mode": "ok"}}, name="okfake")
-    block = [account(n, acc["url"], tok(n), CACert=ca(), Interval=INTERVAL,
+    # A host that is not loopback may not be polled more than once a
+    # second (issue 9): the unresolvable one polls at 1 s.
+    block = [account(n, acc["url"], tok(n), CACert=ca(),
+                     Interval=INTERVAL if "127.0.0.1" in acc["url"] else 1,
                      Timeout=TIMEOUT, UnreachableAfter=2)
              for n, _, acc, _ in cases]
     block.append(account("ok", ok_fake.url(), tok("ok"), CACert=ca(),

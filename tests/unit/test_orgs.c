@@ -1,12 +1,18 @@
 /* The organizations extractor (td_orgs) against a table of bodies, each
- * replayed at every chunk size, and the organizations state machine. */
+ * replayed at every chunk size, their identifiers, and the organizations'
+ * state machine (td_orgstate).
+ *
+ * Build and run, from the top of the tree (the core's sources are
+ * CORE_SOURCES of Makefile.am):
+ *   tools/build && _build/tests/unit/test_orgs */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
 #include "td_orgs.h"
-#include "td_state.h"
+#include "td_orgstate.h"
+#include "td_words.h"
 
 /* One expected organization: name, usage ("-" none), restricted. */
 typedef struct {
@@ -20,39 +26,39 @@ typedef struct {
 static const struct {
   const char *what;
   const char *body;
-  td_extract_status_t status;
+  td_json_status_t status;
   size_t count;
   want_org_t orgs[4];
 } cases[] = {
     {"a top-level array of organizations",
      "[{\"id\":\"a\",\"name\":\"Acme\",\"usagePercentage\":42.5,"
      "\"isInRestrictedMode\":false,\"resolvedMaxSignals\":100000}]",
-     TD_EXTRACT_OK, 1, {{"Acme", 42.5, 0}}},
+     TD_JSON_OK, 1, {{"Acme", 42.5, 0}}},
     {"a wrapper object: its first array is the list",
      "{\"meta\":{\"x\":[1,2]},\"organizations\":[{\"name\":\"B\","
      "\"usagePercentage\":120}],\"other\":[{\"name\":\"not this\"}]}",
-     TD_EXTRACT_OK, 1, {{"B", 120, -1}}},
+     TD_JSON_OK, 1, {{"B", 120, -1}}},
     {"missing and mistyped fields are no value",
      "[{\"name\":\"N\"},{\"usagePercentage\":\"lots\",\"isInRestrictedMode\":"
      "\"yes\",\"name\":7},{\"isInRestrictedMode\":true}]",
-     TD_EXTRACT_OK, 3, {{"N", NONE, -1}, {"", NONE, -1}, {"", NONE, 1}}},
+     TD_JSON_OK, 3, {{"N", NONE, -1}, {"", NONE, -1}, {"", NONE, 1}}},
     {"nested objects and arrays inside an organization are skipped",
      "[{\"members\":[{\"name\":\"x\",\"usagePercentage\":1}],\"owner\":"
      "{\"name\":\"y\"},\"name\":\"Z\",\"usagePercentage\":3e1}]",
-     TD_EXTRACT_OK, 1, {{"Z", 30, -1}}},
+     TD_JSON_OK, 1, {{"Z", 30, -1}}},
     {"non-objects in the list are skipped",
      "[1,\"two\",null,[{\"name\":\"deep\"}],{\"name\":\"Real\"}]",
-     TD_EXTRACT_OK, 1, {{"Real", NONE, -1}}},
-    {"an empty list", "[]", TD_EXTRACT_OK, 0, {{0}}},
+     TD_JSON_OK, 1, {{"Real", NONE, -1}}},
+    {"an empty list", "[]", TD_JSON_OK, 0, {{0}}},
     {"an object without a list", "{\"error\":true,\"reason\":\"x\"}",
-     TD_EXTRACT_OK, 0, {{0}}},
-    {"a truncated list", "[{\"name\":\"A\"", TD_EXTRACT_E_TRUNCATED, 0, {{0}}},
-    {"malformed", "[{\"name\":}]", TD_EXTRACT_E_SYNTAX, 0, {{0}}},
-    {"empty", "", TD_EXTRACT_E_EMPTY, 0, {{0}}},
+     TD_JSON_OK, 0, {{0}}},
+    {"a truncated list", "[{\"name\":\"A\"", TD_JSON_E_TRUNCATED, 0, {{0}}},
+    {"malformed", "[{\"name\":}]", TD_JSON_E_SYNTAX, 0, {{0}}},
+    {"empty", "", TD_JSON_E_EMPTY, 0, {{0}}},
 };
 
 /* Feeds body in chunks of size step; returns the status. */
-static td_extract_status_t replay(td_orgs_t *o, const char *body,
+static td_json_status_t replay(td_orgs_t *o, const char *body,
                                   size_t step) {
   size_t len = strlen(body);
   td_orgs_reset(o);
@@ -80,9 +86,9 @@ static void check_bodies(void) {
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     size_t len = strlen(cases[i].body), bad_step = 0;
     for (size_t step = 1; step <= (len ? len : 1) && !bad_step; step++) {
-      td_extract_status_t st = replay(o, cases[i].body, step);
+      td_json_status_t st = replay(o, cases[i].body, step);
       if (st != cases[i].status ||
-          (st == TD_EXTRACT_OK &&
+          (st == TD_JSON_OK &&
            !same(td_orgs_list(o), cases[i].count, cases[i].orgs)))
         bad_step = step;
     }
@@ -103,7 +109,7 @@ static void check_bounds(void) {
     n += (size_t)sprintf(body + n, "%s{\"name\":\"o%d\"}", i ? "," : "", i);
   body[n++] = ']';
   body[n] = '\0';
-  tap_is_int(replay(o, body, n), TD_EXTRACT_OK, "%d organizations parse",
+  tap_is_int(replay(o, body, n), TD_JSON_OK, "%d organizations parse",
              TD_ORGS_MAX + 5);
   tap_is_int((long long)td_orgs_list(o)->count, TD_ORGS_MAX,
              "only TD_ORGS_MAX are kept");
@@ -118,8 +124,8 @@ static void check_bounds(void) {
   for (int i = 0; i < 100; i++)
     body[n++] = '[';
   body[n] = '\0';
-  tap_is_int(replay(o, body, 3), TD_EXTRACT_E_DEPTH,
-             "nesting beyond TD_EXTRACT_MAX_DEPTH stops the parse");
+  tap_is_int(replay(o, body, 3), TD_JSON_E_DEPTH,
+             "nesting beyond TD_JSON_MAX_DEPTH stops the parse");
   free(body);
   td_orgs_free(o);
 }
@@ -134,11 +140,93 @@ static void check_identifier(void) {
   tap_is_str(id, "a_very_long_org", "identifiers are cut to fit");
 }
 
+/* An organizations poll that delivered list. */
+static td_poll_t orgs_poll(const td_org_list_t *list) {
+  return (td_poll_t){.http_status = 200, .body = TD_JSON_OK, .orgs = list,
+                     .retry_after = -1};
+}
+
+static td_org_t org(const char *name, const char *id, double usage,
+                    int restricted) {
+  td_org_t o = {.has_usage = 1, .usage_percent = usage,
+                .restricted = restricted};
+  snprintf(o.name, sizeof(o.name), "%s", name);
+  snprintf(o.id, sizeof(o.id), "%s", id);
+  o.name_hash = td_orgs_hash((const unsigned char *)name, strlen(name));
+  o.id_hash = td_orgs_hash((const unsigned char *)id, strlen(id));
+  return o;
+}
+
+/* Names that clean up to one identifier, or to nothing readable, stay
+ * apart: readable part plus eight hex digits of the id. */
+static void check_collisions(void) {
+  static td_orgstate_t st;
+  static td_orgstate_step_t out;
+  td_org_list_t list = {.count = 4};
+  list.orgs[0] = org("Acme Inc", "A-1", 10, 0);
+  list.orgs[1] = org("Acme-Inc", "B-2", 99.5, 1);
+  list.orgs[2] = org("\xd0\x9a\xd0\xbe\xd0\xbc", "K-3", 1, 0);
+  list.orgs[3] = org("Solo", "S-4", 1, 0);
+  td_orgstate_init(&st);
+  td_poll_t p = orgs_poll(&list);
+  td_orgstate_step(&st, 90, &p, &out);
+  tap_is_int((int)out.count, 4, "four organizations, four identifiers");
+  tap_ok(strncmp(out.orgs[0].ident, "Acme_Inc_", 9) == 0 &&
+             strlen(out.orgs[0].ident) == 17,
+         "a colliding name keeps its readable part and gets 8 hex digits "
+         "(%s)", out.orgs[0].ident);
+  tap_ok(strcmp(out.orgs[0].ident, out.orgs[1].ident) != 0,
+         "\"Acme Inc\" and \"Acme-Inc\" stay apart (%s, %s)",
+         out.orgs[0].ident, out.orgs[1].ident);
+  tap_ok(strlen(out.orgs[2].ident) == 15 && out.orgs[2].ident[6] == '_',
+         "a name with no Latin letter gets the suffix too (%s)",
+         out.orgs[2].ident);
+  tap_is_str(out.orgs[3].ident, "Solo", "a name alone keeps its plain form");
+  int restricted_note = 0;
+  for (size_t i = 0; i < out.n_notes; i++)
+    restricted_note |= out.notes[i].kind == TD_NOTE_ORG_RESTRICTED &&
+                       strcmp(out.notes[i].instance, out.orgs[1].ident) == 0;
+  tap_ok(restricted_note, "the restricted one of the pair gets its FAILURE");
+  char first[TD_ORGS_MAX_IDENT + 1];
+  memcpy(first, out.orgs[0].ident, sizeof(first));
+  td_orgstate_step(&st, 90, &p, &out);
+  tap_is_str(out.orgs[0].ident, first, "identifiers are the same next poll");
+  tap_is_int((int)out.n_notes, 0, "and nothing is notified twice");
+}
+
+/* More organizations than kept: said once, again only when it changes. */
+static void check_left_out_once(void) {
+  static td_orgstate_t st;
+  static td_orgstate_step_t out;
+  static td_org_list_t list;
+  char name[16];
+  list.count = TD_ORGS_MAX;
+  for (size_t i = 0; i < TD_ORGS_MAX; i++) {
+    snprintf(name, sizeof(name), "Org%zu", i);
+    list.orgs[i] = org(name, name, 1, 0);
+  }
+  list.dropped = 3;
+  td_orgstate_init(&st);
+  td_poll_t p = orgs_poll(&list);
+  const struct {
+    size_t dropped;
+    int say;
+  } polls[] = {{3, 1}, {3, 0}, {3, 0}, {4, 1}, {0, 0}, {0, 0}, {2, 1}};
+  for (size_t i = 0; i < sizeof(polls) / sizeof(polls[0]); i++) {
+    list.dropped = polls[i].dropped;
+    td_orgstate_step(&st, 90, &p, &out);
+    tap_is_int(out.log_left_out, polls[i].say,
+               "poll %zu with %zu left out: said %s", i + 1, polls[i].dropped,
+               polls[i].say ? "now" : "not again");
+  }
+}
+
 static void check_state(void) {
   td_policy_t pol = {.account = "main", .usage_warning_percent = 90};
-  td_orgs_state_t st = {0};
-  td_orgs_step_t out;
+  static td_orgstate_t st;
+  static td_orgstate_step_t out;
   td_org_list_t list = {.count = 1};
+  td_orgstate_init(&st);
   snprintf(list.orgs[0].name, sizeof(list.orgs[0].name), "Acme");
   list.orgs[0].has_usage = 1;
   list.orgs[0].restricted = 0;
@@ -158,7 +246,9 @@ static void check_state(void) {
   for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
     list.orgs[0].usage_percent = steps[i].usage;
     list.orgs[0].restricted = steps[i].restricted;
-    td_state_orgs_step(&st, &pol, &list, &out);
+    td_poll_t p = orgs_poll(&list);
+    td_orgstate_step(&st, pol.usage_warning_percent, &p, &out);
+    td_words_orgstate_step(&pol, &out);
     char got[128] = "";
     for (size_t k = 0; k < out.n_notes; k++)
       snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s:%s",
@@ -181,5 +271,7 @@ int main(void) {
   check_bounds();
   check_identifier();
   check_state();
+  check_collisions();
+  check_left_out_once();
   return tap_done();
 }

@@ -1,17 +1,18 @@
 /* test_state: the per-account poll state machine, stepped through
  * sequences of polls with an injected clock (plain numbers).
  *
- * Build and run by hand, from the top of the tree:
- *   cc -Wall -Wextra -Werror -Isrc -Itests/unit src/td_state.c \
- *      src/td_extract.c tests/unit/test_state.c -lyajl -o /tmp/test_state
- *   /tmp/test_state
- * (td_state.c names body errors with td_extract_strerror.)
+ * Build and run, from the top of the tree (the core's sources are
+ * CORE_SOURCES of Makefile.am):
+ *   tools/build && _build/tests/unit/test_state
  *
  * Sequences are tables: one row per poll with the notifications that poll
  * must raise, written "kind SEVERITY, kind SEVERITY" in the order of
  * td_note_kind_t, or "none". Every output of every step is also held to
  * the bounds of td_state.h (see check_bounds). */
 #include "td_state.h"
+#include "td_answer.h"
+#include "td_text.h"
+#include "td_words.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,20 @@
 
 #define DAY 86400.0
 #define T0 1800000000.0 /* 2027-01-15, any fixed instant would do */
+
+/* The plugin words every step before it dispatches it (td_words_step):
+ * the tests that read messages and log lines do the same. */
+static void step_and_word(td_state_t *st, const td_policy_t *pol,
+                          const td_poll_t *p, double now, td_step_t *out) {
+  td_state_step(st, pol, p, now, out);
+  td_words_step(pol, out);
+}
+
+static void tick_and_word(td_state_t *st, const td_policy_t *pol, double now,
+                          td_step_t *out) {
+  td_state_tick(st, pol, now, out);
+  td_words_step(pol, out);
+}
 
 /* ------------------------------------------------------------------ */
 /* Accounts                                                            */
@@ -118,60 +133,48 @@ static const struct {
   const char *name;
   td_poll_t poll;
 } POLLS[] = {
-    [P_VALID] = {"200 valid", {200, NULL, 0.25, TD_EXTRACT_OK, &INFO_VALID, -1}},
+    [P_VALID] = {"200 valid", {.http_status = 200, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_VALID, .retry_after = -1}},
     [P_VALID_UNVERIFIED] = {"200 valid, e-mail unverified",
-                            {200, NULL, 0.25, TD_EXTRACT_OK, &INFO_UNVERIFIED,
-                             -1}},
+                            {.http_status = 200, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_UNVERIFIED, .retry_after = -1}},
     [P_VALID_NO_EMAIL_FLAG] = {"200 valid, no emailIsVerified",
-                               {200, NULL, 0.25, TD_EXTRACT_OK,
-                                &INFO_NO_EMAIL_FLAG, -1}},
+                               {.http_status = 200, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_NO_EMAIL_FLAG, .retry_after = -1}},
     [P_VALID_EMPTY_ERROR_TEXT] = {"200 valid, error text \"\"",
-                                  {200, "", 0.25, TD_EXTRACT_OK, &INFO_VALID,
-                                   -1}},
+                                  {.http_status = 200, .error = "", .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_VALID, .retry_after = -1}},
     [P_NO_ID] = {"200 without id",
-                 {200, NULL, 0.25, TD_EXTRACT_OK, &INFO_NO_ID, -1}},
+                 {.http_status = 200, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_NO_ID, .retry_after = -1}},
     [P_NULL_INFO] = {"200 without info",
-                     {200, NULL, 0.25, TD_EXTRACT_OK, NULL, -1}},
+                     {.http_status = 200, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = NULL, .retry_after = -1}},
     [P_BAD_JSON] = {"200 with a broken body",
-                    {200, NULL, 0.25, TD_EXTRACT_E_SYNTAX, &INFO_STALE, -1}},
+                    {.http_status = 200, .error = NULL, .response_time = 0.25, .body = TD_JSON_E_SYNTAX, .info = &INFO_STALE, .retry_after = -1}},
     [P_CUT_BODY] = {"200 cut off mid-body",
-                    {200, "transfer closed with 120 bytes remaining to read",
-                     10.0, TD_EXTRACT_E_TRUNCATED, &INFO_STALE, -1}},
+                    {.http_status = 200, .error = "transfer closed with 120 bytes remaining to read", .response_time = 10.0, .body = TD_JSON_E_TRUNCATED, .info = &INFO_STALE, .retry_after = -1}},
     [P_REVOKED] = {"401 revoked",
-                   {401, NULL, 0.25, TD_EXTRACT_OK, &INFO_REVOKED, -1}},
+                   {.http_status = 401, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_REVOKED, .retry_after = -1}},
     [P_REVOKED_HTML] = {"401 with an HTML body",
-                        {401, NULL, 0.25, TD_EXTRACT_E_SYNTAX, &INFO_STALE,
-                         -1}},
+                        {.http_status = 401, .error = NULL, .response_time = 0.25, .body = TD_JSON_E_SYNTAX, .info = &INFO_STALE, .retry_after = -1}},
     [P_FORBIDDEN] = {"403 forbidden",
-                     {403, NULL, 0.25, TD_EXTRACT_OK, &INFO_FORBIDDEN, -1}},
+                     {.http_status = 403, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_FORBIDDEN, .retry_after = -1}},
     [P_PAYMENT] = {"402 payment required",
-                   {402, NULL, 0.25, TD_EXTRACT_OK, &INFO_FORBIDDEN, -1}},
+                   {.http_status = 402, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_FORBIDDEN, .retry_after = -1}},
     [P_NOT_FOUND] = {"404 not found",
-                     {404, NULL, 0.25, TD_EXTRACT_E_SYNTAX, &INFO_STALE, -1}},
+                     {.http_status = 404, .error = NULL, .response_time = 0.25, .body = TD_JSON_E_SYNTAX, .info = &INFO_STALE, .retry_after = -1}},
     [P_RATE_LIMITED] = {"429 retry after 120 s",
-                        {429, NULL, 0.25, TD_EXTRACT_E_EMPTY, NULL, 120}},
+                        {.http_status = 429, .error = NULL, .response_time = 0.25, .body = TD_JSON_E_EMPTY, .info = NULL, .retry_after = 120}},
     [P_RATE_LIMITED_NO_WAIT] = {"429 without Retry-After",
-                                {429, NULL, 0.25, TD_EXTRACT_E_EMPTY, NULL,
-                                 -1}},
+                                {.http_status = 429, .error = NULL, .response_time = 0.25, .body = TD_JSON_E_EMPTY, .info = NULL, .retry_after = -1}},
     [P_SERVER_ERROR_VALID_BODY] = {"500 with a valid-looking body",
-                                   {500, NULL, 0.25, TD_EXTRACT_OK,
-                                    &INFO_VALID, -1}},
-    [P_UNAVAILABLE] = {"503", {503, NULL, 0.25, TD_EXTRACT_E_SYNTAX,
-                               &INFO_STALE, -1}},
-    [P_BAD_GATEWAY] = {"502", {502, NULL, 0.25, TD_EXTRACT_E_EMPTY, NULL,
-                               -1}},
+                                   {.http_status = 500, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_VALID, .retry_after = -1}},
+    [P_UNAVAILABLE] = {"503", {.http_status = 503, .error = NULL, .response_time = 0.25, .body = TD_JSON_E_SYNTAX, .info = &INFO_STALE, .retry_after = -1}},
+    [P_BAD_GATEWAY] = {"502", {.http_status = 502, .error = NULL, .response_time = 0.25, .body = TD_JSON_E_EMPTY, .info = NULL, .retry_after = -1}},
     [P_REFUSED] = {"connection refused",
-                   {0, "Connection refused", 0.01, TD_EXTRACT_E_EMPTY, NULL,
-                    -1}},
+                   {.http_status = 0, .error = "Connection refused", .response_time = 0.01, .body = TD_JSON_E_EMPTY, .info = NULL, .retry_after = -1}},
     [P_TIMEOUT] = {"timeout",
-                   {0, "Timeout after 10 s", 10.0, TD_EXTRACT_E_EMPTY, NULL,
-                    -1}},
+                   {.http_status = 0, .error = "Timeout after 10 s", .response_time = 10.0, .body = TD_JSON_E_EMPTY, .info = NULL, .retry_after = -1}},
     [P_TLS] = {"TLS failure",
-               {0, "TLS verification failed", 0.05, TD_EXTRACT_E_EMPTY, NULL,
-                -1}},
+               {.http_status = 0, .error = "TLS verification failed", .response_time = 0.05, .body = TD_JSON_E_EMPTY, .info = NULL, .retry_after = -1}},
     [P_NO_ANSWER_NO_ERROR] = {"no answer and no error text",
-                              {0, NULL, 0.0, TD_EXTRACT_E_EMPTY, NULL, -1}},
-    [P_TICK] = {"tick", {0, NULL, 0, TD_EXTRACT_OK, NULL, -1}},
+                              {.http_status = 0, .error = NULL, .response_time = 0.0, .body = TD_JSON_E_EMPTY, .info = NULL, .retry_after = -1}},
+    [P_TICK] = {"tick", {.http_status = 0, .error = NULL, .response_time = 0, .body = TD_JSON_OK, .info = NULL, .retry_after = -1}},
 };
 
 /* ------------------------------------------------------------------ */
@@ -193,6 +196,8 @@ static const char *kind_name(td_note_kind_t k) {
     return "org_usage";
   case TD_NOTE_ORG_RESTRICTED:
     return "org_restricted";
+  case TD_NOTE_KINDS:
+    break;
   }
   return "bad-kind";
 }
@@ -271,7 +276,7 @@ static const char *bound_broken(const td_step_t *out, int tick) {
   for (size_t i = 0; i < out->n_notes; i++) {
     const td_note_t *n = &out->notes[i];
     if (memchr(n->message, '\0', sizeof(n->message)) == NULL)
-      return "a message is not NUL-terminated within TD_STATE_MAX_MESSAGE";
+      return "a message is not NUL-terminated within TD_VERDICT_MAX_TEXT";
     if (n->message[0] == '\0')
       return "a message is empty";
     if (has_control(n->message))
@@ -288,7 +293,7 @@ static const char *bound_broken(const td_step_t *out, int tick) {
   if (tick)
     return NULL;
   if (memchr(out->log, '\0', sizeof(out->log)) == NULL)
-    return "the log line is not NUL-terminated within TD_STATE_MAX_LOG";
+    return "the log line is not NUL-terminated within TD_VERDICT_MAX_TEXT";
   if (has_control(out->log))
     return "the log line holds a control byte";
   if (!valid_utf8(out->log))
@@ -323,10 +328,10 @@ static void run(td_state_t *st, const td_policy_t *pol, poll_kind_t kind,
                 double now, td_step_t *out) {
   if (kind == P_TICK) {
     memset(out, 0, sizeof(*out));
-    td_state_tick(st, pol, now, out);
+    tick_and_word(st, pol, now, out);
   } else {
     memset(out, 0xA5, sizeof(*out));
-    td_state_step(st, pol, &POLLS[kind].poll, now, out);
+    step_and_word(st, pol, &POLLS[kind].poll, now, out);
   }
   check_bounds(out, kind == P_TICK, POLLS[kind].name);
 }
@@ -351,7 +356,7 @@ static void check_tick_fills_output(void) {
     td_step_t out;
     td_state_init(&st);
     memset(&out, 0xA5, sizeof(out));
-    td_state_tick(&st, cases[i].pol,
+    tick_and_word(&st, cases[i].pol,
                   POL_EXPIRY.expires - cases[i].days_left * DAY, &out);
     if (!tap_ok(out.has_timeleft == cases[i].has_timeleft &&
                     strcmp(render_notes(&out), cases[i].notes) == 0,
@@ -664,7 +669,7 @@ static void check_timeleft(void) {
       const char *how = tick ? "td_state_tick" : "td_state_step";
       tap_is_int(out.has_timeleft, 1, "%s with %g days left: timeleft is "
                  "dispatched", how, cases[i].days_left);
-      tap_is_double(out.timeleft_days, cases[i].timeleft, 1e-9,
+      tap_is_double(out.timeleft / DAY, cases[i].timeleft, 1e-9,
                     "%s with %g days left: timeleft is %g", how,
                     cases[i].days_left, cases[i].timeleft);
     }
@@ -675,7 +680,7 @@ static void check_timeleft(void) {
   td_state_init(&st);
   run(&st, &POL_EXPIRY, P_REFUSED, POL_EXPIRY.expires - 20 * DAY, &out);
   tap_is_int(out.has_timeleft, 1, "a failed poll still dispatches timeleft");
-  tap_is_double(out.timeleft_days, 20, 1e-9, "with the days left");
+  tap_is_double(out.timeleft / DAY, 20, 1e-9, "with the days left");
 
   td_policy_t no_expiry = POL_EXPIRY;
   no_expiry.has_expiry = 0;
@@ -817,7 +822,7 @@ static void check_may_poll(void) {
 
   td_poll_t p = rate_limited(120);
   memset(&out, 0xA5, sizeof(out));
-  td_state_step(&st, &POL_PLAIN, &p, T0, &out);
+  step_and_word(&st, &POL_PLAIN, &p, T0, &out);
   check_bounds(&out, 0, "429 retry after 120 s");
   const td_note_t *w = find_note(&out, TD_NOTE_RATE_LIMITED);
   tap_ok(w != NULL && w->severity == TD_SEV_WARNING,
@@ -839,7 +844,7 @@ static void check_may_poll(void) {
 
   p = rate_limited(60);
   memset(&out, 0xA5, sizeof(out));
-  td_state_step(&st, &POL_PLAIN, &p, T0 + 120, &out);
+  step_and_word(&st, &POL_PLAIN, &p, T0 + 120, &out);
   tap_is_str(render_notes(&out), "none", "a second 429 gives no second note");
   tap_is_int(td_state_may_poll(&st, T0 + 179), 0,
              "and its own wait of 60 s holds the next poll back");
@@ -860,7 +865,7 @@ static void check_may_poll(void) {
     td_state_init(&st);
     p = rate_limited(caps[i].retry_after);
     memset(&out, 0xA5, sizeof(out));
-    td_state_step(&st, &POL_PLAIN, &p, T0, &out);
+    step_and_word(&st, &POL_PLAIN, &p, T0, &out);
     check_bounds(&out, 0, caps[i].what);
     if (caps[i].wait > 0)
       tap_is_int(td_state_may_poll(&st, T0 + caps[i].wait - 1), 0,
@@ -937,7 +942,7 @@ static const char *message_after(const td_policy_t *pol, const td_poll_t *ps,
   td_state_init(&st);
   for (size_t i = 0; i < n; i++) {
     memset(out, 0xA5, sizeof(*out));
-    td_state_step(&st, pol, &ps[i], T0 + 60.0 * i, out);
+    step_and_word(&st, pol, &ps[i], T0 + 60.0 * i, out);
     check_bounds(out, 0, "message case");
   }
   const td_note_t *note = find_note(out, k);
@@ -1028,9 +1033,9 @@ static void check_token_messages(void) {
   hostile.reason[TD_EXTRACT_MAX_STRING] = '\0';
   msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
   size_t run_len = longest_run(msg, 'R');
-  tap_ok(run_len > 0 && run_len <= TD_STATE_MAX_REASON,
+  tap_ok(run_len > 0 && run_len <= TD_VERDICT_MAX_REASON,
          "a reason of %d bytes is quoted, cut to at most "
-         "TD_STATE_MAX_REASON bytes (quoted %zu)",
+         "TD_VERDICT_MAX_REASON bytes (quoted %zu)",
          TD_EXTRACT_MAX_STRING, run_len);
   check_message_has(msg, "and the message still says what happened",
                     (const char *const[]){"acme-prod", "401", NULL}, NULL);
@@ -1042,9 +1047,9 @@ static void check_token_messages(void) {
   size_t e_bytes = 0;
   for (const char *c = msg; *c; c++)
     e_bytes += (unsigned char)*c == 0xc3 || (unsigned char)*c == 0xa9;
-  tap_ok(e_bytes > 0 && e_bytes <= TD_STATE_MAX_REASON,
+  tap_ok(e_bytes > 0 && e_bytes <= TD_VERDICT_MAX_REASON,
          "a reason of 127 two-byte characters is cut to at most "
-         "TD_STATE_MAX_REASON bytes (quoted %zu)",
+         "TD_VERDICT_MAX_REASON bytes (quoted %zu)",
          e_bytes);
   tap_ok(valid_utf8(msg), "and cut between characters, not inside one");
 }
@@ -1090,9 +1095,9 @@ static void check_reach_messages(void) {
   const char *msg =
       message_after(&POL_AFTER1, &p, 1, TD_NOTE_API_REACHABLE, &out);
   size_t run_len = longest_run(msg, 'E');
-  tap_ok(run_len > 0 && run_len <= TD_STATE_MAX_ERROR,
+  tap_ok(run_len > 0 && run_len <= TD_VERDICT_MAX_ERROR,
          "a 1000-byte error text is quoted, cut to at most "
-         "TD_STATE_MAX_ERROR bytes (quoted %zu)",
+         "TD_VERDICT_MAX_ERROR bytes (quoted %zu)",
          run_len);
 
   p.error = "SSL: certificate subject name 'evil\nname' does not match";
@@ -1110,11 +1115,11 @@ static void check_reach_messages(void) {
   pol.account = long_name;
   td_poll_t ps[2] = {POLLS[P_REVOKED].poll, POLLS[P_REFUSED].poll};
   msg = message_after(&pol, ps, 1, TD_NOTE_TOKEN_VALID, &out);
-  tap_ok(strlen(msg) <= TD_STATE_MAX_MESSAGE,
-         "a 300-byte account name: the FAILURE fits TD_STATE_MAX_MESSAGE");
+  tap_ok(strlen(msg) <= TD_VERDICT_MAX_TEXT,
+         "a 300-byte account name: the FAILURE fits TD_VERDICT_MAX_TEXT");
   msg = message_after(&pol, ps + 1, 1, TD_NOTE_API_REACHABLE, &out);
-  tap_ok(strlen(msg) <= TD_STATE_MAX_MESSAGE,
-         "a 300-byte account name: the WARNING fits TD_STATE_MAX_MESSAGE");
+  tap_ok(strlen(msg) <= TD_VERDICT_MAX_TEXT,
+         "a 300-byte account name: the WARNING fits TD_VERDICT_MAX_TEXT");
 
   /* Cut to fit, a message still ends on a character boundary. */
   char utf8_name[301] = "x"; /* an odd byte first: no lucky even cut */
@@ -1151,22 +1156,22 @@ static void check_odd_inputs(void) {
     td_poll_t poll;
   } cases[] = {
       {"a negative status",
-       {.http_status = -1, .body = TD_EXTRACT_OK, .retry_after = -1}},
+       {.http_status = -1, .body = TD_JSON_OK, .retry_after = -1}},
       {"a status of 99999",
-       {.http_status = 99999, .response_time = 1, .body = TD_EXTRACT_OK,
+       {.http_status = 99999, .response_time = 1, .body = TD_JSON_OK,
         .info = &INFO_VALID, .retry_after = -1}},
       {"a 200 whose body ran out of memory",
-       {.http_status = 200, .response_time = 1, .body = TD_EXTRACT_E_NOMEM,
+       {.http_status = 200, .response_time = 1, .body = TD_JSON_E_NOMEM,
         .retry_after = -1}},
       {"a 401 without info",
-       {.http_status = 401, .response_time = 1, .body = TD_EXTRACT_OK,
+       {.http_status = 401, .response_time = 1, .body = TD_JSON_OK,
         .retry_after = -1}},
       {"a 429 asking for a negative wait",
-       {.http_status = 429, .response_time = 1, .body = TD_EXTRACT_OK,
+       {.http_status = 429, .response_time = 1, .body = TD_JSON_OK,
         .retry_after = -5000}},
       {"a 200 with an error text",
        {.http_status = 200, .error = "Operation timed out",
-        .response_time = 10, .body = TD_EXTRACT_E_TRUNCATED,
+        .response_time = 10, .body = TD_JSON_E_TRUNCATED,
         .info = &INFO_STALE, .retry_after = -1}},
   };
   td_state_t st;
@@ -1175,16 +1180,16 @@ static void check_odd_inputs(void) {
     for (int rep = 0; rep < 3; rep++) {
       td_step_t out;
       memset(&out, 0xA5, sizeof(out));
-      td_state_step(&st, &POL_AFTER1, &cases[i].poll, T0 + 60.0 * i, &out);
+      step_and_word(&st, &POL_AFTER1, &cases[i].poll, T0 + 60.0 * i, &out);
       check_bounds(&out, 0, cases[i].what);
     }
   }
   td_step_t out;
   memset(&out, 0xA5, sizeof(out));
-  td_state_step(&st, &POL_AFTER1, &cases[0].poll, T0 + DAY, &out);
+  step_and_word(&st, &POL_AFTER1, &cases[0].poll, T0 + DAY, &out);
   tap_is_int(out.api_reachable, 0, "a negative status is no answer");
   memset(&out, 0xA5, sizeof(out));
-  td_state_step(&st, &POL_AFTER1, &cases[1].poll, T0 + DAY, &out);
+  step_and_word(&st, &POL_AFTER1, &cases[1].poll, T0 + DAY, &out);
   tap_is_int(out.api_reachable, 0, "a status of 99999 is no usable answer");
   tap_is_int(out.token_valid, -1, "and tells nothing of the token");
   tap_is_int(td_state_may_poll(&st, T0 + 2 * DAY + 1), 1,
@@ -1229,7 +1234,7 @@ static void check_sanitize(void) {
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char dst[80];
     memset(dst, 'Z', sizeof(dst));
-    td_state_sanitize(dst, cases[i].size, cases[i].text, cases[i].max);
+    td_text_clean(dst, cases[i].size, cases[i].text, cases[i].max);
     int inside = memchr(dst, '\0', cases[i].size) != NULL;
     int canary = 1;
     for (size_t j = cases[i].size; j < sizeof(dst); j++)
@@ -1259,10 +1264,10 @@ static void check_note_types(void) {
       {TD_NOTE_RATE_LIMITED, "bool", "rate_limited"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    tap_is_str(td_note_type(cases[i].kind), cases[i].type,
+    tap_is_str(td_words_note_type(cases[i].kind), cases[i].type,
                "the type of a %s note is %s", kind_name(cases[i].kind),
                cases[i].type);
-    tap_is_str(td_note_type_instance(cases[i].kind), cases[i].instance,
+    tap_is_str(td_words_note_type_instance(cases[i].kind), cases[i].instance,
                "the type instance of a %s note is %s",
                kind_name(cases[i].kind), cases[i].instance);
   }
@@ -1276,7 +1281,7 @@ static td_poll_t answer_for(td_account_info_t *info, const char *id,
   snprintf(info->email, sizeof(info->email), "%s", email);
   info->email_verified = 1;
   info->top_is_object = 1;
-  return (td_poll_t){.http_status = 200, .body = TD_EXTRACT_OK, .info = info,
+  return (td_poll_t){.http_status = 200, .body = TD_JSON_OK, .info = info,
                      .retry_after = -1, .response_time = 0.1};
 }
 
@@ -1291,10 +1296,10 @@ static void check_expect_user(void) {
   td_step_t out;
 
   td_state_init(&st);
-  td_state_step(&st, &by_email, &ok, T0, &out);
+  step_and_word(&st, &by_email, &ok, T0, &out);
   tap_is_int(out.token_valid, 1, "ExpectUser matches the e-mail without case");
   tap_is_int((long long)out.n_notes, 0, "a matching first poll raises nothing");
-  td_state_step(&st, &by_email, &swapped, T0 + 60, &out);
+  step_and_word(&st, &by_email, &swapped, T0 + 60, &out);
   tap_is_int(out.token_valid, 0, "another user's token counts as not valid");
   const td_note_t *n = find_note(&out, TD_NOTE_TOKEN_VALID);
   tap_ok(n != NULL && n->severity == TD_SEV_FAILURE &&
@@ -1304,26 +1309,26 @@ static void check_expect_user(void) {
          "other user's e-mail");
   tap_ok(contains(out.log, "another user than ExpectUser"),
          "another user's token: the log line says so");
-  td_state_step(&st, &by_email, &swapped, T0 + 120, &out);
+  step_and_word(&st, &by_email, &swapped, T0 + 120, &out);
   tap_is_int((long long)out.n_notes, 0, "still another user's: no repeat");
-  td_state_step(&st, &by_email, &ok, T0 + 180, &out);
+  step_and_word(&st, &by_email, &ok, T0 + 180, &out);
   n = find_note(&out, TD_NOTE_TOKEN_VALID);
   tap_ok(n != NULL && n->severity == TD_SEV_OKAY,
          "the expected user again: one OKAY");
 
   td_state_init(&st);
-  td_state_step(&st, &by_id, &ok, T0, &out);
+  step_and_word(&st, &by_id, &ok, T0, &out);
   tap_is_int(out.token_valid, 1, "ExpectUser matches the id");
 
   td_state_init(&st);
-  td_state_step(&st, &POL_PLAIN, &ok, T0, &out);
-  td_state_step(&st, &POL_PLAIN, &swapped, T0 + 60, &out);
+  step_and_word(&st, &POL_PLAIN, &ok, T0, &out);
+  step_and_word(&st, &POL_PLAIN, &swapped, T0 + 60, &out);
   n = find_note(&out, TD_NOTE_TOKEN_VALID);
   tap_ok(out.token_valid == 1 && n != NULL && n->severity == TD_SEV_WARNING &&
              contains(n->message, "another TelemetryDeck user than at the "
                                   "previous poll"),
          "without ExpectUser, a token that changes user gives one WARNING");
-  td_state_step(&st, &POL_PLAIN, &swapped, T0 + 120, &out);
+  step_and_word(&st, &POL_PLAIN, &swapped, T0 + 120, &out);
   tap_is_int((long long)out.n_notes, 0, "the same new user again: nothing");
 }
 
@@ -1350,7 +1355,7 @@ static void check_phases(void) {
                                          "transfer"};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     double got[TD_PHASES];
-    td_phases_split(cases[i].marks, got);
+    td_answer_phases(cases[i].marks, got);
     for (int k = 0; k < TD_PHASES; k++)
       tap_is_double(got[k], cases[i].want[k], 1e-9, "%s: %s", cases[i].what,
                     names[k]);
@@ -1366,14 +1371,14 @@ static void check_tls_expiry(void) {
   td_state_t st;
   td_step_t out;
   td_state_init(&st);
-  td_state_step(&st, &pol, &p, T0, &out);
+  step_and_word(&st, &pol, &p, T0, &out);
   tap_ok(!out.has_tls_timeleft, "no certificate seen: no TLS value");
   const double lefts[] = {20, 13.5, 10, 2.5, 1, 0};
   const char *want[] = {"", "WARNING", "", "FAILURE", "", ""};
   for (size_t i = 0; i < sizeof(lefts) / sizeof(lefts[0]); i++) {
     p.cert_expires = T0 + lefts[i] * DAY;
-    td_state_step(&st, &pol, &p, T0, &out);
-    tap_is_double(out.tls_timeleft_days, lefts[i], 1e-9,
+    step_and_word(&st, &pol, &p, T0, &out);
+    tap_is_double(out.tls_timeleft / DAY, lefts[i], 1e-9,
                   "certificate %.1f days out: timeleft-tls_certificate", lefts[i]);
     const td_note_t *n = find_note(&out, TD_NOTE_TLS_EXPIRY);
     tap_is_str(n == NULL ? "" : severity_name(n->severity), want[i],
@@ -1385,7 +1390,7 @@ static void check_tls_expiry(void) {
              "the TLS note names the account and when the certificate "
              "expires");
   }
-  tap_is_str(td_note_type_instance(TD_NOTE_TLS_EXPIRY), "tls_certificate",
+  tap_is_str(td_words_note_type_instance(TD_NOTE_TLS_EXPIRY), "tls_certificate",
              "the TLS note is timeleft-tls_certificate");
 }
 

@@ -1,9 +1,9 @@
 /* test_time: the TokenExpires dates an operator may write, and the ones
  * that must be refused.
  *
- * Build and run by hand, from the top of the tree:
- *   cc -Wall -Wextra -Werror -Isrc -Itests/unit src/td_time.c \
- *      tests/unit/test_time.c -o /tmp/test_time && /tmp/test_time
+ * Build and run, from the top of the tree (the core's sources are
+ * CORE_SOURCES of Makefile.am):
+ *   tools/build && _build/tests/unit/test_time
  *
  * Expected epochs were taken from `date -u -d '<text> UTC' +%s`. */
 #include "td_time.h"

@@ -1,0 +1,69 @@
+/* td_token: reading and judging a token. See td_token.h. */
+#include "td_token.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#define WHITE " \t\r\n\v\f"
+
+/* Trims and judges the len bytes in t->text (which may hold NULs). */
+static td_token_status_t judge(td_token_t *t, size_t len) {
+  char *s = t->text;
+  while (len > 0 && s[len - 1] != '\0' && strchr(WHITE, s[len - 1]) != NULL)
+    len--;
+  size_t lead = 0;
+  while (lead < len && s[lead] != '\0' && strchr(WHITE, s[lead]) != NULL)
+    lead++;
+  memmove(s, s + lead, len - lead);
+  len -= lead;
+  memset(s + len, 0, sizeof(t->text) - len);
+  if (len == 0)
+    return TD_TOKEN_E_EMPTY;
+  if (len > TD_TOKEN_MAX)
+    return TD_TOKEN_E_TOO_LONG;
+  /* It goes into an HTTP header: printable ASCII and UTF-8 bytes only,
+   * no space, no control character, no NUL. */
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] == 0x7f)
+      return TD_TOKEN_E_CONTROL;
+  return TD_TOKEN_OK;
+}
+
+td_token_status_t td_token_from_text(td_token_t *t, const char *text) {
+  memset(t, 0, sizeof(*t));
+  size_t len = strnlen(text, sizeof(t->text));
+  if (len >= sizeof(t->text))
+    return TD_TOKEN_E_TOO_LONG;
+  memcpy(t->text, text, len);
+  td_token_status_t st = judge(t, len);
+  if (st != TD_TOKEN_OK)
+    td_token_wipe(t);
+  return st;
+}
+
+td_token_status_t td_token_from_file(td_token_t *t, const char *path) {
+  size_t len;
+  memset(t, 0, sizeof(*t));
+  t->file_status =
+      td_file_read(path, t->text, sizeof(t->text), &len, &t->file);
+  if (t->file_status == TD_FILE_E_TOO_LARGE)
+    return TD_TOKEN_E_TOO_LONG;
+  if (t->file_status != TD_FILE_OK)
+    return TD_TOKEN_E_FILE;
+  td_token_status_t st = judge(t, len);
+  if (st != TD_TOKEN_OK)
+    td_token_wipe(t);
+  return st;
+}
+
+int td_token_file_is_open(const td_token_t *t) {
+  return (t->file.mode & 077) != 0;
+}
+
+int td_token_has_prefix(const td_token_t *t) {
+  return strncmp(t->text, "tdpat_", 6) == 0;
+}
+
+void td_token_wipe(td_token_t *t) {
+  explicit_bzero(t->text, sizeof(t->text));
+}

@@ -1,0 +1,48 @@
+/* td_token: the token, for both front ends alike. Reads a token file
+ * (through td_file), trims white space, judges what is left and tells
+ * whether it looks like a TelemetryDeck personal access token. Owns the
+ * secret's buffer and wipes it. Never logs, never prints the token. */
+#ifndef TD_TOKEN_H
+#define TD_TOKEN_H
+
+#include <stddef.h>
+
+#include "td_defaults.h"
+#include "td_file.h"
+
+#define TD_TOKEN_SLACK 64 /* white space around a token a file may hold */
+
+typedef enum {
+  TD_TOKEN_OK = 0,
+  TD_TOKEN_E_FILE,     /* td_file refused the file: see file_status */
+  TD_TOKEN_E_EMPTY,    /* nothing but white space */
+  TD_TOKEN_E_TOO_LONG, /* more than TD_TOKEN_MAX bytes */
+  TD_TOKEN_E_CONTROL,  /* spaces inside, more than one line, a control
+                          character or a NUL byte */
+} td_token_status_t;
+
+typedef struct {
+  char text[TD_TOKEN_MAX + TD_TOKEN_SLACK + 1]; /* the token when OK */
+  td_file_status_t file_status; /* for TD_TOKEN_E_FILE */
+  td_file_info_t file;          /* errno and mode of the file */
+} td_token_t;
+
+/* Takes the token from text (a config value or an environment variable):
+ * surrounding white space (" \t\r\n\v\f") trimmed, then judged. */
+td_token_status_t td_token_from_text(td_token_t *t, const char *text);
+
+/* Reads it from the file at path, with the same trimming and rules. A NUL
+ * byte anywhere in the file is a control character. */
+td_token_status_t td_token_from_file(td_token_t *t, const char *path);
+
+/* 1 when the file was readable by group or others (worth a WARNING, as
+ * ssh gives one). */
+int td_token_file_is_open(const td_token_t *t);
+
+/* 1 when the token starts with "tdpat_". */
+int td_token_has_prefix(const td_token_t *t);
+
+/* Wipes the token from memory. */
+void td_token_wipe(td_token_t *t);
+
+#endif /* TD_TOKEN_H */

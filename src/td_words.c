@@ -1,0 +1,433 @@
+/* td_words: verdicts into English. See td_words.h. */
+#include "td_words.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const char *td_words_json(td_json_status_t s) {
+  switch (s) {
+  case TD_JSON_OK:
+    return "no error";
+  case TD_JSON_E_SYNTAX:
+    return "the body is not valid JSON";
+  case TD_JSON_E_TRUNCATED:
+    return "the body ended in the middle of its JSON";
+  case TD_JSON_E_EMPTY:
+    return "the body is empty";
+  case TD_JSON_E_DEPTH:
+    return "the JSON is nested too deeply";
+  case TD_JSON_E_SIZE:
+    return "the body is larger than the plugin accepts";
+  case TD_JSON_E_NOMEM:
+    return "out of memory while parsing";
+  }
+  return "unknown error";
+}
+
+static const struct {
+  const char *type;
+  const char *type_instance;
+} note_names[TD_NOTE_KINDS] = {
+    [TD_NOTE_TOKEN_VALID] = {"bool", "token_valid"},
+    [TD_NOTE_API_REACHABLE] = {"bool", "api_reachable"},
+    [TD_NOTE_TOKEN_EXPIRY] = {"timeleft", "token"},
+    [TD_NOTE_RATE_LIMITED] = {"bool", "rate_limited"},
+    [TD_NOTE_TLS_EXPIRY] = {"timeleft", "tls_certificate"},
+    [TD_NOTE_ORG_USAGE] = {"gauge", "usage_percent"},
+    [TD_NOTE_ORG_RESTRICTED] = {"bool", "restricted_mode"},
+};
+
+const char *td_words_note_type(td_note_kind_t kind) {
+  return (size_t)kind < TD_NOTE_KINDS ? note_names[kind].type : "bool";
+}
+
+const char *td_words_note_type_instance(td_note_kind_t kind) {
+  return (size_t)kind < TD_NOTE_KINDS ? note_names[kind].type_instance : "";
+}
+
+/* Dates beyond year 9999 (or NaN) cannot be a certificate's or a token's:
+ * say so rather than convert them (converting 1e300 to time_t is
+ * undefined). */
+#define UTC_DATE_LIMIT 253402300800.0 /* 10000-01-01T00:00:00Z */
+
+void td_words_date(double epoch, char *dst, size_t size) {
+  struct tm tm;
+  time_t t = (epoch > -UTC_DATE_LIMIT && epoch < UTC_DATE_LIMIT)
+                 ? (time_t)epoch
+                 : 0;
+  if (t == 0 || gmtime_r(&t, &tm) == NULL ||
+      strftime(dst, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    td_text_format(dst, size, "an unknown date");
+}
+
+static const char *name_of(const td_policy_t *pol) {
+  return pol->account != NULL ? pol->account : "";
+}
+
+/* The API's reason, cleaned and bounded, as " (reason)", or "". */
+static void reason_suffix(const char *reason, char *dst, size_t size) {
+  char clean[TD_VERDICT_MAX_REASON + 1];
+  dst[0] = '\0';
+  td_text_clean(clean, sizeof(clean), reason, TD_VERDICT_MAX_REASON);
+  if (clean[0] != '\0')
+    td_text_format(dst, size, " (%s)", clean);
+}
+
+static const char *plural(unsigned n) { return n == 1 ? "" : "s"; }
+
+static void word_rejected(const td_policy_t *pol, const td_note_t *n,
+                          char *dst, size_t size) {
+  char reason[TD_VERDICT_MAX_REASON + 8], date[32];
+  reason_suffix(n->text, reason, sizeof(reason));
+  td_words_date(n->when, date, sizeof(date));
+  const char *acc = name_of(pol);
+  if (n->cause == TD_CAUSE_EXPIRED)
+    td_text_format(dst, size,
+                   "Account \"%s\": TelemetryDeck rejected the token with "
+                   "HTTP %d%s: it expired on %s; create a new one in the "
+                   "TelemetryDeck dashboard.",
+                   acc, n->http_status, reason, date);
+  else if (n->cause == TD_CAUSE_REVOKED)
+    td_text_format(dst, size,
+                   "Account \"%s\": TelemetryDeck rejected the token with "
+                   "HTTP %d%s: it was revoked before TokenExpires (%s).",
+                   acc, n->http_status, reason, date);
+  else
+    td_text_format(dst, size,
+                   "Account \"%s\": TelemetryDeck rejected the token with "
+                   "HTTP %d%s: it was revoked or has expired.",
+                   acc, n->http_status, reason);
+}
+
+static void word_token(const td_policy_t *pol, const td_note_t *n, char *dst,
+                       size_t size) {
+  char who[TD_VERDICT_MAX_REASON + 1];
+  const char *acc = name_of(pol);
+  switch (n->event) {
+  case TD_EV_TOKEN_REJECTED:
+    word_rejected(pol, n, dst, size);
+    break;
+  case TD_EV_TOKEN_OTHER_USER:
+    td_text_clean(who, sizeof(who), pol->expect_user, TD_VERDICT_MAX_REASON);
+    td_text_format(dst, size,
+                   "Account \"%s\": the token works but belongs to another "
+                   "TelemetryDeck user than ExpectUser \"%s\".",
+                   acc, who);
+    break;
+  case TD_EV_TOKEN_ACCEPTED:
+    td_text_format(dst, size,
+                   "Account \"%s\": TelemetryDeck accepts the token again.",
+                   acc);
+    break;
+  default: /* TD_EV_TOKEN_NEW_USER */
+    td_text_format(dst, size,
+                   "Account \"%s\": the token now belongs to another "
+                   "TelemetryDeck user than at the previous poll.",
+                   acc);
+  }
+}
+
+static void word_reach(const td_policy_t *pol, const td_note_t *n, char *dst,
+                       size_t size) {
+  char err[TD_VERDICT_MAX_ERROR + 1];
+  const char *acc = name_of(pol);
+  if (n->event == TD_EV_REACHABLE) {
+    td_text_format(dst, size,
+                   "Account \"%s\": the TelemetryDeck API answers again "
+                   "(HTTP %d) after %u failed poll%s.",
+                   acc, n->http_status, n->failures, plural(n->failures));
+    return;
+  }
+  if (n->text[0] != '\0')
+    td_text_clean(err, sizeof(err), n->text, TD_VERDICT_MAX_ERROR);
+  else
+    td_text_format(err, sizeof(err), "HTTP %d", n->http_status);
+  td_text_format(dst, size,
+                 "Account \"%s\": the TelemetryDeck API is unreachable after "
+                 "%u failed poll%s; last error: %s.",
+                 acc, n->failures, plural(n->failures), err);
+}
+
+static void word_rate(const td_policy_t *pol, const td_note_t *n, char *dst,
+                      size_t size) {
+  const char *acc = name_of(pol);
+  if (n->event == TD_EV_RATE_LIMIT_OVER)
+    td_text_format(dst, size,
+                   "Account \"%s\": polling resumed after the rate limit.",
+                   acc);
+  else if (n->number > 0)
+    td_text_format(dst, size,
+                   "Account \"%s\": the TelemetryDeck API is rate limiting "
+                   "(HTTP 429); waiting %.0f s before the next poll.",
+                   acc, n->number);
+  else
+    td_text_format(dst, size,
+                   "Account \"%s\": the TelemetryDeck API is rate limiting "
+                   "(HTTP 429); polling again at the next interval.",
+                   acc);
+}
+
+static void word_expiry(const td_policy_t *pol, const td_note_t *n,
+                        char *dst, size_t size) {
+  char date[32];
+  const char *acc = name_of(pol);
+  td_words_date(n->when, date, sizeof(date));
+  switch (n->event) {
+  case TD_EV_EXPIRY_FAR:
+    td_text_format(dst, size,
+                   "Account \"%s\": the token is no longer close to its "
+                   "expiry.",
+                   acc);
+    break;
+  case TD_EV_EXPIRED:
+    td_text_format(dst, size,
+                   "Account \"%s\": the token expired on %s; create a new "
+                   "one in the TelemetryDeck dashboard.",
+                   acc, date);
+    break;
+  case TD_EV_EXPIRY_NEAR:
+    td_text_format(dst, size,
+                   "Account \"%s\": the token expires in %.1f days (%s); "
+                   "create a new one in the TelemetryDeck dashboard.",
+                   acc, n->number, date);
+    break;
+  case TD_EV_TLS_EXPIRY_FAR:
+    td_text_format(dst, size,
+                   "Account \"%s\": the API's TLS certificate is no longer "
+                   "close to its expiry (%s).",
+                   acc, date);
+    break;
+  case TD_EV_TLS_EXPIRED:
+    td_text_format(dst, size,
+                   "Account \"%s\": the API's TLS certificate expired on %s.",
+                   acc, date);
+    break;
+  default: /* TD_EV_TLS_EXPIRY_NEAR */
+    td_text_format(dst, size,
+                   "Account \"%s\": the API's TLS certificate expires in "
+                   "%.1f days (%s).",
+                   acc, n->number, date);
+  }
+}
+
+static void word_org(const td_policy_t *pol, const td_note_t *n, char *dst,
+                     size_t size) {
+  const char *acc = name_of(pol);
+  switch (n->event) {
+  case TD_EV_ORG_USAGE_HIGH:
+    td_text_format(dst, size,
+                   "Account \"%s\": organization %s has used %.1f%% of its "
+                   "signals (UsageWarningPercent %g).",
+                   acc, n->instance, n->number, n->limit);
+    break;
+  case TD_EV_ORG_USAGE_OK:
+    td_text_format(dst, size,
+                   "Account \"%s\": organization %s is back under %g%% of "
+                   "its signals (%.1f%%).",
+                   acc, n->instance, n->limit, n->number);
+    break;
+  case TD_EV_ORG_RESTRICTED:
+    td_text_format(dst, size,
+                   "Account \"%s\": organization %s is in restricted mode.",
+                   acc, n->instance);
+    break;
+  default: /* TD_EV_ORG_UNRESTRICTED */
+    td_text_format(dst, size,
+                   "Account \"%s\": organization %s left restricted mode.",
+                   acc, n->instance);
+  }
+}
+
+void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
+                   size_t size) {
+  switch (n->kind) {
+  case TD_NOTE_TOKEN_VALID:
+    word_token(pol, n, dst, size);
+    break;
+  case TD_NOTE_API_REACHABLE:
+    word_reach(pol, n, dst, size);
+    break;
+  case TD_NOTE_RATE_LIMITED:
+    word_rate(pol, n, dst, size);
+    break;
+  case TD_NOTE_TOKEN_EXPIRY:
+  case TD_NOTE_TLS_EXPIRY:
+    word_expiry(pol, n, dst, size);
+    break;
+  default:
+    word_org(pol, n, dst, size);
+  }
+}
+
+void td_words_problem(const td_policy_t *pol, const td_problem_t *pr,
+                      char *dst, size_t size) {
+  char reason[TD_VERDICT_MAX_REASON + 8];
+  char err[TD_VERDICT_MAX_ERROR + 1];
+  int code = pr->http_status;
+  (void)pol;
+  reason_suffix(pr->text, reason, sizeof(reason));
+  td_text_clean(err, sizeof(err), pr->text, TD_VERDICT_MAX_ERROR);
+  switch (pr->kind) {
+  case TD_PROBLEM_NONE:
+    dst[0] = '\0';
+    break;
+  case TD_PROBLEM_BROKE_OFF:
+    td_text_format(dst, size, "the HTTP %d answer broke off: %s", code, err);
+    break;
+  case TD_PROBLEM_NO_ANSWER:
+    td_text_format(dst, size, "no answer from the API: %s", err);
+    break;
+  case TD_PROBLEM_SERVER_ERROR:
+    td_text_format(dst, size, "the API answered HTTP %d", code);
+    break;
+  case TD_PROBLEM_REJECTED:
+    td_text_format(dst, size, "the API rejected the token with HTTP %d%s",
+                   code, reason);
+    break;
+  case TD_PROBLEM_RATE_LIMITED:
+    td_text_format(dst, size, "the API is rate limiting (HTTP 429)");
+    break;
+  case TD_PROBLEM_UNUSABLE_BODY:
+    td_text_format(dst, size, "the HTTP 200 answer is unusable: %s",
+                   td_words_json(pr->body));
+    break;
+  case TD_PROBLEM_NO_ID:
+    td_text_format(dst, size, "the HTTP 200 answer carries no account id");
+    break;
+  case TD_PROBLEM_OTHER_USER:
+    td_text_format(dst, size,
+                   "the token belongs to another user than ExpectUser");
+    break;
+  case TD_PROBLEM_UNEXPECTED:
+    td_text_format(dst, size, "unexpected HTTP %d from the API%s%s", code,
+                   (code >= 300 && code < 400)
+                       ? " (redirects are not followed)"
+                       : "",
+                   reason);
+    break;
+  }
+}
+
+void td_words_step(const td_policy_t *pol, td_step_t *out) {
+  char problem[TD_VERDICT_MAX_TEXT + 1];
+  for (size_t i = 0; i < out->n_notes; i++)
+    td_words_note(pol, &out->notes[i], out->notes[i].message,
+                  sizeof(out->notes[i].message));
+  out->log[0] = '\0';
+  out->log_is_problem = out->news == TD_LOG_PROBLEM;
+  if (out->news == TD_LOG_PROBLEM) {
+    td_words_problem(pol, &out->problem, problem, sizeof(problem));
+    td_text_format(out->log, sizeof(out->log), "account \"%s\": %s",
+                   name_of(pol), problem);
+  } else if (out->news == TD_LOG_RECOVERED) {
+    td_text_format(out->log, sizeof(out->log),
+                   "account \"%s\": polls succeed again (HTTP %d)",
+                   name_of(pol), out->response_code);
+  }
+}
+
+void td_words_orgstate_step(const td_policy_t *pol, td_orgstate_step_t *out) {
+  for (size_t i = 0; i < out->n_notes; i++)
+    td_words_note(pol, &out->notes[i], out->notes[i].message,
+                  sizeof(out->notes[i].message));
+}
+
+void td_words_orgs_problem(const td_policy_t *pol,
+                           const td_orgstate_step_t *out, char *dst,
+                           size_t size) {
+  char err[TD_VERDICT_MAX_ERROR + 1];
+  const td_problem_t *pr = &out->problem;
+  td_text_clean(err, sizeof(err), pr->text, TD_VERDICT_MAX_ERROR);
+  dst[0] = '\0';
+  if (pr->kind == TD_PROBLEM_NO_ANSWER || pr->kind == TD_PROBLEM_BROKE_OFF)
+    td_text_format(dst, size,
+                   "account \"%s\": the organizations answer is unusable: no "
+                   "answer: %s",
+                   name_of(pol), err);
+  else if (pr->kind == TD_PROBLEM_UNEXPECTED)
+    td_text_format(dst, size,
+                   "account \"%s\": the organizations answer is unusable: "
+                   "HTTP %d",
+                   name_of(pol), pr->http_status);
+  else if (pr->kind != TD_PROBLEM_NONE)
+    td_text_format(dst, size,
+                   "account \"%s\": the organizations answer is unusable: %s",
+                   name_of(pol), td_words_json(pr->body));
+}
+
+void td_words_orgs_left_out(const td_policy_t *pol,
+                            const td_orgstate_step_t *out, char *dst,
+                            size_t size) {
+  dst[0] = '\0';
+  if (out->dropped > 0 && out->duplicates > 0)
+    td_text_format(dst, size,
+                   "account \"%s\": only the first %d organizations are "
+                   "reported; %zu more were left out, and %zu listed twice "
+                   "were counted once.",
+                   name_of(pol), TD_ORGS_MAX, out->dropped, out->duplicates);
+  else if (out->dropped > 0)
+    td_text_format(dst, size,
+                   "account \"%s\": only the first %d organizations are "
+                   "reported; %zu more were left out.",
+                   name_of(pol), TD_ORGS_MAX, out->dropped);
+  else if (out->duplicates > 0)
+    td_text_format(dst, size,
+                   "account \"%s\": %zu organizations listed twice were "
+                   "counted once; all organizations are reported.",
+                   name_of(pol), out->duplicates);
+}
+
+void td_words_token(td_token_status_t st, const td_token_t *t,
+                    const char *file_noun, const char *token_noun, char *dst,
+                    size_t size) {
+  switch (st) {
+  case TD_TOKEN_OK:
+    dst[0] = '\0';
+    break;
+  case TD_TOKEN_E_FILE:
+    if (t->file_status == TD_FILE_E_OPEN)
+      td_text_format(dst, size, "cannot open %s: %s", file_noun,
+                     strerror(t->file.err));
+    else if (t->file_status == TD_FILE_E_READ)
+      td_text_format(dst, size, "cannot read %s: %s", file_noun,
+                     strerror(t->file.err));
+    else
+      td_text_format(dst, size, "%s is not a regular file", file_noun);
+    break;
+  case TD_TOKEN_E_EMPTY:
+    td_text_format(dst, size, "%s is empty", token_noun);
+    break;
+  case TD_TOKEN_E_TOO_LONG:
+    td_text_format(dst, size, "%s is longer than %d bytes", token_noun,
+                   TD_TOKEN_MAX);
+    break;
+  case TD_TOKEN_E_CONTROL:
+    td_text_format(dst, size,
+                   "%s holds spaces, control characters or more than one "
+                   "line",
+                   token_noun);
+    break;
+  }
+}
+
+void td_words_file(td_file_status_t st, const td_file_info_t *info,
+                   size_t max, char *dst, size_t size) {
+  switch (st) {
+  case TD_FILE_OK:
+    dst[0] = '\0';
+    break;
+  case TD_FILE_E_OPEN:
+    td_text_format(dst, size, "cannot be opened: %s", strerror(info->err));
+    break;
+  case TD_FILE_E_READ:
+    td_text_format(dst, size, "cannot be read: %s", strerror(info->err));
+    break;
+  case TD_FILE_E_NOT_REGULAR:
+    td_text_format(dst, size, "is not a regular file");
+    break;
+  case TD_FILE_E_TOO_LARGE:
+    td_text_format(dst, size, "is larger than %zu bytes", max);
+    break;
+  }
+}

@@ -1,0 +1,69 @@
+/* td_words: the one place where verdicts become English, for every
+ * audience: collectd's log and notifications (with the account's name)
+ * and telemetrydeck-check's status line (without one). Also names each
+ * notification kind as collectd's type and type instance. Text from the
+ * network passes through td_text_clean here. No I/O. */
+#ifndef TD_WORDS_H
+#define TD_WORDS_H
+
+#include <stddef.h>
+
+#include "td_file.h"
+#include "td_json.h"
+#include "td_orgstate.h"
+#include "td_state.h"
+#include "td_token.h"
+#include "td_verdict.h"
+
+/* A short constant phrase for a parse status ("the body is empty"). */
+const char *td_words_json(td_json_status_t s);
+
+/* collectd type and type instance of a notification kind. */
+const char *td_words_note_type(td_note_kind_t kind);
+const char *td_words_note_type_instance(td_note_kind_t kind);
+
+/* A notification's message, e.g. "Account "main": TelemetryDeck rejected
+ * the token with HTTP 401 (User not authenticated.): it was revoked or has
+ * expired." pol gives the account's name and settings. */
+void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
+                   size_t size);
+
+/* A poll's problem without the account's name, e.g. "the API answered
+ * HTTP 503"; "" for TD_PROBLEM_NONE. */
+void td_words_problem(const td_policy_t *pol, const td_problem_t *pr,
+                      char *dst, size_t size);
+
+/* Words a step for the plugin: every note's message, and log (with
+ * log_is_problem) when the step's problem is to be logged, as
+ * "account "NAME": PROBLEM" or "account "NAME": polls succeed again (HTTP
+ * 200)". */
+void td_words_step(const td_policy_t *pol, td_step_t *out);
+
+/* Words an organizations step: every note's message. */
+void td_words_orgstate_step(const td_policy_t *pol, td_orgstate_step_t *out);
+
+/* The log lines of an organizations step: its problem ("" when none) and
+ * the organizations left out ("" when none). */
+void td_words_orgs_problem(const td_policy_t *pol,
+                           const td_orgstate_step_t *out, char *dst,
+                           size_t size);
+void td_words_orgs_left_out(const td_policy_t *pol,
+                            const td_orgstate_step_t *out, char *dst,
+                            size_t size);
+
+/* Why a token cannot be used, without a final period. file_noun names
+ * the file ("TokenFile \"/etc/x\"", "the token file"), token_noun the
+ * token ("option Token", "the token"). */
+void td_words_token(td_token_status_t st, const td_token_t *t,
+                    const char *file_noun, const char *token_noun, char *dst,
+                    size_t size);
+
+/* Why a file (CACert, --ca-cert) is refused, e.g. "is not a regular
+ * file", "is larger than 1048576 bytes", "cannot be opened: ...". */
+void td_words_file(td_file_status_t st, const td_file_info_t *info,
+                   size_t max, char *dst, size_t size);
+
+/* An epoch date as "YYYY-MM-DDTHH:MM:SSZ", or "an unknown date". */
+void td_words_date(double epoch, char *dst, size_t size);
+
+#endif /* TD_WORDS_H */
