@@ -10,10 +10,9 @@ rows of its value say which poll brought it.
 
 import os
 import re
-import shutil
 import time
 
-from harness import (DEBIAN_PLUGINS, TOP, Collectd, FakeAPI, account, certs,
+from harness import (TOP, Collectd, FakeAPI, account, certs,
                      files_containing, inputs, wait_for)
 
 TOKEN = "tdpat_THRESHOLDSECRET0123456789ab"
@@ -87,10 +86,6 @@ def test_threshold_recipe_story(d):
     fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, TOKEN_B.encode())
     os.close(fd)
-    # The threshold plugin next to the ones the harness copies.
-    os.makedirs(os.path.join(d, "plugins"), exist_ok=True)
-    shutil.copy(os.path.join(DEBIAN_PLUGINS, "threshold.so"),
-                os.path.join(d, "plugins"))
     block = "\n".join([
         # 20 days left: below the recipe's 30-day warning.
         account("main", fake.url(), TOKEN, CACert=ca(), Interval=INTERVAL,
@@ -100,7 +95,7 @@ def test_threshold_recipe_story(d):
                 Interval=INTERVAL, TokenExpires=utc(3 * DAY)),
     ])
     extra = 'Include "%s"\n%s' % (RECIPE, SECOND_BLOCK)
-    cd = Collectd(d, block, extra=extra)
+    cd = Collectd(d, block, extra=extra, debian=("threshold",))
     start = time.time() - 1
     try:
         # -- Start: every value seen the first time is OKAY; expiry near
