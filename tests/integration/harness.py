@@ -153,13 +153,17 @@ class Collectd:
     """The real collectd daemon, in the foreground, with our plugin."""
 
     def __init__(self, workdir, plugin_block, interval=0.5, extra="",
-                 wrapper=None):
+                 wrapper=None, hostname="testhost", debian=()):
+        """plugin_block None runs collectd without our plugin; debian names
+        more of Debian's plugins to copy (threshold, network, ...)."""
         self.dir = workdir
         plugins = os.path.join(workdir, "plugins")
         os.makedirs(plugins, exist_ok=True)
         # collectd refuses symbolic links: copy real files into one PluginDir.
-        shutil.copy(os.path.join(BUILD, ".libs", "telemetrydeck.so"), plugins)
-        for p in ("logfile", "csv"):
+        if plugin_block is not None:
+            shutil.copy(os.path.join(BUILD, ".libs", "telemetrydeck.so"), plugins)
+            plugin_block = OUR_PLUGIN % plugin_block
+        for p in ("logfile", "csv") + tuple(debian):
             shutil.copy(os.path.join(DEBIAN_PLUGINS, p + ".so"), plugins)
         self.logfile = os.path.join(workdir, "collectd.log")
         self.csv = os.path.join(workdir, "csv")
@@ -167,7 +171,8 @@ class Collectd:
         with open(self.conf, "w") as f:
             f.write(CONF_TEMPLATE % dict(
                 dir=workdir, plugins=plugins, log=self.logfile, csv=self.csv,
-                interval=interval, extra=extra, block=plugin_block))
+                interval=interval, extra=extra, block=plugin_block or "",
+                hostname=hostname))
         self.stdout = open(os.path.join(workdir, "collectd.out"), "w")
         cmd = (wrapper or []) + [COLLECTD, "-f", "-C", self.conf]
         self.proc = subprocess.Popen(cmd, stdout=self.stdout,
@@ -236,7 +241,7 @@ class Collectd:
 
 
 CONF_TEMPLATE = """\
-Hostname "testhost"
+Hostname "%(hostname)s"
 FQDNLookup false
 Interval %(interval)s
 BaseDir "%(dir)s"
@@ -255,9 +260,12 @@ LoadPlugin csv
   StoreRates false
 </Plugin>
 %(extra)s
+%(block)s"""
+
+OUR_PLUGIN = """\
 LoadPlugin telemetrydeck
 <Plugin telemetrydeck>
-%(block)s
+%s
 </Plugin>
 """
 
