@@ -1,0 +1,147 @@
+/* test_token: the one token module both front ends use, on a table of odd
+ * token files (tests/integration/test_token_files.py holds the plugin and
+ * telemetrydeck-check to the same table), and on FIFOs, directories and
+ * devices, which must be refused without blocking.
+ *
+ * Build and run, from the top of the tree:
+ *   tools/build && _build/tests/unit/test_token */
+#include "td_token.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+static char dir[] = "/tmp/td-token-XXXXXX";
+
+static const char *write_file(const char *name, const char *data, size_t len) {
+  static char path[256];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+    tap_diag("could not write %s", path);
+  chmod(path, 0600);
+  return path;
+}
+
+#define T "tdpat_abc123"
+
+static void check_files(void) {
+  static char big[TD_TOKEN_MAX + 2];
+  const struct {
+    const char *what;
+    const char *data;
+    size_t len;
+    td_token_status_t want;
+  } cases[] = {
+      {"a token and a newline", T "\n", sizeof(T), TD_TOKEN_OK},
+      {"CRLF", T "\r\n", sizeof(T) + 1, TD_TOKEN_OK},
+      {"no newline", T, sizeof(T) - 1, TD_TOKEN_OK},
+      {"leading blank lines", "\n\n" T "\n", sizeof(T) + 2, TD_TOKEN_OK},
+      {"a leading form feed", "\f" T "\n", sizeof(T) + 1, TD_TOKEN_OK},
+      {"a trailing vertical tab", T "\v\n", sizeof(T) + 1, TD_TOKEN_OK},
+      {"tabs and spaces around", " \t" T "\t \n", sizeof(T) + 4,
+       TD_TOKEN_OK},
+      {"a NUL after the token", T "\0garbage\n", sizeof(T) + 8,
+       TD_TOKEN_E_CONTROL},
+      {"a NUL at the end", T "\0", sizeof(T), TD_TOKEN_E_CONTROL},
+      {"two lines", T "\n" T "\n", 2 * sizeof(T), TD_TOKEN_E_CONTROL},
+      {"a space inside", "tdpat_ab c\n", 11, TD_TOKEN_E_CONTROL},
+      {"an escape inside", "tdpat_ab\x1b" "c\n", 11, TD_TOKEN_E_CONTROL},
+      {"DEL inside", "tdpat_ab\x7f\n", 10, TD_TOKEN_E_CONTROL},
+      {"empty", "", 0, TD_TOKEN_E_EMPTY},
+      {"white space only", " \n\t\r\n\v\f", 7, TD_TOKEN_E_EMPTY},
+  };
+  td_token_t t;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *p = write_file("case", cases[i].data, cases[i].len);
+    td_token_status_t st = td_token_from_file(&t, p);
+    tap_is_int(st, cases[i].want, "token file: %s", cases[i].what);
+    if (cases[i].want == TD_TOKEN_OK)
+      tap_is_str(t.text, T, "token file: %s: the token, trimmed",
+                 cases[i].what);
+    else
+      tap_ok(t.text[0] == '\0', "token file: %s: nothing kept",
+             cases[i].what);
+  }
+  memset(big, 'x', TD_TOKEN_MAX);
+  tap_is_int(td_token_from_file(&t, write_file("max", big, TD_TOKEN_MAX)),
+             TD_TOKEN_OK, "a token of TD_TOKEN_MAX bytes is taken");
+  big[TD_TOKEN_MAX] = 'x';
+  tap_is_int(
+      td_token_from_file(&t, write_file("over", big, TD_TOKEN_MAX + 1)),
+      TD_TOKEN_E_TOO_LONG, "one byte more is too long");
+}
+
+static void check_special(void) {
+  char fifo[256], sub[256], link[256];
+  td_token_t t;
+  snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+  snprintf(sub, sizeof(sub), "%s/sub", dir);
+  snprintf(link, sizeof(link), "%s/link", dir);
+  mkfifo(fifo, 0600);
+  mkdir(sub, 0700);
+  const char *target = write_file("target", T "\n", sizeof(T));
+  if (symlink(target, link) != 0)
+    tap_diag("symlink failed");
+  const struct {
+    const char *what, *path;
+    td_token_status_t want;
+    td_file_status_t file;
+  } cases[] = {
+      {"a FIFO without a writer (must not block)", fifo, TD_TOKEN_E_FILE,
+       TD_FILE_E_NOT_REGULAR},
+      {"a directory", sub, TD_TOKEN_E_FILE, TD_FILE_E_NOT_REGULAR},
+      {"/dev/zero", "/dev/zero", TD_TOKEN_E_FILE, TD_FILE_E_NOT_REGULAR},
+      {"/dev/null", "/dev/null", TD_TOKEN_E_FILE, TD_FILE_E_NOT_REGULAR},
+      {"a missing file", "/nonexistent/token", TD_TOKEN_E_FILE,
+       TD_FILE_E_OPEN},
+      {"a symbolic link to a regular file", link, TD_TOKEN_OK, TD_FILE_OK},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    td_token_status_t st = td_token_from_file(&t, cases[i].path);
+    tap_ok(st == cases[i].want && t.file_status == cases[i].file,
+           "%s: token status %d, file status %d", cases[i].what, (int)st,
+           (int)t.file_status);
+  }
+  td_file_info_t info;
+  tap_is_int(td_file_check("/dev/zero", 1 << 20, &info),
+             TD_FILE_E_NOT_REGULAR, "td_file_check refuses /dev/zero");
+  tap_is_int(td_file_check(fifo, 1 << 20, &info), TD_FILE_E_NOT_REGULAR,
+             "td_file_check refuses a FIFO without blocking");
+  tap_is_int(td_file_check(target, 4, &info), TD_FILE_E_TOO_LARGE,
+             "td_file_check refuses a file over its bound");
+  unlink(fifo);
+  unlink(link);
+  rmdir(sub);
+}
+
+static void check_text_and_prefix(void) {
+  td_token_t t;
+  tap_is_int(td_token_from_text(&t, " " T "\n"), TD_TOKEN_OK,
+             "a token from text is trimmed like a file's");
+  tap_ok(td_token_has_prefix(&t), "and it has the tdpat_ prefix");
+  tap_is_int(td_token_from_text(&t, "abc"), TD_TOKEN_OK,
+             "a token without the prefix is still a token");
+  tap_ok(!td_token_has_prefix(&t), "but has_prefix says so");
+  td_token_wipe(&t);
+  tap_ok(t.text[0] == '\0' && t.text[2] == '\0', "td_token_wipe wipes it");
+}
+
+int main(void) {
+  if (mkdtemp(dir) == NULL)
+    return 1;
+  check_files();
+  check_special();
+  check_text_and_prefix();
+  unlink(write_file("case", "", 0));
+  unlink(write_file("max", "", 0));
+  unlink(write_file("over", "", 0));
+  unlink(write_file("target", "", 0));
+  rmdir(dir);
+  return tap_done();
+}
