@@ -349,8 +349,15 @@ static void check_options(const options_t *o, td_policy_t *pol) {
     if (st != TD_FILE_OK)
       usage_error("--ca-cert file %s", what);
   }
-  if (td_http_proxy_check(o->url, o->proxy, o->allow_plaintext, &why) != 0)
+  if (td_http_proxy_check(o->url, o->proxy, o->allow_plaintext, &why) != 0) {
+    /* The HTTP layer names the plugin's option; name ours. */
+    if (!o->allow_plaintext &&
+        td_http_proxy_check(o->url, o->proxy, 1, &why) == 0)
+      usage_error("--proxy is refused: the proxy would see the token in the "
+                  "clear, since the URL is plain http (--allow-plaintext "
+                  "allows it)");
     usage_error("--proxy is refused: %s", why);
+  }
   if (o->expect_user != NULL && o->expect_user[0] == '\0')
     usage_error("--expect-user is empty");
   if (o->expires_text != NULL) {
