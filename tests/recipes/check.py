@@ -7,7 +7,8 @@ queries, and that the metric names both use are the ones collectd's
 write_prometheus really exposes.
 
 promtool comes from PATH or $PROMTOOL; without it those checks are
-skipped ("ok N - ... # skip ..."). tools/package fetches Debian's.
+skipped ("ok N - ... # skip ..."). tools/deps installs Debian's
+(package prometheus).
 Usage: tests/recipes/check.py
 """
 
@@ -254,8 +255,8 @@ def test_rules():
                        (["test", "rules"] + RULES_TESTS,
                         "promtool test rules")):
         if tool is None:
-            tap(True, name, skip="promtool not installed (tools/package "
-                                 "fetches Debian's)")
+            tap(True, name, skip="promtool not installed (tools/deps "
+                                 "installs Debian's prometheus)")
             continue
         p = subprocess.run([tool] + args, capture_output=True, text=True,
                            cwd=TOP)
