@@ -7,7 +7,8 @@ queries, and that the metric names both use are the ones collectd's
 write_prometheus really exposes.
 
 promtool comes from PATH or $PROMTOOL; without it those checks are
-skipped ("ok N - ... # skip ..."). tools/package fetches Debian's.
+skipped ("ok N - ... # skip ..."). tools/deps installs Debian's
+(package prometheus).
 Usage: tests/recipes/check.py
 """
 
@@ -31,7 +32,8 @@ from harness import (BUILD, DEBIAN_PLUGINS, Collectd, FakeAPI, account,  # noqa:
                      certs, wait_for)
 
 RULES = os.path.join(TOP, "conf", "prometheus-rules.yml")
-RULES_TEST = os.path.join(HERE, "prometheus-rules.test.yml")
+RULES_TESTS = [os.path.join(HERE, "prometheus-rules.test.yml"),
+               os.path.join(HERE, "prometheus-rules-days.test.yml")]
 DASHBOARD = os.path.join(TOP, "conf", "grafana-dashboard.json")
 THRESHOLD = os.path.join(TOP, "conf", "threshold.conf")
 MAN5 = os.path.join(TOP, "man", "collectd-telemetrydeck.5")
@@ -42,16 +44,19 @@ CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOKEN = "tdpat_RECIPESECRET0123456789abcdef"
 
 # Metric name -> the type label values write_prometheus gives it, for
-# this plugin's values (None: no type label).
+# this plugin's values (None: no type label). The fake API's default
+# organization is "Org main", whose values end in "-Org_main".
 EXPECTED = {
     "collectd_telemetrydeck_bool": {"token_valid", "api_reachable",
-                                    "email_verified"},
+                                    "email_verified",
+                                    "restricted_mode-Org_main"},
     "collectd_telemetrydeck_timeleft": {"token", "tls_certificate"},
     "collectd_telemetrydeck_response_time": {None},
     "collectd_telemetrydeck_response_code": {None},
     # The duration type's data source is "seconds", not "value".
     "collectd_telemetrydeck_duration_seconds": {"dns", "connect", "tls",
                                                 "ttfb", "transfer"},
+    "collectd_telemetrydeck_gauge": {"usage_percent-Org_main"},
 }
 SELECTOR_RE = re.compile(r"(collectd_telemetrydeck_[a-z_]+)(\{[^}]*\})?")
 
@@ -76,12 +81,28 @@ def promtool():
 
 
 def selectors(text):
-    """(metric, type label or None) pairs used in a PromQL text."""
+    """(metric, type label or None) pairs used in a PromQL text; a
+    type=~"REGEX" matcher stands as "~REGEX"."""
     out = set()
     for m in SELECTOR_RE.finditer(text):
-        t = re.search(r'type="([^"]*)"', m.group(2) or "")
-        out.add((m.group(1), t.group(1) if t else None))
+        t = re.search(r'type=(~?)"([^"]*)"', m.group(2) or "")
+        out.add((m.group(1), t.group(1) + t.group(2) if t else None))
     return out
+
+
+def type_known(metric, t, known):
+    """Whether type label (or ~regex) t names some type in known."""
+    if t is None:
+        return True
+    if t.startswith("~"):
+        return any(re.fullmatch(t[1:], k or "") for k in known)
+    return t in known
+
+
+def covered(used, exposed):
+    """The (metric, type) pairs of used that no exposed series matches."""
+    return [(m, t) for m, t in used
+            if not type_known(m, t, {e for n, e in exposed if n == m})]
 
 
 def rules_selectors():
@@ -100,7 +121,7 @@ def dashboard_selectors(dash):
 
 def check_selectors(used, what):
     bad = [(m, t) for m, t in used if m not in EXPECTED or
-           (t is not None and t not in EXPECTED[m])]
+           not type_known(m, t, EXPECTED[m])]
     return not bad, "%s uses unknown series: %s" % (what, bad)
 
 
@@ -184,14 +205,24 @@ def test_dashboard():
         return None
     tap(True, "grafana-dashboard.json is valid JSON")
     titles = " ".join(p["title"].lower() for p in dash["panels"])
-    ok = all(w in titles for w in ("reachab", "response time", "days left"))
-    tap(ok, "the dashboard shows reachability, response time and days left",
+    ok = all(w in titles for w in ("reachab", "response time", "token expires",
+                                   "tls certificate", "usage",
+                                   "restricted"))
+    tap(ok, "the dashboard shows reachability, response time, token and "
+        "certificate time left, organization usage and restricted mode",
         diag=titles)
+    units = {t["expr"]: p["fieldConfig"]["defaults"].get("unit")
+             for p in dash["panels"] for t in p.get("targets", [])
+             if "_timeleft" in t["expr"]}
+    tap(units and set(units.values()) == {"s"},
+        "the dashboard shows timeleft in seconds (Grafana unit s)",
+        diag=str(units))
     used = dashboard_selectors(dash)
     ok, why = check_selectors(used, "the dashboard")
     ok = ok and {("collectd_telemetrydeck_bool", "api_reachable"),
                  ("collectd_telemetrydeck_response_time", None),
-                 ("collectd_telemetrydeck_timeleft", "token")} <= used
+                 ("collectd_telemetrydeck_timeleft", "token"),
+                 ("collectd_telemetrydeck_timeleft", "tls_certificate")} <= used
     tap(ok, "the dashboard queries only write_prometheus names of our values",
         diag=why + " / used: %s" % sorted(used, key=str))
     ids = [p["id"] for p in dash["panels"]]
@@ -202,17 +233,30 @@ def test_dashboard():
 def test_rules():
     used, n = rules_selectors()
     ok, why = check_selectors(used, "the rules")
-    ok = ok and n == 5 and {("collectd_telemetrydeck_bool", "token_valid"),
-                            ("collectd_telemetrydeck_bool", "api_reachable"),
-                            ("collectd_telemetrydeck_timeleft", "token")} <= used
-    tap(ok, "the rules cover revocation, expiry and unreachability with "
-        "write_prometheus names", diag=why + " / %d expressions" % n)
+    rule_names = re.findall(r"^\s+- alert: (\w+)", read(RULES), re.M)
+    ok = ok and n == len(rule_names) == 10 and {
+        ("collectd_telemetrydeck_bool", "token_valid"),
+        ("collectd_telemetrydeck_bool", "api_reachable"),
+        ("collectd_telemetrydeck_timeleft", "token"),
+        ("collectd_telemetrydeck_timeleft", "tls_certificate"),
+        ("collectd_telemetrydeck_gauge", "~usage_percent-.+"),
+        ("collectd_telemetrydeck_bool", "~restricted_mode-.+")} <= used
+    tap(ok, "the rules cover revocation, expiry, certificate, "
+        "unreachability and organizations with write_prometheus names",
+        diag=why + " / %d expressions" % n)
+    tests = "".join(read(t) for t in RULES_TESTS)
+    untested = [r for r in rule_names
+                if not re.search(r"alertname: %s$" % r, tests, re.M)]
+    tap(rule_names and not untested,
+        "the promtool tests exercise every rule (%d)" % len(rule_names),
+        diag="untested: %s" % untested)
     tool = promtool()
     for args, name in ((["check", "rules", RULES], "promtool check rules"),
-                       (["test", "rules", RULES_TEST], "promtool test rules")):
+                       (["test", "rules"] + RULES_TESTS,
+                        "promtool test rules")):
         if tool is None:
-            tap(True, name, skip="promtool not installed (tools/package "
-                                 "fetches Debian's)")
+            tap(True, name, skip="promtool not installed (tools/deps "
+                                 "installs Debian's prometheus)")
             continue
         p = subprocess.run([tool] + args, capture_output=True, text=True,
                            cwd=TOP)
@@ -254,7 +298,9 @@ def test_write_prometheus(used):
                datetime.timedelta(days=40)).strftime("%Y-%m-%d")
     cd = Collectd(d, account("main", fake.url(), TOKEN,
                              CACert=os.path.join(certs(), "ca.pem"),
-                             TokenExpires=expires), extra=extra)
+                             TokenExpires=expires,
+                             CollectOrganizations=True,
+                             OrganizationsInterval=1), extra=extra)
     text = ""
     try:
         def scrape():
@@ -266,7 +312,8 @@ def test_write_prometheus(used):
             except OSError:
                 return False
             return all(m in text for m in EXPECTED) and \
-                'type="email_verified"' in text
+                'type="email_verified"' in text and \
+                'type="restricted_mode-' in text
         wait_for(scrape, 15, step=0.2)
     finally:
         cd.stop()
@@ -280,7 +327,7 @@ def test_write_prometheus(used):
                     labels.get("instance") == "testhost":
                 exposed.add((m.group(1), labels.get("type")))
     want = {(m, t) for m, ts in EXPECTED.items() for t in ts}
-    ok = want <= exposed and used <= exposed
+    ok = want <= exposed and not covered(used, exposed)
     tap(ok, name, diag="exposed: %s\nused: %s\n%s" % (
         sorted(exposed, key=str), sorted(used, key=str), text[-2000:]))
     if ok:
