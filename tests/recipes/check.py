@@ -39,7 +39,7 @@ THRESHOLD = os.path.join(TOP, "conf", "threshold.conf")
 MAN5 = os.path.join(TOP, "man", "collectd-telemetrydeck.5")
 MAN1 = os.path.join(TOP, "man", "telemetrydeck-check.1")
 PLUGIN_SRC = os.path.join(TOP, "src", "telemetrydeck.c")
-STATE_SRC = os.path.join(TOP, "src", "td_state.c")
+WORDS_SRC = os.path.join(TOP, "src", "td_words.c")  # note names live here
 CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOKEN = "tdpat_RECIPESECRET0123456789abcdef"
 
@@ -175,7 +175,7 @@ def test_man_pages():
         idents.add(t)
     for fmt in re.findall(r'snprintf\(ti, sizeof\(ti\), "(\w+)-%s"', src):
         idents.add(fmt + "-")
-    for t, i in re.findall(r'\[TD_NOTE_\w+\] = \{"(\w+)", "(\w+)"\}', read(STATE_SRC)):
+    for t, i in re.findall(r'\[TD_NOTE_\w+\] = \{"(\w+)", "(\w+)"\}', read(WORDS_SRC)):
         idents.add("%s-%s" % (t, i))
     missing = sorted(i for i in idents if i not in page)
     tap(len(idents) > 8 and not missing,
@@ -354,8 +354,10 @@ def test_threshold():
         return [n for n in cd.notes("main", type_instance)
                 if n["severity"] == severity and words in n["message"]]
     try:
+        # timeleft-token is seconds: 3 days left is below the recipe's
+        # FailureMin 604800 (7 days).
         got_expiry = wait_for(lambda: note("token", "FAILURE",
-                                           "below the failure threshold of 7"), 10)
+                                           "below the failure threshold of 604800"), 10)
         fake.mode("main", "revoked")
         got_revoked = wait_for(lambda: note("token_valid", "FAILURE",
                                             "below the failure threshold of 1"), 10)
@@ -368,7 +370,7 @@ def test_threshold():
         cd.stop()
         fake.stop()
     log = cd.log()
-    tap(bool(got_expiry), name_prefix + " timeleft-token below 7 days is a FAILURE",
+    tap(bool(got_expiry), name_prefix + " timeleft-token below 7 days (604800 s) is a FAILURE",
         diag=log[-3000:])
     tap(bool(got_revoked), name_prefix + " a rejected token is a FAILURE",
         diag=log[-3000:])
