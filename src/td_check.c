@@ -485,8 +485,11 @@ static status_t judge(const options_t *o, const poll_ctx_t *ctx,
              who);
   } else if (s->token_valid == 0) {
     st = ST_CRITICAL;
-    add_part(msg, size, "%s: the token was revoked or has expired",
-             problem_text(ctx, s));
+    char why[80] = "was revoked or has expired";
+    for (size_t i = 0; i < s->n_notes; i++)
+      if (s->notes[i].event == TD_EV_TOKEN_REJECTED)
+        td_words_rejection(&s->notes[i], "--expires", why, sizeof(why));
+    add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
   } else if (r->http_status == 429) {
     st = ST_WARNING;
     if (r->retry_after > 0)

@@ -76,28 +76,30 @@ static void reason_suffix(const char *reason, char *dst, size_t size) {
 
 static const char *plural(unsigned n) { return n == 1 ? "" : "s"; }
 
+void td_words_rejection(const td_note_t *n, const char *option, char *dst,
+                        size_t size) {
+  char date[32];
+  td_words_date(n->when, date, sizeof(date));
+  if (n->cause == TD_CAUSE_EXPIRED)
+    td_text_format(dst, size, "expired on %s", date);
+  else if (n->cause == TD_CAUSE_REVOKED)
+    td_text_format(dst, size, "was revoked before %s (%s)", option, date);
+  else
+    td_text_format(dst, size, "was revoked or has expired");
+}
+
 static void word_rejected(const td_policy_t *pol, const td_note_t *n,
                           char *dst, size_t size) {
-  char reason[TD_VERDICT_MAX_REASON + 8], date[32];
+  char reason[TD_VERDICT_MAX_REASON + 8], why[80];
   reason_suffix(n->text, reason, sizeof(reason));
-  td_words_date(n->when, date, sizeof(date));
-  const char *acc = name_of(pol);
-  if (n->cause == TD_CAUSE_EXPIRED)
-    td_text_format(dst, size,
-                   "Account \"%s\": TelemetryDeck rejected the token with "
-                   "HTTP %d%s: it expired on %s; create a new one in the "
-                   "TelemetryDeck dashboard.",
-                   acc, n->http_status, reason, date);
-  else if (n->cause == TD_CAUSE_REVOKED)
-    td_text_format(dst, size,
-                   "Account \"%s\": TelemetryDeck rejected the token with "
-                   "HTTP %d%s: it was revoked before TokenExpires (%s).",
-                   acc, n->http_status, reason, date);
-  else
-    td_text_format(dst, size,
-                   "Account \"%s\": TelemetryDeck rejected the token with "
-                   "HTTP %d%s: it was revoked or has expired.",
-                   acc, n->http_status, reason);
+  td_words_rejection(n, "TokenExpires", why, sizeof(why));
+  td_text_format(dst, size,
+                 "Account \"%s\": TelemetryDeck rejected the token with HTTP "
+                 "%d%s: it %s%s",
+                 name_of(pol), n->http_status, reason, why,
+                 n->cause == TD_CAUSE_EXPIRED
+                     ? "; create a new one in the TelemetryDeck dashboard."
+                     : ".");
 }
 
 static void word_token(const td_policy_t *pol, const td_note_t *n, char *dst,

@@ -28,6 +28,13 @@ const char *td_words_note_type_instance(td_note_kind_t kind);
 void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
                    size_t size);
 
+/* Why a token was rejected (a TD_EV_TOKEN_REJECTED note), as it would
+ * follow "it" or "the token": "expired on DATE", "was revoked before
+ * OPTION (DATE)" or "was revoked or has expired". option names the
+ * expiry setting of the audience (TokenExpires, --expires). */
+void td_words_rejection(const td_note_t *n, const char *option, char *dst,
+                        size_t size);
+
 /* A poll's problem without the account's name, e.g. "the API answered
  * HTTP 503"; "" for TD_PROBLEM_NONE. */
 void td_words_problem(const td_policy_t *pol, const td_problem_t *pr,

@@ -163,10 +163,9 @@ static const struct {
     {"TLSExpiryFailureDays", OPT_NUMBER,
      offsetof(account_t, tls_failure_days), -TD_MAX_DAYS,
      TD_MAX_DAYS},
-    {"Interval", OPT_NUMBER, offsetof(account_t, interval_s), 0.001,
+    {"Interval", OPT_NUMBER, offsetof(account_t, interval_s), 0,
      TD_MAX_INTERVAL},
-    {"Timeout", OPT_NUMBER, offsetof(account_t, timeout), 0.001,
-     TD_MAX_TIMEOUT},
+    {"Timeout", OPT_NUMBER, offsetof(account_t, timeout), 0, TD_MAX_TIMEOUT},
     {"ExpiryWarningDays", OPT_NUMBER, offsetof(account_t, warning_days),
      -TD_MAX_DAYS, TD_MAX_DAYS},
     {"ExpiryFailureDays", OPT_NUMBER, offsetof(account_t, failure_days),
@@ -200,13 +199,17 @@ static void config_values_text(const oconfig_item_t *ci, char *dst,
   }
 }
 
-/* A number outside [min, max] (or NaN) is refused by name. A minimum
- * below 1 means "above 0". */
+/* A number outside [min, max] (or NaN) is refused by name; so is a
+ * fraction for an option that counts (min 1). A minimum from 0 up to 1
+ * words as "positive" (0, where allowed, means the default). */
 static int check_range(const account_t *a, const char *key, double v,
                        double min, double max) {
-  if (v >= min && v <= max)
+  if (v >= min && v <= max && (min != 1 || v == (double)(long long)v))
     return 0;
-  if (v < min && min > 0 && min < 1)
+  if (v >= min && v <= max)
+    ERROR(LOG_PREFIX "account \"%s\": option %s %g must be a whole number.",
+          a->name, key, v);
+  else if (v < min && min >= 0 && min < 1)
     ERROR(LOG_PREFIX "account \"%s\": option %s %g must be positive.",
           a->name, key, v);
   else if (v < min)

@@ -1197,7 +1197,7 @@ static void check_odd_inputs(void) {
 }
 
 /* ------------------------------------------------------------------ */
-/* td_state_sanitize                                                   */
+/* td_text_clean                                                       */
 
 static void check_sanitize(void) {
   const struct {
