@@ -424,6 +424,19 @@ static const char *tls_reason(td_http_conn_t *c) {
   return "the certificate's issuer is not trusted";
 }
 
+/* 1 when an answer's status line came and no byte of its body did. */
+static int headers_too_large(td_http_conn_t *c) {
+  long status = 0;
+  curl_off_t body = 0;
+  return strstr(c->curl_error, "header") != NULL ||
+         (curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status) ==
+              CURLE_OK &&
+          status > 0 &&
+          curl_easy_getinfo(c->easy, CURLINFO_SIZE_DOWNLOAD_T, &body) ==
+              CURLE_OK &&
+          body == 0);
+}
+
 /* Words for a failed transfer: what an operator can act on. */
 static void describe_error(td_http_conn_t *c, CURLcode rc) {
   long os_errno = 0;
@@ -457,11 +470,11 @@ static void describe_error(td_http_conn_t *c, CURLcode rc) {
     break;
   case CURLE_OUT_OF_MEMORY:
     /* libcurl refuses a header line or a header block beyond its own
-     * bound with this code, before any body. */
+     * bound (100 KiB) with this code, after the status line and before
+     * any body; a real shortage of memory would rarely fall just there. */
     snprintf(c->error, sizeof(c->error), "%s",
-             strstr(c->curl_error, "header") != NULL
-                 ? "the answer's headers are too large"
-                 : curl_easy_strerror(rc));
+             headers_too_large(c) ? "the answer's headers are too large"
+                                  : curl_easy_strerror(rc));
     break;
   case CURLE_RECV_ERROR:
   case CURLE_SEND_ERROR:

@@ -406,8 +406,8 @@ void td_words_token(td_token_status_t st, const td_token_t *t,
     break;
   case TD_TOKEN_E_CONTROL:
     td_text_format(dst, size,
-                   "%s holds spaces, control characters or more than one "
-                   "line",
+                   "%s holds more than one line or control characters "
+                   "(spaces count as such)",
                    token_noun);
     break;
   }

@@ -346,7 +346,7 @@ def test_token_file_problems_are_logged_once_and_repairs_picked_up_at_next_poll(
                     "is longer than 4096 bytes."),
         "tf_empty": (lambda p: _write(p, b" \n\n\t\n"), "is empty."),
         "tf_two_lines": (lambda p: _write(p, (tok("a") + "\n" + tok("b") + "\n").encode()),
-                         "holds spaces, control characters or more than one line."),
+                         "holds more than one line or control characters (spaces count as such)."),
     }
     paths = {n: os.path.join(folder, n + ".token") for n in
              list(broken) + ["tf_group", "tf_others", "tf_4096"]}
