@@ -220,7 +220,7 @@ static const char *render_notes(const td_step_t *out) {
   buf[0] = '\0';
   if (out->n_notes > TD_STATE_MAX_NOTES)
     return "(n_notes out of bounds)";
-  for (int k = TD_NOTE_TOKEN_VALID; k <= TD_NOTE_RATE_LIMITED; k++) {
+  for (int k = 0; k < TD_NOTE_KINDS; k++) {
     for (size_t i = 0; i < out->n_notes; i++) {
       if ((int)out->notes[i].kind != k)
         continue;
@@ -231,7 +231,7 @@ static const char *render_notes(const td_step_t *out) {
     }
   }
   for (size_t i = 0; i < out->n_notes; i++) {
-    if ((int)out->notes[i].kind > TD_NOTE_RATE_LIMITED ||
+    if ((int)out->notes[i].kind >= TD_NOTE_KINDS ||
         (int)out->notes[i].kind < 0) {
       size_t len = strlen(buf);
       snprintf(buf + len, sizeof(buf) - len, "%sbad-kind", len ? ", " : "");
