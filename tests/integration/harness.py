@@ -153,13 +153,13 @@ class Collectd:
     """The real collectd daemon, in the foreground, with our plugin."""
 
     def __init__(self, workdir, plugin_block, interval=0.5, extra="",
-                 wrapper=None):
+                 wrapper=None, env=None, plugins_extra=()):
         self.dir = workdir
         plugins = os.path.join(workdir, "plugins")
         os.makedirs(plugins, exist_ok=True)
         # collectd refuses symbolic links: copy real files into one PluginDir.
         shutil.copy(os.path.join(BUILD, ".libs", "telemetrydeck.so"), plugins)
-        for p in ("logfile", "csv"):
+        for p in ("logfile", "csv") + tuple(plugins_extra):
             shutil.copy(os.path.join(DEBIAN_PLUGINS, p + ".so"), plugins)
         self.logfile = os.path.join(workdir, "collectd.log")
         self.csv = os.path.join(workdir, "csv")
@@ -170,8 +170,10 @@ class Collectd:
                 interval=interval, extra=extra, block=plugin_block))
         self.stdout = open(os.path.join(workdir, "collectd.out"), "w")
         cmd = (wrapper or []) + [COLLECTD, "-f", "-C", self.conf]
+        # env: collectd's whole environment (None: this process's), for
+        # tests of what the environment changes (proxy variables).
         self.proc = subprocess.Popen(cmd, stdout=self.stdout,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
 
     def alive(self):
         return self.proc.poll() is None
@@ -220,17 +222,24 @@ class Collectd:
         rows = self.values(instance, ident)
         return rows[-1][1] if rows else None
 
-    def stop(self):
-        """Stops the daemon; remembers in was_alive whether it still ran."""
+    def stop(self, timeout=15):
+        """Stops the daemon; remembers in was_alive whether it still ran,
+        in killed whether SIGTERM was not enough within timeout seconds
+        (SIGKILL followed) and in stop_seconds how long it took."""
         running = self.alive()
         self.was_alive = running
+        self.killed = False
+        self.stop_seconds = 0.0
         if running:
+            start = time.monotonic()
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(15)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.killed = True
                 self.proc.kill()
                 self.proc.wait()
+            self.stop_seconds = time.monotonic() - start
         self.stdout.close()
         return running
 
