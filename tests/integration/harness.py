@@ -22,6 +22,7 @@ BUILD = os.environ.get("BUILD_DIR", os.path.join(TOP, "_build"))
 COLLECTD = os.environ.get("COLLECTD", "/usr/sbin/collectd")
 DEBIAN_PLUGINS = "/usr/lib/collectd"
 FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
+PROXY = os.path.join(TOP, "tests", "fake_api", "fake_proxy.py")
 MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
 
 NOTE_RE = re.compile(
@@ -147,6 +148,54 @@ class FakeAPI:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+class FakeProxy:
+    """tests/fake_api/fake_proxy.py on 127.0.0.1: forwards plain HTTP,
+    tunnels CONNECT, and logs every request line and header it receives."""
+
+    def __init__(self, workdir, name="proxy"):
+        port_file = os.path.join(workdir, name + ".port")
+        self.logfile = os.path.join(workdir, name + ".requests")
+        open(self.logfile, "w").close()
+        self.out = open(os.path.join(workdir, name + ".out"), "w")
+        self.proc = subprocess.Popen(
+            ["python3", PROXY, "--port-file", port_file, "--log", self.logfile],
+            stdout=self.out, stderr=subprocess.STDOUT)
+        self.port = _read_port(port_file, self.proc)
+
+    def url(self, userinfo=""):
+        return "http://%s127.0.0.1:%d" % (userinfo + "@" if userinfo else "",
+                                          self.port)
+
+    def lines(self):
+        with open(self.logfile, errors="replace") as f:
+            return f.read().splitlines()
+
+    def requests(self):
+        """The request lines it received ("GET http://...", "CONNECT ...")."""
+        return [l.split(" ", 2)[2] for l in self.lines()
+                if l.startswith("REQUEST ")]
+
+    def headers(self, name):
+        """Values of every header called name (any case) it received."""
+        out = []
+        for l in self.lines():
+            if l.startswith("HEADER "):
+                hname, _, value = l.split(" ", 2)[2].partition(": ")
+                if hname.lower() == name.lower():
+                    out.append(value)
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
 
 
 class Collectd:
