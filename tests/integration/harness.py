@@ -96,7 +96,7 @@ class FakeAPI:
     """Our fake TelemetryDeck API on 127.0.0.1, TLS unless cert is None."""
 
     def __init__(self, workdir, tokens, cert="server", delay=None, name="fake",
-                 port=0):
+                 port=0, tls_max=None):
         self.dir = workdir
         cfg = os.path.join(inputs(workdir), name + "-tokens.json")
         with open(cfg, "w") as f:
@@ -112,6 +112,8 @@ class FakeAPI:
                     "--key", os.path.join(d, cert + ".key")]
         if delay:
             cmd += ["--delay", str(delay)]
+        if tls_max:
+            cmd += ["--tls-max", tls_max]
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         self.port = _read_port(port_file, self.proc)
