@@ -307,9 +307,13 @@ def main():
                 vg.append((p, n, t))
         comment("valgrind: %d logs with errors" % len(vg))
         for p, n, t in vg[:3]:
-            comment("  %s: %d errors; first: %s" % (p, n, " ".join(
-                re.findall(r"==\d+== (Invalid \w+ of size \d+|.*by 0x\w+: "
-                           r"\S+)", t)[:6])))
+            comment("  %s: %d errors; the first:" % (p, n))
+            lines = t.splitlines()
+            first = [i for i, l in enumerate(lines)
+                     if re.search(r"==\d+== (Invalid|Conditional|Use of|"
+                                  r"Syscall param|Process terminating)", l)]
+            for l in lines[first[0]:first[0] + 30] if first else []:
+                comment("    " + l)
 
     clean = outcomes.get("exit 0", 0)
     tap(clean == args.stops and killed == 0,
