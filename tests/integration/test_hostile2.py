@@ -10,8 +10,6 @@ import datetime
 import json
 import os
 import re
-import subprocess
-import threading
 import time
 
 from harness import Collectd, FakeAPI, FakeProxy, account, inputs, wait_for
