@@ -84,6 +84,8 @@ def asan_wrapper(work):
     instrumentation (collectd, its other plugins) that reads freed memory
     gets garbage and crashes where it would otherwise read stale data and
     go on; the crash is then reported with its stack by ASan's handler."""
+    # symbolize=0: a report is written at once, with module+offset frames
+    # (collectd's threads go on exiting meanwhile and may cut a slow one).
     libs = [subprocess.run(["gcc", "-print-file-name=" + l],
                            capture_output=True, text=True).stdout.strip()
             for l in ("libasan.so", "libubsan.so")]
@@ -100,7 +102,7 @@ dir=$(dirname "$(dirname "$conf")")
 export LD_PRELOAD="%s"
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:\
 print_stacktrace=1:malloc_context_size=16:max_free_fill_size=4096:\
-handle_segv=1:log_path=$dir/asan"
+handle_segv=1:symbolize=0:log_path=$dir/asan"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$dir/ubsan"
 exec /usr/sbin/collectd "$@"
 """ % " ".join(libs))
