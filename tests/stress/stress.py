@@ -171,9 +171,9 @@ def classify(rc):
 
 def crash_site(text):
     """The first frames of the first report in text, shortened."""
-    frames = re.findall(r"#\d+ 0x[0-9a-f]+ in (\S+) (\S+)", text)
-    return "; ".join("%s (%s)" % (fn, os.path.basename(where).split(":")[0]
-                                  .split("+")[0])
+    frames = re.findall(r"#\d+ 0x[0-9a-f]+ +(?:in (\S+) )?\(?([^)\s]+)",
+                        text)
+    return "; ".join("%s (%s)" % (fn or "?", os.path.basename(where))
                      for fn, where in frames[:6])
 
 
