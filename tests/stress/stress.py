@@ -171,6 +171,9 @@ def classify(rc):
 
 def crash_site(text):
     """The first frames of the first report in text, shortened."""
+    start = text.find("ERROR: AddressSanitizer")
+    if start >= 0:
+        text = text[start:].split("\n\n")[0]
     frames = re.findall(r"#\d+ 0x[0-9a-f]+ +(?:in (\S+) )?\(?([^)\s]+)",
                         text)
     return "; ".join("%s (%s)" % (fn or "?", os.path.basename(where))
