@@ -18,6 +18,19 @@ SIGSEGV), whether SIGTERM alone stopped collectd within --stop-timeout
 seconds, AddressSanitizer / UBSan reports (with --wrapper asan) and
 valgrind errors (with --wrapper valgrind), and where a crash happened.
 
+What it found (issue 9): the rare SIGSEGV at shutdown is collectd 5.12's
+exec plugin, not ours. exec_notification() starts one detached thread per
+notification (exec_notification_one), which reads the program entry `pl`
+(pl->user in getpwnam_r, pl->group, pl->exec, pl->argv) in fork_child().
+exec_shutdown() frees every `pl` without waiting for those threads, and
+collectd then leaves main() and exit()s while they run. A thread still
+before its fork reads freed memory (the crash: getpwnam_r on a freed
+pl->user, main thread already in exit()); one that forks after the free
+execs a freed path, fails, and its child hangs in exit() on a lock the
+exiting parent held. The more notifications shortly before SIGTERM, the
+likelier: with 200 accounts about one stop in eight crashes. Without the
+exec plugin, or with no notification, no stop crashed.
+
 Output: TAP lines and "# " comments with the figures, for tools/check.
 Usage: stress.py [--stops N] [--hang N] [--healthy N] [--wrapper
                  none|asan|valgrind] [--no-exec] [--seed N] [--keep] ...
