@@ -211,6 +211,10 @@ def main():
                     help="notifications to the log only (no exec plugin)")
     ap.add_argument("--no-notifications", action="store_true",
                     help="Notifications false in every account")
+    ap.add_argument("--plugin-dir", default=None,
+                    help="take collectd's plugins (logfile, csv, exec) from "
+                         "here instead of /usr/lib/collectd, to try a "
+                         "patched exec plugin")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -219,6 +223,8 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     harness.BUILD = os.environ.get("BUILD_DIR", harness.BUILD)
+    if args.plugin_dir:
+        harness.DEBIAN_PLUGINS = args.plugin_dir
 
     # The exec plugin runs the script as nobody: its directory, the script
     # and the notes file must be reachable for that user.
@@ -265,7 +271,8 @@ def main():
     comment("stress: seed %d, %d stops, %d hanging + %d healthy accounts, "
             "exec plugin %s, wrapper %s, SIGTERM %.1f-%.1f s after start"
             % (seed, args.stops, args.hang, args.healthy,
-               "off" if args.no_exec else "on", args.wrapper,
+               "off" if args.no_exec else "on (%s)" % os.path.join(
+                   harness.DEBIAN_PLUGINS, "exec.so"), args.wrapper,
                args.min_delay, args.max_delay))
     outcomes = collections.Counter()
     killed = 0
