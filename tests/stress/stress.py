@@ -362,15 +362,17 @@ def main():
     for run, kind, where in reports[:10]:
         comment("  run %d: %s at %s" % (run, kind, where))
     vg = []
+    vg_logs = glob.glob(os.path.join(work, "valgrind-*.log"))
     if args.wrapper == "valgrind":
-        for p in glob.glob(os.path.join(work, "valgrind-*.log")):
+        for p in vg_logs:
             with open(p, errors="replace") as f:
                 t = f.read()
             m = re.search(r"ERROR SUMMARY: (\d+) errors", t)
             n = int(m.group(1)) if m else -1
             if n != 0:
                 vg.append((p, n, t))
-        comment("valgrind: %d logs with errors" % len(vg))
+        comment("valgrind: %d logs read, %d with errors" % (len(vg_logs),
+                                                           len(vg)))
         for p, n, t in vg[:3]:
             comment("  %s: %d errors; the first:" % (p, n))
             lines = t.splitlines()
@@ -389,8 +391,8 @@ def main():
     tap(stuck_children == 0, "no process of collectd left behind after a "
         "stop (%d in %d runs)" % (stuck_children, runs_with_stuck))
     if args.wrapper == "valgrind":
-        tap(not vg, "valgrind: no memcheck error (%d logs with errors)"
-            % len(vg))
+        tap(vg_logs and not vg, "valgrind: no memcheck error (%d logs, %d "
+            "with errors)" % (len(vg_logs), len(vg)))
     if not args.no_exec and not args.no_notifications:
         tap(sum(delivered.values()) > 0,
             "notifications reached the exec plugin's script as nobody (%d)"
