@@ -653,6 +653,12 @@ class FakeApi:
             self.tls.load_cert_chain(args.cert, args.key)
             # Pin HTTP/1.1: the plugin's libcurl may offer h2 via ALPN.
             self.tls.set_alpn_protocols(["http/1.1"])
+            if args.tls_max == "1.1":
+                # An old server: TLS 1.0 and 1.1 only. OpenSSL keeps them
+                # off at its default security level.
+                self.tls.minimum_version = ssl.TLSVersion.TLSv1
+                self.tls.maximum_version = ssl.TLSVersion.TLSv1_1
+                self.tls.set_ciphers("DEFAULT:@SECLEVEL=0")
         self.stats = Stats(self.labels())
         self.conn_ids = itertools.count(1)
         self.open_connections = 0
@@ -946,6 +952,8 @@ def parse_args(argv):
     p.add_argument("--idle-timeout", type=float, default=0.0,
                    help="close keep-alive connections idle this long "
                         "(default 0: never)")
+    p.add_argument("--tls-max", choices=("1.1",),
+                   help="speak TLS 1.1 at most (an outdated server)")
     p.add_argument("--quiet", action="store_true",
                    help="no log line per request")
     args = p.parse_args(argv)

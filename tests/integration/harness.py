@@ -22,6 +22,7 @@ BUILD = os.environ.get("BUILD_DIR", os.path.join(TOP, "_build"))
 COLLECTD = os.environ.get("COLLECTD", "/usr/sbin/collectd")
 DEBIAN_PLUGINS = "/usr/lib/collectd"
 FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
+PROXY = os.path.join(TOP, "tests", "fake_api", "fake_proxy.py")
 MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
 
 NOTE_RE = re.compile(
@@ -95,7 +96,7 @@ class FakeAPI:
     """Our fake TelemetryDeck API on 127.0.0.1, TLS unless cert is None."""
 
     def __init__(self, workdir, tokens, cert="server", delay=None, name="fake",
-                 port=0):
+                 port=0, tls_max=None):
         self.dir = workdir
         cfg = os.path.join(inputs(workdir), name + "-tokens.json")
         with open(cfg, "w") as f:
@@ -111,6 +112,8 @@ class FakeAPI:
                     "--key", os.path.join(d, cert + ".key")]
         if delay:
             cmd += ["--delay", str(delay)]
+        if tls_max:
+            cmd += ["--tls-max", tls_max]
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         self.port = _read_port(port_file, self.proc)
@@ -149,13 +152,64 @@ class FakeAPI:
         self.log.close()
 
 
+class FakeProxy:
+    """tests/fake_api/fake_proxy.py on 127.0.0.1: forwards plain HTTP,
+    tunnels CONNECT, and logs every request line and header it receives."""
+
+    def __init__(self, workdir, name="proxy"):
+        port_file = os.path.join(workdir, name + ".port")
+        self.logfile = os.path.join(workdir, name + ".requests")
+        open(self.logfile, "w").close()
+        self.out = open(os.path.join(workdir, name + ".out"), "w")
+        self.proc = subprocess.Popen(
+            ["python3", PROXY, "--port-file", port_file, "--log", self.logfile],
+            stdout=self.out, stderr=subprocess.STDOUT)
+        self.port = _read_port(port_file, self.proc)
+
+    def url(self, userinfo=""):
+        return "http://%s127.0.0.1:%d" % (userinfo + "@" if userinfo else "",
+                                          self.port)
+
+    def lines(self):
+        with open(self.logfile, errors="replace") as f:
+            return f.read().splitlines()
+
+    def requests(self):
+        """The request lines it received ("GET http://...", "CONNECT ...")."""
+        return [l.split(" ", 2)[2] for l in self.lines()
+                if l.startswith("REQUEST ")]
+
+    def headers(self, name):
+        """Values of every header called name (any case) it received."""
+        out = []
+        for l in self.lines():
+            if l.startswith("HEADER "):
+                hname, _, value = l.split(" ", 2)[2].partition(": ")
+                if hname.lower() == name.lower():
+                    out.append(value)
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
 class Collectd:
     """The real collectd daemon, in the foreground, with our plugin."""
 
     def __init__(self, workdir, plugin_block, interval=0.5, extra="",
-                 wrapper=None, hostname="testhost", debian=()):
-        """plugin_block None runs collectd without our plugin; debian names
-        more of Debian's plugins to copy (threshold, network, ...)."""
+                 wrapper=None, hostname="testhost", debian=(), env=None,
+                 plugins_extra=()):
+        """plugin_block None runs collectd without our plugin; debian (or
+        plugins_extra) names more of Debian's plugins to copy (threshold,
+        network, exec, ...); env is collectd's whole environment (None:
+        this process's)."""
         self.dir = workdir
         plugins = os.path.join(workdir, "plugins")
         os.makedirs(plugins, exist_ok=True)
@@ -163,7 +217,7 @@ class Collectd:
         if plugin_block is not None:
             shutil.copy(os.path.join(BUILD, ".libs", "telemetrydeck.so"), plugins)
             plugin_block = OUR_PLUGIN % plugin_block
-        for p in ("logfile", "csv") + tuple(debian):
+        for p in ("logfile", "csv") + tuple(debian) + tuple(plugins_extra):
             shutil.copy(os.path.join(DEBIAN_PLUGINS, p + ".so"), plugins)
         self.logfile = os.path.join(workdir, "collectd.log")
         self.csv = os.path.join(workdir, "csv")
@@ -175,8 +229,10 @@ class Collectd:
                 hostname=hostname))
         self.stdout = open(os.path.join(workdir, "collectd.out"), "w")
         cmd = (wrapper or []) + [COLLECTD, "-f", "-C", self.conf]
+        # env: collectd's whole environment (None: this process's), for
+        # tests of what the environment changes (proxy variables).
         self.proc = subprocess.Popen(cmd, stdout=self.stdout,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
 
     def alive(self):
         return self.proc.poll() is None
@@ -225,17 +281,24 @@ class Collectd:
         rows = self.values(instance, ident)
         return rows[-1][1] if rows else None
 
-    def stop(self):
-        """Stops the daemon; remembers in was_alive whether it still ran."""
+    def stop(self, timeout=15):
+        """Stops the daemon; remembers in was_alive whether it still ran,
+        in killed whether SIGTERM was not enough within timeout seconds
+        (SIGKILL followed) and in stop_seconds how long it took."""
         running = self.alive()
         self.was_alive = running
+        self.killed = False
+        self.stop_seconds = 0.0
         if running:
+            start = time.monotonic()
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(15)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.killed = True
                 self.proc.kill()
                 self.proc.wait()
+            self.stop_seconds = time.monotonic() - start
         self.stdout.close()
         return running
 

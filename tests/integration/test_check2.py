@@ -1,0 +1,179 @@
+"""telemetrydeck-check in a hostile world (issue 9): proxies, special files,
+a NUL in the token file, Unicode controls from the API and a server that
+speaks only TLS 1.1. The collectd side is in test_hostile2.py."""
+
+import json
+import os
+import re
+import subprocess
+
+from harness import FakeAPI, FakeProxy, inputs
+from test_check import CHECK, CRITICAL, OK, UNKNOWN, ca
+from test_hostile2 import NASTY, PROXY_VARS, UNICODE_CONTROLS, clean_env
+
+TOKEN = "tdpat_CHECK2SECRET_7f3a9c1e5b"
+
+
+class Run:
+    """One run of the check, bytes as printed."""
+
+    def __init__(self, args, env=None, token=TOKEN, timeout=20):
+        env = clean_env(**(env or {}))
+        env.pop("TELEMETRYDECK_TOKEN", None)
+        if token is not None:
+            env["TELEMETRYDECK_TOKEN"] = token
+        p = subprocess.run([CHECK] + list(args), capture_output=True, env=env,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        self.rc, self.out, self.err = p.returncode, p.stdout, p.stderr
+        self.text = (self.out + self.err).decode("utf-8", "replace")
+        # Not splitlines(): it would also cut at U+2028 and U+0085.
+        self.status = self.text.split("\n")[0]
+        assert TOKEN.encode() not in self.out + self.err, self
+        assert TOKEN[6:].encode() not in self.out + self.err, self
+
+    def __repr__(self):
+        return "rc=%d out=%r err=%r" % (self.rc, self.out, self.err)
+
+
+def test_check_no_proxy_variable_ever_carries_a_plain_http_request(d):
+    proxy = FakeProxy(d)
+    fake = FakeAPI(d, {TOKEN: {"label": "env", "mode": "ok"}}, cert=None)
+    try:
+        cases = [{v: proxy.url()} for v in PROXY_VARS]
+        cases.append({"http_proxy": proxy.url(), "no_proxy": "example.org"})
+        cases.append({"ALL_PROXY": proxy.url(), "NO_PROXY": "other.example"})
+        for env in cases:
+            before = fake.label("env")["auth_ok"]
+            r = Run(["--url", fake.url()], env=env)
+            assert r.rc == OK, (env, r)
+            assert fake.label("env")["auth_ok"] == before + 1, env
+            assert proxy.requests() == [], (env, proxy.lines()[:10])
+        assert proxy.headers("authorization") == []
+    finally:
+        fake.stop()
+        proxy.stop()
+
+
+def test_check_proxy_option_tunnels_https_and_refuses_a_plaintext_proxy(d):
+    proxy = FakeProxy(d)
+    fake = FakeAPI(d, {TOKEN: {"label": "px", "mode": "ok"}})
+    plain = FakeAPI(d, {TOKEN: {"label": "plain", "mode": "ok"}}, cert=None,
+                    name="plain")
+    password = "pw0rdK7yU"
+    try:
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "--proxy",
+                 proxy.url("user:" + password)])
+        assert r.rc == OK, r
+        assert password not in r.text
+        reqs = proxy.requests()
+        assert reqs and all(x.startswith("CONNECT 127.0.0.1:%d " % fake.port)
+                            for x in reqs), reqs
+        assert proxy.headers("authorization") == []
+        assert fake.label("px")["auth_ok"] == 1
+        # --proxy "": either refused as empty, or no proxy at all, as the
+        # plugin's Proxy "" (the environment's proxies are then not used).
+        n = len(proxy.requests())
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "--proxy", ""],
+                env={v: proxy.url() for v in PROXY_VARS})
+        assert r.rc == OK or (r.rc == UNKNOWN and "proxy" in r.status), r
+        assert len(proxy.requests()) == n, proxy.requests()
+        # An http proxy for a plain-http URL would read the token: refused.
+        r = Run(["--url", plain.url(), "--proxy", proxy.url()])
+        assert r.rc == UNKNOWN, r
+        assert "proxy" in r.status.lower(), r
+        assert plain.stats()["requests"] == 0
+        assert len(proxy.requests()) == n
+        # Schemes other than http, https and socks5h: refused.
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "--proxy",
+                 "ftp://127.0.0.1:%d" % proxy.port])
+        assert r.rc == UNKNOWN and "proxy" in r.status.lower(), r
+    finally:
+        fake.stop()
+        plain.stop()
+        proxy.stop()
+    with open(proxy.logfile) as f:
+        assert TOKEN not in f.read()
+
+
+def test_check_special_files_as_ca_cert_are_unknown_at_once(d):
+    fifo = os.path.join(inputs(d), "ca.fifo")
+    os.mkfifo(fifo)
+    directory = os.path.join(inputs(d), "adir")
+    os.makedirs(directory)
+    big = os.path.join(inputs(d), "big.pem")
+    with open(ca(), "rb") as c:
+        pem = c.read()
+    with open(big, "wb") as f:
+        f.write(pem * (2 * 1024 * 1024 // len(pem) + 1))
+    fake = FakeAPI(d, {TOKEN: {"label": "sp", "mode": "ok"}})
+    try:
+        for path in (fifo, "/dev/zero", directory, big):
+            # A hang here raises TimeoutExpired: the check must not read a
+            # FIFO or an endless file.
+            r = Run(["--url", fake.url(), "--ca-cert", path], timeout=10)
+            assert r.rc == UNKNOWN, (path, r)
+            assert "--ca-cert" in r.status or "CA" in r.status, (path, r)
+        assert fake.stats()["requests"] == 0
+    finally:
+        fake.stop()
+
+
+def test_check_nul_in_token_file_is_unknown_and_nothing_is_sent(d):
+    tf = os.path.join(inputs(d), "nul.token")
+    fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, TOKEN.encode() + b"\0garbage\n")
+    os.close(fd)
+    fake = FakeAPI(d, {TOKEN: {"label": "nul", "mode": "ok"}}, cert=None)
+    try:
+        r = Run(["--url", fake.url(), "--token-file", tf], token=None)
+        assert r.rc == UNKNOWN, r
+        assert "control characters" in r.status or "more than one line" in \
+            r.status, r
+        assert fake.stats()["requests"] == 0, fake.stats()
+    finally:
+        fake.stop()
+
+
+def test_check_unicode_controls_from_the_api_never_reach_the_output(d):
+    reason = "Token%sgone%sfor good" % (NASTY, NASTY)
+    fake = FakeAPI(d, {TOKEN: {"label": "uc", "mode": "custom", "status": 401,
+                               "body": json.dumps({"error": True,
+                                                   "reason": reason})}})
+    def no_controls(r):
+        found = UNICODE_CONTROLS.findall(r.out + r.err)
+        assert not found, (found, r)
+
+    try:
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "--verbose"])
+        assert r.rc == CRITICAL, r
+        no_controls(r)
+        assert re.search(r"Token.*gone.*for good", r.status), r
+        fake.mode("uc", "custom", body=json.dumps({"detail": reason}))
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "-v"])
+        assert r.rc == CRITICAL, r
+        no_controls(r)
+        assert re.search(r"Token.*gone.*for good", r.status), r
+        fake.mode("uc", "ok", id="id%sx" % NASTY,
+                  email="mail%s@example.org" % NASTY,
+                  org_name="Evil%sCorp" % NASTY)
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "--verbose"])
+        assert r.rc == OK, r
+        no_controls(r)
+        assert re.search(r"account id: id.*x", r.text), r
+        assert re.search(r"e-mail: mail.*@example\.org", r.text), r
+        assert re.search(r"organization: Evil.*Corp", r.text), r
+    finally:
+        fake.stop()
+
+
+def test_check_server_speaking_only_tls_1_1_is_critical_without_request(d):
+    old = FakeAPI(d, {TOKEN: {"label": "old", "mode": "ok"}}, tls_max="1.1",
+                  name="old")
+    try:
+        r = Run(["--url", old.url(), "--ca-cert", ca()])
+        assert r.rc == CRITICAL, r
+        assert "TLS" in r.status, r
+        st = old.stats()
+        assert st["requests"] == 0 and st["unknown_auth"] == 0, st
+    finally:
+        old.stop()
