@@ -103,6 +103,11 @@ class FakeAPI:
             json.dump(tokens, f)
         port_file = os.path.join(workdir, name + ".port")
         ctl_file = os.path.join(workdir, name + ".ctl")
+        # A fake started again in the same directory must not be found at
+        # its predecessor's ports.
+        for stale in (port_file, ctl_file):
+            if os.path.exists(stale):
+                os.remove(stale)
         cmd = ["python3", FAKE, "--port", str(port), "--port-file", port_file,
                "--control-port", "0", "--control-port-file", ctl_file,
                "--config", cfg]
@@ -353,10 +358,12 @@ def account(name, url, token=None, token_file=None, **opts):
 
 
 def files_containing(root, needles):
-    """Paths under root, outside input/, whose bytes contain any of needles."""
+    """Paths under root, outside input/ folders (inputs(): what a test wrote
+    itself, also in the directory of a daemon of its own), whose bytes
+    contain any of needles."""
     hits = []
     for d, dirs, files in os.walk(root):
-        if d == root and "input" in dirs:
+        if "input" in dirs:
             dirs.remove("input")
         for fn in files:
             p = os.path.join(d, fn)
