@@ -102,7 +102,12 @@ td_http_t *td_http_new(void) {
   if (h == NULL)
     return NULL;
   h->multi = curl_multi_init();
-  if (h->multi == NULL) {
+  /* Accounts on one host with the same TLS settings share an HTTP/2
+   * connection (libcurl's default since 7.62; said here to keep it). */
+  if (h->multi == NULL || curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
+                                            CURLPIPE_MULTIPLEX) != CURLM_OK) {
+    if (h->multi != NULL)
+      curl_multi_cleanup(h->multi);
     free(h);
     return NULL;
   }
@@ -199,6 +204,10 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
       {CURLOPT_ERRORBUFFER, OPT_PTR, 0, c->curl_error},
       {CURLOPT_PRIVATE, OPT_PTR, 0, c},
       {CURLOPT_CERTINFO, OPT_LONG, 1L, NULL},
+      /* Wait for a connection being set up to the same host and settings
+       * rather than open another: over HTTP/2 it will carry this request
+       * too; over HTTP/1.1 libcurl then opens this handle's own. */
+      {CURLOPT_PIPEWAIT, OPT_LONG, 1L, NULL},
   };
   if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0)
     return -1;
