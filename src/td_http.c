@@ -27,10 +27,41 @@
 #define PACKAGE_VERSION "dev"
 #endif
 
+/* Connection setup is spent sparingly, for two reasons measured in
+ * issue 10. Parsing the system trust store costs 6 ms and more of CPU per
+ * new connection with libcurl's GnuTLS flavour, and a read call that sets
+ * up a hundred at once lets the timeouts of the transfers already running
+ * expire before they are served; and accounts on one host that all
+ * connect at once open one connection each, even to an HTTP/2 server that
+ * would carry them all on one.
+ *
+ * So the accounts sharing a host, port and TLS settings form a group.
+ * While the group has no working connection (at the start, and after a
+ * transfer of it got no HTTP answer) one transfer goes first, the probe;
+ * the others wait for it. When it gets an answer, they join (over HTTP/2
+ * on its connection); when it gets none, they are reported with its error
+ * without trying. Probes join the multi handle at most TD_SETUP_BUDGET per
+ * round of td_http_run, so transfers already running are served first. */
+#define TD_SETUP_BUDGET 4
+
+typedef struct td_http_group td_http_group_t;
+struct td_http_group {
+  char *key;                /* scheme://host:port + TLS settings */
+  int open;                 /* the last finished transfer got an answer */
+  td_http_conn_t *probe;    /* the transfer that goes first, or NULL */
+  td_http_conn_t *parked;   /* transfers waiting for the probe */
+  td_http_group_t *next;
+};
+
+/* Where a started transfer is. */
+enum { TD_IDLE, TD_QUEUED, TD_PARKED, TD_ADDED };
+
 struct td_http {
   CURLM *multi;
   size_t conns;   /* handles made, for the connection cache size */
-  size_t running; /* transfers added to the multi handle */
+  size_t running; /* transfers started, not yet reported */
+  td_http_conn_t *queue; /* probes waiting for the setup budget */
+  td_http_group_t *groups;
 };
 
 struct td_http_conn {
@@ -41,6 +72,9 @@ struct td_http_conn {
   void *user;
   double timeout;
   int busy;
+  int where;            /* TD_IDLE .. TD_ADDED */
+  td_http_group_t *group;
+  td_http_conn_t *next; /* in h->queue or group->parked */
   int body_stopped;   /* we ended the transfer: the body broke a bound */
   double retry_after; /* from the last answer's Retry-After, < 0: none */
   double cert_expires; /* earliest expiry of the last chain seen, or 0 */
@@ -118,6 +152,12 @@ void td_http_free(td_http_t *h) {
   if (h == NULL)
     return;
   curl_multi_cleanup(h->multi);
+  while (h->groups != NULL) {
+    td_http_group_t *g = h->groups;
+    h->groups = g->next;
+    free(g->key);
+    free(g);
+  }
   free(h);
 }
 
@@ -204,10 +244,6 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
       {CURLOPT_ERRORBUFFER, OPT_PTR, 0, c->curl_error},
       {CURLOPT_PRIVATE, OPT_PTR, 0, c},
       {CURLOPT_CERTINFO, OPT_LONG, 1L, NULL},
-      /* Wait for a connection being set up to the same host and settings
-       * rather than open another: over HTTP/2 it will carry this request
-       * too; over HTTP/1.1 libcurl then opens this handle's own. */
-      {CURLOPT_PIPEWAIT, OPT_LONG, 1L, NULL},
   };
   if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0)
     return -1;
@@ -237,6 +273,70 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
   return 0;
 }
 
+static void list_push(td_http_conn_t **head, td_http_conn_t *c) {
+  c->next = NULL;
+  while (*head != NULL)
+    head = &(*head)->next;
+  *head = c;
+}
+
+static td_http_conn_t *list_pop(td_http_conn_t **head) {
+  td_http_conn_t *c = *head;
+  if (c != NULL)
+    *head = c->next;
+  return c;
+}
+
+static void list_remove(td_http_conn_t **head, td_http_conn_t *c) {
+  while (*head != NULL && *head != c)
+    head = &(*head)->next;
+  if (*head == c)
+    *head = c->next;
+}
+
+/* The group of accounts that may share connections with these options:
+ * libcurl reuses a connection only for the same scheme, host and port and
+ * the same TLS settings. Returns NULL when out of memory. */
+static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL, *port = NULL;
+  td_http_group_t *g = NULL;
+  if (u == NULL ||
+      curl_url_set(u, CURLUPART_URL, o->url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+          CURLUE_OK)
+    goto out;
+  const char *ca = o->ca_cert != NULL ? o->ca_cert : "";
+  size_t size = strlen(scheme) + strlen(host) + strlen(port) + strlen(ca) + 16;
+  char *key = malloc(size);
+  if (key == NULL)
+    goto out;
+  snprintf(key, size, "%s://%s:%s %d%d %s", scheme, host, port,
+           o->verify_peer != 0, o->verify_host != 0, ca);
+  for (g = h->groups; g != NULL; g = g->next)
+    if (strcasecmp(g->key, key) == 0)
+      break;
+  if (g != NULL) {
+    free(key);
+    goto out;
+  }
+  if ((g = calloc(1, sizeof(*g))) == NULL) {
+    free(key);
+    goto out;
+  }
+  g->key = key;
+  g->next = h->groups;
+  h->groups = g;
+out:
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return g;
+}
+
 td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
                                  void *user, const char **why) {
   td_http_conn_t *c = calloc(1, sizeof(*c));
@@ -256,6 +356,10 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
     td_http_conn_free(c);
     return NULL;
   }
+  if ((c->group = group_of(h, o)) == NULL) {
+    td_http_conn_free(c);
+    return NULL;
+  }
   h->conns++;
   /* Keep one cached connection per account between polls. */
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->conns + 4);
@@ -265,9 +369,23 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
 void td_http_conn_free(td_http_conn_t *c) {
   if (c == NULL)
     return;
-  if (c->busy) {
-    curl_multi_remove_handle(c->http->multi, c->easy);
-    c->http->running--;
+  td_http_t *h = c->http;
+  td_http_group_t *g = c->group;
+  if (c->where == TD_QUEUED)
+    list_remove(&h->queue, c);
+  else if (c->where == TD_PARKED)
+    list_remove(&g->parked, c);
+  else if (c->where == TD_ADDED)
+    curl_multi_remove_handle(h->multi, c->easy);
+  if (c->where != TD_IDLE)
+    h->running--;
+  if (g != NULL && g->probe == c) {
+    /* The next waiting transfer goes first instead. */
+    g->probe = list_pop(&g->parked);
+    if (g->probe != NULL) {
+      g->probe->where = TD_QUEUED;
+      list_push(&h->queue, g->probe);
+    }
   }
   if (c->easy != NULL) {
     /* Drop libcurl's copy of the token before the handle goes. */
@@ -299,10 +417,22 @@ int td_http_start(td_http_conn_t *c) {
   c->retry_after = -1;
   c->curl_error[0] = '\0';
   c->error[0] = '\0';
-  if (curl_multi_add_handle(c->http->multi, c->easy) != CURLM_OK)
-    return -1;
+  td_http_t *h = c->http;
+  td_http_group_t *g = c->group;
+  if (g->open) {
+    if (curl_multi_add_handle(h->multi, c->easy) != CURLM_OK)
+      return -1;
+    c->where = TD_ADDED;
+  } else if (g->probe == NULL) {
+    g->probe = c;
+    c->where = TD_QUEUED;
+    list_push(&h->queue, c);
+  } else {
+    c->where = TD_PARKED;
+    list_push(&g->parked, c);
+  }
   c->busy = 1;
-  c->http->running++;
+  h->running++;
   return 0;
 }
 
@@ -436,9 +566,10 @@ static void read_marks(td_http_conn_t *c, double marks[TD_MARKS]) {
   }
 }
 
-/* Turns a finished transfer into a poll and reports it. */
-static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
-                   void *user) {
+/* Turns a finished transfer into a poll and reports it. Returns 1 when
+ * an HTTP answer came, else 0. */
+static int finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
+                  void *user) {
   long status = 0;
   double marks[TD_MARKS];
   curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -467,6 +598,67 @@ static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
   };
   td_phases_split(marks, poll.phases);
   done(c, &poll, user);
+  return status > 0;
+}
+
+/* Reports a transfer that was not tried, with the error of the one that
+ * went first for its group. */
+static void report_untried(td_http_conn_t *c, const char *error,
+                           td_http_done_fn done, void *user) {
+  td_extract_status_t body = c->orgs != NULL ? td_orgs_finish(c->orgs)
+                                             : td_extract_finish(c->x);
+  snprintf(c->error, sizeof(c->error), "%s", error);
+  td_poll_t poll = {
+      .http_status = 0,
+      .error = c->error,
+      .body = body,
+      .info = c->x != NULL ? td_extract_info(c->x) : NULL,
+      .orgs = c->orgs != NULL ? td_orgs_list(c->orgs) : NULL,
+      .retry_after = -1,
+      .cert_expires = c->cert_expires,
+  };
+  done(c, &poll, user);
+}
+
+/* After a transfer of c's group finished: whether the group has a working
+ * connection now, and, when c went first, what becomes of the others. */
+static void settle(td_http_t *h, td_http_conn_t *c, int answered,
+                   td_http_done_fn done, void *user) {
+  td_http_group_t *g = c->group;
+  g->open = answered;
+  if (g->probe != c)
+    return;
+  g->probe = NULL;
+  td_http_conn_t *p;
+  while ((p = list_pop(&g->parked)) != NULL) {
+    if (answered && curl_multi_add_handle(h->multi, p->easy) == CURLM_OK) {
+      p->where = TD_ADDED;
+      continue;
+    }
+    p->where = TD_IDLE;
+    p->busy = 0;
+    h->running--;
+    report_untried(p, answered ? "libcurl could not start the transfer"
+                               : c->error,
+                   done, user);
+  }
+}
+
+/* Adds at most TD_SETUP_BUDGET queued probes to the multi handle. One
+ * libcurl refuses is reported as failed. */
+static void add_queued(td_http_t *h, td_http_done_fn done, void *user) {
+  for (int n = 0; n < TD_SETUP_BUDGET && h->queue != NULL; n++) {
+    td_http_conn_t *c = list_pop(&h->queue);
+    if (curl_multi_add_handle(h->multi, c->easy) == CURLM_OK) {
+      c->where = TD_ADDED;
+      continue;
+    }
+    c->where = TD_IDLE;
+    c->busy = 0;
+    h->running--;
+    report_untried(c, "libcurl could not start the transfer", done, user);
+    settle(h, c, 0, done, user);
+  }
 }
 
 /* Reports every transfer libcurl says is done. */
@@ -480,9 +672,10 @@ static void collect(td_http_t *h, td_http_done_fn done, void *user) {
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
     CURLcode rc = m->data.result;
     curl_multi_remove_handle(h->multi, c->easy);
+    c->where = TD_IDLE;
     c->busy = 0;
     h->running--;
-    finish(c, rc, done, user);
+    settle(h, c, finish(c, rc, done, user), done, user);
   }
 }
 
@@ -497,13 +690,16 @@ int td_http_run(td_http_t *h, long max_wait_ms, td_http_done_fn done,
   long deadline = now_ms() + max_wait_ms;
   for (;;) {
     int still = 0;
+    add_queued(h, done, user);
     if (curl_multi_perform(h->multi, &still) != CURLM_OK)
       return -1;
     collect(h, done, user);
     long left = deadline - now_ms();
     if (h->running == 0 || left <= 0)
       return 0;
-    if (curl_multi_poll(h->multi, NULL, 0, (int)(left < 1000 ? left : 1000),
+    /* Queued transfers wait for the next round, not for I/O. */
+    long wait = h->queue != NULL ? 1 : left < 1000 ? left : 1000;
+    if (curl_multi_poll(h->multi, NULL, 0, (int)(wait < left ? wait : left),
                         NULL) != CURLM_OK)
       return -1;
   }
