@@ -75,6 +75,8 @@ struct td_http_conn {
   int where;            /* TD_IDLE .. TD_ADDED */
   td_http_group_t *group;
   td_http_conn_t *next; /* in h->queue or group->parked */
+  int setup_spent;      /* the last transfer got past connecting, or an
+                           answer: it may have cost a TLS setup */
   int body_stopped;   /* we ended the transfer: the body broke a bound */
   double retry_after; /* from the last answer's Retry-After, < 0: none */
   double cert_expires; /* earliest expiry of the last chain seen, or 0 */
@@ -400,6 +402,8 @@ void td_http_conn_free(td_http_conn_t *c) {
 
 void *td_http_conn_user(const td_http_conn_t *c) { return c->user; }
 
+int td_http_conn_tried(const td_http_conn_t *c) { return c->setup_spent; }
+
 int td_http_set_token(td_http_conn_t *c, const char *token) {
   return curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, token) == CURLE_OK
              ? 0
@@ -586,6 +590,9 @@ static int finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
   }
   if (rc != CURLE_OK)
     describe_error(c, rc);
+  c->setup_spent = rc != CURLE_COULDNT_CONNECT &&
+                   rc != CURLE_COULDNT_RESOLVE_HOST &&
+                   rc != CURLE_COULDNT_RESOLVE_PROXY;
   td_poll_t poll = {
       .http_status = (int)status,
       .error = c->error,
@@ -608,6 +615,7 @@ static void report_untried(td_http_conn_t *c, const char *error,
   td_extract_status_t body = c->orgs != NULL ? td_orgs_finish(c->orgs)
                                              : td_extract_finish(c->x);
   snprintf(c->error, sizeof(c->error), "%s", error);
+  c->setup_spent = 0;
   td_poll_t poll = {
       .http_status = 0,
       .error = c->error,

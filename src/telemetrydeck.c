@@ -657,10 +657,8 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
   /* Only failures after a connection was made are paced: a refused
    * connection or an unknown host costs nothing to try again, and a
    * transfer reported with another's error tried nothing. */
-  int connected = poll->phases[TD_PHASE_CONNECT] > 0 ||
-                  poll->phases[TD_PHASE_TLS] > 0;
-  td_pace_record(&a->pace, poll->http_status > 0 || !connected, now,
-                 CDTIME_T_TO_DOUBLE(a->interval),
+  int answered = poll->http_status > 0 || !td_http_conn_tried(c);
+  td_pace_record(&a->pace, answered, now, CDTIME_T_TO_DOUBLE(a->interval),
                  (unsigned)a->unreachable_after);
   sstrncpy(a->pace_error, poll->error != NULL ? poll->error : "",
            sizeof(a->pace_error));
