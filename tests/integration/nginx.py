@@ -51,13 +51,13 @@ http {
 class Nginx:
     """One nginx master in the foreground, bound to 127.0.0.1:port."""
 
-    def __init__(self, workdir, port, log="nginx-access.log"):
+    def __init__(self, workdir, port, log="nginx-access.log", cert_dir=None):
         self.dir = workdir
         self.port = port
         self.access_log = os.path.join(workdir, log)
         os.makedirs(os.path.join(workdir, "nginx-tmp"), exist_ok=True)
         self.conf = os.path.join(inputs(workdir), "nginx-%d.conf" % port)
-        d = certs()
+        d = cert_dir or certs()
         with open(self.conf, "w") as f:
             f.write(CONF % dict(dir=workdir, log=log, port=port, body=BODY,
                                 cert=os.path.join(d, "server.pem"),
