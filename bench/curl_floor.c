@@ -12,6 +12,9 @@
  *                        libcurl's default CA path (Debian: /etc/ssl/certs)
  *                        loaded as well as CA_FILE, as curl_json does
  *        fresh-nocapath  the same with CURLOPT_CAPATH cleared: CA_FILE only
+ *        fresh-nocache   the same with CURLOPT_CA_CACHE_TIMEOUT 0: libcurl's
+ *                        OpenSSL flavour then parses CA_FILE per connection
+ *                        as the GnuTLS one always does (GnuTLS ignores it)
  *
  * One warm-up request opens the connection and does the TLS handshake;
  * then the process CPU time (getrusage) of the N requests is measured.
@@ -87,7 +90,7 @@ int main(int argc, char **argv) {
   if (argc < 5 || argc > 7) {
     fprintf(stderr,
             "usage: %s URL TOKEN_FILE CA_FILE N [INTERVAL_MS "
-            "[reuse|fresh|fresh-nocapath]]\n",
+            "[reuse|fresh|fresh-nocapath|fresh-nocache]]\n",
             argv[0]);
     return 2;
   }
@@ -96,7 +99,8 @@ int main(int argc, char **argv) {
   long interval_ms = argc >= 6 ? strtol(argv[5], NULL, 10) : 0;
   const char *mode = argc == 7 ? argv[6] : "reuse";
   int fresh = strncmp(mode, "fresh", 5) == 0;
-  int nocapath = strcmp(mode, "fresh-nocapath") == 0;
+  int nocache = strcmp(mode, "fresh-nocache") == 0;
+  int nocapath = nocache || strcmp(mode, "fresh-nocapath") == 0;
   if (!fresh && strcmp(mode, "reuse") != 0) {
     fprintf(stderr, "curl_floor: unknown mode %s\n", mode);
     return 2;
@@ -131,6 +135,10 @@ int main(int argc, char **argv) {
   }
   if (nocapath)
     curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  /* Refused by the GnuTLS flavour (it has no CA cache): nothing to turn
+   * off there. */
+  if (nocache)
+    (void)curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 
   long connects = 0, ok = 0;
   if (!one(e, &connects)) {

@@ -19,14 +19,52 @@
 #include "td_answer.h"
 #include "td_time.h"
 
+/* Debian's system trust store as one file (package ca-certificates). */
+#define TD_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
 #endif
 
+/* Connection setup is spent sparingly, for two reasons measured in
+ * issue 10. Parsing the system trust store costs 6 ms and more of CPU per
+ * new connection with libcurl's GnuTLS flavour, and a read call that sets
+ * up a hundred at once lets the timeouts of the transfers already running
+ * expire before they are served; and accounts on one host that all
+ * connect at once open one connection each, even to an HTTP/2 server that
+ * would carry them all on one.
+ *
+ * So the accounts sharing a host, port, TLS settings and proxy form a
+ * group. While the group has no working connection (at the start, and
+ * after a transfer of it got no HTTP answer), and at every poll over
+ * HTTP/2, one transfer goes first, the probe; the others wait for it.
+ * When it gets an answer, they join (over HTTP/2 on its connection, at
+ * most TD_H2_RELEASE at a time); when it gets none, they are reported with
+ * its error without trying. Probes join the multi handle at most
+ * TD_SETUP_BUDGET per round of td_http_run, so transfers already running
+ * are served first. */
+#define TD_SETUP_BUDGET 4
+#define TD_H2_RELEASE 99 /* nginx allows 128 streams on a connection */
+
+typedef struct td_http_group td_http_group_t;
+struct td_http_group {
+  char *key;             /* scheme://host:port + TLS settings + proxy */
+  int open;              /* the last finished transfer got an answer */
+  int h2;                /* that answer came over HTTP/2 */
+  td_http_conn_t *probe; /* the transfer that goes first, or NULL */
+  td_http_conn_t *parked; /* transfers waiting for the probe */
+  td_http_group_t *next;
+};
+
+/* Where a started transfer is. */
+enum { TD_IDLE, TD_QUEUED, TD_PARKED, TD_ADDED };
+
 struct td_http {
   CURLM *multi;
   size_t conns;   /* handles made, for the connection cache size */
-  size_t running; /* transfers added to the multi handle */
+  size_t running; /* transfers started, not yet reported */
+  td_http_conn_t *queue; /* probes waiting for the setup budget */
+  td_http_group_t *groups;
 };
 
 struct td_http_conn {
@@ -36,6 +74,11 @@ struct td_http_conn {
   void *user;
   double timeout;
   int busy;
+  int where;            /* TD_IDLE .. TD_ADDED */
+  td_http_group_t *group;
+  td_http_conn_t *next; /* in h->queue or group->parked */
+  int setup_spent;      /* the last transfer got past connecting, or an
+                           answer: it may have cost a TLS setup */
   double cert_expires; /* earliest expiry of the last chain seen, or 0 */
   char curl_error[CURL_ERROR_SIZE];
   char error[TD_ANSWER_MAX_ERROR + 1];
@@ -205,7 +248,12 @@ td_http_t *td_http_new(void) {
   if (h == NULL)
     return NULL;
   h->multi = curl_multi_init();
-  if (h->multi == NULL) {
+  /* Accounts on one host with the same TLS settings share an HTTP/2
+   * connection (libcurl's default since 7.62; said here to keep it). */
+  if (h->multi == NULL || curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
+                                            CURLPIPE_MULTIPLEX) != CURLM_OK) {
+    if (h->multi != NULL)
+      (void)curl_multi_cleanup(h->multi);
     free(h);
     return NULL;
   }
@@ -215,7 +263,14 @@ td_http_t *td_http_new(void) {
 void td_http_free(td_http_t *h) {
   if (h == NULL)
     return;
-  curl_multi_cleanup(h->multi);
+  /* Nothing to do about a failure here: the handle goes either way. */
+  (void)curl_multi_cleanup(h->multi);
+  while (h->groups != NULL) {
+    td_http_group_t *g = h->groups;
+    h->groups = g->next;
+    free(g->key);
+    free(g);
+  }
   free(h);
 }
 
@@ -304,16 +359,91 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
                         {CURLOPT_CAPATH, OPT_STR, 0, NULL}};
     return apply(c->easy, ca, 2, why);
   }
-  /* The system store: libcurl's bundle file is enough. Also reading every
-   * file in its CA directory at each new connection cost 24 ms of CPU in
-   * bench/run against 6 ms for the bundle alone. */
-  char *bundle = NULL;
-  if (curl_easy_getinfo(c->easy, CURLINFO_CAINFO, &bundle) == CURLE_OK &&
-      bundle != NULL && access(bundle, R_OK) == 0) {
-    const opt_t nodir[] = {{CURLOPT_CAPATH, OPT_STR, 0, NULL}};
-    return apply(c->easy, nodir, 1, why);
+  /* The system store as one bundle file. libcurl's GnuTLS flavour on
+   * Debian has no default bundle, only the CA directory, and reads every
+   * file in it at each new connection: 24 ms of CPU in bench/run against
+   * 6 ms for the bundle alone, which holds the same certificates
+   * (update-ca-certificates writes both). */
+  char *libcurls = NULL;
+  const char *bundle = TD_SYSTEM_BUNDLE;
+  if (curl_easy_getinfo(c->easy, CURLINFO_CAINFO, &libcurls) == CURLE_OK &&
+      libcurls != NULL)
+    bundle = libcurls;
+  if (access(bundle, R_OK) == 0) {
+    const opt_t one[] = {{CURLOPT_CAINFO, OPT_STR, 0, bundle},
+                         {CURLOPT_CAPATH, OPT_STR, 0, NULL}};
+    return apply(c->easy, one, 2, why);
   }
   return 0;
+}
+
+static void list_push(td_http_conn_t **head, td_http_conn_t *c) {
+  c->next = NULL;
+  while (*head != NULL)
+    head = &(*head)->next;
+  *head = c;
+}
+
+static td_http_conn_t *list_pop(td_http_conn_t **head) {
+  td_http_conn_t *c = *head;
+  if (c != NULL)
+    *head = c->next;
+  return c;
+}
+
+static void list_remove(td_http_conn_t **head, td_http_conn_t *c) {
+  while (*head != NULL && *head != c)
+    head = &(*head)->next;
+  if (*head == c)
+    *head = c->next;
+}
+
+/* The group of accounts that may share connections with these options:
+ * libcurl reuses a connection only for the same scheme, host and port,
+ * the same TLS settings and the same proxy. Returns NULL when out of
+ * memory. */
+static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL, *port = NULL;
+  td_http_group_t *g = NULL;
+  if (u == NULL ||
+      curl_url_set(u, CURLUPART_URL, o->url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+          CURLUE_OK)
+    goto out;
+  const char *ca = o->ca_cert != NULL ? o->ca_cert : "";
+  const char *proxy = proxy_setting(o);
+  if (proxy == NULL)
+    proxy = "(environment)";
+  size_t size = strlen(scheme) + strlen(host) + strlen(port) + strlen(ca) +
+                strlen(proxy) + 16;
+  char *key = malloc(size);
+  if (key == NULL)
+    goto out;
+  snprintf(key, size, "%s://%s:%s %d%d %s %s", scheme, host, port,
+           o->verify_peer != 0, o->verify_host != 0, ca, proxy);
+  for (g = h->groups; g != NULL; g = g->next)
+    if (strcasecmp(g->key, key) == 0)
+      break;
+  if (g != NULL) {
+    free(key);
+    goto out;
+  }
+  if ((g = calloc(1, sizeof(*g))) == NULL) {
+    free(key);
+    goto out;
+  }
+  g->key = key;
+  g->next = h->groups;
+  h->groups = g;
+out:
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return g;
 }
 
 td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
@@ -332,6 +462,11 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
     td_http_conn_free(c);
     return NULL;
   }
+  if ((c->group = group_of(h, o)) == NULL) {
+    *why = "out of memory";
+    td_http_conn_free(c);
+    return NULL;
+  }
   h->conns++;
   /* Keep one cached connection per account between polls. */
   CURLMcode mc =
@@ -347,11 +482,25 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
 void td_http_conn_free(td_http_conn_t *c) {
   if (c == NULL)
     return;
-  if (c->busy) {
+  td_http_t *h = c->http;
+  td_http_group_t *g = c->group;
+  if (c->where == TD_QUEUED)
+    list_remove(&h->queue, c);
+  else if (c->where == TD_PARKED)
+    list_remove(&g->parked, c);
+  else if (c->where == TD_ADDED)
     /* Removal fails only for a handle the multi does not hold; the
      * handle is cleaned up below either way. */
-    (void)curl_multi_remove_handle(c->http->multi, c->easy);
-    c->http->running--;
+    (void)curl_multi_remove_handle(h->multi, c->easy);
+  if (c->where != TD_IDLE)
+    h->running--;
+  if (g != NULL && g->probe == c) {
+    /* The next waiting transfer goes first instead. */
+    g->probe = list_pop(&g->parked);
+    if (g->probe != NULL) {
+      g->probe->where = TD_QUEUED;
+      list_push(&h->queue, g->probe);
+    }
   }
   if (c->easy != NULL) {
     /* Drop libcurl's copy of the token before the handle goes. */
@@ -364,6 +513,8 @@ void td_http_conn_free(td_http_conn_t *c) {
 }
 
 void *td_http_conn_user(const td_http_conn_t *c) { return c->user; }
+
+int td_http_conn_tried(const td_http_conn_t *c) { return c->setup_spent; }
 
 int td_http_set_token(td_http_conn_t *c, const char *token) {
   return curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, token) == CURLE_OK
@@ -378,10 +529,22 @@ int td_http_start(td_http_conn_t *c) {
     return -1;
   c->curl_error[0] = '\0';
   c->error[0] = '\0';
-  if (curl_multi_add_handle(c->http->multi, c->easy) != CURLM_OK)
-    return -1;
+  td_http_t *h = c->http;
+  td_http_group_t *g = c->group;
+  if (g->open) {
+    if (curl_multi_add_handle(h->multi, c->easy) != CURLM_OK)
+      return -1;
+    c->where = TD_ADDED;
+  } else if (g->probe == NULL) {
+    g->probe = c;
+    c->where = TD_QUEUED;
+    list_push(&h->queue, c);
+  } else {
+    c->where = TD_PARKED;
+    list_push(&g->parked, c);
+  }
   c->busy = 1;
-  c->http->running++;
+  h->running++;
   return 0;
 }
 
@@ -542,9 +705,10 @@ static void read_marks(td_http_conn_t *c, double marks[TD_MARKS]) {
   }
 }
 
-/* Hands the finished transfer to the answer and reports the poll. */
-static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
-                   void *user) {
+/* Hands the finished transfer to the answer and reports the poll.
+ * Returns 1 when an HTTP answer came, else 0. */
+static int finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
+                  void *user) {
   long status = 0;
   td_answer_end_t end = {.how = TD_END_OK};
   if (curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
@@ -560,9 +724,88 @@ static void finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
     end.how = TD_END_FAILED;
     end.error = c->error;
   }
+  /* Pacing (td_pace) spares only failures that cost a connection. */
+  c->setup_spent = rc != CURLE_COULDNT_CONNECT &&
+                   rc != CURLE_COULDNT_RESOLVE_HOST &&
+                   rc != CURLE_COULDNT_RESOLVE_PROXY;
   td_poll_t poll;
   td_answer_finish(c->answer, &end, &poll);
   done(c, &poll, user);
+  return status > 0;
+}
+
+/* Reports a transfer that was not tried, with the error of the one that
+ * went first for its group. */
+static void report_untried(td_http_conn_t *c, const char *error,
+                           td_http_done_fn done, void *user) {
+  td_answer_end_t end = {.how = TD_END_FAILED,
+                         .error = error,
+                         .cert_expires = c->cert_expires};
+  td_poll_t poll;
+  c->setup_spent = 0;
+  td_answer_finish(c->answer, &end, &poll);
+  done(c, &poll, user);
+}
+
+/* After a transfer of c's group finished: whether the group has a working
+ * connection now, and, when c went first, what becomes of the others. */
+static void settle(td_http_t *h, td_http_conn_t *c, int answered,
+                   td_http_done_fn done, void *user) {
+  td_http_group_t *g = c->group;
+  /* Over HTTP/2 every poll's transfers wait for one that goes first: when
+   * the server has closed the shared connection (nginx does after 1,000
+   * requests), transfers started together would each open their own. */
+  long version = 0;
+  if (!answered ||
+      curl_easy_getinfo(c->easy, CURLINFO_HTTP_VERSION, &version) != CURLE_OK)
+    version = 0;
+  g->open = answered && version < CURL_HTTP_VERSION_2_0;
+  if (g->probe != c)
+    return;
+  g->probe = NULL;
+  /* libcurl 7.88 puts about a hundred streams on one connection and opens
+   * another for each further transfer started at the same moment: over
+   * HTTP/2 the answer releases one wave, then the next goes first. */
+  int wave = answered && version >= CURL_HTTP_VERSION_2_0 ? TD_H2_RELEASE : -1;
+  td_http_conn_t *p;
+  while (wave != 0 && (p = list_pop(&g->parked)) != NULL) {
+    if (wave > 0)
+      wave--;
+    if (answered && curl_multi_add_handle(h->multi, p->easy) == CURLM_OK) {
+      p->where = TD_ADDED;
+      continue;
+    }
+    p->where = TD_IDLE;
+    p->busy = 0;
+    h->running--;
+    report_untried(p, answered ? "libcurl could not start the transfer"
+                               : c->error,
+                   done, user);
+  }
+  if (g->parked != NULL) {
+    g->probe = list_pop(&g->parked);
+    g->probe->where = TD_QUEUED;
+    list_push(&h->queue, g->probe);
+  }
+}
+
+/* Adds at most TD_SETUP_BUDGET queued probes to the multi handle. One
+ * libcurl refuses is reported as failed. */
+static void add_queued(td_http_t *h, td_http_done_fn done, void *user) {
+  for (int n = 0; n < TD_SETUP_BUDGET && h->queue != NULL; n++) {
+    td_http_conn_t *c = list_pop(&h->queue);
+    if (curl_multi_add_handle(h->multi, c->easy) == CURLM_OK) {
+      c->where = TD_ADDED;
+      continue;
+    }
+    c->where = TD_IDLE;
+    c->busy = 0;
+    h->running--;
+    snprintf(c->error, sizeof(c->error), "libcurl could not start the "
+                                         "transfer");
+    report_untried(c, c->error, done, user);
+    settle(h, c, 0, done, user);
+  }
 }
 
 /* Reports every transfer libcurl says is done. */
@@ -582,9 +825,10 @@ static int collect(td_http_t *h, td_http_done_fn done, void *user) {
       continue;
     if (curl_multi_remove_handle(h->multi, c->easy) != CURLM_OK)
       return -1;
+    c->where = TD_IDLE;
     c->busy = 0;
     h->running--;
-    finish(c, rc, done, user);
+    settle(h, c, finish(c, rc, done, user), done, user);
   }
   return 0;
 }
@@ -600,6 +844,7 @@ int td_http_run(td_http_t *h, long max_wait_ms, td_http_done_fn done,
   long deadline = now_ms() + max_wait_ms;
   for (;;) {
     int still = 0;
+    add_queued(h, done, user);
     if (curl_multi_perform(h->multi, &still) != CURLM_OK)
       return -1;
     if (collect(h, done, user) != 0)
@@ -607,7 +852,9 @@ int td_http_run(td_http_t *h, long max_wait_ms, td_http_done_fn done,
     long left = deadline - now_ms();
     if (h->running == 0 || left <= 0)
       return 0;
-    if (curl_multi_poll(h->multi, NULL, 0, (int)(left < 1000 ? left : 1000),
+    /* Queued transfers wait for the next round, not for I/O. */
+    long wait = h->queue != NULL ? 1 : left < 1000 ? left : 1000;
+    if (curl_multi_poll(h->multi, NULL, 0, (int)(wait < left ? wait : left),
                         NULL) != CURLM_OK)
       return -1;
   }

@@ -62,6 +62,12 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
 void td_http_conn_free(td_http_conn_t *c);
 void *td_http_conn_user(const td_http_conn_t *c);
 
+/* For the poll just reported: 1 when its transfer got as far as a
+ * connection (so a retry may cost a TLS setup), 0 when it was refused,
+ * found no host, or was not tried (it waited for another account of its
+ * host, which got no answer). */
+int td_http_conn_tried(const td_http_conn_t *c);
+
 /* Sets the bearer token for the next polls. libcurl keeps its own copy;
  * the caller wipes its own. Returns 0, or -1 when libcurl refused it. */
 int td_http_set_token(td_http_conn_t *c, const char *token);

@@ -17,6 +17,7 @@
 #include "td_file.h"
 #include "td_http.h"
 #include "td_orgstate.h"
+#include "td_pace.h"
 #include "td_state.h"
 #include "td_text.h"
 #include "td_time.h"
@@ -71,6 +72,8 @@ typedef struct {
   mode_t warned_mode; /* TokenFile mode last warned about */
   bool overlap_logged; /* "still running" said since the last start */
   td_text_once_t token_problem; /* the last token problem logged */
+  td_pace_t pace;      /* spacing of attempts while the API is silent */
+  char pace_error[TD_VERDICT_MAX_ERROR + 1]; /* the last attempt's error */
 } account_t;
 
 static account_t **accounts;
@@ -682,8 +685,32 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
     return;
   }
   td_step_t step;
-  td_state_step(&a->state, &a->policy, poll, CDTIME_T_TO_DOUBLE(cdtime()),
-                &step);
+  double now = CDTIME_T_TO_DOUBLE(cdtime());
+  td_state_step(&a->state, &a->policy, poll, now, &step);
+  dispatch_step(a, &step, 1);
+  /* Only failures after a connection was made are paced: a refused
+   * connection or an unknown host costs nothing to try again, and a
+   * transfer reported with another's error tried nothing. */
+  int answered = poll->http_status > 0 || !td_http_conn_tried(c);
+  td_pace_record(&a->pace, answered, now, CDTIME_T_TO_DOUBLE(a->interval),
+                 (unsigned)a->unreachable_after);
+  sstrncpy(a->pace_error, poll->error != NULL ? poll->error : "",
+           sizeof(a->pace_error));
+}
+
+/* A poll not attempted because the API has been silent: reported as the
+ * last attempt's failure, so api_reachable 0 keeps coming every interval
+ * and nothing new is logged. */
+static void paced_poll(account_t *a, double now) {
+  td_poll_t poll = {
+      .http_status = 0,
+      .error = a->pace_error[0] != '\0' ? a->pace_error : "no answer",
+      .body = TD_JSON_OK,
+      .retry_after = -1,
+  };
+  td_step_t step;
+  td_pace_skipped(&a->pace);
+  td_state_step(&a->state, &a->policy, &poll, now, &step);
   dispatch_step(a, &step, 1);
 }
 
@@ -728,6 +755,10 @@ static void account_poll(account_t *a, double now, double slack) {
   if (token_load(a) != 0)
     return;
   orgs_poll(a, now, slack);
+  if (!td_pace_may_try(&a->pace, now, slack)) {
+    paced_poll(a, now);
+    return;
+  }
   int rc = td_http_start(a->conn);
   if (rc == 0)
     a->overlap_logged = false;
@@ -804,6 +835,7 @@ static int account_start(account_t *a, double now) {
     td_time_parse_utc(a->expires_text, &a->policy.expires);
   td_state_init(&a->state);
   td_orgstate_init(&a->orgs_state);
+  td_pace_init(&a->pace);
   a->next_due = now;
   td_http_opts_t o = {
       .url = a->url,

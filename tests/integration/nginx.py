@@ -1,0 +1,105 @@
+"""Debian's nginx as an HTTP/2 users/info endpoint on 127.0.0.1 (issue 10).
+
+Runs from a temporary directory with its own configuration, pid file and
+logs; never the system service. The access log has one line per request:
+nginx's connection serial number ($connection), the requests served on
+that connection so far, the protocol and the status; never a header.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+
+from harness import certs, inputs, wait_for
+
+NGINX = "/usr/sbin/nginx"
+
+BODY = ('{"id":"BADA55-BADGE5","email":"you@example.com",'
+        '"emailIsVerified":true,"organization":{"name":"TelemetryDeck"}}')
+
+CONF = """\
+worker_processes 1;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  log_format conns '$connection $connection_requests $server_protocol $status';
+  access_log %(dir)s/%(log)s conns;
+  client_body_temp_path %(dir)s/nginx-tmp/body;
+  proxy_temp_path %(dir)s/nginx-tmp/proxy;
+  fastcgi_temp_path %(dir)s/nginx-tmp/fastcgi;
+  uwsgi_temp_path %(dir)s/nginx-tmp/uwsgi;
+  scgi_temp_path %(dir)s/nginx-tmp/scgi;
+  server {
+    listen 127.0.0.1:%(port)d ssl http2;
+    ssl_certificate %(cert)s;
+    ssl_certificate_key %(key)s;
+    keepalive_timeout 300s;
+    location = /api/v3/users/info {
+      default_type application/json;
+      if ($http_authorization ~ "^Bearer tdpat_[A-Za-z0-9_]+$") {
+        return 200 '%(body)s';
+      }
+      return 401 '{"reason":"User not authenticated."}';
+    }
+  }
+}
+"""
+
+
+class Nginx:
+    """One nginx master in the foreground, bound to 127.0.0.1:port."""
+
+    def __init__(self, workdir, port, log="nginx-access.log", cert_dir=None):
+        self.dir = workdir
+        self.port = port
+        self.access_log = os.path.join(workdir, log)
+        os.makedirs(os.path.join(workdir, "nginx-tmp"), exist_ok=True)
+        self.conf = os.path.join(inputs(workdir), "nginx-%d.conf" % port)
+        d = cert_dir or certs()
+        with open(self.conf, "w") as f:
+            f.write(CONF % dict(dir=workdir, log=log, port=port, body=BODY,
+                                cert=os.path.join(d, "server.pem"),
+                                key=os.path.join(d, "server.key")))
+        self.out = open(os.path.join(workdir, "nginx.out"), "a")
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", workdir, "-e", os.path.join(workdir, "nginx-error.log"),
+             "-c", self.conf, "-g", "daemon off;"],
+            stdout=self.out, stderr=subprocess.STDOUT)
+        if not wait_for(self._listening, 10):
+            self.stop()
+            raise RuntimeError("nginx did not start; see %s" % workdir)
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("nginx exited; see %s/nginx.out" % self.dir)
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return True
+        except OSError:
+            return False
+
+    def url(self):
+        return "https://127.0.0.1:%d/api/v3/users/info" % self.port
+
+    def requests(self):
+        """(connection, requests on it, protocol, status) per request."""
+        try:
+            with open(self.access_log) as f:
+                return [tuple(l.split()) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+
+    def connections(self):
+        return {r[0] for r in self.requests()}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()

@@ -1,0 +1,97 @@
+"""Accounts on one host share HTTP/2 connections (issue 10), against
+Debian's nginx with TLS and http2 on 127.0.0.1."""
+
+import os
+import shutil
+import time
+
+from harness import Collectd, account, free_port, inputs, wait_for
+from nginx import Nginx
+from test_core import ca, check_clean
+
+TOKENS = ["tdpat_HTTPTWO%03dabcdef0123456789" % i for i in range(100)]
+
+
+def valid_polls(cd, name):
+    return [v for _, v in cd.values(name, "bool-token_valid") if v == 1]
+
+
+def all_polled(cd, names, count):
+    return all(len(valid_polls(cd, n)) >= count for n in names)
+
+
+def test_hundred_accounts_share_one_http2_connection(d):
+    ng = Nginx(d, free_port())
+    names = ["a%d" % i for i in range(len(TOKENS))]
+    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
+                               for n, t in zip(names, TOKENS)), interval=1)
+    try:
+        assert wait_for(lambda: all_polled(cd, names, 4), 40), cd.log()[-3000:]
+        reqs = ng.requests()
+        assert len(reqs) >= 400, len(reqs)
+        assert {r[2] for r in reqs} == {"HTTP/2.0"}, {r[2] for r in reqs}
+        assert {r[3] for r in reqs} == {"200"}, {r[3] for r in reqs}
+        # One connection, hence one TLS handshake, for all hundred.
+        assert len(ng.connections()) == 1, ng.connections()
+    finally:
+        cd.stop()
+        ng.stop()
+    check_clean(d, cd, *TOKENS)
+
+
+def test_accounts_with_other_tls_settings_never_share(d):
+    ng = Nginx(d, free_port())
+    other_ca = os.path.join(inputs(d), "same-ca-other-file.pem")
+    shutil.copy(ca(), other_ca)
+    groups = {"ca": dict(CACert=ca()),
+              "file": dict(CACert=other_ca),
+              "noverify": dict(CACert=ca(), VerifyPeer=False, VerifyHost=False)}
+    blocks, names = [], []
+    for g, opts in groups.items():
+        for i in range(5):
+            n = "%s%d" % (g, i)
+            names.append(n)
+            blocks.append(account(n, ng.url(), TOKENS[len(names)], Interval=1, **opts))
+    cd = Collectd(d, "\n".join(blocks), interval=1)
+    try:
+        assert wait_for(lambda: all_polled(cd, names, 3), 30), cd.log()[-3000:]
+        # One connection per set of TLS settings, never one shared by two.
+        assert len(ng.connections()) == len(groups), ng.requests()
+    finally:
+        cd.stop()
+        ng.stop()
+    check_clean(d, cd, *TOKENS)
+
+
+def test_outage_of_a_shared_connection_notifies_each_account_once(d):
+    port = free_port()
+    ng = Nginx(d, port)
+    names = ["o%d" % i for i in range(20)]
+    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1,
+                                       UnreachableAfter=2)
+                               for n, t in zip(names, TOKENS)), interval=1)
+    try:
+        assert wait_for(lambda: all_polled(cd, names, 2), 30), cd.log()[-3000:]
+        ng.stop()
+        assert wait_for(lambda: len(cd.notes(type_instance="api_reachable")) >= len(names), 15)
+        time.sleep(1.5)
+        warn = cd.notes(type_instance="api_reachable")
+        assert sorted(n["instance"] for n in warn) == sorted(names), warn
+        assert {n["severity"] for n in warn} == {"WARNING"}, warn
+        assert all("connection refused" in n["message"] for n in warn), warn[:2]
+        ng = Nginx(d, port, log="nginx-access-2.log")
+        restarted = time.time()
+        assert wait_for(lambda: len(cd.notes(type_instance="api_reachable")) >= 2 * len(names), 15)
+        okay = [n for n in cd.notes(type_instance="api_reachable") if n["severity"] == "OKAY"]
+        assert sorted(n["instance"] for n in okay) == sorted(names), okay
+        for n in names:
+            # Seen at the first poll after the restart: at most one more
+            # failed poll (one that started before nginx listened).
+            after = [v for t, v in cd.values(n, "bool-api_reachable") if t > restarted]
+            assert after and after[:2].count(1.0) >= 1, (n, after)
+        assert wait_for(lambda: all_polled(cd, names, 4), 15)
+        assert len(ng.connections()) == 1, ng.requests()
+    finally:
+        cd.stop()
+        ng.stop()
+    check_clean(d, cd, *TOKENS)
