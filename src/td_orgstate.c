@@ -59,7 +59,7 @@ static void restricted_step(td_org_level_t *now, td_level_t before,
 static void find_problem(const td_poll_t *p, td_problem_t *pr) {
   memset(pr, 0, sizeof(*pr));
   pr->http_status = p->http_status;
-  pr->body = p->body;
+  pr->body = TD_JSON_OK; /* only an unusable body's own fault counts */
   if (p->error != NULL && p->error[0] != '\0') {
     pr->kind = p->http_status > 0 ? TD_PROBLEM_BROKE_OFF
                                   : TD_PROBLEM_NO_ANSWER;
@@ -69,6 +69,7 @@ static void find_problem(const td_poll_t *p, td_problem_t *pr) {
     pr->kind = TD_PROBLEM_UNEXPECTED;
   } else if (p->body != TD_JSON_OK || p->orgs == NULL) {
     pr->kind = TD_PROBLEM_UNUSABLE_BODY;
+    pr->body = p->body;
   }
 }
 

@@ -83,9 +83,11 @@ static const char *reason_of(const td_poll_t *p) {
 static void find_problem(const td_policy_t *pol, const td_poll_t *p,
                          td_problem_t *pr) {
   int code = p->http_status;
+  /* A verdict holds only the facts its kind words: two polls with the
+   * same problem compare equal, however their bodies ended. */
   memset(pr, 0, sizeof(*pr));
   pr->http_status = code;
-  pr->body = p->body;
+  pr->body = TD_JSON_OK;
   if (has_error(p)) {
     pr->kind = code > 0 ? TD_PROBLEM_BROKE_OFF : TD_PROBLEM_NO_ANSWER;
     keep(pr->text, sizeof(pr->text), p->error);
@@ -97,8 +99,10 @@ static void find_problem(const td_policy_t *pol, const td_poll_t *p,
     pr->kind = TD_PROBLEM_REJECTED;
   else if (code == 429)
     pr->kind = TD_PROBLEM_RATE_LIMITED;
-  else if (code == 200 && p->body != TD_JSON_OK)
+  else if (code == 200 && p->body != TD_JSON_OK) {
     pr->kind = TD_PROBLEM_UNUSABLE_BODY;
+    pr->body = p->body;
+  }
   else if (code == 200 && (p->info == NULL || p->info->id[0] == '\0'))
     pr->kind = TD_PROBLEM_NO_ID;
   else if (code == 200 && !is_expected_user(pol, p))
