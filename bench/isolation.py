@@ -14,13 +14,12 @@ earlier revision side by side, alternating. Loopback only.
 """
 
 import os
-import selectors
 import socket
 import subprocess
-import threading
 import time
 
-from nginx import Nginx  # the tests' nginx runner (bench.py sets the path)
+from harness import Hang  # the tests' silent listeners (bench.py sets the path)
+from nginx import Nginx  # the tests' nginx runner
 
 B = None  # bench.py, the running driver: set by it before any call
 
@@ -103,53 +102,8 @@ def rows_tls(S, res):
 # --------------------------------------------------------------------------
 # iso
 
-class Hang:
-    """Listeners on 127.0.0.1 that accept TCP and never say a word."""
-
-    def __init__(self, count):
-        self.sel = selectors.DefaultSelector()
-        self.ports = []
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((B.LOOPBACK, 0))
-            s.listen(4096)
-            s.setblocking(False)
-            self.sel.register(s, selectors.EVENT_READ)
-            self.ports.append(s.getsockname()[1])
-        self.held = []
-        self.accepted = 0
-        self.running = True
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while self.running:
-            for key, _ in self.sel.select(0.1):
-                try:
-                    c, _ = key.fileobj.accept()
-                except OSError:
-                    continue
-                self.accepted += 1
-                self.held.append(c)
-                if len(self.held) > 4000:
-                    self.held.pop(0).close()
-
-    def url(self, i):
-        return "https://%s:%d/api/v3/users/info" % (
-            B.LOOPBACK, self.ports[i % len(self.ports)])
-
-    def stop(self):
-        self.running = False
-        self.thread.join(5)
-        for c in self.held:
-            c.close()
-        for key in list(self.sel.get_map().values()):
-            key.fileobj.close()
-        self.sel.close()
-
-
 def iso_run(env, S, fake, name, so, hanging, listeners):
-    hang = Hang(listeners)
+    hang = Hang(listeners, backlog=4096)
     nh = S["iso_healthy"]
     accs = [B.account("h%d" % i, hang.url(i), None, 2.0)
             for i in range(hanging)]

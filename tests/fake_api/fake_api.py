@@ -574,9 +574,15 @@ class Connection:
         left = total - len(start) - len(end)
         while left > 0:
             await w.drain()  # back-pressure
+            # drain() returns at once while the transport takes more, which
+            # it does without end for a client that has gone: let the loop
+            # run, so the hang-up is seen and other connections are served.
+            await asyncio.sleep(0)
             # Over TLS, drain() does not raise once the client is gone: stop
-            # writing into a closing transport ourselves.
-            if w.is_closing():
+            # writing into a closing transport ourselves, or when the client
+            # has hung up (EOF read), so that encrypting the rest of a
+            # gigabyte for nobody does not keep the next poll waiting.
+            if w.is_closing() or self.reader.at_eof():
                 return False
             piece = chunk if left >= len(chunk) else chunk[:left]
             w.write(b"%x\r\n%s\r\n" % (len(piece), piece))

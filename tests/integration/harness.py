@@ -8,6 +8,7 @@ run produced stays in that directory so a test can grep it for the token.
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
@@ -155,6 +156,54 @@ class FakeAPI:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+class Hang:
+    """Listeners on 127.0.0.1 that accept TCP connections and never say a
+    word (a server that hangs before TLS). At most keep connections are
+    held open at once; older ones are closed."""
+
+    def __init__(self, count=1, backlog=1024, keep=4000):
+        self.sel = selectors.DefaultSelector()
+        self.ports = []
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            s.listen(backlog)
+            s.setblocking(False)
+            self.sel.register(s, selectors.EVENT_READ)
+            self.ports.append(s.getsockname()[1])
+        self.keep = keep
+        self.held = []
+        self.accepted = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            for key, _ in self.sel.select(0.1):
+                try:
+                    c, _ = key.fileobj.accept()
+                except OSError:
+                    continue
+                self.accepted += 1
+                self.held.append(c)
+                if len(self.held) > self.keep:
+                    self.held.pop(0).close()
+
+    def url(self, i=0):
+        return "https://127.0.0.1:%d/api/v3/users/info" % self.ports[
+            i % len(self.ports)]
+
+    def stop(self):
+        self.running = False
+        self.thread.join(5)
+        for c in self.held:
+            c.close()
+        for key in list(self.sel.get_map().values()):
+            key.fileobj.close()
+        self.sel.close()
 
 
 class FakeProxy:

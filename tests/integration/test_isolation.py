@@ -1,58 +1,11 @@
 """Broken accounts delay no one (issue 10): accounts whose server accepts
 TCP and never speaks TLS, next to healthy ones on the same daemon."""
 
-import selectors
-import socket
-import threading
-import time
-
-from harness import Collectd, FakeAPI, account, wait_for
+from harness import Collectd, FakeAPI, Hang, account, wait_for
 from test_core import ca, check_clean
 
 HEALTHY = ["tdpat_HEALTHY%02dabcdef0123456789" % i for i in range(10)]
 HANGING = ["tdpat_HANGING%03dabcdef012345678" % i for i in range(100)]
-
-
-class Hang:
-    """Listeners on 127.0.0.1 that accept connections and never answer."""
-
-    def __init__(self, count=1):
-        self.sel = selectors.DefaultSelector()
-        self.ports = []
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            s.listen(1024)
-            s.setblocking(False)
-            self.sel.register(s, selectors.EVENT_READ)
-            self.ports.append(s.getsockname()[1])
-        self.held = []
-        self.accepted = 0
-        self.running = True
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while self.running:
-            for key, _ in self.sel.select(0.1):
-                try:
-                    c, _ = key.fileobj.accept()
-                except OSError:
-                    continue
-                self.accepted += 1
-                self.held.append(c)
-
-    def url(self, i=0):
-        return "https://127.0.0.1:%d/api/v3/users/info" % self.ports[i % len(self.ports)]
-
-    def stop(self):
-        self.running = False
-        self.thread.join(5)
-        for c in self.held:
-            c.close()
-        for key in list(self.sel.get_map().values()):
-            key.fileobj.close()
-        self.sel.close()
 
 
 def polls(cd, name):
