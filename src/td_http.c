@@ -50,7 +50,9 @@ typedef struct td_http_group td_http_group_t;
 struct td_http_group {
   char *key;             /* scheme://host:port + TLS settings + proxy */
   int open;              /* the last finished transfer got an answer */
-  int h2;                /* that answer came over HTTP/2 */
+  double cert_expires;   /* earliest expiry of the last chain any of the
+                            group's transfers saw, or 0: they share
+                            connections, and only a handshake shows it */
   td_http_conn_t *probe; /* the transfer that goes first, or NULL */
   td_http_conn_t *parked; /* transfers waiting for the probe */
   td_http_group_t *next;
@@ -79,7 +81,6 @@ struct td_http_conn {
   td_http_conn_t *next; /* in h->queue or group->parked */
   int setup_spent;      /* the last transfer got past connecting, or an
                            answer: it may have cost a TLS setup */
-  double cert_expires; /* earliest expiry of the last chain seen, or 0 */
   char curl_error[CURL_ERROR_SIZE];
   char error[TD_ANSWER_MAX_ERROR + 1];
 };
@@ -683,7 +684,7 @@ static void read_cert_expiry(td_http_conn_t *c) {
         earliest = when;
     }
   if (earliest != 0)
-    c->cert_expires = earliest;
+    c->group->cert_expires = earliest;
 }
 
 /* libcurl's cumulative times of this transfer, in seconds; 0 for a mark
@@ -716,7 +717,7 @@ static int finish(td_http_conn_t *c, CURLcode rc, td_http_done_fn done,
   read_marks(c, end.marks);
   read_cert_expiry(c);
   end.http_status = (int)status;
-  end.cert_expires = c->cert_expires;
+  end.cert_expires = c->group->cert_expires;
   if (rc == CURLE_WRITE_ERROR) {
     end.how = TD_END_STOPPED; /* only our callbacks make this happen */
   } else if (rc != CURLE_OK) {
@@ -740,7 +741,7 @@ static void report_untried(td_http_conn_t *c, const char *error,
                            td_http_done_fn done, void *user) {
   td_answer_end_t end = {.how = TD_END_FAILED,
                          .error = error,
-                         .cert_expires = c->cert_expires};
+                         .cert_expires = c->group->cert_expires};
   td_poll_t poll;
   c->setup_spent = 0;
   td_answer_finish(c->answer, &end, &poll);

@@ -33,6 +33,11 @@ def test_hundred_accounts_share_one_http2_connection(d):
         assert {r[3] for r in reqs} == {"200"}, {r[3] for r in reqs}
         # One connection, hence one TLS handshake, for all hundred.
         assert len(ng.connections()) == 1, ng.connections()
+        # Only the handshake shows the certificate, yet every account on
+        # the shared connection reports how long it has left.
+        missing = [n for n in names
+                   if not cd.values(n, "timeleft-tls_certificate")]
+        assert not missing, missing
     finally:
         cd.stop()
         ng.stop()
