@@ -160,7 +160,7 @@ static void print_help(void) {
       "                          " TD_DEFAULT_URL ")\n"
       "      --allow-plaintext   allow a plain http URL to a host that is not\n"
       "                          loopback (sends the token unencrypted)\n"
-      "  -t, --timeout=SECONDS   limit for the whole request (default 10)\n"
+      "  -t, --timeout=SECONDS   limit for the whole request (default %g)\n"
       "      --ca-cert=FILE      PEM file of CA certificates to trust instead\n"
       "                          of the system trust store\n"
       "      --proxy=URL         go through this proxy (http, https or\n"
@@ -171,9 +171,9 @@ static void print_help(void) {
       "                          dashboard: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]\n"
       "                          with Z, UTC or +HH:MM (no suffix: UTC)\n"
       "  -w, --warning-days=N    WARNING when N days or fewer are left\n"
-      "                          (default 30)\n"
+      "                          (default %g)\n"
       "  -c, --critical-days=N   CRITICAL when N days or fewer are left\n"
-      "                          (default 7)\n"
+      "                          (default %g)\n"
       "      --expect-user=USER  the account id or e-mail address the token\n"
       "                          must belong to; another user is CRITICAL\n"
       "  -v, --verbose           add lines with the account id, e-mail,\n"
@@ -192,7 +192,8 @@ static void print_help(void) {
       "  3  UNKNOWN: bad usage, no usable token, or an answer that cannot be\n"
       "     judged (an unusable HTTP 200 body, an unexpected HTTP status)\n"
       "\n"
-      "See telemetrydeck-check(1) and collectd-telemetrydeck(5).\n");
+      "See telemetrydeck-check(1) and collectd-telemetrydeck(5).\n",
+      TD_DEFAULT_TIMEOUT, TD_DEFAULT_WARNING_DAYS, TD_DEFAULT_FAILURE_DAYS);
 }
 
 static void print_version(void) {
