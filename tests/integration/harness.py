@@ -67,6 +67,18 @@ def wait_for(pred, timeout, step=0.05):
         time.sleep(step)
 
 
+def stop_process(proc, grace=5):
+    """Ends a helper process of a test: SIGTERM, then SIGKILL after grace
+    seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port():
     """A port on 127.0.0.1 that nothing listens on (for "connection
     refused"); free when asked, though not reserved."""
@@ -148,13 +160,7 @@ class FakeAPI:
         return self.stats().get("labels", {}).get(label, {})
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
@@ -244,13 +250,7 @@ class FakeProxy:
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.out.close()
 
 

@@ -25,7 +25,8 @@ import urllib.parse
 import urllib.request
 
 from harness import (DEBIAN_PLUGINS, TOP, Collectd, FakeAPI, account, certs,
-                     files_containing, free_port, inputs, wait_for)
+                     files_containing, free_port, inputs, stop_process,
+                     wait_for)
 
 PROMETHEUS = os.environ.get("PROMETHEUS", "/usr/bin/prometheus")
 RULES = os.path.join(TOP, "conf", "prometheus-rules.yml")
@@ -114,13 +115,7 @@ class Prometheus:
             return f.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, grace=20)
         self.logf.close()
 
 
