@@ -77,17 +77,26 @@ def test_outage_of_a_shared_connection_notifies_each_account_once(d):
                                for n, t in zip(names, TOKENS)), interval=1)
     try:
         assert wait_for(lambda: all_polled(cd, names, 2), 30), cd.log()[-3000:]
+        # A slow machine (an ASan build on a loaded one) may have seen a
+        # timeout or two before the outage: judge what came after it.
+        before = len(cd.notes(type_instance="api_reachable"))
+        if before:
+            time.sleep(3)  # let an OKAY for such a blip come first
+            before = len(cd.notes(type_instance="api_reachable"))
         ng.stop()
-        assert wait_for(lambda: len(cd.notes(type_instance="api_reachable")) >= len(names), 15)
+        assert wait_for(lambda: len(cd.notes(type_instance="api_reachable")) >=
+                        before + len(names), 15)
         time.sleep(1.5)
-        warn = cd.notes(type_instance="api_reachable")
+        warn = cd.notes(type_instance="api_reachable")[before:]
         assert sorted(n["instance"] for n in warn) == sorted(names), warn
         assert {n["severity"] for n in warn} == {"WARNING"}, warn
         assert all("connection refused" in n["message"] for n in warn), warn[:2]
         ng = Nginx(d, port, log="nginx-access-2.log")
         restarted = time.time()
-        assert wait_for(lambda: len(cd.notes(type_instance="api_reachable")) >= 2 * len(names), 15)
-        okay = [n for n in cd.notes(type_instance="api_reachable") if n["severity"] == "OKAY"]
+        assert wait_for(lambda: len(cd.notes(type_instance="api_reachable")) >=
+                        before + 2 * len(names), 15)
+        okay = [n for n in cd.notes(type_instance="api_reachable")[before:]
+                if n["severity"] == "OKAY"]
         assert sorted(n["instance"] for n in okay) == sorted(names), okay
         for n in names:
             # Seen at the first poll after the restart: at most one more
