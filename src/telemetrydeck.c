@@ -532,7 +532,6 @@ static int token_file_load(account_t *a) {
   static td_token_t t; /* one read thread; static keeps 4 KiB off it */
   char why[256], noun[160];
   td_token_status_t st = td_token_from_file(&t, a->token_file);
-  snprintf(noun, sizeof(noun), "TokenFile \"%s\"", a->token_file);
   if (t.file_status == TD_FILE_OK && td_token_file_is_open(&t) &&
       t.file.mode != a->warned_mode) {
     WARNING(LOG_PREFIX "account \"%s\": TokenFile \"%s\" has mode %04o and "
@@ -541,6 +540,7 @@ static int token_file_load(account_t *a) {
     a->warned_mode = t.file.mode;
   }
   if (st != TD_TOKEN_OK) {
+    snprintf(noun, sizeof(noun), "TokenFile \"%s\"", a->token_file);
     td_words_token(st, &t, noun, noun, why, sizeof(why));
     token_problem(a, why);
     td_token_wipe(&t);
