@@ -417,8 +417,9 @@ static void clean(char *dst, size_t size, const char *text, size_t max) {
       *p = '/';
 }
 
-static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *user) {
-  (void)c;
+static void on_done(td_http_conn_t *c, const td_poll_t *poll,
+                    const td_xfer_t *x, void *user) {
+  (void)c, (void)x;
   poll_ctx_t *ctx = user;
   outcome_t *out = ctx->out;
   struct timespec now;
@@ -600,6 +601,12 @@ static void print_verbose(const options_t *o, const outcome_t *r,
   }
 }
 
+static double now_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Makes the handle, runs the one poll and fills *r. Returns 0, or -1 with
  * a reason in *why when libcurl itself failed. */
 static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
@@ -624,14 +631,16 @@ static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
   if (td_http_set_token(c, token.text) != 0)
     goto out;
   *why = "libcurl could not start the request";
-  if (td_http_start(c) != 0)
+  if (td_http_start(c, o->timeout) != 0)
     goto out;
   /* libcurl ends the transfer at the timeout; the extra seconds are only
    * a guard against a transfer that never reports back. */
-  long budget_ms = (long)(o->timeout * 1000.0) + 5000;
+  const td_http_events_t ev = {NULL, on_done};
+  double until = now_mono() + o->timeout + 5;
   *why = "libcurl's multi handle failed";
-  if (td_http_run(h, budget_ms, on_done, ctx) != 0)
-    goto out;
+  while (td_http_running(h) > 0 && now_mono() < until)
+    if (td_http_run(h, 1000, &ev, ctx) != 0)
+      goto out;
   *why = "the request did not end in time";
   if (!ctx->out->done)
     goto out;

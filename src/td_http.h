@@ -1,14 +1,17 @@
 /* td_http: the libcurl side of the plugin. Owns one multi handle that runs
- * every account's transfer in parallel, and one easy handle per account,
- * kept between polls so the connection and TLS session survive. Only runs
- * transfers: headers and body go straight from libcurl into td_answer,
- * which judges them. Never logs, never knows collectd. */
+ * every transfer in parallel, and one easy handle per account (two with
+ * organizations), kept between polls so the connection and TLS session
+ * survive. libcurl glue only: headers and body go straight into td_answer,
+ * which judges them; how a transfer ended goes out as td_xfer_t facts;
+ * when to start which transfer is td_sched's. Never logs, never knows
+ * collectd. */
 #ifndef TD_HTTP_H
 #define TD_HTTP_H
 
 #include <stddef.h>
 
 #include "td_poll.h"
+#include "td_xfer.h"
 
 typedef struct td_http td_http_t;
 typedef struct td_http_conn td_http_conn_t;
@@ -18,16 +21,23 @@ typedef struct {
   const char *ca_cert; /* NULL: the system trust store */
   int verify_peer;
   int verify_host;
-  double timeout;      /* seconds for the whole request */
+  double timeout;      /* the account's Timeout, seconds: its failures are
+                          worded with it (each start gives the limit) */
   const char *proxy;   /* Proxy: NULL not given, "" none, else its URL */
   int organizations;   /* 1: the body is an organizations list (td_orgs),
                           0: a users/info answer (td_extract) */
 } td_http_opts_t;
 
-/* Called once for every finished transfer, from td_http_run. The poll and
- * everything it points to are valid only during the call. */
-typedef void (*td_http_done_fn)(td_http_conn_t *c, const td_poll_t *poll,
-                                void *user);
+/* What td_http_run reports. ready: the transfer's connection is set up
+ * (or reused) and its request about to go; multiplexed when the group's
+ * last answer came over HTTP/2. done: the transfer ended; the poll, x and
+ * everything they point to are valid only during the call. Neither may
+ * call into td_http. */
+typedef struct {
+  void (*ready)(td_http_conn_t *c, int multiplexed, void *user);
+  void (*done)(td_http_conn_t *c, const td_poll_t *poll, const td_xfer_t *x,
+               void *user);
+} td_http_events_t;
 
 /* Checks a URL before any handle is made: http or https only, a host, and
  * plain http only to a loopback host unless allow_plaintext. Returns 0, or
@@ -55,6 +65,9 @@ int td_http_proxy_describe(const td_http_opts_t *o, char *dst, size_t size);
 td_http_t *td_http_new(void);
 void td_http_free(td_http_t *h);
 
+/* Makes td_http_run return at once; any thread may call it. 0, or -1. */
+int td_http_wakeup(td_http_t *h);
+
 /* Makes an account's handle with every option set once. Returns NULL and
  * a constant reason in *why when libcurl refuses an option. */
 td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
@@ -62,27 +75,37 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
 void td_http_conn_free(td_http_conn_t *c);
 void *td_http_conn_user(const td_http_conn_t *c);
 
-/* For the poll just reported: 1 when its transfer got as far as a
- * connection (so a retry may cost a TLS setup), 0 when it was refused,
- * found no host, or was not tried (it waited for another account of its
- * host, which got no answer). */
-int td_http_conn_tried(const td_http_conn_t *c);
+/* The index of the handle's group (0 .. td_http_groups - 1): handles
+ * whose transfers may share a connection (scheme, host, port, TLS
+ * settings, proxy, and the kind of answer). */
+unsigned td_http_conn_group(const td_http_conn_t *c);
+unsigned td_http_groups(const td_http_t *h);
+
+/* How the handle's last transfer (or last report) ended. */
+const td_xfer_t *td_http_conn_last(const td_http_conn_t *c);
 
 /* Sets the bearer token for the next polls. libcurl keeps its own copy;
  * the caller wipes its own. Returns 0, or -1 when libcurl refused it. */
 int td_http_set_token(td_http_conn_t *c, const char *token);
 
-/* Starts a poll. Returns 0, 1 when this account's previous poll is still
- * running (nothing started), or -1 when libcurl refused. */
-int td_http_start(td_http_conn_t *c);
+/* Starts a transfer that may take at most seconds. Returns 0, 1 when the
+ * previous one is still running (nothing started), or -1 when libcurl
+ * refused. */
+int td_http_start(td_http_conn_t *c, double seconds);
+
+/* Reports, through ev->done, a poll that was not tried, ended as x says
+ * (the failure it took over, or its own last one). */
+void td_http_report(td_http_conn_t *c, const td_xfer_t *x,
+                    const td_http_events_t *ev, void *user);
 
 /* Number of transfers started and not yet reported. */
 size_t td_http_running(const td_http_t *h);
 
-/* Drives the transfers for at most max_wait_ms, reporting each one that
- * finishes through done. Returns when none is running or time is up:
- * 0, or -1 when the multi handle failed (a fault of the plugin). */
-int td_http_run(td_http_t *h, long max_wait_ms, td_http_done_fn done,
+/* One round: waits for I/O at most max_wait_ms (less when one of
+ * libcurl's own timers is due, or td_http_wakeup is called), drives the
+ * transfers and reports what became ready or ended. Returns 0, or -1
+ * when the multi handle failed (a fault of the plugin). */
+int td_http_run(td_http_t *h, long max_wait_ms, const td_http_events_t *ev,
                 void *user);
 
 #endif /* TD_HTTP_H */

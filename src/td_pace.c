@@ -9,10 +9,6 @@ void td_pace_init(td_pace_t *p) {
 }
 
 int td_pace_may_try(const td_pace_t *p, double now, double slack) {
-  /* A next attempt further away than the longest gap means the clock went
-   * back: try now rather than stay silent. */
-  if (p->next_try - now > p->gap + slack)
-    return 1;
   return now + slack >= p->next_try;
 }
 

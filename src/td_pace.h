@@ -1,7 +1,8 @@
-/* td_pace: when an account that gets no HTTP answer may try a new
- * connection again. Owns the count of polls in a row without any answer
- * and the time of the next attempt. Never does I/O, never reads a clock
- * (the caller passes now), never decides what is reported. */
+/* td_pace: when a job that gets no HTTP answer may try a new connection
+ * again. Owns the count of polls in a row without any answer and the time
+ * of the next attempt. Never does I/O, never reads a clock (the caller
+ * passes a monotonic now, so the clock never goes back), never decides
+ * what is reported. */
 #ifndef TD_PACE_H
 #define TD_PACE_H
 
@@ -13,7 +14,7 @@
 typedef struct {
   unsigned silent; /* polls in a row that got no HTTP answer */
   double gap;      /* seconds between the last two attempts; 0: unpaced */
-  double next_try; /* epoch seconds; 0: at once */
+  double next_try; /* monotonic seconds; 0: at once */
 } td_pace_t;
 
 void td_pace_init(td_pace_t *p);

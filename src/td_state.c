@@ -15,12 +15,6 @@ void td_state_init(td_state_t *st) {
   st->expiry = TD_LEVEL_UNKNOWN;
 }
 
-int td_state_may_poll(const td_state_t *st, double now) {
-  /* A wait longer than any Retry-After honoured means the clock went back:
-   * do not stay silent for that long. */
-  return now >= st->not_before || st->not_before - now > TD_STATE_MAX_WAIT;
-}
-
 static td_note_t *add_note(td_step_t *out, td_note_kind_t kind,
                            td_severity_t sev, td_event_t ev) {
   if (out->n_notes >= TD_STATE_MAX_NOTES)
@@ -185,7 +179,7 @@ static void step_reach(td_state_t *st, const td_policy_t *pol,
   }
 }
 
-static void step_rate_limit(td_state_t *st, const td_poll_t *p, double now,
+static void step_rate_limit(td_state_t *st, const td_poll_t *p,
                             td_step_t *out) {
   td_note_t *n;
   if (p->http_status != 429 || has_error(p)) {
@@ -198,7 +192,7 @@ static void step_rate_limit(td_state_t *st, const td_poll_t *p, double now,
   if (wait > TD_STATE_MAX_WAIT)
     wait = TD_STATE_MAX_WAIT;
   if (wait > 0)
-    st->not_before = now + wait;
+    out->hold = wait;
   if (!st->rate_limited &&
       (n = add_note(out, TD_NOTE_RATE_LIMITED, TD_SEV_WARNING,
                     TD_EV_RATE_LIMITED)) != NULL)
@@ -289,7 +283,7 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
   find_problem(pol, p, &out->problem);
   step_token(st, pol, p, now, out);
   step_reach(st, pol, p, out);
-  step_rate_limit(st, p, now, out);
+  step_rate_limit(st, p, out);
   expiry_step(st, pol, now, out);
   tls_step(st, pol, p, now, out);
   out->news = td_verdict_news(&st->problem, &out->problem);

@@ -50,6 +50,8 @@ typedef struct {
   double tls_timeleft; /* seconds until the API's certificate expires */
   size_t n_notes;
   td_note_t notes[TD_STATE_MAX_NOTES];
+  double hold;          /* seconds no poll may follow (a 429's
+                           Retry-After, at most TD_STATE_MAX_WAIT); 0 */
   td_problem_t problem; /* what went wrong with this poll (or NONE) */
   td_log_t news;        /* whether the problem is to be logged now */
   /* Filled by td_words_step, not by td_state: */
@@ -65,7 +67,6 @@ typedef struct {
   td_level_t tls_expiry;
   int rate_limited;   /* a rate-limit WARNING is outstanding */
   unsigned failures;  /* consecutive failed polls */
-  double not_before;  /* no poll before this epoch second (Retry-After) */
   td_text_once_t problem; /* the last problem logged, as a key */
   char last_id[TD_EXTRACT_MAX_STRING + 1]; /* account id at the last 200 */
 } td_state_t;
@@ -78,11 +79,9 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
                    const td_poll_t *poll, double now, td_step_t *out);
 
 /* The time-only part, for an account that is not polled this round (it
- * waits out a Retry-After): fills the timeleft value and expiry notes. */
+ * waits out a Retry-After, which td_sched holds): fills the timeleft
+ * value and expiry notes. */
 void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
                    td_step_t *out);
-
-/* 1 when the account may be polled at time now. */
-int td_state_may_poll(const td_state_t *st, double now);
 
 #endif /* TD_STATE_H */

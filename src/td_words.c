@@ -1,9 +1,120 @@
 /* td_words: verdicts into English. See td_words.h. */
 #include "td_words.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+static const char *tls_reason(td_tls_reason_t r) {
+  switch (r) {
+  case TD_TLS_OTHER_NAME:
+    return "the certificate is for another name";
+  case TD_TLS_EXPIRED:
+    return "the certificate has expired";
+  case TD_TLS_NOT_YET_VALID:
+    return "the certificate is not valid yet";
+  case TD_TLS_SELF_SIGNED:
+    return "the certificate is self-signed and not trusted";
+  case TD_TLS_ISSUER:
+    return "the certificate's issuer is not trusted";
+  case TD_TLS_UNTRUSTED:
+    break;
+  }
+  return "the certificate is not trusted";
+}
+
+/* A library's text as a fact: at most TD_XFER_WORDS_DETAIL bytes, cut
+ * after a whole word, cleaned like any text from outside. */
+#define TD_XFER_WORDS_DETAIL 96
+static void detail(const char *text, char *dst, size_t size) {
+  char cut[TD_XFER_WORDS_DETAIL + 1];
+  size_t len = strnlen(text, sizeof(cut) - 1);
+  if (text[len] != '\0') {
+    size_t at = len;
+    while (at > 0 && text[at] != ' ')
+      at--;
+    if (at > 0)
+      len = at;
+  }
+  memcpy(cut, text, len);
+  cut[len] = '\0';
+  td_text_clean(dst, size, cut, len);
+}
+
+void td_words_xfer(const td_xfer_t *x, char *dst, size_t size) {
+  char why[TD_XFER_WORDS_DETAIL * 3 + 1], sys[128];
+  switch (x->kind) {
+  case TD_XFER_OK:
+    snprintf(dst, size, "%s", "");
+    return;
+  case TD_XFER_NO_HOST:
+    snprintf(dst, size, "could not resolve the host");
+    return;
+  case TD_XFER_NO_PROXY_HOST:
+    snprintf(dst, size, "could not resolve the proxy's host");
+    return;
+  case TD_XFER_REFUSED:
+    snprintf(dst, size, "connection refused");
+    return;
+  case TD_XFER_CONNECT_FAILED:
+    if (x->os_errno == 0) {
+      snprintf(dst, size, "could not connect");
+      return;
+    }
+    /* strerror_r, not strerror: the plugin words on its own thread. */
+    if (strerror_r(x->os_errno, sys, sizeof(sys)) != 0)
+      snprintf(sys, sizeof(sys), "connect error %d", x->os_errno);
+    snprintf(dst, size, "%s", sys);
+    return;
+  case TD_XFER_TIMEOUT:
+    snprintf(dst, size, "timeout after %g s", x->timeout);
+    return;
+  case TD_XFER_TLS_VERIFY:
+    snprintf(dst, size, "TLS verification failed: %s", tls_reason(x->tls));
+    return;
+  case TD_XFER_CA_UNREADABLE:
+    snprintf(dst, size, "TLS verification failed: CACert cannot be read");
+    return;
+  case TD_XFER_TLS_HANDSHAKE:
+    detail(x->detail, why, sizeof(why));
+    snprintf(dst, size, "TLS handshake failed (%s)", why);
+    return;
+  case TD_XFER_HEADERS_TOO_LARGE:
+    snprintf(dst, size, "the answer's headers are too large");
+    return;
+  case TD_XFER_RESET:
+    snprintf(dst, size, "connection reset by the server");
+    return;
+  case TD_XFER_CLOSED_EARLY:
+    snprintf(dst, size, "connection closed before the answer was complete");
+    return;
+  case TD_XFER_BROKEN:
+    detail(x->detail, why, sizeof(why));
+    snprintf(dst, size, "connection broken (%s)", why);
+    return;
+  case TD_XFER_SHORT:
+    snprintf(dst, size, "the answer was shorter than announced");
+    return;
+  case TD_XFER_NOTHING:
+    snprintf(dst, size, "the server closed the connection without answering");
+    return;
+  case TD_XFER_NOT_HTTP:
+    snprintf(dst, size, "the answer is not valid HTTP");
+    return;
+  case TD_XFER_STOPPED:
+    snprintf(dst, size, "the transfer was stopped");
+    return;
+  case TD_XFER_NOT_STARTED:
+    snprintf(dst, size, "libcurl could not start the transfer");
+    return;
+  case TD_XFER_HTTP2:
+  case TD_XFER_OTHER:
+    break;
+  }
+  detail(x->detail, why, sizeof(why));
+  snprintf(dst, size, "%s", why);
+}
 
 const char *td_words_json(td_json_status_t s) {
   switch (s) {

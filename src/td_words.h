@@ -14,6 +14,12 @@
 #include "td_state.h"
 #include "td_token.h"
 #include "td_verdict.h"
+#include "td_xfer.h"
+
+/* Why a transfer failed, in words an operator can act on ("connection
+ * refused", "timeout after 4 s"); a library's own text is cut at a word
+ * and cleaned. */
+void td_words_xfer(const td_xfer_t *x, char *dst, size_t size);
 
 /* A short constant phrase for a parse status ("the body is empty"). */
 const char *td_words_json(td_json_status_t s);

@@ -7,8 +7,12 @@
 #include "utils/common/common.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -17,7 +21,7 @@
 #include "td_file.h"
 #include "td_http.h"
 #include "td_orgstate.h"
-#include "td_pace.h"
+#include "td_sched.h"
 #include "td_state.h"
 #include "td_text.h"
 #include "td_time.h"
@@ -26,8 +30,6 @@
 
 #define PLUGIN_NAME "telemetrydeck"
 #define LOG_PREFIX PLUGIN_NAME " plugin: "
-#define TD_MIN_TICK_MS 100         /* finest scheduling step */
-#define TD_POLL_SHARE 0.9          /* of the interval a poll may use */
 #define TD_USERS_PATH "/users/info"
 #define TD_ORGS_PATH "/organizations"
 
@@ -66,20 +68,17 @@ typedef struct {
   td_http_conn_t *conn;
   td_http_conn_t *orgs_conn;  /* NULL unless CollectOrganizations */
   td_orgstate_t orgs_state;
-  double orgs_next_due;
   char *active_token; /* what libcurl holds now; wiped when replaced */
-  double next_due;    /* epoch seconds */
   mode_t warned_mode; /* TokenFile mode last warned about */
-  bool overlap_logged; /* "still running" said since the last start */
   td_text_once_t token_problem; /* the last token problem logged */
-  td_pace_t pace;      /* spacing of attempts while the API is silent */
-  char pace_error[TD_VERDICT_MAX_ERROR + 1]; /* the last attempt's error */
+  unsigned job;       /* td_sched's job of its users/info poll */
+  unsigned orgs_job;  /* and of its organizations poll, or TD_SCHED_NONE */
+  bool first_done;    /* its first poll has finished */
 } account_t;
 
 static account_t **accounts;
 static size_t accounts_num;
 static td_http_t *http;
-static cdtime_t tick;
 static bool curl_ready;
 
 /* Every default in one place; secure ones on. */
@@ -677,136 +676,212 @@ static void orgs_done(account_t *a, const td_poll_t *poll) {
   }
 }
 
-static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *unused) {
+/* ---- the I/O thread: carries out td_sched's actions ---- */
+
+/* One thread of the plugin's own runs every transfer: collectd's read
+ * threads are never held, a stop ends it at once (td_http_wakeup), and a
+ * transfer's end is seen when it happens, so libcurl's times are the
+ * transfer's own. Everything below runs on it, except where marked. */
+static td_sched_t sched;
+static account_t **job_account; /* job index -> account */
+static td_act_t *acts;
+static pthread_t io_thread;
+static bool io_started;
+static atomic_bool io_stop;
+static atomic_bool io_failed;
+
+/* For collectd -T, which calls the read callback once on the main thread:
+ * how many accounts still await their first finished poll, and whether
+ * one of them found a problem. */
+static pthread_mutex_t first_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t first_cond = PTHREAD_COND_INITIALIZER;
+static size_t first_left;
+static bool first_bad;
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_now(void) { return CDTIME_T_TO_DOUBLE(cdtime()); }
+
+static void first_poll_done(account_t *a, const td_step_t *s) {
+  if (a->first_done)
+    return;
+  a->first_done = true;
+  pthread_mutex_lock(&first_lock);
+  if (s->problem.kind != TD_PROBLEM_NONE || s->token_valid == 0)
+    first_bad = true;
+  if (first_left > 0)
+    first_left--;
+  pthread_cond_broadcast(&first_cond);
+  pthread_mutex_unlock(&first_lock);
+}
+
+static void users_done(account_t *a, const td_poll_t *poll) {
+  td_step_t step;
+  td_state_step(&a->state, &a->policy, poll, wall_now(), &step);
+  dispatch_step(a, &step, 1);
+  if (step.hold > 0)
+    td_sched_hold(&sched, a->job, step.hold, mono_now());
+  first_poll_done(a, &step);
+}
+
+static unsigned job_of(const account_t *a, const td_http_conn_t *c) {
+  return c == a->orgs_conn ? a->orgs_job : a->job;
+}
+
+/* A transfer ended: the scheduler hears first, then the state. */
+static void on_done(td_http_conn_t *c, const td_poll_t *poll,
+                    const td_xfer_t *x, void *unused) {
   (void)unused;
   account_t *a = td_http_conn_user(c);
-  if (c == a->orgs_conn) {
+  td_sched_finished(&sched, job_of(a, c), x, mono_now());
+  if (c == a->orgs_conn)
     orgs_done(a, poll);
+  else
+    users_done(a, poll);
+}
+
+static void on_ready(td_http_conn_t *c, int multiplexed, void *unused) {
+  (void)unused;
+  account_t *a = td_http_conn_user(c);
+  td_sched_ready(&sched, job_of(a, c), multiplexed, mono_now());
+}
+
+/* A poll reported without a transfer: only the state hears of it. */
+static void on_reported(td_http_conn_t *c, const td_poll_t *poll,
+                        const td_xfer_t *x, void *unused) {
+  (void)x, (void)unused;
+  account_t *a = td_http_conn_user(c);
+  if (c == a->orgs_conn)
+    orgs_done(a, poll);
+  else
+    users_done(a, poll);
+}
+
+static const td_http_events_t transfer_events = {on_ready, on_done};
+static const td_http_events_t report_events = {NULL, on_reported};
+
+static td_http_conn_t *conn_of(const account_t *a, unsigned job) {
+  return job == a->orgs_job ? a->orgs_conn : a->conn;
+}
+
+static void act_start(account_t *a, const td_act_t *act) {
+  td_http_conn_t *c = conn_of(a, act->job);
+  if (token_load(a) != 0) {
+    td_sched_dropped(&sched, act->job, mono_now());
     return;
   }
-  td_step_t step;
-  double now = CDTIME_T_TO_DOUBLE(cdtime());
-  td_state_step(&a->state, &a->policy, poll, now, &step);
-  dispatch_step(a, &step, 1);
-  /* Only failures after a connection was made are paced: a refused
-   * connection or an unknown host costs nothing to try again, and a
-   * transfer reported with another's error tried nothing. */
-  int answered = poll->http_status > 0 || !td_http_conn_tried(c);
-  td_pace_record(&a->pace, answered, now, CDTIME_T_TO_DOUBLE(a->interval),
-                 (unsigned)a->unreachable_after);
-  sstrncpy(a->pace_error, poll->error != NULL ? poll->error : "",
-           sizeof(a->pace_error));
-}
-
-/* A poll not attempted because the API has been silent: reported as the
- * last attempt's failure, so api_reachable 0 keeps coming every interval
- * and nothing new is logged. */
-static void paced_poll(account_t *a, double now) {
-  td_poll_t poll = {
-      .http_status = 0,
-      .error = a->pace_error[0] != '\0' ? a->pace_error : "no answer",
-      .body = TD_JSON_OK,
-      .retry_after = -1,
-  };
-  td_step_t step;
-  td_pace_skipped(&a->pace);
-  td_state_step(&a->state, &a->policy, &poll, now, &step);
-  dispatch_step(a, &step, 1);
-}
-
-/* ---- reading ---- */
-
-/* 1 when a schedule is due at now, moving it to its next time. */
-static int due(double *next, cdtime_t every, double now, double slack) {
-  double interval = CDTIME_T_TO_DOUBLE(every);
-  /* The wall clock went back: poll now rather than wait for it to catch
-   * up with a schedule made before the step. */
-  if (*next - now > interval + slack)
-    *next = now;
-  if (now + slack < *next)
-    return 0;
-  *next += interval;
-  if (*next <= now)
-    *next = now + interval; /* fell behind: skip, do not burst */
-  return 1;
-}
-
-/* Starts the organizations poll when it is due; the token is loaded. */
-static void orgs_poll(account_t *a, double now, double slack) {
-  if (a->orgs_conn == NULL || !due(&a->orgs_next_due, a->orgs_interval, now,
-                                   slack))
+  if (td_http_start(c, act->timeout) == 0)
     return;
-  if (td_http_start(a->orgs_conn) < 0)
-    ERROR(LOG_PREFIX "account \"%s\": libcurl could not start the "
-                     "organizations poll.",
-          a->name);
+  td_sched_dropped(&sched, act->job, mono_now());
+  td_xfer_t x = {.kind = TD_XFER_NOT_STARTED};
+  td_http_report(c, &x, &report_events, NULL);
 }
 
-/* Starts the account's poll if it is due. */
-static void account_poll(account_t *a, double now, double slack) {
-  if (!due(&a->next_due, a->interval, now, slack))
+static void carry_out(const td_act_t *act) {
+  account_t *a = job_account[act->job];
+  td_http_conn_t *c = conn_of(a, act->job);
+  td_xfer_t x;
+  switch (act->kind) {
+  case TD_ACT_START:
+    act_start(a, act);
     return;
-  if (!td_state_may_poll(&a->state, now)) {
+  case TD_ACT_OVERLAP:
+    WARNING(LOG_PREFIX "account \"%s\": the previous %s poll is still "
+                       "running; polls are skipped until it ends.",
+            a->name, c == a->orgs_conn ? "organizations" : "users/info");
+    return;
+  case TD_ACT_HELD: {
     td_step_t step = {0};
-    td_state_tick(&a->state, &a->policy, now, &step);
+    td_state_tick(&a->state, &a->policy, wall_now(), &step);
     dispatch_step(a, &step, 0);
     return;
   }
-  if (token_load(a) != 0)
-    return;
-  orgs_poll(a, now, slack);
-  if (!td_pace_may_try(&a->pace, now, slack)) {
-    paced_poll(a, now);
-    return;
+  case TD_ACT_PACED:
+    /* The last attempt's failure again: api_reachable 0 keeps coming
+     * every interval, and nothing new is logged. */
+    x = *td_http_conn_last(c);
+    break;
+  case TD_ACT_TAKEN:
+    x = *td_http_conn_last(conn_of(job_account[act->from], act->from));
+    /* A taken setup timeout is worded with its own Timeout, which is not
+     * longer than the other's. */
+    x.timeout = sched.jobs[act->job].conf.timeout;
+    break;
+  case TD_ACT_EXPIRED:
+    x = (td_xfer_t){.kind = TD_XFER_TIMEOUT, .timeout = act->timeout};
+    break;
   }
-  int rc = td_http_start(a->conn);
-  if (rc == 0)
-    a->overlap_logged = false;
-  else if (rc == 1 && !a->overlap_logged) {
-    WARNING(LOG_PREFIX "account \"%s\": the previous poll is still running; "
-                       "polls are skipped until it ends.",
-            a->name);
-    a->overlap_logged = true;
-  } else if (rc < 0)
-    ERROR(LOG_PREFIX "account \"%s\": libcurl could not start the poll.",
-          a->name);
+  td_http_report(c, &x, &report_events, NULL);
 }
 
+/* The longest the thread sleeps without a reason: a bound, not a tick. */
+#define TD_IO_MAX_WAIT_MS 1000L
+
+static void *io_main(void *unused) {
+  (void)unused;
+  size_t cap = td_sched_max_actions(&sched);
+  while (!atomic_load(&io_stop)) {
+    size_t n = td_sched_step(&sched, mono_now(), acts, cap);
+    for (size_t i = 0; i < n && !atomic_load(&io_stop); i++)
+      carry_out(&acts[i]);
+    double left = td_sched_next(&sched) - mono_now();
+    long wait = left <= 0 ? 0 : (long)(left * 1000.0) + 1;
+    if (wait > TD_IO_MAX_WAIT_MS)
+      wait = TD_IO_MAX_WAIT_MS;
+    if (td_http_run(http, wait, &transfer_events, NULL) != 0) {
+      ERROR(LOG_PREFIX "libcurl's multi handle failed; no account is "
+                       "polled any more.");
+      atomic_store(&io_failed, true);
+      break;
+    }
+  }
+  return NULL;
+}
+
+/* ---- collectd's read callback: a watchdog, and collectd -T ---- */
+
+/* collectd -T runs read callbacks once, on its main thread; the daemon
+ * runs them on read threads. */
+static bool on_main_thread(void) { return (pid_t)syscall(SYS_gettid) == getpid(); }
+
+/* The longest -T waits for the first polls, beyond every Timeout. */
+#define TD_TEST_READ_SLACK 2.0
+
+static int test_read(void) {
+  double longest = 0;
+  for (size_t i = 0; i < accounts_num; i++)
+    if (accounts[i]->timeout > longest)
+      longest = accounts[i]->timeout;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)(longest + TD_TEST_READ_SLACK) + 1;
+  pthread_mutex_lock(&first_lock);
+  while (first_left > 0 &&
+         pthread_cond_timedwait(&first_cond, &first_lock, &until) == 0)
+    ;
+  bool bad = first_bad || first_left > 0;
+  pthread_mutex_unlock(&first_lock);
+  return bad ? -1 : 0;
+}
+
+/* Never waits on the daemon's read threads: the transfers run on the
+ * plugin's own thread. */
 static int tdc_read(user_data_t *ud) {
   (void)ud;
-  /* First report what finished since the last call (a poll whose Timeout
-   * ends right at this tick), so its account can be polled again now. */
-  if (td_http_running(http) > 0 && td_http_run(http, 0, on_done, NULL) != 0) {
-    ERROR(LOG_PREFIX "libcurl's multi handle failed.");
-    return -1;
-  }
-  double now = CDTIME_T_TO_DOUBLE(cdtime());
-  double slack = CDTIME_T_TO_DOUBLE(tick) / 2;
-  for (size_t i = 0; i < accounts_num; i++)
-    account_poll(accounts[i], now, slack);
-  /* Leave before the next tick; slow transfers go on at the next call. */
-  long wait_ms = (long)(CDTIME_T_TO_MS(tick) * TD_POLL_SHARE);
-  if (td_http_run(http, wait_ms, on_done, NULL) != 0) {
-    ERROR(LOG_PREFIX "libcurl's multi handle failed.");
-    return -1;
-  }
-  return 0;
+  if (on_main_thread())
+    return test_read();
+  return atomic_load(&io_failed) ? -1 : 0;
 }
 
 /* ---- life cycle ---- */
 
-static long gcd(long a, long b) {
-  while (b != 0) {
-    long t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
 /* Completes an account once collectd's interval is known and makes its
- * handle. Returns 0, or -1 after logging. */
-static int account_start(account_t *a, double now) {
+ * handles. Returns 0, or -1 after logging. */
+static int account_start(account_t *a) {
   if (a->interval == 0)
     a->interval = plugin_get_interval();
   double interval = CDTIME_T_TO_DOUBLE(a->interval);
@@ -835,18 +910,16 @@ static int account_start(account_t *a, double now) {
     td_time_parse_utc(a->expires_text, &a->policy.expires);
   td_state_init(&a->state);
   td_orgstate_init(&a->orgs_state);
-  td_pace_init(&a->pace);
-  a->next_due = now;
   td_http_opts_t o = {
       .url = a->url,
       .ca_cert = a->ca_cert,
       .verify_peer = a->verify_peer,
       .verify_host = a->verify_host,
       /* A poll always ends before the next one is due, even with Timeout
-       * equal to Interval, so no poll is skipped for a hanging API. */
-      .timeout = a->timeout < interval * TD_POLL_SHARE
+       * equal to Interval (td_sched keeps to this too). */
+      .timeout = a->timeout < interval * TD_SCHED_POLL_SHARE
                      ? a->timeout
-                     : interval * TD_POLL_SHARE,
+                     : interval * TD_SCHED_POLL_SHARE,
       .proxy = a->proxy,
   };
   char proxy[320];
@@ -862,7 +935,6 @@ static int account_start(account_t *a, double now) {
   if (a->collect_orgs) {
     o.url = a->orgs_url;
     o.organizations = 1;
-    a->orgs_next_due = now;
     if ((a->orgs_conn = td_http_conn_new(http, &o, a, &why)) == NULL) {
       ERROR(LOG_PREFIX "account \"%s\": libcurl refused the organizations "
                        "settings: %s.",
@@ -877,9 +949,6 @@ static int account_start(account_t *a, double now) {
   return 0;
 }
 
-/* Each account keeps a connection open (two with CollectOrganizations):
- * with hundreds of accounts, collectd's usual soft limit of 1024 open files
- * runs out. Raise the soft limit as far as the hard one allows. */
 static void ensure_fd_limit(size_t connections) {
   struct rlimit rl;
   rlim_t want = (rlim_t)connections + 256; /* the daemon's own files too */
@@ -901,6 +970,52 @@ static void ensure_fd_limit(size_t connections) {
             (unsigned long long)rl.rlim_max);
 }
 
+
+/* The scheduler's jobs: each account's users/info poll, and its
+ * organizations poll. Returns 0, or -1 after logging. */
+static int jobs_start(void) {
+  size_t n = 0;
+  for (size_t i = 0; i < accounts_num; i++)
+    n += accounts[i]->collect_orgs ? 2 : 1;
+  td_job_conf_t *conf = calloc(n, sizeof(*conf));
+  job_account = calloc(n, sizeof(*job_account));
+  if (conf == NULL || job_account == NULL) {
+    free(conf);
+    ERROR(LOG_PREFIX "out of memory.");
+    return -1;
+  }
+  size_t j = 0;
+  for (size_t i = 0; i < accounts_num; i++) {
+    account_t *a = accounts[i];
+    double interval = CDTIME_T_TO_DOUBLE(a->interval);
+    a->job = (unsigned)j;
+    job_account[j] = a;
+    conf[j++] = (td_job_conf_t){interval, a->timeout,
+                                (unsigned)a->unreachable_after,
+                                td_http_conn_group(a->conn)};
+    if (a->orgs_conn == NULL) {
+      a->orgs_job = TD_SCHED_NONE;
+      continue;
+    }
+    a->orgs_job = (unsigned)j;
+    job_account[j] = a;
+    conf[j++] = (td_job_conf_t){CDTIME_T_TO_DOUBLE(a->orgs_interval),
+                                a->timeout < interval ? a->timeout : interval,
+                                (unsigned)a->unreachable_after,
+                                td_http_conn_group(a->orgs_conn)};
+  }
+  int rc = td_sched_init(&sched, conf, n, td_http_groups(http), mono_now());
+  free(conf);
+  if (rc == 0)
+    acts = calloc(td_sched_max_actions(&sched), sizeof(*acts));
+  if (rc != 0 || acts == NULL) {
+    ERROR(LOG_PREFIX "could not set up the schedule of %zu polls.", n);
+    return -1;
+  }
+  first_left = accounts_num;
+  return 0;
+}
+
 static int tdc_init(void) {
   if (http != NULL)
     return 0; /* init runs again after a reload of other plugins */
@@ -913,21 +1028,16 @@ static int tdc_init(void) {
     ERROR(LOG_PREFIX "could not create libcurl's multi handle.");
     return -1;
   }
-  double now = CDTIME_T_TO_DOUBLE(cdtime());
   size_t kept = 0;
-  long tick_ms = 0, shortest_ms = 0;
+  cdtime_t shortest = 0;
   for (size_t i = 0; i < accounts_num; i++) {
-    if (account_start(accounts[i], now) != 0) {
+    if (account_start(accounts[i]) != 0) {
       ERROR(LOG_PREFIX "account \"%s\" is skipped.", accounts[i]->name);
       account_free(accounts[i]);
       continue;
     }
-    tick_ms = gcd(tick_ms, (long)CDTIME_T_TO_MS(accounts[i]->interval));
-    if (shortest_ms == 0 ||
-        (long)CDTIME_T_TO_MS(accounts[i]->interval) < shortest_ms)
-      shortest_ms = (long)CDTIME_T_TO_MS(accounts[i]->interval);
-    if (accounts[i]->collect_orgs)
-      tick_ms = gcd(tick_ms, (long)CDTIME_T_TO_MS(accounts[i]->orgs_interval));
+    if (shortest == 0 || accounts[i]->interval < shortest)
+      shortest = accounts[i]->interval;
     accounts[kept++] = accounts[i];
   }
   accounts_num = kept;
@@ -935,20 +1045,32 @@ static int tdc_init(void) {
     ERROR(LOG_PREFIX "no usable <Account> block; the plugin does nothing.");
     return -1;
   }
-  /* Intervals like 60 and 60.001 s would make the tick 1 ms: keep it at
-   * TD_MIN_TICK_MS or the shortest interval, whichever is smaller. */
-  if (tick_ms < TD_MIN_TICK_MS)
-    tick_ms = TD_MIN_TICK_MS < shortest_ms ? TD_MIN_TICK_MS : shortest_ms;
   size_t connections = 0;
   for (size_t i = 0; i < accounts_num; i++)
     connections += accounts[i]->collect_orgs ? 2 : 1;
   ensure_fd_limit(connections);
-  tick = MS_TO_CDTIME_T(tick_ms);
-  return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read, tick,
+  if (jobs_start() != 0)
+    return -1;
+  atomic_store(&io_stop, false);
+  if (plugin_thread_create(&io_thread, io_main, NULL, "telemetrydeck") != 0) {
+    ERROR(LOG_PREFIX "could not start its thread.");
+    return -1;
+  }
+  io_started = true;
+  /* The read callback only watches the thread; once per shortest
+   * interval is enough. */
+  return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read, shortest,
                                       NULL);
 }
 
 static int tdc_shutdown(void) {
+  if (io_started) {
+    atomic_store(&io_stop, true);
+    if (http != NULL)
+      (void)td_http_wakeup(http);
+    pthread_join(io_thread, NULL);
+    io_started = false;
+  }
   for (size_t i = 0; i < accounts_num; i++)
     account_free(accounts[i]);
   free(accounts);
@@ -956,6 +1078,11 @@ static int tdc_shutdown(void) {
   accounts_num = 0;
   td_http_free(http);
   http = NULL;
+  td_sched_free(&sched);
+  free(job_account);
+  job_account = NULL;
+  free(acts);
+  acts = NULL;
   if (curl_ready)
     curl_global_cleanup();
   curl_ready = false;

@@ -1,0 +1,351 @@
+/* td_sched: when each transfer runs and who waits for whom. See
+ * td_sched.h for the rules. */
+#include "td_sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+td_fate_t td_sched_fate(const td_xfer_t *x) {
+  if (x->reached >= TD_REACHED_STATUS)
+    return TD_FATE_ANSWERED;
+  switch (x->kind) {
+  case TD_XFER_OK:
+    return TD_FATE_ANSWERED;
+  case TD_XFER_NO_HOST:
+  case TD_XFER_NO_PROXY_HOST:
+  case TD_XFER_REFUSED:
+  case TD_XFER_TLS_VERIFY:
+  case TD_XFER_CA_UNREADABLE:
+    /* The group shares host, port, proxy and TLS settings. */
+    return TD_FATE_SHARED;
+  case TD_XFER_TIMEOUT:
+    return x->reached < TD_REACHED_SENT ? TD_FATE_SETUP_TIMEOUT
+                                        : TD_FATE_OWN;
+  default:
+    return TD_FATE_OWN;
+  }
+}
+
+/* A failure that cost no connection attempt is retried at every poll. */
+static int is_costly(const td_xfer_t *x) {
+  switch (x->kind) {
+  case TD_XFER_NO_HOST:
+  case TD_XFER_NO_PROXY_HOST:
+  case TD_XFER_REFUSED:
+  case TD_XFER_CONNECT_FAILED:
+  case TD_XFER_NOT_STARTED:
+    return 0;
+  default:
+    return 1;
+  }
+}
+
+/* Seconds the job's transfer may take from its due time. */
+static double own_limit(const td_job_t *j) {
+  double share = j->conf.interval * TD_SCHED_POLL_SHARE;
+  return j->conf.timeout < share ? j->conf.timeout : share;
+}
+
+static double deadline(const td_job_t *j) { return j->due_at + own_limit(j); }
+
+static void push(td_sched_t *s, td_act_kind_t kind, unsigned job,
+                 unsigned from, double timeout) {
+  /* Each job has at most two actions pending (see max_actions): the ring
+   * cannot be full here. */
+  size_t at = (s->ring_start + s->ring_len) % s->ring_size;
+  s->ring[at] = (td_act_t){kind, job, from, timeout};
+  s->ring_len++;
+}
+
+/* ---- the lists: singly linked through td_job_t.next ---- */
+
+static void list_add(td_sched_t *s, unsigned *head, unsigned *tail,
+                     unsigned job) {
+  s->jobs[job].next = TD_SCHED_NONE;
+  if (*tail == TD_SCHED_NONE)
+    *head = job;
+  else
+    s->jobs[*tail].next = job;
+  *tail = job;
+}
+
+static unsigned list_take(td_sched_t *s, unsigned *head, unsigned *tail) {
+  unsigned job = *head;
+  if (job == TD_SCHED_NONE)
+    return job;
+  *head = s->jobs[job].next;
+  if (*head == TD_SCHED_NONE)
+    *tail = TD_SCHED_NONE;
+  s->jobs[job].next = TD_SCHED_NONE;
+  return job;
+}
+
+static void list_remove(td_sched_t *s, unsigned *head, unsigned *tail,
+                        unsigned job) {
+  unsigned prev = TD_SCHED_NONE;
+  for (unsigned at = *head; at != TD_SCHED_NONE; at = s->jobs[at].next) {
+    if (at != job) {
+      prev = at;
+      continue;
+    }
+    if (prev == TD_SCHED_NONE)
+      *head = s->jobs[at].next;
+    else
+      s->jobs[prev].next = s->jobs[at].next;
+    if (*tail == job)
+      *tail = prev;
+    s->jobs[job].next = TD_SCHED_NONE;
+    return;
+  }
+}
+
+/* ---- going first, waiting, starting ---- */
+
+static void start(td_sched_t *s, unsigned job, double now) {
+  td_job_t *j = &s->jobs[job];
+  j->where = TD_JOB_RUNNING;
+  j->overlap_said = 0;
+  push(s, TD_ACT_START, job, TD_SCHED_NONE, deadline(j) - now);
+}
+
+static void go_first(td_sched_t *s, unsigned job) {
+  td_job_t *j = &s->jobs[job];
+  s->groups[j->conf.group].first = job;
+  j->where = TD_JOB_QUEUED;
+  list_add(s, &s->queue_head, &s->queue_tail, job);
+}
+
+/* The next waiting job of g goes first, if there is one. */
+static void next_first(td_sched_t *s, td_group_t *g) {
+  g->first = TD_SCHED_NONE;
+  unsigned job = list_take(s, &g->wait_head, &g->wait_tail);
+  if (job != TD_SCHED_NONE)
+    go_first(s, job);
+}
+
+static void enter(td_sched_t *s, unsigned job, double now) {
+  td_job_t *j = &s->jobs[job];
+  td_group_t *g = &s->groups[j->conf.group];
+  j->due_at = now;
+  if (g->open && !g->multiplexed)
+    start(s, job, now);
+  else if (g->first == TD_SCHED_NONE)
+    go_first(s, job);
+  else {
+    j->where = TD_JOB_WAITING;
+    list_add(s, &g->wait_head, &g->wait_tail, job);
+  }
+}
+
+/* Waiting jobs start behind a ready connection: all of them over
+ * HTTP/1.1 (each opens its own), a wave over HTTP/2 (streams on it). */
+static void release(td_sched_t *s, td_group_t *g, double now) {
+  size_t wave = g->multiplexed ? TD_SCHED_H2_WAVE : (size_t)-1;
+  unsigned job;
+  g->first = TD_SCHED_NONE;
+  while (wave-- > 0 &&
+         (job = list_take(s, &g->wait_head, &g->wait_tail)) != TD_SCHED_NONE)
+    start(s, job, now);
+  next_first(s, g);
+}
+
+/* Records a poll that got no answer (or one) for pacing; at is the time
+ * the poll fell due, so that the next attempt falls on a due time. */
+static void record(td_job_t *j, int answered) {
+  td_pace_record(&j->pace, answered, j->due_at, j->conf.interval,
+                 j->conf.unreachable_after);
+}
+
+/* A waiting job fails with the failure of the one that went first. */
+static void take_over(td_sched_t *s, unsigned job, unsigned from) {
+  td_job_t *j = &s->jobs[job];
+  j->where = TD_JOB_IDLE;
+  j->costly = s->jobs[from].costly;
+  record(j, !j->costly);
+  push(s, TD_ACT_TAKEN, job, from, 0);
+}
+
+/* The first job of g failed before its connection was ready. */
+static void first_failed(td_sched_t *s, td_group_t *g, unsigned from,
+                         td_fate_t fate) {
+  unsigned head = TD_SCHED_NONE, tail = TD_SCHED_NONE, job;
+  double limit = own_limit(&s->jobs[from]);
+  g->first = TD_SCHED_NONE;
+  while ((job = list_take(s, &g->wait_head, &g->wait_tail)) != TD_SCHED_NONE)
+    if (fate == TD_FATE_SHARED ||
+        (fate == TD_FATE_SETUP_TIMEOUT && own_limit(&s->jobs[job]) <= limit))
+      take_over(s, job, from);
+    else
+      list_add(s, &head, &tail, job);
+  g->wait_head = head;
+  g->wait_tail = tail;
+  next_first(s, g);
+}
+
+/* ---- the clock ---- */
+
+static void due(td_sched_t *s, unsigned job, double now) {
+  td_job_t *j = &s->jobs[job];
+  j->next_due += j->conf.interval;
+  if (j->next_due <= now)
+    j->next_due = now + j->conf.interval; /* fell behind: skip, no burst */
+  if (j->where != TD_JOB_IDLE) {
+    if (!j->overlap_said)
+      push(s, TD_ACT_OVERLAP, job, TD_SCHED_NONE, 0);
+    j->overlap_said = 1;
+  } else if (now < j->hold_until) {
+    push(s, TD_ACT_HELD, job, TD_SCHED_NONE, 0);
+  } else if (!td_pace_may_try(&j->pace, now, j->conf.interval / 20)) {
+    td_pace_skipped(&j->pace);
+    push(s, TD_ACT_PACED, job, TD_SCHED_NONE, 0);
+  } else {
+    enter(s, job, now);
+  }
+}
+
+/* A job waiting (behind a first, or for the budget) past its own limit. */
+static void expire(td_sched_t *s, unsigned job) {
+  td_job_t *j = &s->jobs[job];
+  td_group_t *g = &s->groups[j->conf.group];
+  unsigned from = job;
+  if (j->where == TD_JOB_WAITING) {
+    list_remove(s, &g->wait_head, &g->wait_tail, job);
+    from = g->first;
+  } else {
+    list_remove(s, &s->queue_head, &s->queue_tail, job);
+    next_first(s, g);
+  }
+  j->where = TD_JOB_IDLE;
+  j->costly = 1;
+  record(j, 0);
+  push(s, TD_ACT_EXPIRED, job, from, j->conf.timeout);
+}
+
+static void scan(td_sched_t *s, double now) {
+  double next = now + 86400.0 * 366;
+  for (unsigned i = 0; i < s->n_jobs; i++) {
+    td_job_t *j = &s->jobs[i];
+    if ((j->where == TD_JOB_WAITING || j->where == TD_JOB_QUEUED) &&
+        deadline(j) <= now + TD_SCHED_MIN_LEFT)
+      expire(s, i);
+    if (j->next_due <= now)
+      due(s, i, now);
+    if (j->next_due < next)
+      next = j->next_due;
+    if ((j->where == TD_JOB_WAITING || j->where == TD_JOB_QUEUED) &&
+        deadline(j) < next)
+      next = deadline(j);
+  }
+  s->next_check = next;
+}
+
+/* ---- the interface ---- */
+
+int td_sched_init(td_sched_t *s, const td_job_conf_t *jobs, size_t n,
+                  size_t n_groups, double now) {
+  memset(s, 0, sizeof(*s));
+  if (n == 0 || n_groups == 0 || n > TD_SCHED_NONE / 4)
+    return -1;
+  s->jobs = calloc(n, sizeof(*s->jobs));
+  s->groups = calloc(n_groups, sizeof(*s->groups));
+  s->ring_size = 2 * n;
+  s->ring = calloc(s->ring_size, sizeof(*s->ring));
+  if (s->jobs == NULL || s->groups == NULL || s->ring == NULL) {
+    td_sched_free(s);
+    return -1;
+  }
+  s->n_jobs = n;
+  s->n_groups = n_groups;
+  s->queue_head = s->queue_tail = TD_SCHED_NONE;
+  for (size_t g = 0; g < n_groups; g++)
+    s->groups[g] = (td_group_t){.first = TD_SCHED_NONE,
+                                .wait_head = TD_SCHED_NONE,
+                                .wait_tail = TD_SCHED_NONE};
+  for (size_t i = 0; i < n; i++) {
+    if (!(jobs[i].interval > 0) || !(jobs[i].timeout > 0) ||
+        jobs[i].group >= n_groups) {
+      td_sched_free(s);
+      return -1;
+    }
+    s->jobs[i].conf = jobs[i];
+    s->jobs[i].next_due = now;
+    s->jobs[i].next = TD_SCHED_NONE;
+    td_pace_init(&s->jobs[i].pace);
+  }
+  s->next_check = now;
+  return 0;
+}
+
+void td_sched_free(td_sched_t *s) {
+  free(s->jobs);
+  free(s->groups);
+  free(s->ring);
+  memset(s, 0, sizeof(*s));
+}
+
+size_t td_sched_max_actions(const td_sched_t *s) { return s->ring_size; }
+
+size_t td_sched_step(td_sched_t *s, double now, td_act_t *acts, size_t cap) {
+  if (now >= s->next_check)
+    scan(s, now);
+  for (int n = 0; n < TD_SCHED_SETUP_BUDGET; n++) {
+    unsigned job = list_take(s, &s->queue_head, &s->queue_tail);
+    if (job == TD_SCHED_NONE)
+      break;
+    start(s, job, now);
+  }
+  size_t n = 0;
+  for (; n < cap && s->ring_len > 0; n++) {
+    acts[n] = s->ring[s->ring_start];
+    s->ring_start = (s->ring_start + 1) % s->ring_size;
+    s->ring_len--;
+  }
+  return n;
+}
+
+double td_sched_next(const td_sched_t *s) {
+  /* Queued firsts and undelivered actions are for the next step now. */
+  if (s->queue_head != TD_SCHED_NONE || s->ring_len > 0)
+    return 0;
+  return s->next_check;
+}
+
+void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed,
+                    double now) {
+  td_group_t *g = &s->groups[s->jobs[job].conf.group];
+  g->multiplexed = multiplexed;
+  g->open = 1;
+  if (g->first == job)
+    release(s, g, now);
+}
+
+void td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
+                       double now) {
+  td_job_t *j = &s->jobs[job];
+  td_group_t *g = &s->groups[j->conf.group];
+  td_fate_t fate = td_sched_fate(x);
+  j->where = TD_JOB_IDLE;
+  j->costly = fate != TD_FATE_ANSWERED && is_costly(x);
+  record(j, fate == TD_FATE_ANSWERED || !j->costly);
+  if (x->reached < TD_REACHED_SENT)
+    g->open = 0; /* this connection could not be set up */
+  if (g->first == job) {
+    if (x->reached >= TD_REACHED_SENT)
+      release(s, g, now); /* ready was not reported */
+    else
+      first_failed(s, g, job, fate);
+  }
+}
+
+void td_sched_dropped(td_sched_t *s, unsigned job, double now) {
+  td_job_t *j = &s->jobs[job];
+  td_group_t *g = &s->groups[j->conf.group];
+  (void)now;
+  j->where = TD_JOB_IDLE;
+  if (g->first == job)
+    next_first(s, g);
+}
+
+void td_sched_hold(td_sched_t *s, unsigned job, double seconds, double now) {
+  s->jobs[job].hold_until = seconds > 0 ? now + seconds : 0;
+}

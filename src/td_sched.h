@@ -1,0 +1,150 @@
+/* td_sched: when each transfer runs and who waits for whom. Owns, for
+ * every job (an account's users/info poll, or its organizations poll), its
+ * next due time, its Retry-After hold, its pacing and its place in its
+ * group; for every group (jobs whose transfers can share a connection),
+ * which job goes first while no working connection is known. The time is
+ * monotonic seconds, passed in. Never does I/O, never words anything: the
+ * shell carries out the actions it returns and reports what each
+ * transfer reached.
+ *
+ * The rules, in order, for a job that falls due:
+ *  1. its previous transfer still runs: OVERLAP (once until it starts);
+ *  2. a Retry-After holds it: HELD;
+ *  3. pacing says its API has been silent: PACED (its last failure again);
+ *  4. else it enters its group: it STARTs at once when the group has a
+ *     working HTTP/1.1 connection; else it goes first (at most
+ *     TD_SCHED_SETUP_BUDGET firsts start per step), or waits for the one
+ *     that goes first.
+ * A waiting job starts as soon as the first one's connection is ready
+ * (all of them over HTTP/1.1, TD_SCHED_H2_WAVE over HTTP/2, where the
+ * next waiting job then goes first). When the first one fails before its
+ * connection is ready, a waiting job takes over its failure (TAKEN) only
+ * when that failure would certainly have been its own: a refused
+ * connection, an unknown host or a failed certificate check at once, a
+ * setup timeout only when its own Timeout is not longer. Otherwise the
+ * next waiting job goes first. A waiting job whose own Timeout runs out
+ * while the first one is still setting up is EXPIRED: its own timeout. */
+#ifndef TD_SCHED_H
+#define TD_SCHED_H
+
+#include <stddef.h>
+
+#include "td_pace.h"
+#include "td_xfer.h"
+
+#define TD_SCHED_SETUP_BUDGET 4 /* first transfers started per step */
+#define TD_SCHED_H2_WAVE 99     /* streams released per ready connection;
+                                   nginx allows 128 on one */
+#define TD_SCHED_POLL_SHARE 0.9 /* of its interval a transfer may take */
+#define TD_SCHED_MIN_LEFT 0.001 /* seconds: less own time left is none */
+#define TD_SCHED_NONE ((unsigned)-1)
+
+typedef enum {
+  TD_ACT_START,   /* start the job's transfer with `timeout` seconds */
+  TD_ACT_OVERLAP, /* due while its transfer still runs; said once */
+  TD_ACT_HELD,    /* due while a Retry-After holds it: time-only step */
+  TD_ACT_PACED,   /* due while paced: its last failure again, untried */
+  TD_ACT_TAKEN,   /* failed with the failure of job `from`, untried */
+  TD_ACT_EXPIRED, /* its own `timeout` ran out waiting for `from` (itself
+                     when it waited for the setup budget) */
+} td_act_kind_t;
+
+typedef struct {
+  td_act_kind_t kind;
+  unsigned job;
+  unsigned from;  /* TAKEN, EXPIRED; else TD_SCHED_NONE */
+  double timeout; /* START: seconds the transfer may take; EXPIRED: the
+                     job's own Timeout that ran out */
+} td_act_t;
+
+/* What a finished transfer means for the jobs waiting behind it. */
+typedef enum {
+  TD_FATE_ANSWERED,      /* an HTTP status came */
+  TD_FATE_SHARED,        /* every job of the group would fail alike:
+                            refused, unknown host, certificate refused */
+  TD_FATE_SETUP_TIMEOUT, /* its Timeout ran out before the connection
+                            was ready */
+  TD_FATE_OWN,           /* anything else: its own */
+} td_fate_t;
+
+/* A job's settings, fixed at start. */
+typedef struct {
+  double interval;            /* seconds between polls, > 0 */
+  double timeout;             /* its own Timeout, seconds, > 0 */
+  unsigned unreachable_after; /* UnreachableAfter, for pacing */
+  unsigned group;             /* < the number of groups */
+} td_job_conf_t;
+
+typedef enum {
+  TD_JOB_IDLE,
+  TD_JOB_WAITING, /* behind its group's first transfer */
+  TD_JOB_QUEUED,  /* goes first; waits for the setup budget */
+  TD_JOB_RUNNING,
+} td_job_where_t;
+
+typedef struct {
+  td_job_conf_t conf;
+  td_job_where_t where;
+  double next_due;   /* when it is next due */
+  double due_at;     /* when its current poll fell due */
+  double hold_until; /* no poll before this (Retry-After) */
+  int overlap_said;  /* OVERLAP returned since its last start */
+  int costly;        /* its last failure cost a connection attempt */
+  td_pace_t pace;
+  unsigned next;     /* in its group's waiting list or the queue */
+} td_job_t;
+
+typedef struct {
+  int open;          /* an HTTP/1.1 connection is known to work */
+  int multiplexed;   /* its last ready connection was HTTP/2 */
+  unsigned first;    /* the job that goes first, or TD_SCHED_NONE */
+  unsigned wait_head, wait_tail; /* waiting jobs, oldest first */
+} td_group_t;
+
+typedef struct {
+  td_job_t *jobs;
+  size_t n_jobs;
+  td_group_t *groups;
+  size_t n_groups;
+  unsigned queue_head, queue_tail; /* firsts waiting for the budget */
+  td_act_t *ring; /* actions decided, not yet returned */
+  size_t ring_size, ring_start, ring_len;
+  double next_check; /* no job is due or expires before this */
+} td_sched_t;
+
+/* Classifies a finished transfer for the jobs behind it. */
+td_fate_t td_sched_fate(const td_xfer_t *x);
+
+/* Sets up n jobs in n_groups groups, every job due at now. Returns 0, or
+ * -1 when out of memory or a job's settings are out of range. */
+int td_sched_init(td_sched_t *s, const td_job_conf_t *jobs, size_t n,
+                  size_t n_groups, double now);
+void td_sched_free(td_sched_t *s);
+
+/* The most actions one td_sched_step can return. */
+size_t td_sched_max_actions(const td_sched_t *s);
+
+/* Everything to do at now, into acts (cap of them; the rest wait for the
+ * next step). Returns how many. */
+size_t td_sched_step(td_sched_t *s, double now, td_act_t *acts, size_t cap);
+
+/* When td_sched_step next has something to do by the clock alone. */
+double td_sched_next(const td_sched_t *s);
+
+/* The job's connection is ready and its request sent (multiplexed: over
+ * HTTP/2): jobs waiting behind it may start. */
+void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed,
+                    double now);
+
+/* The job's transfer ended as x says. */
+void td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
+                       double now);
+
+/* A START the shell could not carry out (no usable token, libcurl
+ * refused): the job is idle again and the next waiting job may go first. */
+void td_sched_dropped(td_sched_t *s, unsigned job, double now);
+
+/* Holds the job for seconds (a Retry-After) from now. */
+void td_sched_hold(td_sched_t *s, unsigned job, double seconds, double now);
+
+#endif /* TD_SCHED_H */

@@ -1,0 +1,443 @@
+/* test_sched: who goes first, who waits, and whose failure is whose.
+ *
+ * A small simulator plays each table row: jobs with a behaviour of the
+ * server towards them (answer after d seconds, hang after the request,
+ * hang in the TLS setup, refuse, ...), td_sched's actions carried out on a
+ * virtual monotonic clock, and every poll's outcome written as one letter:
+ *   A answered   F failed on its own (its own Timeout included)
+ *   T took over the failure of the one that went first (untried)
+ *   E its own Timeout ran out while it waited   P paced   H held
+ *   O its previous poll was still running        D dropped (no token)
+ *
+ * Build and run: tools/build && _build/tests/unit/test_sched */
+#include "td_sched.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+
+typedef enum {
+  B_OK,         /* ready at once, answers after `answer` seconds */
+  B_HANG_REQ,   /* ready at once, never answers */
+  B_HANG_SETUP, /* TCP connects, TLS never completes */
+  B_REFUSED,
+  B_TLS_BAD,    /* the certificate fails verification */
+  B_SETUP_RESET, /* reset during the TLS handshake: its own */
+  B_STALL,      /* status and headers, then the body stalls */
+  B_RST,        /* HTTP/2: the stream is reset after the request */
+  B_NO_TOKEN,   /* the shell has no token: the START is dropped */
+} behaviour_t;
+
+typedef struct {
+  behaviour_t b;
+  double interval, timeout;
+  unsigned group;
+  double answer;  /* B_OK: seconds to the answer */
+  int h2;         /* the connection multiplexes */
+  double hold;    /* after each answer: Retry-After seconds */
+} job_spec_t;
+
+#define MAX_JOBS 300
+#define MAX_POLLS 64
+
+typedef struct {
+  int active;
+  double start, ready_at, end_at;
+  int ready_done;
+  td_xfer_t x;
+} transfer_t;
+
+typedef struct {
+  char out[MAX_JOBS][MAX_POLLS + 1]; /* outcome letters per poll */
+  int starts[MAX_JOBS];              /* transfers started */
+  int sent[MAX_JOBS];                /* requests that reached the server */
+  double worst_wait[MAX_JOBS];       /* longest due-to-start delay */
+  unsigned from[MAX_JOBS];           /* the last TAKEN/EXPIRED's from */
+} result_t;
+
+static void note(result_t *r, unsigned job, char c) {
+  size_t n = strlen(r->out[job]);
+  if (n < MAX_POLLS)
+    r->out[job][n] = c;
+}
+
+static void begin(const job_spec_t *j, transfer_t *t, double now,
+                  double left) {
+  memset(t, 0, sizeof(*t));
+  t->active = 1;
+  t->start = now;
+  t->ready_at = -1;
+  t->x.timeout = j->timeout;
+  switch (j->b) {
+  case B_OK:
+    t->ready_at = now + 0.001;
+    t->end_at = now + (j->answer < left ? j->answer : left);
+    t->x.kind = j->answer < left ? TD_XFER_OK : TD_XFER_TIMEOUT;
+    t->x.reached = j->answer < left ? TD_REACHED_STATUS : TD_REACHED_SENT;
+    break;
+  case B_HANG_REQ:
+  case B_STALL:
+    t->ready_at = now + 0.001;
+    t->end_at = now + left;
+    t->x.kind = TD_XFER_TIMEOUT;
+    t->x.reached = j->b == B_STALL ? TD_REACHED_STATUS : TD_REACHED_SENT;
+    break;
+  case B_RST:
+    t->ready_at = now + 0.001;
+    t->end_at = now + 0.002;
+    t->x.kind = TD_XFER_HTTP2;
+    t->x.reached = TD_REACHED_SENT;
+    break;
+  case B_HANG_SETUP:
+    t->end_at = now + left;
+    t->x.kind = TD_XFER_TIMEOUT;
+    t->x.reached = TD_REACHED_TCP;
+    break;
+  case B_REFUSED:
+    t->end_at = now + 0.0005;
+    t->x.kind = TD_XFER_REFUSED;
+    break;
+  case B_TLS_BAD:
+    t->end_at = now + 0.002;
+    t->x.kind = TD_XFER_TLS_VERIFY;
+    t->x.reached = TD_REACHED_TCP;
+    break;
+  case B_SETUP_RESET:
+    t->end_at = now + 0.001;
+    t->x.kind = TD_XFER_TLS_HANDSHAKE;
+    t->x.reached = TD_REACHED_TCP;
+    break;
+  case B_NO_TOKEN:
+    break;
+  }
+}
+
+static void carry_out(td_sched_t *s, const job_spec_t *spec, transfer_t *tr,
+                      result_t *r, const td_act_t *a, double now) {
+  switch (a->kind) {
+  case TD_ACT_START: {
+    double waited = now - s->jobs[a->job].due_at;
+    if (waited > r->worst_wait[a->job])
+      r->worst_wait[a->job] = waited;
+    if (spec[a->job].b == B_NO_TOKEN) {
+      td_sched_dropped(s, a->job, now);
+      note(r, a->job, 'D');
+      return;
+    }
+    r->starts[a->job]++;
+    begin(&spec[a->job], &tr[a->job], now, a->timeout);
+    return;
+  }
+  case TD_ACT_OVERLAP:
+    note(r, a->job, 'O');
+    return;
+  case TD_ACT_HELD:
+    note(r, a->job, 'H');
+    return;
+  case TD_ACT_PACED:
+    note(r, a->job, 'P');
+    return;
+  case TD_ACT_TAKEN:
+    r->from[a->job] = a->from;
+    note(r, a->job, 'T');
+    return;
+  case TD_ACT_EXPIRED:
+    r->from[a->job] = a->from;
+    note(r, a->job, 'E');
+    return;
+  }
+}
+
+/* Plays n jobs for `seconds` of virtual time. */
+static void play(const job_spec_t *spec, size_t n, double seconds,
+                 result_t *r) {
+  static transfer_t tr[MAX_JOBS];
+  td_job_conf_t conf[MAX_JOBS];
+  size_t groups = 1;
+  memset(r, 0, sizeof(*r));
+  memset(tr, 0, sizeof(tr));
+  for (size_t i = 0; i < n; i++) {
+    conf[i] = (td_job_conf_t){spec[i].interval, spec[i].timeout, 3,
+                              spec[i].group};
+    if (spec[i].group + 1 > groups)
+      groups = spec[i].group + 1;
+  }
+  td_sched_t s;
+  if (td_sched_init(&s, conf, n, groups, 0) != 0) {
+    tap_ok(0, "td_sched_init");
+    return;
+  }
+  td_act_t *acts = calloc(td_sched_max_actions(&s), sizeof(*acts));
+  double now = 0;
+  while (now < seconds) {
+    for (size_t i = 0; i < n; i++) {
+      transfer_t *t = &tr[i];
+      if (t->active && !t->ready_done && t->ready_at >= 0 &&
+          t->ready_at <= now) {
+        t->ready_done = 1;
+        r->sent[i]++;
+        td_sched_ready(&s, (unsigned)i, spec[i].h2, now);
+      }
+      if (t->active && t->end_at <= now) {
+        t->active = 0;
+        note(r, (unsigned)i, t->x.kind == TD_XFER_OK ? 'A' : 'F');
+        td_sched_finished(&s, (unsigned)i, &t->x, now);
+        if (t->x.kind == TD_XFER_OK && spec[i].hold > 0)
+          td_sched_hold(&s, (unsigned)i, spec[i].hold, now);
+      }
+    }
+    size_t k = td_sched_step(&s, now, acts, td_sched_max_actions(&s));
+    for (size_t a = 0; a < k; a++)
+      carry_out(&s, spec, tr, r, &acts[a], now);
+    double next = td_sched_next(&s);
+    for (size_t i = 0; i < n; i++) {
+      if (tr[i].active && !tr[i].ready_done && tr[i].ready_at >= 0 &&
+          tr[i].ready_at < next)
+        next = tr[i].ready_at;
+      if (tr[i].active && tr[i].end_at < next)
+        next = tr[i].end_at;
+    }
+    now = next > now ? next : now;
+    if (k == 0 && next <= now && td_sched_next(&s) > now) {
+      /* Only transfer events at this instant: they were handled. */
+      now = nextafter(now, INFINITY);
+    }
+  }
+  free(acts);
+  td_sched_free(&s);
+}
+
+static int count(const char *s, char c) {
+  int k = 0;
+  for (; *s; s++)
+    k += *s == c;
+  return k;
+}
+
+static int only(const char *s, const char *letters) {
+  return s[0] != '\0' && strspn(s, letters) == strlen(s);
+}
+
+/* ---- the rows ---- */
+
+static result_t r;
+
+static void hanging_token_first_healthy_beside(double interval,
+                                               double seconds) {
+  job_spec_t jobs[] = {
+      {.b = B_HANG_REQ, .interval = interval, .timeout = interval},
+      {.b = B_OK, .interval = interval, .timeout = interval, .answer = 0.05},
+  };
+  play(jobs, 2, seconds, &r);
+  tap_ok(only(r.out[1], "A"), "Interval %g, a hanging token first: the "
+                              "healthy one answers every poll (%s)",
+         interval, r.out[1]);
+  tap_is_int(r.sent[1], (long long)strlen(r.out[1]),
+             "Interval %g: every healthy poll sent its request", interval);
+  tap_ok(only(r.out[0], "FP"), "the hanging one fails on its own, then is "
+                               "paced (%s)",
+         r.out[0]);
+}
+
+static void timeouts_are_each_ones_own(void) {
+  job_spec_t jobs[] = {
+      {.b = B_OK, .interval = 5, .timeout = 1, .answer = 2},
+      {.b = B_OK, .interval = 5, .timeout = 4, .answer = 2},
+  };
+  play(jobs, 2, 20, &r);
+  tap_ok(only(r.out[0], "FP"), "Timeout 1 against 2 s answers: its own "
+                               "timeouts, then paced (%s)", r.out[0]);
+  tap_ok(only(r.out[1], "A"), "Timeout 4 beside it: every poll answered (%s)",
+         r.out[1]);
+}
+
+static void organizations_never_go_first(void) {
+  /* The shell puts organizations jobs in groups of their own. */
+  job_spec_t jobs[] = {
+      {.b = B_HANG_REQ, .interval = 2, .timeout = 2, .group = 1},
+      {.b = B_OK, .interval = 2, .timeout = 2, .answer = 0.01, .group = 0},
+      {.b = B_OK, .interval = 2, .timeout = 2, .answer = 0.01, .group = 0},
+  };
+  play(jobs, 3, 10, &r);
+  tap_ok(only(r.out[1], "A") && only(r.out[2], "A"),
+         "a hanging organizations poll: users/info answered (%s, %s)",
+         r.out[1], r.out[2]);
+}
+
+static void http2_first_stream(behaviour_t first, const char *what) {
+  job_spec_t jobs[4] = {{.b = first, .interval = 2, .timeout = 2, .h2 = 1}};
+  for (int i = 1; i < 4; i++)
+    jobs[i] = (job_spec_t){.b = B_OK, .interval = 2, .timeout = 2,
+                           .answer = 0.02, .h2 = 1};
+  play(jobs, 4, 12, &r);
+  int healthy = 1;
+  for (int i = 1; i < 4; i++)
+    healthy &= only(r.out[i], "A");
+  tap_ok(healthy, "HTTP/2, the first stream %s: 3 healthy streams answer "
+                  "every poll (%s %s %s)",
+         what, r.out[1], r.out[2], r.out[3]);
+}
+
+static void same_failure_taken_over(behaviour_t b, const char *what) {
+  job_spec_t jobs[100];
+  for (int i = 0; i < 100; i++)
+    jobs[i] = (job_spec_t){.b = b, .interval = 2, .timeout = 1};
+  play(jobs, 100, 1.9, &r);
+  int tried = 0, taken = 0;
+  for (int i = 0; i < 100; i++) {
+    tried += r.starts[i];
+    taken += count(r.out[i], 'T');
+  }
+  tap_is_int(tried, 1, "%s, 100 accounts: one attempt in the first round",
+             what);
+  tap_is_int(taken, 99, "%s: 99 take its failure over", what);
+}
+
+static void hanging_host_cost_over_rounds(void) {
+  job_spec_t jobs[100];
+  for (int i = 0; i < 100; i++)
+    jobs[i] = (job_spec_t){.b = B_HANG_SETUP, .interval = 2, .timeout = 1};
+  play(jobs, 100, 40, &r);
+  int tried = 0;
+  for (int i = 0; i < 100; i++)
+    tried += r.starts[i];
+  tap_ok(tried <= 20, "a host that never speaks TLS: %d attempts in 20 "
+                      "rounds of 100 accounts (at most one a round)",
+         tried);
+  tap_ok(strlen(r.out[99]) == 20, "every poll is still reported (%zu)",
+         strlen(r.out[99]));
+}
+
+static void longer_timeout_is_not_taken_over(void) {
+  job_spec_t jobs[] = {
+      {.b = B_HANG_SETUP, .interval = 5, .timeout = 1},
+      {.b = B_HANG_SETUP, .interval = 5, .timeout = 4},
+  };
+  play(jobs, 2, 4.9, &r);
+  tap_is_str(r.out[1], "F", "a setup timeout of 1 s is not taken over by "
+                            "Timeout 4: it tries itself");
+  tap_is_int(r.starts[1], 1, "and its request is started");
+}
+
+static void shorter_timeout_expires_on_its_own(void) {
+  job_spec_t jobs[] = {
+      {.b = B_HANG_SETUP, .interval = 5, .timeout = 4},
+      {.b = B_HANG_SETUP, .interval = 5, .timeout = 1},
+  };
+  play(jobs, 2, 1.5, &r);
+  tap_is_str(r.out[1], "E", "behind a setup of Timeout 4, Timeout 1 ends at "
+                            "its own 1 s");
+  tap_is_int(r.from[1], 0, "naming the one it waited for");
+}
+
+static void own_setup_failure_is_not_taken_over(void) {
+  job_spec_t jobs[3];
+  for (int i = 0; i < 3; i++)
+    jobs[i] = (job_spec_t){.b = B_SETUP_RESET, .interval = 2, .timeout = 1};
+  play(jobs, 3, 1.9, &r);
+  tap_ok(r.starts[0] == 1 && r.starts[1] == 1 && r.starts[2] == 1,
+         "a handshake reset is no one else's: each tries (%d %d %d)",
+         r.starts[0], r.starts[1], r.starts[2]);
+}
+
+static void open_http1_connection_waits_for_no_one(void) {
+  job_spec_t jobs[] = {
+      {.b = B_HANG_REQ, .interval = 2, .timeout = 2},
+      {.b = B_OK, .interval = 2, .timeout = 2, .answer = 0.01},
+  };
+  play(jobs, 2, 20, &r);
+  tap_ok(r.worst_wait[1] < 0.01, "over HTTP/1.1 a healthy account waits "
+                                 "%.4f s at most", r.worst_wait[1]);
+}
+
+static void pacing_spaces_silent_attempts(void) {
+  job_spec_t jobs[] = {{.b = B_HANG_SETUP, .interval = 2, .timeout = 1}};
+  play(jobs, 1, 60, &r);
+  tap_ok(strncmp(r.out[0], "FFF", 3) == 0 && count(r.out[0], 'P') > 10,
+         "UnreachableAfter 3: three tries, then paced (%s)", r.out[0]);
+  tap_is_int((long long)strlen(r.out[0]), 30, "every poll is reported");
+}
+
+static void retry_after_holds(void) {
+  job_spec_t jobs[] = {
+      {.b = B_OK, .interval = 2, .timeout = 1, .answer = 0.01, .hold = 3},
+  };
+  play(jobs, 1, 7.9, &r);
+  tap_is_str(r.out[0], "AHAH", "a Retry-After of 3 s holds the next poll");
+}
+
+static void no_token_first_does_not_hold_others(void) {
+  job_spec_t jobs[] = {
+      {.b = B_NO_TOKEN, .interval = 2, .timeout = 1},
+      {.b = B_OK, .interval = 2, .timeout = 1, .answer = 0.01},
+  };
+  play(jobs, 2, 5.9, &r);
+  tap_is_str(r.out[0], "DDD", "no token: dropped at every poll");
+  tap_is_str(r.out[1], "AAA", "the account behind it answers");
+}
+
+static void many_http2_streams(void) {
+  static job_spec_t jobs[250];
+  for (int i = 0; i < 250; i++)
+    jobs[i] = (job_spec_t){.b = B_OK, .interval = 5, .timeout = 4,
+                           .answer = 0.01, .h2 = 1};
+  play(jobs, 250, 9.9, &r);
+  int answered = 0;
+  for (int i = 0; i < 250; i++)
+    answered += count(r.out[i], 'A');
+  tap_is_int(answered, 500, "250 accounts over HTTP/2 in waves: every poll "
+                            "answered");
+}
+
+static void fate_table(void) {
+  static const struct {
+    td_xfer_kind_t kind;
+    td_reached_t reached;
+    td_fate_t want;
+  } rows[] = {
+      {TD_XFER_OK, TD_REACHED_STATUS, TD_FATE_ANSWERED},
+      {TD_XFER_TIMEOUT, TD_REACHED_STATUS, TD_FATE_ANSWERED},
+      {TD_XFER_REFUSED, TD_REACHED_NOTHING, TD_FATE_SHARED},
+      {TD_XFER_NO_HOST, TD_REACHED_NOTHING, TD_FATE_SHARED},
+      {TD_XFER_TLS_VERIFY, TD_REACHED_TCP, TD_FATE_SHARED},
+      {TD_XFER_TIMEOUT, TD_REACHED_NOTHING, TD_FATE_SETUP_TIMEOUT},
+      {TD_XFER_TIMEOUT, TD_REACHED_TCP, TD_FATE_SETUP_TIMEOUT},
+      {TD_XFER_TIMEOUT, TD_REACHED_SENT, TD_FATE_OWN},
+      {TD_XFER_TLS_HANDSHAKE, TD_REACHED_TCP, TD_FATE_OWN},
+      {TD_XFER_RESET, TD_REACHED_SENT, TD_FATE_OWN},
+      {TD_XFER_HTTP2, TD_REACHED_SENT, TD_FATE_OWN},
+      {TD_XFER_CONNECT_FAILED, TD_REACHED_NOTHING, TD_FATE_OWN},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    td_xfer_t x = {.kind = rows[i].kind, .reached = rows[i].reached};
+    tap_is_int(td_sched_fate(&x), rows[i].want, "fate of row %zu", i);
+  }
+}
+
+int main(void) {
+  fate_table();
+  hanging_token_first_healthy_beside(2, 20);
+  hanging_token_first_healthy_beside(30, 250);
+  hanging_token_first_healthy_beside(60, 250);
+  timeouts_are_each_ones_own();
+  organizations_never_go_first();
+  http2_first_stream(B_HANG_REQ, "never answered");
+  http2_first_stream(B_RST, "reset");
+  http2_first_stream(B_STALL, "stalled after its headers");
+  same_failure_taken_over(B_REFUSED, "refused");
+  same_failure_taken_over(B_TLS_BAD, "a certificate that fails");
+  same_failure_taken_over(B_HANG_SETUP, "a TLS setup that times out");
+  hanging_host_cost_over_rounds();
+  longer_timeout_is_not_taken_over();
+  shorter_timeout_expires_on_its_own();
+  own_setup_failure_is_not_taken_over();
+  open_http1_connection_waits_for_no_one();
+  pacing_spaces_silent_attempts();
+  retry_after_holds();
+  no_token_first_does_not_hold_others();
+  many_http2_streams();
+  return tap_done();
+}
