@@ -790,9 +790,14 @@ static void carry_out(const td_act_t *act) {
     act_start(a, act);
     return;
   case TD_ACT_OVERLAP:
-    WARNING(LOG_PREFIX "account \"%s\": the previous %s poll is still "
-                       "running; polls are skipped until it ends.",
-            a->name, c == a->orgs_conn ? "organizations" : "users/info");
+    if (c == a->orgs_conn)
+      WARNING(LOG_PREFIX "account \"%s\": the previous organizations poll "
+                         "is still running; polls are skipped until it ends.",
+              a->name);
+    else
+      WARNING(LOG_PREFIX "account \"%s\": the previous poll is still "
+                         "running; polls are skipped until it ends.",
+              a->name);
     return;
   case TD_ACT_HELD: {
     td_step_t step = {0};

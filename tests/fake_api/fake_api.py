@@ -282,6 +282,8 @@ ENTRY_KEYS = {
     # GET /api/v3/organizations answers this JSON text (any shape: the
     # endpoint is undocumented), or a default list of one organization.
     "orgs": (lambda v: True, "any JSON value"),
+    # true: GET /api/v3/organizations reads the request and never answers.
+    "orgs_hang": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 
@@ -522,6 +524,8 @@ class Connection:
 
         if req.path in ORGS_PATHS and entry is not None and req.method == "GET":
             mode, answer = "orgs", orgs_answer(entry)
+            if entry.get("orgs_hang"):
+                mode, answer = "hang", None
         elif req.path not in API_PATHS and req.path not in ORGS_PATHS:
             mode, answer = "-", (404, JSON_TYPE, vapor_error("Not Found"), [])
         elif req.method != "GET":
