@@ -207,19 +207,23 @@ def words_json(src):
             if s != "no error"]
 
 
-def http_texts(src):
-    """The transfer error texts and reasons of td_http.c: describe_error's
-    and tls_reason's texts and formats (not the strstr needles), the
-    URL and proxy refusals, and the proxy description."""
+def xfer_texts(words_src):
+    """The transfer error texts of td_words.c: td_words_xfer's and
+    tls_reason's texts and formats."""
     out = []
-    for fn in ("describe_error", "tls_reason"):
-        body = function_body(src, fn)
-        needles = set(re.findall(r'strstr\([^,]+,\s*"([^"]*)"\)', body))
-        needles |= set(re.findall(r'strncmp\([^,]+,\s*"([^"]*)"', body))
+    for fn in ("td_words_xfer", "tls_reason"):
+        body = function_body(words_src, fn)
         for s in LITERAL.findall(body):
             s = unescape(s)
-            if s not in needles and s != "%s" and s.strip():
+            if s not in ("%s", "connect error %d") and s.strip():
                 out.append(s)
+    return out
+
+
+def http_texts(src):
+    """The URL and proxy refusals of td_http.c, and the proxy
+    description."""
+    out = []
     for name in ("td_http_url_check", "td_http_proxy_check"):
         body = function_body(src, name)
         for m in re.finditer(r"\*why\s*=\s*((?:\s*\"(?:[^\"\\]|\\.)*\")+)\s*;", body):
@@ -417,7 +421,7 @@ def main():
         logged = plugin_messages(src)
         worded = words_messages(words_src)
         json_words = words_json(words_src)
-        transfer = http_texts(http_src) + answer_texts(
+        transfer = xfer_texts(words_src) + http_texts(http_src) + answer_texts(
             strip_comments(read(ANSWER)))
     except ValueError as e:
         tap(False, "the code's messages can be read", diag=str(e))
