@@ -56,6 +56,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools"))
+from tap import Tap, comment  # noqa: E402
 import harness  # noqa: E402
 from harness import Collectd, FakeAPI, account, certs, files_containing  # noqa: E402
 
@@ -76,22 +78,7 @@ def tok(kind, i):
     return "tdpat_%s_%s%03d" % (SECRET, kind, i)
 
 
-def tap(ok, name, *diag):
-    tap.n += 1
-    tap.failed += 0 if ok else 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", tap.n, name), flush=True)
-    for d in diag:
-        for line in str(d).splitlines():
-            print("# " + line, flush=True)
-
-
-tap.n = 0
-tap.failed = 0
-
-
-def comment(text):
-    for line in str(text).splitlines():
-        print("# " + line, flush=True)
+tap = Tap()
 
 
 def asan_wrapper(work):
@@ -407,8 +394,7 @@ def main():
         comment("the runs' files are in %s" % work)
     else:
         shutil.rmtree(work, ignore_errors=True)
-    print("1..%d" % tap.n)
-    return 1 if tap.failed else 0
+    return tap.done()
 
 
 if __name__ == "__main__":
