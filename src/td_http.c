@@ -27,12 +27,12 @@
 #endif
 
 /* Connection setup is spent sparingly, for two reasons measured in
- * issue 10. Parsing the system trust store costs 6 ms and more of CPU per
- * new connection with libcurl's GnuTLS flavour, and a read call that sets
- * up a hundred at once lets the timeouts of the transfers already running
- * expire before they are served; and accounts on one host that all
- * connect at once open one connection each, even to an HTTP/2 server that
- * would carry them all on one.
+ * docs/performance.md. Parsing the system trust store costs 6 ms and more
+ * of CPU per new connection with libcurl's GnuTLS flavour, and a read call
+ * that sets up a hundred at once lets the timeouts of the transfers
+ * already running expire before they are served; and accounts on one host
+ * that all connect at once open one connection each, even to an HTTP/2
+ * server that would carry them all on one.
  *
  * So the accounts sharing a host, port, TLS settings and proxy form a
  * group. While the group has no working connection (at the start, and
@@ -82,7 +82,7 @@ struct td_http_conn {
   int setup_spent;      /* the last transfer got past connecting, or an
                            answer: it may have cost a TLS setup */
   char curl_error[CURL_ERROR_SIZE];
-  char error[TD_ANSWER_MAX_ERROR + 1];
+  char error[TD_VERDICT_MAX_ERROR + 1];
 };
 
 /* Only names that cannot leave the machine: "localhost" (libcurl answers
