@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Soak: thousands of polls of the real collectd against a fake API that
-injects faults in a scripted random order (issue 3).
+injects faults in a scripted random order.
 
 The script is a seeded random sequence of phases, each a fault mode held
 for enough polls to settle its state, so the notifications it must cause

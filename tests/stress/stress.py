@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Stop under load (issue 9, item 8): start the real collectd with many
+"""Stop under load: start the real collectd with many
 accounts, let transfers run and notifications flow through the exec plugin,
 send SIGTERM at a random moment, and count how each stop went.
 
@@ -18,7 +18,7 @@ SIGSEGV), whether SIGTERM alone stopped collectd within --stop-timeout
 seconds, AddressSanitizer / UBSan reports (with --wrapper asan) and
 valgrind errors (with --wrapper valgrind), and where a crash happened.
 
-What it found (issue 9): the rare SIGSEGV at shutdown is collectd 5.12's
+What it found: the rare SIGSEGV at shutdown is collectd 5.12's
 exec plugin, not ours. exec_notification() starts one detached thread per
 notification (exec_notification_one), which reads the program entry `pl`
 (pl->user in getpwnam_r, pl->group, pl->exec, pl->argv) in fork_child().
