@@ -34,7 +34,7 @@ TYPES_DB = "/usr/share/collectd/types.db"
 FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from harness import wait_for  # noqa: E402  the tests' polling helper
-import isolation  # noqa: E402  issue 10's sections: tls, iso, h2
+import isolation  # noqa: E402  the sections tls, iso, h2
 MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
 DOC_BODY = os.path.join(TOP, "tests", "data", "bodies",
                         "documented_example.json")
@@ -209,7 +209,7 @@ def ours_block(accounts):
                 '    Token "%s"' % token_of(a["label"]),
                 '    URL "%s"' % a["url"],
                 "    Interval %g" % a["interval"]]
-        # No CA: the system trust store (issue 10's broken accounts).
+        # No CA: the system trust store (the broken accounts' setup).
         if a["ca"]:
             out.append('    CACert "%s"' % a["ca"])
         # Timeout left out when it equals the interval: the plugin's default

@@ -1,4 +1,4 @@
-"""Issue 10's sections of bench/run: tls, iso and h2 (see bench/README.md).
+"""The isolation sections of bench/run: tls, iso and h2 (see bench/README.md).
 
 tls: CPU per new TLS connection (libcurl floor) with a one-certificate
      CA file vs the system trust store, for libcurl's GnuTLS flavour (the

@@ -14,7 +14,7 @@ struct td_answer {
   td_orgs_t *orgs;    /* kind TD_ANSWER_ORGS */
   int stopped;        /* we asked the transfer to stop: too large */
   double retry_after; /* from Retry-After, < 0: none */
-  char error[TD_ANSWER_MAX_ERROR + 1];
+  char error[TD_VERDICT_MAX_ERROR + 1];
 };
 
 td_answer_t *td_answer_new(td_answer_kind_t kind) {

@@ -10,8 +10,7 @@
 #include <stddef.h>
 
 #include "td_poll.h"
-
-#define TD_ANSWER_MAX_ERROR 127 /* bytes of a transport error kept */
+#include "td_verdict.h" /* TD_VERDICT_MAX_ERROR: the error text kept */
 
 typedef enum {
   TD_ANSWER_USER, /* a users/info answer (td_extract) */

@@ -524,7 +524,7 @@ static status_t judge(const options_t *o, const poll_ctx_t *ctx,
       add_part(msg, size, "the token expired on %s", date);
     else
       add_part(msg, size, "the token expires in %.1f days (%s)",
-               s->timeleft / 86400.0, date);
+               s->timeleft / TD_TIME_DAY, date);
     st = worse(st, e);
   }
   return st;
@@ -545,11 +545,11 @@ static void print_perfdata(const options_t *o, const td_policy_t *pol,
   /* In days, as the thresholds are given; the label says so. (The
    * plugin's timeleft values are seconds.) */
   if (pol->has_expiry)
-    printf(" days_left=%.3f;%g:;%g:;0", s->timeleft / 86400.0,
+    printf(" days_left=%.3f;%g:;%g:;0", s->timeleft / TD_TIME_DAY,
            o->warning_days, o->critical_days);
   /* The API's own certificate: information only, it sets no state. */
   if (s->has_tls_timeleft)
-    printf(" tls_days_left=%.3f;;;0", s->tls_timeleft / 86400.0);
+    printf(" tls_days_left=%.3f;;;0", s->tls_timeleft / TD_TIME_DAY);
 }
 
 static void print_verbose(const options_t *o, const outcome_t *r,
@@ -576,7 +576,7 @@ static void print_verbose(const options_t *o, const outcome_t *r,
     printf("response time: %.3f s\n", r->step.response_time);
   if (r->step.has_tls_timeleft)
     printf("API's TLS certificate: %.1f days left\n",
-           r->step.tls_timeleft / 86400.0);
+           r->step.tls_timeleft / TD_TIME_DAY);
   if (r->http_status != 200 || r->body != TD_JSON_OK) {
     if (r->body == TD_JSON_OK && r->info.reason[0] != '\0') {
       clean(text, sizeof(text), r->info.reason, TD_VERDICT_MAX_REASON);

@@ -65,7 +65,7 @@ struct td_http_conn {
   td_http_group_t *group;
   td_xfer_t last;       /* how its last transfer ended */
   char curl_error[CURL_ERROR_SIZE];
-  char error[TD_ANSWER_MAX_ERROR + 1];
+  char error[TD_VERDICT_MAX_ERROR + 1];
 };
 
 /* Only names that cannot leave the machine: "localhost" (libcurl answers

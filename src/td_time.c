@@ -102,7 +102,7 @@ int td_time_parse_utc(const char *text, double *out) {
   long offset;
   if (parse_zone(p, &offset) != 0)
     return -1;
-  *out = (double)days_from_civil(y, m, d) * 86400.0 + (double)secs -
+  *out = (double)days_from_civil(y, m, d) * TD_TIME_DAY + (double)secs -
          (double)offset;
   return 0;
 }
@@ -139,7 +139,7 @@ static int parse_http_date(const char *p, double *out) {
   long secs = parse_clock(&p);
   if (secs < 0 || strncmp(p, " GMT", 4) != 0 || !only_space_left(p + 4))
     return -1;
-  *out = (double)days_from_civil(y, m + 1, d) * 86400.0 + (double)secs;
+  *out = (double)days_from_civil(y, m + 1, d) * TD_TIME_DAY + (double)secs;
   return 0;
 }
 

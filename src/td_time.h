@@ -3,6 +3,8 @@
 #ifndef TD_TIME_H
 #define TD_TIME_H
 
+#define TD_TIME_DAY 86400.0 /* seconds in a day (UTC: no leap seconds) */
+
 /* Parses "YYYY-MM-DD" (midnight UTC), "YYYY-MM-DDTHH:MM[:SS]" or the same
  * with a space instead of T, optionally followed by "Z", "UTC", "GMT" (as libcurl writes a
  * certificate's dates) or an offset

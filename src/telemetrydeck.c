@@ -349,7 +349,7 @@ static int account_check_expiry(account_t *a) {
     return -1;
   }
   double now = CDTIME_T_TO_DOUBLE(cdtime());
-  if (expires > now + TD_TOKEN_LIFE_DAYS * 86400.0)
+  if (expires > now + TD_TOKEN_LIFE_DAYS * TD_TIME_DAY)
     WARNING(LOG_PREFIX "account \"%s\": option TokenExpires \"%s\" is more "
                        "than %d days away, but TelemetryDeck tokens live at "
                        "most one year: is the year a typo? It is used as "
@@ -650,7 +650,7 @@ static void dispatch_step(const account_t *a, td_step_t *s, int polled) {
 /* gauge-usage_percent-ORG and bool-restricted_mode-ORG, their notes, and
  * the lines worth logging once until they change. */
 static void orgs_done(account_t *a, const td_poll_t *poll) {
-  static td_orgstate_step_t step; /* one read thread; 5 KiB off the stack */
+  static td_orgstate_step_t step; /* one read thread; 34 KiB off the stack */
   char line[TD_VERDICT_MAX_TEXT + 1], ti[DATA_MAX_NAME_LEN];
   td_orgstate_step(&a->orgs_state, a->usage_warning_percent, poll, &step);
   td_words_orgstate_step(&a->policy, &step);

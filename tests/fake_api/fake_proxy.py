@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A small HTTP proxy on 127.0.0.1 that writes down everything it is told.
 
-For the proxy tests of the integration suite (issue 9): it logs every
+For the proxy tests of the integration suite: it logs every
 request line and every header (name and value, as received) to --log, one
 line each, so a test can assert that no Authorization header ever reached
 a proxy. It forwards plain HTTP requests in absolute form and tunnels

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # selftest.sh - checks the fake TelemetryDeck API end to end: makes the test
 # certificates, starts fake_api.py with TLS on ephemeral 127.0.0.1 ports and
-# talks to it with the curl CLI. Prints "N passed, N failed"; exits 1 when a
-# check failed, 2 when the fake could not even start.
+# talks to it with the curl CLI. Prints TAP, then "N passed, N failed";
+# exits 1 when a check failed, 2 when the fake could not even start.
 #
 # Needs bash, python3, openssl, curl (apt-get install -y curl).
 set -uo pipefail  # no -e: a failed check is counted, not fatal
@@ -31,15 +31,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM  # run the EXIT trap on ^C as well
 
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
+# TAP lines (td_tap, td_comment) and their counts, from tools/lib.sh.
+. "$here/../../tools/lib.sh"
+ok() { td_tap 0 "$1"; }
 not_ok() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
+    td_tap 1 "$1"
     shift
-    [[ $# -gt 0 ]] && echo "     $*"
+    [[ $# -gt 0 ]] && td_comment "$*"
 }
 
 # expect NAME WANT GOT
@@ -249,8 +247,9 @@ wait "$fake_pid"
 expect "SIGTERM: the fake exits with status 0" 0 "$?"
 fake_pid=
 
-echo "$passed passed, $failed failed"
-if ((failed > 0)); then
+td_plan
+echo "$td_passed passed, $td_failed failed"
+if ((td_failed > 0)); then
     echo "--- fake_api log ---"
     cat "$tmp/fake.err"
     exit 1

@@ -11,6 +11,9 @@
 
 #include "td_extract.h"
 
+/* libFuzzer's entry point, which each target defines. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #define CHECK(cond)                                                          \
   do {                                                                       \
     if (!(cond)) {                                                           \

@@ -1,8 +1,8 @@
 /* fuzz_extract: libFuzzer target for the streaming extractor (td_extract).
  *
  * The whole input is one response body, so a corpus file is a body exactly
- * as it could come off the wire (tests/fuzz/corpus/extract/ holds the
- * golden bodies of tests/data/bodies and a few more).
+ * as it could come off the wire (tools/fuzz seeds it with the golden
+ * bodies of tests/data/bodies and with tests/fuzz/corpus/extract/).
  *
  * Pass 1 feeds the body to a new extractor in chunks whose sizes come from
  * a small PRNG seeded with a hash of the input (0-byte chunks included), so

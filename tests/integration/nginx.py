@@ -1,4 +1,4 @@
-"""Debian's nginx as an HTTP/2 users/info endpoint on 127.0.0.1 (issue 10).
+"""Debian's nginx as an HTTP/2 users/info endpoint on 127.0.0.1.
 
 Runs from a temporary directory with its own configuration, pid file and
 logs; never the system service. The access log has one line per request:

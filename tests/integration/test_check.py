@@ -1,4 +1,4 @@
-"""telemetrydeck-check against our fake API (issue 5): every exit code, the
+"""telemetrydeck-check against our fake API: every exit code, the
 status line and its performance data, and that the token never shows."""
 
 import datetime

@@ -1,4 +1,4 @@
-"""telemetrydeck-check in a hostile world (issue 9): proxies, special files,
+"""telemetrydeck-check in a hostile world: proxies, special files,
 a NUL in the token file, Unicode controls from the API and a server that
 speaks only TLS 1.1. The collectd side is in test_hostile2.py."""
 

@@ -1,4 +1,4 @@
-"""Bad configuration and bad operations (issue 3), in the real collectd.
+"""Bad configuration and bad operations, in the real collectd.
 
 Every broken <Account> block must be refused with an ERROR that names the
 account, the option and the offending value (never the token), and skipped,

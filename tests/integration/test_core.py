@@ -1,4 +1,4 @@
-"""The core plugin in the real collectd against our fake API (issue 2)."""
+"""The core plugin in the real collectd against our fake API."""
 
 import os
 import time

@@ -1,4 +1,4 @@
-"""A hostile world (issue 3): every bad answer, broken transfer and broken
+"""A hostile world: every bad answer, broken transfer and broken
 network, each against the real collectd daemon and our fake API.
 
 Every test runs a healthy account "ok" beside the hostile ones in the same
@@ -522,7 +522,7 @@ def test_no_answer_refused_unresolvable_or_untrusted_tls_never_sends_a_request(d
     tokens = [tok(n) for n, _, _, _ in cases] + [tok("ok")]
     ok_fake = FakeAPI(d, {tok("ok"): {"label": "ok", "mode": "ok"}}, name="okfake")
     # A host that is not loopback may not be polled more than once a
-    # second (issue 9): the unresolvable one polls at 1 s.
+    # second: the unresolvable one polls at 1 s.
     block = [account(n, acc["url"], tok(n), CACert=ca(),
                      Interval=INTERVAL if "127.0.0.1" in acc["url"] else 1,
                      Timeout=TIMEOUT, UnreachableAfter=2)

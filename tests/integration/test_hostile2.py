@@ -1,4 +1,4 @@
-"""A hostile world, round 2 (issue 9): proxies, colliding organizations,
+"""A hostile world, round 2: proxies, colliding organizations,
 special files, a NUL in a token file, Unicode controls, unchecked bounds,
 outdated TLS, huge headers and what the token's lifetime tells us. Each
 test runs the real collectd (telemetrydeck-check's side is in
@@ -29,7 +29,7 @@ PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
 # ... and those that name exceptions.
 NO_PROXY_VARS = ("no_proxy", "NO_PROXY")
 
-# The code points of issue 9 item 5 that must never reach a log line, a
+# The code points that must never reach a log line, a
 # notification or the check's output, as UTF-8 bytes: C1 controls
 # (U+0080..U+009F), U+2028/U+2029, bidirectional embeddings and overrides
 # (U+202A..U+202E) and isolates (U+2066..U+2069).

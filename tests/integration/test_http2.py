@@ -1,4 +1,4 @@
-"""Accounts on one host share HTTP/2 connections (issue 10), against
+"""Accounts on one host share HTTP/2 connections, against
 Debian's nginx with TLS and http2 on 127.0.0.1."""
 
 import os

@@ -1,4 +1,4 @@
-"""Broken accounts delay no one (issue 10): accounts whose server accepts
+"""Broken accounts delay no one: accounts whose server accepts
 TCP and never speaks TLS, next to healthy ones on the same daemon."""
 
 from harness import Collectd, FakeAPI, Hang, account, wait_for
@@ -17,7 +17,7 @@ def run_isolation(d, listeners):
                        for i, t in enumerate(HEALTHY)})
     hang = Hang(listeners)
     # The hanging accounts use the system trust store (no CACert): the
-    # costly setup of issue 10. The healthy ones trust the test CA.
+    # costly setup. The healthy ones trust the test CA.
     blocks = [account("h%d" % i, hang.url(i), t, Interval=1)
               for i, t in enumerate(HANGING)]
     blocks += [account("g%d" % i, fake.url(), t, CACert=ca(), Interval=1)

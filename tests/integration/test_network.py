@@ -1,4 +1,4 @@
-"""The fleet layout of docs/fleet.md (issue 11, item 7), on loopback.
+"""The fleet layout of docs/fleet.md, on loopback.
 
 Two pollers run our plugin and send, encrypted, with collectd's network
 plugin (conf/network-poller.conf) to a central collectd without our plugin

@@ -1,4 +1,4 @@
-"""Beyond the probes (issue 6): per-phase timings and the API's certificate."""
+"""Beyond the probes: per-phase timings and the API's certificate."""
 
 import time
 

@@ -1,7 +1,7 @@
 """conf/prometheus-rules.yml in a real Prometheus (Debian's prometheus
 package) scraping the real collectd's write_prometheus, through a story
 told by the fake API: valid, revoked, valid, revoked, outage (HTTP 503),
-back, collectd stopped (issue 11). Every assertion goes through
+back, collectd stopped. Every assertion goes through
 Prometheus' own HTTP API (/api/v1/alerts, /api/v1/rules, /api/v1/query).
 
 Prometheus scrapes the one /metrics page twice: job "collectd" as the

@@ -1,4 +1,4 @@
-"""conf/threshold.conf in collectd's own threshold plugin (issue 11, item 3).
+"""conf/threshold.conf in collectd's own threshold plugin.
 
 The real daemon includes the shipped file as it is, next to a second
 <Plugin threshold> block of the test's, and lives through a story: expiry

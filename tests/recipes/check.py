@@ -27,6 +27,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+sys.path.insert(0, os.path.join(TOP, "tools"))
+from tap import Tap  # noqa: E402
 
 from harness import (BUILD, DEBIAN_PLUGINS, Collectd, FakeAPI, account,  # noqa: E402
                      certs, wait_for)
@@ -60,19 +62,7 @@ EXPECTED = {
 }
 SELECTOR_RE = re.compile(r"(collectd_telemetrydeck_[a-z_]+)(\{[^}]*\})?")
 
-results = []
-
-
-def tap(ok, name, skip=None, diag=""):
-    n = len(results) + 1
-    if skip:
-        print("ok %d - %s # skip %s" % (n, name, skip), flush=True)
-    else:
-        print("%s %d - %s" % ("ok" if ok else "not ok", n, name), flush=True)
-    if diag and not ok:
-        for line in diag.rstrip().splitlines():
-            print("# " + line)
-    results.append(ok or bool(skip))
+tap = Tap()
 
 
 def promtool():
@@ -382,7 +372,7 @@ def test_threshold():
               ("error" in l.lower() or "unknown" in l.lower())]
     tap(not errors and cd.was_alive,
         name_prefix + " the threshold plugin accepts the file", diag="\n".join(errors))
-    if all(results[-5:]):
+    if all(tap.results[-5:]):
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -395,8 +385,7 @@ def main():
     used |= test_rules()
     test_write_prometheus(used)
     test_threshold()
-    print("1..%d" % len(results))  # the plan comes last, as TAP allows
-    return 0 if all(results) else 1
+    return tap.done()  # the plan comes last, as TAP allows
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tools"))
+from tap import Tap  # noqa: E402
 MAN5 = os.path.join(TOP, "man", "collectd-telemetrydeck.5")
 PLUGIN = os.path.join(TOP, "src", "telemetrydeck.c")
 WORDS = os.path.join(TOP, "src", "td_words.c")
@@ -47,16 +49,7 @@ CONVERSION = re.compile(
 LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 LEVELS = ("ERROR", "WARNING", "INFO", "NOTICE")
 
-results = []
-
-
-def tap(ok, name, diag=""):
-    n = len(results) + 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", n, name), flush=True)
-    if diag and not ok:
-        for line in str(diag).rstrip().splitlines():
-            print("# " + line)
-    results.append(bool(ok))
+tap = Tap()
 
 
 def read(path):
@@ -482,8 +475,7 @@ def main():
     tap(not wrong, "each log line's entry names the level the code logs it at",
         diag="\n".join(wrong))
 
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+    return tap.done()
 
 
 if __name__ == "__main__":

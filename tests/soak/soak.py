@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Soak: thousands of polls of the real collectd against a fake API that
-injects faults in a scripted random order (issue 3).
+injects faults in a scripted random order.
 
 The script is a seeded random sequence of phases, each a fault mode held
 for enough polls to settle its state, so the notifications it must cause
@@ -23,6 +23,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools"))
+from tap import Tap  # noqa: E402
 from harness import Collectd, FakeAPI, account, certs, files_containing  # noqa: E402
 
 TOKEN = "tdpat_SOAKSECRET_0123456789abcdef"
@@ -43,17 +45,7 @@ FAULTS = {
 }
 
 
-def tap(ok, name, *diag):
-    tap.n += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", tap.n, name), flush=True)
-    for d in diag:
-        for line in str(d).splitlines():
-            print("# " + line)
-    tap.failed += 0 if ok else 1
-
-
-tap.n = 0
-tap.failed = 0
+tap = Tap()
 
 
 def make_script(rng, polls):
@@ -178,8 +170,7 @@ def main():
             print("# kept: %s" % d)
         else:
             shutil.rmtree(d, ignore_errors=True)
-    print("1..%d" % tap.n)
-    return 1 if tap.failed else 0
+    return tap.done()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Stop under load (issue 9, item 8): start the real collectd with many
+"""Stop under load: start the real collectd with many
 accounts, let transfers run and notifications flow through the exec plugin,
 send SIGTERM at a random moment, and count how each stop went.
 
@@ -18,7 +18,7 @@ SIGSEGV), whether SIGTERM alone stopped collectd within --stop-timeout
 seconds, AddressSanitizer / UBSan reports (with --wrapper asan) and
 valgrind errors (with --wrapper valgrind), and where a crash happened.
 
-What it found (issue 9): the rare SIGSEGV at shutdown is collectd 5.12's
+What it found: the rare SIGSEGV at shutdown is collectd 5.12's
 exec plugin, not ours. exec_notification() starts one detached thread per
 notification (exec_notification_one), which reads the program entry `pl`
 (pl->user in getpwnam_r, pl->group, pl->exec, pl->argv) in fork_child().
@@ -56,6 +56,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools"))
+from tap import Tap, comment  # noqa: E402
 import harness  # noqa: E402
 from harness import Collectd, FakeAPI, account, certs, files_containing  # noqa: E402
 
@@ -76,22 +78,7 @@ def tok(kind, i):
     return "tdpat_%s_%s%03d" % (SECRET, kind, i)
 
 
-def tap(ok, name, *diag):
-    tap.n += 1
-    tap.failed += 0 if ok else 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", tap.n, name), flush=True)
-    for d in diag:
-        for line in str(d).splitlines():
-            print("# " + line, flush=True)
-
-
-tap.n = 0
-tap.failed = 0
-
-
-def comment(text):
-    for line in str(text).splitlines():
-        print("# " + line, flush=True)
+tap = Tap()
 
 
 def asan_wrapper(work):
@@ -407,8 +394,7 @@ def main():
         comment("the runs' files are in %s" % work)
     else:
         shutil.rmtree(work, ignore_errors=True)
-    print("1..%d" % tap.n)
-    return 1 if tap.failed else 0
+    return tap.done()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
  * the transfer ended) and the finished poll td_answer makes of it.
  *
  * Build and run, from the top of the tree (the core's sources are
- * CORE_SOURCES of Makefile.am):
+ * in libtd.la, see Makefile.am):
  *   tools/build && _build/tests/unit/test_answer */
 #include "td_answer.h"
 

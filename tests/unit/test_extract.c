@@ -2,7 +2,7 @@
  * tables of generated bodies for the bounds.
  *
  * Build and run, from the top of the tree (the core's sources are
- * CORE_SOURCES of Makefile.am):
+ * in libtd.la, see Makefile.am):
  *   tools/build && _build/tests/unit/test_extract tests/data/bodies
  * Without an argument it reads $srcdir/tests/data/bodies, srcdir being
  * what automake's test harness sets (else "."), so `make check` needs no

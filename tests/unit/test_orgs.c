@@ -3,7 +3,7 @@
  * state machine (td_orgstate).
  *
  * Build and run, from the top of the tree (the core's sources are
- * CORE_SOURCES of Makefile.am):
+ * in libtd.la, see Makefile.am):
  *   tools/build && _build/tests/unit/test_orgs */
 #include <stdio.h>
 #include <stdlib.h>

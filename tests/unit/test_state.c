@@ -2,7 +2,7 @@
  * sequences of polls with an injected clock (plain numbers).
  *
  * Build and run, from the top of the tree (the core's sources are
- * CORE_SOURCES of Makefile.am):
+ * in libtd.la, see Makefile.am):
  *   tools/build && _build/tests/unit/test_state
  *
  * Sequences are tables: one row per poll with the notifications that poll

@@ -2,7 +2,7 @@
  * changes", by tables.
  *
  * Build and run, from the top of the tree (the core's sources are
- * CORE_SOURCES of Makefile.am):
+ * in libtd.la, see Makefile.am):
  *   tools/build && _build/tests/unit/test_text */
 #include "td_text.h"
 

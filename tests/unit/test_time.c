@@ -2,7 +2,7 @@
  * that must be refused.
  *
  * Build and run, from the top of the tree (the core's sources are
- * CORE_SOURCES of Makefile.am):
+ * in libtd.la, see Makefile.am):
  *   tools/build && _build/tests/unit/test_time
  *
  * Expected epochs were taken from `date -u -d '<text> UTC' +%s`. */
