@@ -185,10 +185,10 @@ static void print_help(void) {
       "  0  OK: the token works (and is not close to --expires)\n"
       "  1  WARNING: the API is rate limiting (HTTP 429), or --expires is\n"
       "     --warning-days or fewer away\n"
-      "  2  CRITICAL: the token is rejected (HTTP 401/403, or another user\n"
-      "     than --expect-user), the API is unreachable (no answer, timeout,\n"
-      "     TLS failure, HTTP 5xx), or --expires is --critical-days or fewer\n"
-      "     away or past\n"
+      "  2  CRITICAL: the token is rejected (HTTP 401, 402 or 403, or\n"
+      "     another user than --expect-user), the API is unreachable (no\n"
+      "     answer, timeout, TLS failure, HTTP 5xx), or --expires is\n"
+      "     --critical-days or fewer away or past\n"
       "  3  UNKNOWN: bad usage, no usable token, or an answer that cannot be\n"
       "     judged (an unusable HTTP 200 body, an unexpected HTTP status)\n"
       "\n"
@@ -490,7 +490,10 @@ static status_t judge(const options_t *o, const poll_ctx_t *ctx,
     for (size_t i = 0; i < s->n_notes; i++)
       if (s->notes[i].event == TD_EV_TOKEN_REJECTED)
         td_words_rejection(&s->notes[i], "--expires", why, sizeof(why));
-    add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
+    if (why[0] != '\0')
+      add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
+    else
+      add_part(msg, size, "%s", problem_text(ctx, s));
   } else if (r->http_status == 429) {
     st = ST_WARNING;
     if (r->retry_after > 0)

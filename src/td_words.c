@@ -84,14 +84,36 @@ void td_words_rejection(const td_note_t *n, const char *option, char *dst,
     td_text_format(dst, size, "expired on %s", date);
   else if (n->cause == TD_CAUSE_REVOKED)
     td_text_format(dst, size, "was revoked before %s (%s)", option, date);
-  else
+  else if (n->cause == TD_CAUSE_UNKNOWN)
     td_text_format(dst, size, "was revoked or has expired");
+  else /* a 402 or a 403: the problem's words say it all */
+    dst[0] = '\0';
+}
+
+/* A 402 or a 403: the token is known, the plan or the permissions stand
+ * in the way. Not worded as a revocation. */
+static void word_refused(const td_policy_t *pol, const td_note_t *n,
+                         const char *reason, char *dst, size_t size) {
+  if (n->cause == TD_CAUSE_PAID_PLAN)
+    td_text_format(dst, size,
+                   "Account \"%s\": HTTP 402%s: TelemetryDeck requires a "
+                   "paid plan for personal access tokens.",
+                   name_of(pol), reason);
+  else
+    td_text_format(dst, size,
+                   "Account \"%s\": HTTP 403%s: the token is valid but not "
+                   "allowed this request (permissions or plan).",
+                   name_of(pol), reason);
 }
 
 static void word_rejected(const td_policy_t *pol, const td_note_t *n,
                           char *dst, size_t size) {
   char reason[TD_VERDICT_MAX_REASON + 8], why[80];
   reason_suffix(n->text, reason, sizeof(reason));
+  if (n->cause == TD_CAUSE_PAID_PLAN || n->cause == TD_CAUSE_FORBIDDEN) {
+    word_refused(pol, n, reason, dst, size);
+    return;
+  }
   td_words_rejection(n, "TokenExpires", why, sizeof(why));
   td_text_format(dst, size,
                  "Account \"%s\": TelemetryDeck rejected the token with HTTP "
@@ -286,6 +308,18 @@ void td_words_problem(const td_policy_t *pol, const td_problem_t *pr,
   case TD_PROBLEM_REJECTED:
     td_text_format(dst, size, "the API rejected the token with HTTP %d%s",
                    code, reason);
+    break;
+  case TD_PROBLEM_PAID_PLAN:
+    td_text_format(dst, size,
+                   "HTTP 402%s: TelemetryDeck requires a paid plan for "
+                   "personal access tokens",
+                   reason);
+    break;
+  case TD_PROBLEM_FORBIDDEN:
+    td_text_format(dst, size,
+                   "HTTP 403%s: the token is valid but not allowed this "
+                   "request (permissions or plan)",
+                   reason);
     break;
   case TD_PROBLEM_RATE_LIMITED:
     td_text_format(dst, size, "the API is rate limiting (HTTP 429)");

@@ -30,7 +30,8 @@ void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
 
 /* Why a token was rejected (a TD_EV_TOKEN_REJECTED note), as it would
  * follow "it" or "the token": "expired on DATE", "was revoked before
- * OPTION (DATE)" or "was revoked or has expired". option names the
+ * OPTION (DATE)" or "was revoked or has expired"; "" for a 402 or a 403,
+ * whose problem (td_words_problem) already says why. option names the
  * expiry setting of the audience (TokenExpires, --expires). */
 void td_words_rejection(const td_note_t *n, const char *option, char *dst,
                         size_t size);

@@ -193,6 +193,10 @@ STATIC_MODES = {
         403, JSON_TYPE,
         vapor_error("You do not have permission to access this resource."),
         []),
+    # What third-party clients see for a personal access token whose
+    # organization is not (or no longer) on a paid plan.
+    "payment_required": lambda e, s: (402, JSON_TYPE,
+                                      vapor_error("Payment Required"), []),
     "server_error_valid_body": lambda e, s: (500, JSON_TYPE, ok_body(e), []),
     "502_html": lambda e, s: (502, HTML_TYPE,
                               html_page(502, "fake upstream proxy"), []),

@@ -245,6 +245,33 @@ def test_check_rejected_token_is_critical(d):
     run.assert_no_token()
 
 
+def test_check_402_and_403_are_critical_in_their_own_words(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "plan", "mode": "payment_required"},
+                       OTHER: {"label": "forb", "mode": "forbidden"}})
+    run = Runner(d)
+    try:
+        for args in ((), ("--expires", days_from_now(100))):
+            r = run("--url", fake.url(), "--ca-cert", ca(), *args,
+                    env_token=TOKEN)
+            assert r.rc == CRITICAL, r
+            state, text, perf = r.parsed()
+            assert text.startswith(
+                "HTTP 402 (Payment Required): TelemetryDeck requires a paid "
+                "plan for personal access tokens"), r
+            assert perf["token_valid"]["value"] == "0", r
+            assert "revoked" not in r.status and "expired" not in r.status, r
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=OTHER)
+        assert r.rc == CRITICAL, r
+        assert r.parsed()[1] == (
+            "HTTP 403 (You do not have permission to access this resource.): "
+            "the token is valid but not allowed this request (permissions or "
+            "plan)"), r
+        assert "revoked" not in r.status, r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
 def test_check_unreachable_api_is_critical(d):
     fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "503_html"}})
     selfsigned = FakeAPI(d, {TOKEN: {"label": "ss", "mode": "ok"}},
