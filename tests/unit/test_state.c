@@ -600,7 +600,7 @@ static const sequence_t SEQUENCES[] = {
       {P_BAD_JSON, 300, "none"},
       {P_REFUSED, 360, "none"},
       {P_REFUSED, 420, "none"},
-      {P_PAYMENT, 480, "none"},
+      {P_PAYMENT, 480, "token_valid FAILURE"}, /* reachable all the same */
       END}},
     {"a 429 is an answer, not a failed poll",
      &POL_PLAIN,
