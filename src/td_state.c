@@ -55,11 +55,14 @@ static int names_account(const td_poll_t *p) {
          p->info->id[0] != '\0';
 }
 
-/* 1 when the account behind the token is the one ExpectUser names (an id,
- * or an e-mail address compared without case), or nothing is expected. */
+/* 1 when the account behind the token is the one ExpectUser names (an id
+ * or an e-mail address, both compared without case: the server writes its
+ * UUIDs in upper case, a copy from elsewhere may be in lower case), or
+ * nothing is expected. */
 static int is_expected_user(const td_policy_t *pol, const td_poll_t *p) {
   const char *want = pol->expect_user;
-  return want == NULL || want[0] == '\0' || strcmp(want, p->info->id) == 0 ||
+  return want == NULL || want[0] == '\0' ||
+         strcasecmp(want, p->info->id) == 0 ||
          (p->info->email[0] != '\0' && strcasecmp(want, p->info->email) == 0);
 }
 
@@ -132,7 +135,7 @@ static void step_user_change(td_state_t *st, const td_policy_t *pol,
     return;
   int expecting = pol->expect_user != NULL && pol->expect_user[0] != '\0';
   if (!expecting && st->last_id[0] != '\0' &&
-      strcmp(st->last_id, p->info->id) != 0)
+      strcasecmp(st->last_id, p->info->id) != 0)
     add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_WARNING, TD_EV_TOKEN_NEW_USER);
   memcpy(st->last_id, p->info->id, sizeof(st->last_id));
 }

@@ -117,15 +117,18 @@ def test_check_ok_with_token_file_and_environment(d):
         # the plugin's TokenFile.
         tf2 = run.token_file("spaced", "  %s \r\n\n" % TOKEN)
         assert run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf2).rc == OK
-        # ExpectUser: the e-mail without regard to case, or the exact id.
+        # ExpectUser: the e-mail or the id, without regard to case.
         r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
                 "--expect-user", "MAIN@Example.com")
         assert r.rc == OK, r
         r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
                 "--expect-user", "id-main")
         assert r.rc == OK, r
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
+                "--expect-user", "ID-Main")
+        assert r.rc == OK, r
         st = fake.label("main")
-        assert st["requests"] == st["auth_ok"] == 6, st
+        assert st["requests"] == st["auth_ok"] == 7, st
         assert fake.stats()["unknown_auth"] == 0  # tdpat_notknown was never sent
     finally:
         fake.stop()

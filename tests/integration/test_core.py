@@ -247,3 +247,29 @@ def test_token_file_is_reread_every_poll(d):
         cd.stop()
         fake.stop()
     check_clean(d, cd)
+
+
+def test_viewer_path_with_trailing_slash_and_an_answer_without_organization(d):
+    # The official viewer calls users/info/ (trailing slash) and the 2021
+    # server model allows "receiveReports": null and no "organization".
+    body = ('{"email":"main@example.com","emailIsVerified":true,'
+            '"firstName":"Fake","id":"6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6",'
+            '"lastName":"main","receiveMarketingEmails":null,'
+            '"receiveReports":null}')
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "custom", "body": body}})
+    url = fake.url(path="/api/v3/users/info/")
+    cd = Collectd(d, account("main", url, TOKEN, CACert=ca(),
+                             ExpectUser="6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6"))
+    try:
+        assert wait_for(lambda: len(cd.values("main", "bool-token_valid")) >= 2,
+                        10), cd.log()
+        assert all(v == 1 for _, v in cd.values("main", "bool-token_valid"))
+        assert cd.last("main", "bool-email_verified") == 1
+        assert cd.notes("main") == [], cd.notes("main")
+        assert not cd.log_lines(r'telemetrydeck plugin: account "main"'), cd.log()
+        paths = fake.label("main")["paths"]
+        assert set(paths) == {"/api/v3/users/info/"}, paths
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)

@@ -656,11 +656,15 @@ def test_expect_user_token_of_another_user_is_a_failure_naming_expect_user(d):
         ("exp_wrong", {"mode": "ok"}, {"ExpectUser": "boss@corp.example"}),
         ("exp_email", {"mode": "ok"}, {"ExpectUser": "EXP_EMAIL@Example.COM"}),
         ("exp_id", {"mode": "ok"}, {"ExpectUser": "id-exp_id"}),
+        # Swift writes UUIDs in upper case; the operator copied one in
+        # lower case.
+        ("exp_uuid", {"mode": "ok", "id": "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6"},
+         {"ExpectUser": "6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6"}),
     ]
     s = Scene(d, cases)
     cd, fake = s.cd, s.fake
     try:
-        wait_polls(fake, ["exp_wrong", "exp_email", "exp_id"], 3)
+        wait_polls(fake, ["exp_wrong", "exp_email", "exp_id", "exp_uuid"], 3)
         assert cd.last("exp_wrong", "bool-token_valid") == 0
         assert cd.last("exp_wrong", "bool-api_reachable") == 1
         assert cd.values("exp_wrong", "bool-email_verified") == []
@@ -672,7 +676,7 @@ def test_expect_user_token_of_another_user_is_a_failure_naming_expect_user(d):
             'TelemetryDeck user than ExpectUser "boss@corp.example".'), notes
         assert_logged_once(cd, "exp_wrong", "the token belongs to another user "
                            "than ExpectUser")
-        for name in ("exp_email", "exp_id"):
+        for name in ("exp_email", "exp_id", "exp_uuid"):
             rows = cd.values(name, "bool-token_valid")
             assert rows and all(v == 1 for _, v in rows), (name, rows)
             assert cd.notes(name) == [] and plugin_lines(cd, name) == []

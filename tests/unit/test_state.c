@@ -1410,6 +1410,31 @@ static void check_expect_user(void) {
   step_and_word(&st, &by_id, &ok, T0, &out);
   tap_is_int(out.token_valid, 1, "ExpectUser matches the id");
 
+  /* The server writes UUIDs in upper case (Swift's UUID); a copy from
+   * elsewhere may be in lower case: still the same user. */
+  td_policy_t by_uuid = POL_PLAIN;
+  td_account_info_t upper, lower;
+  by_uuid.expect_user = "6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6";
+  td_poll_t uuid_upper =
+      answer_for(&upper, "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6", "");
+  td_poll_t uuid_lower =
+      answer_for(&lower, "6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6", "");
+  td_state_init(&st);
+  step_and_word(&st, &by_uuid, &uuid_upper, T0, &out);
+  tap_ok(out.token_valid == 1 && out.n_notes == 0 && out.log[0] == '\0',
+         "ExpectUser in lower case matches the id in upper case: valid, "
+         "no note, no log line");
+  by_uuid.expect_user = "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F7";
+  step_and_word(&st, &by_uuid, &uuid_upper, T0 + 60, &out);
+  tap_is_int(out.token_valid, 0, "an id one digit off is another user");
+
+  td_state_init(&st);
+  step_and_word(&st, &POL_PLAIN, &uuid_upper, T0, &out);
+  step_and_word(&st, &POL_PLAIN, &uuid_lower, T0 + 60, &out);
+  tap_is_int((long long)out.n_notes, 0,
+             "without ExpectUser, the same id in another case is no new "
+             "user");
+
   td_state_init(&st);
   step_and_word(&st, &POL_PLAIN, &ok, T0, &out);
   step_and_word(&st, &POL_PLAIN, &swapped, T0 + 60, &out);
