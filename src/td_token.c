@@ -21,12 +21,17 @@ static td_token_status_t judge(td_token_t *t, size_t len) {
     return TD_TOKEN_E_EMPTY;
   if (len > TD_TOKEN_MAX)
     return TD_TOKEN_E_TOO_LONG;
-  /* It goes into an HTTP header: printable ASCII and UTF-8 bytes only,
-   * no space, no control character, no NUL. */
-  for (size_t i = 0; i < len; i++)
-    if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] == 0x7f)
+  /* It goes into an HTTP header, and every TelemetryDeck token (tdpat_...
+   * or an older base64 one) is printable ASCII: no space, no control
+   * character, no NUL, no byte above 0x7e. */
+  int wide = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x21 || c == 0x7f)
       return TD_TOKEN_E_CONTROL;
-  return TD_TOKEN_OK;
+    wide |= c > 0x7f;
+  }
+  return wide ? TD_TOKEN_E_NOT_ASCII : TD_TOKEN_OK;
 }
 
 td_token_status_t td_token_from_text(td_token_t *t, const char *text) {

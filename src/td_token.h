@@ -19,6 +19,9 @@ typedef enum {
   TD_TOKEN_E_TOO_LONG, /* more than TD_TOKEN_MAX bytes */
   TD_TOKEN_E_CONTROL,  /* spaces inside, more than one line, a control
                           character or a NUL byte */
+  TD_TOKEN_E_NOT_ASCII, /* a byte above 0x7e: no token has one, but a
+                           copy from a web page or an editor may bring a
+                           no-break space, a zero-width space or a BOM */
 } td_token_status_t;
 
 typedef struct {

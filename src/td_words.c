@@ -444,6 +444,13 @@ void td_words_token(td_token_status_t st, const td_token_t *t,
                    "(spaces count as such)",
                    token_noun);
     break;
+  case TD_TOKEN_E_NOT_ASCII:
+    td_text_format(dst, size,
+                   "%s holds a character outside printable ASCII, "
+                   "probably an invisible one pasted with it (no-break "
+                   "space, zero-width space, byte order mark)",
+                   token_noun);
+    break;
   }
 }
 

@@ -134,6 +134,22 @@ def test_check_nul_in_token_file_is_unknown_and_nothing_is_sent(d):
         fake.stop()
 
 
+def test_check_invisible_character_in_the_environment_token_is_unknown(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "paste", "mode": "ok"}}, cert=None)
+    try:
+        for pasted in (TOKEN + "\u00a0", TOKEN + "\u200b", "\ufeff" + TOKEN):
+            r = Run(["--url", fake.url()], token=pasted)
+            assert r.rc == UNKNOWN, r
+            assert r.status == (
+                "TELEMETRYDECK UNKNOWN - the token in TELEMETRYDECK_TOKEN "
+                "holds a character outside printable ASCII, probably an "
+                "invisible one pasted with it (no-break space, zero-width "
+                "space, byte order mark)"), r
+        assert fake.stats()["requests"] == 0, fake.stats()
+    finally:
+        fake.stop()
+
+
 def test_check_unicode_controls_from_the_api_never_reach_the_output(d):
     reason = "Token%sgone%sfor good" % (NASTY, NASTY)
     fake = FakeAPI(d, {TOKEN: {"label": "uc", "mode": "custom", "status": 401,

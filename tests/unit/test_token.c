@@ -53,6 +53,24 @@ static void check_files(void) {
       {"a space inside", "tdpat_ab c\n", 11, TD_TOKEN_E_CONTROL},
       {"an escape inside", "tdpat_ab\x1b" "c\n", 11, TD_TOKEN_E_CONTROL},
       {"DEL inside", "tdpat_ab\x7f\n", 10, TD_TOKEN_E_CONTROL},
+      /* Invisible characters a copy from a web page or an editor brings:
+       * no token has a byte above 0x7e. */
+      {"a no-break space (U+00A0) after it", T "\xc2\xa0\n", sizeof(T) + 2,
+       TD_TOKEN_E_NOT_ASCII},
+      {"a zero-width space (U+200B) after it", T "\xe2\x80\x8b\n",
+       sizeof(T) + 3, TD_TOKEN_E_NOT_ASCII},
+      {"a UTF-8 byte order mark in front", "\xef\xbb\xbf" T "\n",
+       sizeof(T) + 3, TD_TOKEN_E_NOT_ASCII},
+      {"a no-break space in front", "\xc2\xa0" T "\n", sizeof(T) + 2,
+       TD_TOKEN_E_NOT_ASCII},
+      {"a Latin-1 byte inside", "tdpat_ab\xe9" "c\n", 11,
+       TD_TOKEN_E_NOT_ASCII},
+      {"a lone byte 0x80 at the end", T "\x80", sizeof(T),
+       TD_TOKEN_E_NOT_ASCII},
+      {"a no-break space and a control character: the control wins",
+       T "\xc2\xa0\x1b\n", sizeof(T) + 3, TD_TOKEN_E_CONTROL},
+      {"base64 of an older login token", "q+8/Zm9vYmFyYmF6cXV4eA==\n", 25,
+       TD_TOKEN_OK},
       {"empty", "", 0, TD_TOKEN_E_EMPTY},
       {"white space only", " \n\t\r\n\v\f", 7, TD_TOKEN_E_EMPTY},
   };
@@ -61,9 +79,12 @@ static void check_files(void) {
     const char *p = write_file("case", cases[i].data, cases[i].len);
     td_token_status_t st = td_token_from_file(&t, p);
     tap_is_int(st, cases[i].want, "token file: %s", cases[i].what);
-    if (cases[i].want == TD_TOKEN_OK)
+    if (cases[i].want == TD_TOKEN_OK && strncmp(cases[i].data, "q+8/", 4))
       tap_is_str(t.text, T, "token file: %s: the token, trimmed",
                  cases[i].what);
+    else if (cases[i].want == TD_TOKEN_OK)
+      tap_ok(strlen(t.text) == 24, "token file: %s: taken whole",
+             cases[i].what);
     else
       tap_ok(t.text[0] == '\0', "token file: %s: nothing kept",
              cases[i].what);
@@ -128,6 +149,10 @@ static void check_text_and_prefix(void) {
   tap_is_int(td_token_from_text(&t, "abc"), TD_TOKEN_OK,
              "a token without the prefix is still a token");
   tap_ok(!td_token_has_prefix(&t), "but has_prefix says so");
+  tap_is_int(td_token_from_text(&t, T "\xe2\x80\x8b"), TD_TOKEN_E_NOT_ASCII,
+             "a token from text with a zero-width space is refused as "
+             "from a file");
+  tap_ok(t.text[0] == '\0', "and nothing of it is kept");
   td_token_wipe(&t);
   tap_ok(t.text[0] == '\0' && t.text[2] == '\0', "td_token_wipe wipes it");
 }
