@@ -370,11 +370,17 @@ static void check_options(const options_t *o, td_policy_t *pol) {
 }
 
 /* Reads the token file with the plugin's rules for TokenFile. Returns
- * NULL, or a note for --verbose (the file's mode). */
-static const char *read_token_file(const char *path) {
+ * NULL, or a note for --verbose (the file's mode). Fills trust with who
+ * else could change the file ("" when nobody), for the status line. */
+static const char *read_token_file(const char *path, char *trust,
+                                   size_t size) {
   static char note[128];
   char why[200];
   td_token_status_t st = td_token_from_file(&token, path);
+  trust[0] = '\0';
+  if (token.file_status == TD_FILE_OK)
+    td_words_token_trust(td_token_file_trust(&token, geteuid()), &token,
+                         geteuid(), "the token file", trust, size);
   if (st != TD_TOKEN_OK) {
     td_words_token(st, &token, "the token file", "the token", why,
                    sizeof(why));
@@ -657,7 +663,7 @@ int main(int argc, char **argv) {
   const char *token_source;
   const char *file_note = NULL;
   const char *why;
-  char msg[1024];
+  char msg[1024], trust[200] = "";
 
   parse_args(argc, argv, &o);
   if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
@@ -673,7 +679,7 @@ int main(int argc, char **argv) {
   td_state_init(&ctx.state);
 
   if (o.token_file != NULL) {
-    file_note = read_token_file(o.token_file);
+    file_note = read_token_file(o.token_file, trust, sizeof(trust));
     token_source = "from --token-file";
   } else {
     read_token_env();
@@ -686,6 +692,11 @@ int main(int argc, char **argv) {
     unknown("%s", why);
 
   status_t st = judge(&o, &ctx, &result, msg, sizeof(msg));
+  /* As the plugin warns about it, so does the check. */
+  if (trust[0] != '\0') {
+    add_part(msg, sizeof(msg), "%s", trust);
+    st = worse(st, ST_WARNING);
+  }
   printf("TELEMETRYDECK %s - %s", status_names[st], msg);
   print_perfdata(&o, &ctx.policy, &result);
   printf("\n");

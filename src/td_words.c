@@ -451,6 +451,49 @@ void td_words_token(td_token_status_t st, const td_token_t *t,
                    "space, zero-width space, byte order mark)",
                    token_noun);
     break;
+  case TD_TOKEN_E_LINK_OWNER:
+    td_text_format(dst, size,
+                   "%s is a symbolic link owned by uid %u to a file owned by "
+                   "uid %u: refused, since the link's owner chooses what is "
+                   "read",
+                   file_noun, (unsigned)t->around.link_uid,
+                   (unsigned)t->file.uid);
+    break;
+  }
+}
+
+void td_words_token_trust(td_token_trust_t tr, const td_token_t *t,
+                          uid_t euid, const char *file_noun, char *dst,
+                          size_t size) {
+  switch (tr) {
+  case TD_TOKEN_TRUST_OK:
+    dst[0] = '\0';
+    break;
+  case TD_TOKEN_TRUST_FILE_OWNER:
+    td_text_format(dst, size,
+                   "%s belongs to uid %u, neither root nor the user reading "
+                   "it (uid %u), so that user can change the token",
+                   file_noun, (unsigned)t->file.uid, (unsigned)euid);
+    break;
+  case TD_TOKEN_TRUST_FILE_WRITABLE:
+    td_text_format(dst, size,
+                   "%s has mode %04o: group or others can write it and "
+                   "change the token; chmod 600 it",
+                   file_noun, (unsigned)(t->file.mode & 07777));
+    break;
+  case TD_TOKEN_TRUST_DIR_OWNER:
+    td_text_format(dst, size,
+                   "the directory of %s belongs to uid %u, neither root nor "
+                   "the user reading it (uid %u), so that user can replace "
+                   "the file",
+                   file_noun, (unsigned)t->around.dir_uid, (unsigned)euid);
+    break;
+  case TD_TOKEN_TRUST_DIR_WRITABLE:
+    td_text_format(dst, size,
+                   "the directory of %s has mode %04o: group or others can "
+                   "write there and replace the file",
+                   file_noun, (unsigned)(t->around.dir_mode & 07777));
+    break;
   }
 }
 

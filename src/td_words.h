@@ -66,6 +66,14 @@ void td_words_token(td_token_status_t st, const td_token_t *t,
                     const char *file_noun, const char *token_noun, char *dst,
                     size_t size);
 
+/* Who else could change a token file (td_token_file_trust), e.g.
+ * "TokenFile "/x" has mode 0666: group or others can write it and change
+ * the token; chmod 600 it", without a final period; "" when nobody.
+ * euid is the reading user's. */
+void td_words_token_trust(td_token_trust_t tr, const td_token_t *t,
+                          uid_t euid, const char *file_noun, char *dst,
+                          size_t size);
+
 /* Why a file (CACert, --ca-cert) is refused, e.g. "is not a regular
  * file", "is larger than 1048576 bytes", "cannot be opened: ...". */
 void td_words_file(td_file_status_t st, const td_file_info_t *info,

@@ -70,6 +70,7 @@ typedef struct {
   char *active_token; /* what libcurl holds now; wiped when replaced */
   double next_due;    /* epoch seconds */
   mode_t warned_mode; /* TokenFile mode last warned about */
+  td_text_once_t trust_warned; /* who else could change TokenFile */
   bool overlap_logged; /* "still running" said since the last start */
   td_text_once_t token_problem; /* the last token problem logged */
   td_pace_t pace;      /* spacing of attempts while the API is silent */
@@ -525,6 +526,17 @@ static int token_use(account_t *a, const char *token) {
   return 0;
 }
 
+/* Warns, once until it changes, when another user than collectd's (or
+ * root) could change the TokenFile or replace it. */
+static void warn_token_trust(account_t *a, const td_token_t *t,
+                             const char *noun) {
+  char why[256];
+  td_words_token_trust(td_token_file_trust(t, geteuid()), t, geteuid(), noun,
+                       why, sizeof(why));
+  if (td_text_once(&a->trust_warned, why) && why[0] != '\0')
+    WARNING(LOG_PREFIX "account \"%s\": %s.", a->name, why);
+}
+
 /* Reads TokenFile (at every poll: a rotated token is picked up at once),
  * warning about a file others can read. Returns 0, or -1 after noting
  * the problem. */
@@ -539,8 +551,10 @@ static int token_file_load(account_t *a) {
             a->name, a->token_file, (unsigned)(t.file.mode & 07777));
     a->warned_mode = t.file.mode;
   }
+  snprintf(noun, sizeof(noun), "TokenFile \"%s\"", a->token_file);
+  if (t.file_status == TD_FILE_OK)
+    warn_token_trust(a, &t, noun);
   if (st != TD_TOKEN_OK) {
-    snprintf(noun, sizeof(noun), "TokenFile \"%s\"", a->token_file);
     td_words_token(st, &t, noun, noun, why, sizeof(why));
     token_problem(a, why);
     td_token_wipe(&t);
