@@ -315,6 +315,13 @@ static void parse_args(int argc, char **argv, options_t *o) {
       option_name(argv[optind - 1], name, sizeof(name));
       usage_error("option %s needs a value", name);
     default:
+      /* getopt sets optopt to a known long option given "=value" that
+       * takes none, e.g. --verbose=1. */
+      if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0 &&
+          strchr(argv[optind - 1], '=') != NULL) {
+        option_name(argv[optind - 1], name, sizeof(name));
+        usage_error("option %s takes no value", name);
+      }
       if (optopt != 0 && optopt < 256)
         usage_error("unknown option -%c", isprint(optopt) ? optopt : '?');
       option_name(argv[optind - 1], name, sizeof(name));

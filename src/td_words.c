@@ -53,10 +53,11 @@ const char *td_words_note_type_instance(td_note_kind_t kind) {
 
 void td_words_date(double epoch, char *dst, size_t size) {
   struct tm tm;
-  time_t t = (epoch > -UTC_DATE_LIMIT && epoch < UTC_DATE_LIMIT)
-                 ? (time_t)epoch
-                 : 0;
-  if (t == 0 || gmtime_r(&t, &tm) == NULL ||
+  int in_range = epoch > -UTC_DATE_LIMIT && epoch < UTC_DATE_LIMIT;
+  time_t t = in_range ? (time_t)epoch : 0;
+  /* The epoch itself (TokenExpires "1970-01-01") is a date like any
+   * other. */
+  if (!in_range || gmtime_r(&t, &tm) == NULL ||
       strftime(dst, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     td_text_format(dst, size, "an unknown date");
 }

@@ -340,6 +340,9 @@ def test_check_bad_usage_and_missing_token_are_unknown(d):
             (("--url", url, "--tokn=" + TOKEN), "unknown or ambiguous option --tokn"),
             (("--bogus",), "unknown or ambiguous option --bogus"),
             (("-x",), "unknown option -x"),
+            (("--url", url, "--verbose=1"), "option --verbose takes no value"),
+            (("--url", url, "--allow-plaintext=yes"),
+             "option --allow-plaintext takes no value"),
             (("--url", url, "--timeout"), "option --timeout needs a value"),
             (("--url", url, "--timeout", "0"), "--timeout must be"),
             (("--url", url, "--timeout", "ten"), "--timeout must be"),
@@ -388,6 +391,20 @@ def test_check_bad_usage_and_missing_token_are_unknown(d):
         r = run("--url", "http://localhost:%d/api/v3/users/info" % fake.port,
                 "--token-file", tf)
         assert r.rc == OK, r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_expires_at_the_epoch_is_shown_as_that_date(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}})
+    run = Runner(d)
+    try:
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--expires",
+                "1970-01-01", env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+        assert r.parsed()[1] == ('token valid for "epoch@example.com"; the '
+                                 'token expired on 1970-01-01T00:00:00Z'), r
     finally:
         fake.stop()
     run.assert_no_token()

@@ -161,6 +161,24 @@ def test_token_expiry_warning_then_failure(d):
     check_clean(d, cd)
 
 
+def test_token_expires_at_the_epoch_is_worded_as_that_date(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}})
+    cd = Collectd(d, account("epoch", fake.url(), TOKEN, CACert=ca(),
+                             TokenExpires="1970-01-01"))
+    try:
+        assert wait_for(lambda: cd.notes("epoch", "token"), 10), cd.log()
+        notes = cd.notes("epoch", "token")
+        assert severities(notes) == ["FAILURE"], notes
+        assert notes[0]["message"] == (
+            'Account "epoch": the token expired on 1970-01-01T00:00:00Z; '
+            'create a new one in the TelemetryDeck dashboard.'), notes
+        assert "unknown date" not in cd.log()
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
 def test_self_signed_certificate_fails_verification_and_never_sees_token(d):
     fake = FakeAPI(d, {TOKEN: {"label": "tls", "mode": "ok"}}, cert="selfsigned")
     cd = Collectd(d, account("tls", fake.url(), TOKEN, UnreachableAfter=2))

@@ -1144,6 +1144,41 @@ static void check_refusal_words(void) {
   }
 }
 
+/* Dates as td_words writes them; the epoch itself is a date like any
+ * other (TokenExpires "1970-01-01"), only what no calendar can show is
+ * "an unknown date". */
+static void check_dates(void) {
+  const struct {
+    double epoch;
+    const char *want;
+  } cases[] = {
+      {0, "1970-01-01T00:00:00Z"},
+      {1, "1970-01-01T00:00:01Z"},
+      {-86400, "1969-12-31T00:00:00Z"},
+      {T0, "2027-01-15T08:00:00Z"},
+      {253402300799.0, "9999-12-31T23:59:59Z"},
+      {253402300800.0, "an unknown date"},
+      {-253402300800.0, "an unknown date"},
+      {1e300, "an unknown date"},
+      {0.0 / 0.0, "an unknown date"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char date[32];
+    td_words_date(cases[i].epoch, date, sizeof(date));
+    tap_is_str(date, cases[i].want, "td_words_date(%g)", cases[i].epoch);
+  }
+  /* TokenExpires "1970-01-01": the FAILURE names the date. */
+  td_policy_t pol = POL_EXPIRY;
+  td_step_t out;
+  pol.expires = 0;
+  const char *msg =
+      message_after(&pol, &POLLS[P_VALID].poll, 1, TD_NOTE_TOKEN_EXPIRY, &out);
+  check_message_has(msg, "TokenExpires 1970-01-01: the expiry FAILURE names "
+                         "the date",
+                    (const char *const[]){"1970-01-01T00:00:00Z", NULL},
+                    (const char *const[]){"unknown", NULL});
+}
+
 static void check_reach_messages(void) {
   td_step_t out;
   const struct {
@@ -1524,6 +1559,7 @@ int main(void) {
   check_log();
   check_token_messages();
   check_refusal_words();
+  check_dates();
   check_reach_messages();
   check_odd_inputs();
   check_sanitize();
