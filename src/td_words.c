@@ -415,6 +415,26 @@ void td_words_orgs_left_out(const td_policy_t *pol,
                    name_of(pol), out->duplicates);
 }
 
+void td_words_orgs_scale(const td_policy_t *pol,
+                         const td_orgstate_step_t *out, char *dst,
+                         size_t size) {
+  dst[0] = '\0';
+  if (out->scale.doubt == TD_SCALE_LOOKS_FRACTION)
+    td_text_format(dst, size,
+                   "account \"%s\": organization %s is in restricted mode "
+                   "at only %.2f%% of its signals: usagePercentage looks "
+                   "like a fraction, not a percent; check UsageScale "
+                   "(percent here).",
+                   name_of(pol), out->scale.ident, out->scale.usage_percent);
+  else if (out->scale.doubt == TD_SCALE_LOOKS_PERCENT)
+    td_text_format(dst, size,
+                   "account \"%s\": organization %s is not restricted at "
+                   "%.0f%% of its signals: usagePercentage looks like a "
+                   "percent, not a fraction; check UsageScale (fraction "
+                   "here).",
+                   name_of(pol), out->scale.ident, out->scale.usage_percent);
+}
+
 void td_words_token(td_token_status_t st, const td_token_t *t,
                     const char *file_noun, const char *token_noun, char *dst,
                     size_t size) {

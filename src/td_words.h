@@ -59,6 +59,12 @@ void td_words_orgs_left_out(const td_policy_t *pol,
                             const td_orgstate_step_t *out, char *dst,
                             size_t size);
 
+/* The UsageScale self-check's log line ("" when it has nothing to say),
+ * naming the organization, its usage as read and the option. */
+void td_words_orgs_scale(const td_policy_t *pol,
+                         const td_orgstate_step_t *out, char *dst,
+                         size_t size);
+
 /* Why a token cannot be used, without a final period. file_noun names
  * the file ("TokenFile \"/etc/x\"", "the token file"), token_noun the
  * token ("option Token", "the token"). */

@@ -58,6 +58,8 @@ typedef struct {
   double tls_warning_days;
   double tls_failure_days;
   double usage_warning_percent;
+  char *usage_scale_text; /* UsageScale as written, or NULL: the default */
+  td_usage_scale_t usage_scale;
   int unreachable_after;
 
   /* Run-time state, set up by init. */
@@ -126,6 +128,7 @@ static void account_free(account_t *a) {
   free(a->expect_user);
   free(a->orgs_url);
   free(a->proxy);
+  free(a->usage_scale_text);
   free(a);
 }
 
@@ -156,6 +159,7 @@ static const struct {
      offsetof(account_t, orgs_interval_s), 0.001, TD_MAX_INTERVAL},
     {"UsageWarningPercent", OPT_NUMBER,
      offsetof(account_t, usage_warning_percent), 0, 1e6},
+    {"UsageScale", OPT_STRING, offsetof(account_t, usage_scale_text), 0, 0},
     {"VerifyPeer", OPT_BOOL, offsetof(account_t, verify_peer), 0, 0},
     {"VerifyHost", OPT_BOOL, offsetof(account_t, verify_host), 0, 0},
     {"Notifications", OPT_BOOL, offsetof(account_t, notifications), 0, 0},
@@ -372,6 +376,18 @@ static int account_check_interval(account_t *a) {
   return -1;
 }
 
+/* UsageScale: how the organizations' usagePercentage is read. */
+static int account_check_usage_scale(account_t *a) {
+  a->usage_scale = TD_USAGE_FRACTION;
+  if (a->usage_scale_text == NULL ||
+      td_orgstate_scale_parse(a->usage_scale_text, &a->usage_scale) == 0)
+    return 0;
+  ERROR(LOG_PREFIX "account \"%s\": option UsageScale \"%s\" must be "
+                   "fraction or percent.",
+        a->name, a->usage_scale_text);
+  return -1;
+}
+
 static int account_check_proxy(account_t *a) {
   const char *why;
   if (td_http_proxy_check(a->url, a->proxy, a->allow_plaintext, &why) == 0)
@@ -402,7 +418,7 @@ static int account_check(account_t *a) {
     return -1;
   }
   if (account_check_interval(a) != 0 || account_check_expiry(a) != 0 ||
-      account_check_proxy(a) != 0 ||
+      account_check_proxy(a) != 0 || account_check_usage_scale(a) != 0 ||
       (a->ca_cert != NULL && account_check_ca(a) != 0))
     return -1;
   if (a->failure_days < 0 || a->warning_days < a->failure_days) {
@@ -667,8 +683,12 @@ static void dispatch_step(const account_t *a, td_step_t *s, int polled) {
 static void orgs_done(account_t *a, const td_poll_t *poll) {
   static td_orgstate_step_t step; /* one read thread; 5 KiB off the stack */
   char line[TD_VERDICT_MAX_TEXT + 1], ti[DATA_MAX_NAME_LEN];
-  td_orgstate_step(&a->orgs_state, a->usage_warning_percent, poll, &step);
+  td_orgstate_step(&a->orgs_state, a->usage_warning_percent, a->usage_scale,
+                   poll, &step);
   td_words_orgstate_step(&a->policy, &step);
+  td_words_orgs_scale(&a->policy, &step, line, sizeof(line));
+  if (line[0] != '\0')
+    WARNING(LOG_PREFIX "%s", line);
   if (step.news == TD_LOG_PROBLEM) {
     td_words_orgs_problem(&a->policy, &step, line, sizeof(line));
     WARNING(LOG_PREFIX "%s", line);
@@ -844,6 +864,7 @@ static int account_start(account_t *a, double now) {
       .tls_warning_days = a->tls_warning_days,
       .tls_failure_days = a->tls_failure_days,
       .usage_warning_percent = a->usage_warning_percent,
+      .usage_scale = a->usage_scale,
   };
   if (a->expires_text != NULL)
     td_time_parse_utc(a->expires_text, &a->policy.expires);

@@ -286,7 +286,26 @@ ENTRY_KEYS = {
     # GET /api/v3/organizations answers this JSON text (any shape: the
     # endpoint is undocumented), or a default list of one organization.
     "orgs": (lambda v: True, "any JSON value"),
+    # The scale usagePercentage is served in; "orgs" give it in percent.
+    # The real scale is unknown: the one public client that shows it reads
+    # a fraction, so that is the default here too.
+    "usage_scale": (lambda v: v in ("fraction", "percent"),
+                    "fraction or percent"),
 }
+
+
+def served_usage(value, scale):
+    """value (any JSON) with every numeric usagePercentage, given in
+    percent, put in scale."""
+    if isinstance(value, list):
+        return [served_usage(v, scale) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: served_usage(v, scale) for k, v in value.items()}
+    u = value.get("usagePercentage")
+    if scale == "fraction" and _num(u):
+        out["usagePercentage"] = u / 100
+    return out
 
 
 def orgs_answer(entry):
@@ -298,6 +317,7 @@ def orgs_answer(entry):
         "id": "org-" + entry["label"], "name": "Org " + entry["label"],
         "isInRestrictedMode": False, "usagePercentage": 42.5,
         "resolvedMaxSignals": 100000}])
+    orgs = served_usage(orgs, entry.get("usage_scale", "fraction"))
     return 200, JSON_TYPE, json.dumps(orgs).encode(), []
 
 
