@@ -12,6 +12,7 @@ struct td_answer {
   td_answer_kind_t kind;
   td_extract_t *user; /* kind TD_ANSWER_USER */
   td_orgs_t *orgs;    /* kind TD_ANSWER_ORGS */
+  td_shape_t *shape;  /* NULL unless td_answer_keep_shape */
   int stopped;        /* we asked the transfer to stop: too large */
   double retry_after; /* from Retry-After, < 0: none */
   char error[TD_VERDICT_MAX_ERROR + 1];
@@ -39,13 +40,22 @@ void td_answer_free(td_answer_t *a) {
     return;
   td_extract_free(a->user);
   td_orgs_free(a->orgs);
+  td_shape_free(a->shape);
   free(a);
+}
+
+int td_answer_keep_shape(td_answer_t *a) {
+  if (a->shape == NULL)
+    a->shape = td_shape_new();
+  return a->shape != NULL ? 0 : -1;
 }
 
 td_json_status_t td_answer_begin(td_answer_t *a) {
   a->stopped = 0;
   a->retry_after = -1;
   a->error[0] = '\0';
+  if (a->shape != NULL && td_shape_reset(a->shape) != TD_JSON_OK)
+    return TD_JSON_E_NOMEM;
   return a->orgs != NULL ? td_orgs_reset(a->orgs) : td_extract_reset(a->user);
 }
 
@@ -79,6 +89,8 @@ int td_answer_header(td_answer_t *a, const char *line, size_t len,
                      double now) {
   char value[64];
   double wait;
+  if (a->shape != NULL)
+    td_shape_header(a->shape, line, len);
   /* A new status line (after 1xx) starts a new set of headers. */
   if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
     a->retry_after = -1;
@@ -96,6 +108,8 @@ int td_answer_header(td_answer_t *a, const char *line, size_t len,
 }
 
 int td_answer_body(td_answer_t *a, const void *data, size_t len) {
+  if (a->shape != NULL)
+    td_shape_feed(a->shape, data, len);
   td_json_status_t st = a->orgs != NULL ? td_orgs_feed(a->orgs, data, len)
                                         : td_extract_feed(a->user, data, len);
   if (st == TD_JSON_E_SIZE) {
@@ -154,4 +168,8 @@ void td_answer_finish(td_answer_t *a, const td_answer_end_t *end,
   poll->retry_after = a->retry_after;
   poll->cert_expires = end->cert_expires;
   td_answer_phases(end->marks, poll->phases);
+  if (a->shape != NULL) {
+    td_shape_finish(a->shape);
+    poll->shape = td_shape_result(a->shape);
+  }
 }

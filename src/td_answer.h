@@ -38,6 +38,10 @@ typedef struct td_answer td_answer_t;
 td_answer_t *td_answer_new(td_answer_kind_t kind);
 void td_answer_free(td_answer_t *a);
 
+/* Also records each answer's shape (td_shape) into poll->shape, for
+ * telemetrydeck-check --shape. Returns 0, or -1 when out of memory. */
+int td_answer_keep_shape(td_answer_t *a);
+
 /* Readies the answer for the next transfer. TD_JSON_OK or
  * TD_JSON_E_NOMEM. */
 td_json_status_t td_answer_begin(td_answer_t *a);

@@ -85,6 +85,8 @@ typedef struct {
   double critical_days;
   int allow_plaintext;
   int verbose;
+  int shape;         /* --shape: print the answer's structure */
+  int organizations; /* --organizations: also the organizations' */
 } options_t;
 
 /* What the one poll produced, copied out of the done callback. */
@@ -96,7 +98,16 @@ typedef struct {
   char error[TD_VERDICT_MAX_ERROR + 1];
   td_account_info_t info;
   td_step_t step;
+  int has_shape;
+  td_shape_result_t shape;
 } outcome_t;
+
+/* The organizations answer, polled for --shape --organizations only. */
+typedef struct {
+  int done;
+  int has_shape;
+  td_shape_result_t shape;
+} orgs_outcome_t;
 
 typedef struct {
   td_state_t state;
@@ -178,6 +189,12 @@ static void print_help(void) {
       "                          must belong to; another user is CRITICAL\n"
       "  -v, --verbose           add lines with the account id, e-mail,\n"
       "                          organization and HTTP status\n"
+      "      --shape             add the structure of the answer: key paths,\n"
+      "                          JSON types, array lengths, the status and the\n"
+      "                          headers that matter; never a value\n"
+      "      --organizations     with --shape, also poll the organizations\n"
+      "                          list (URL with /users/info replaced by\n"
+      "                          /organizations) and show its structure\n"
       "  -h, --help              show this help and exit (status 3)\n"
       "  -V, --version           show the version and exit (status 3)\n"
       "\n"
@@ -185,10 +202,10 @@ static void print_help(void) {
       "  0  OK: the token works (and is not close to --expires)\n"
       "  1  WARNING: the API is rate limiting (HTTP 429), or --expires is\n"
       "     --warning-days or fewer away\n"
-      "  2  CRITICAL: the token is rejected (HTTP 401/403, or another user\n"
-      "     than --expect-user), the API is unreachable (no answer, timeout,\n"
-      "     TLS failure, HTTP 5xx), or --expires is --critical-days or fewer\n"
-      "     away or past\n"
+      "  2  CRITICAL: the token is rejected (HTTP 401, 402 or 403, or\n"
+      "     another user than --expect-user), the API is unreachable (no\n"
+      "     answer, timeout, TLS failure, HTTP 5xx), or --expires is\n"
+      "     --critical-days or fewer away or past\n"
       "  3  UNKNOWN: bad usage, no usable token, or an answer that cannot be\n"
       "     judged (an unusable HTTP 200 body, an unexpected HTTP status)\n"
       "\n"
@@ -230,6 +247,8 @@ enum {
   OPT_CA_CERT,
   OPT_EXPECT_USER,
   OPT_PROXY,
+  OPT_SHAPE,
+  OPT_ORGANIZATIONS,
   OPT_TOKEN, /* refused */
 };
 
@@ -246,6 +265,8 @@ static void parse_args(int argc, char **argv, options_t *o) {
       {"expect-user", required_argument, NULL, OPT_EXPECT_USER},
       {"proxy", required_argument, NULL, OPT_PROXY},
       {"verbose", no_argument, NULL, 'v'},
+      {"shape", no_argument, NULL, OPT_SHAPE},
+      {"organizations", no_argument, NULL, OPT_ORGANIZATIONS},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       /* Listed so that "--token" is refused by name instead of being taken
@@ -299,6 +320,12 @@ static void parse_args(int argc, char **argv, options_t *o) {
     case 'v':
       o->verbose = 1;
       break;
+    case OPT_SHAPE:
+      o->shape = 1;
+      break;
+    case OPT_ORGANIZATIONS:
+      o->organizations = 1;
+      break;
     /* The monitoring-plugins guidelines: --help and --version are no
      * check, so their status is UNKNOWN, as check_http's. */
     case 'h':
@@ -315,6 +342,13 @@ static void parse_args(int argc, char **argv, options_t *o) {
       option_name(argv[optind - 1], name, sizeof(name));
       usage_error("option %s needs a value", name);
     default:
+      /* getopt sets optopt to a known long option given "=value" that
+       * takes none, e.g. --verbose=1. */
+      if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0 &&
+          strchr(argv[optind - 1], '=') != NULL) {
+        option_name(argv[optind - 1], name, sizeof(name));
+        usage_error("option %s takes no value", name);
+      }
       if (optopt != 0 && optopt < 256)
         usage_error("unknown option -%c", isprint(optopt) ? optopt : '?');
       option_name(argv[optind - 1], name, sizeof(name));
@@ -324,6 +358,22 @@ static void parse_args(int argc, char **argv, options_t *o) {
   if (optind < argc)
     usage_error("unexpected argument (not shown, in case it is a secret); "
                 "this command takes options only");
+}
+
+/* The organizations list's URL for --organizations: the plugin's
+ * default for OrganizationsURL. Returns 0, or -1 when url does not end in
+ * /users/info. */
+static int orgs_url(const char *url, char *dst, size_t size) {
+  static const char users[] = "/users/info";
+  size_t len = strlen(url);
+  if (len > 0 && url[len - 1] == '/')
+    len--;
+  size_t base = len >= sizeof(users) - 1 ? len - (sizeof(users) - 1) : 0;
+  if (len < sizeof(users) - 1 ||
+      strncmp(url + base, users, sizeof(users) - 1) != 0)
+    return -1;
+  int n = snprintf(dst, size, "%.*s/organizations", (int)base, url);
+  return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
 /* Checks what can be checked before a request is made. */
@@ -361,6 +411,11 @@ static void check_options(const options_t *o, td_policy_t *pol) {
   }
   if (o->expect_user != NULL && o->expect_user[0] == '\0')
     usage_error("--expect-user is empty");
+  char at[1024];
+  if (o->organizations && !o->shape)
+    usage_error("--organizations goes with --shape");
+  if (o->organizations && orgs_url(o->url, at, sizeof(at)) != 0)
+    usage_error("--organizations needs a --url ending in /users/info");
   if (o->expires_text != NULL) {
     if (td_time_parse_utc(o->expires_text, &pol->expires) != 0)
       usage_error("--expires is not a date (YYYY-MM-DD or "
@@ -370,11 +425,17 @@ static void check_options(const options_t *o, td_policy_t *pol) {
 }
 
 /* Reads the token file with the plugin's rules for TokenFile. Returns
- * NULL, or a note for --verbose (the file's mode). */
-static const char *read_token_file(const char *path) {
+ * NULL, or a note for --verbose (the file's mode). Fills trust with who
+ * else could change the file ("" when nobody), for the status line. */
+static const char *read_token_file(const char *path, char *trust,
+                                   size_t size) {
   static char note[128];
   char why[200];
   td_token_status_t st = td_token_from_file(&token, path);
+  trust[0] = '\0';
+  if (token.file_status == TD_FILE_OK)
+    td_words_token_trust(td_token_file_trust(&token, geteuid()), &token,
+                         geteuid(), "the token file", trust, size);
   if (st != TD_TOKEN_OK) {
     td_words_token(st, &token, "the token file", "the token", why,
                    sizeof(why));
@@ -432,6 +493,10 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll,
            poll->error != NULL ? poll->error : "");
   if (poll->info != NULL)
     out->info = *poll->info;
+  if (poll->shape != NULL) {
+    out->has_shape = 1;
+    out->shape = *poll->shape;
+  }
   td_state_step(&ctx->state, &ctx->policy, poll,
                 (double)now.tv_sec + (double)now.tv_nsec / 1e9, &out->step);
 }
@@ -491,7 +556,10 @@ static status_t judge(const options_t *o, const poll_ctx_t *ctx,
     for (size_t i = 0; i < s->n_notes; i++)
       if (s->notes[i].event == TD_EV_TOKEN_REJECTED)
         td_words_rejection(&s->notes[i], "--expires", why, sizeof(why));
-    add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
+    if (why[0] != '\0')
+      add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
+    else
+      add_part(msg, size, "%s", problem_text(ctx, s));
   } else if (r->http_status == 429) {
     st = ST_WARNING;
     if (r->retry_after > 0)
@@ -607,16 +675,53 @@ static double now_mono(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Makes the handle, runs the one poll and fills *r. Returns 0, or -1 with
- * a reason in *why when libcurl itself failed. */
-static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
+static void on_orgs_done(td_http_conn_t *c, const td_poll_t *poll,
+                         const td_xfer_t *x, void *user) {
+  (void)c, (void)x;
+  orgs_outcome_t *out = user;
+  out->done = 1;
+  if (poll->shape != NULL) {
+    out->has_shape = 1;
+    out->shape = *poll->shape;
+  }
+}
+
+/* --shape: what the answer looked like, without a value. */
+static void print_shape(const char *what, const td_shape_result_t *r) {
+  char line[TD_SHAPE_MAX_LINE + 1];
+  printf("shape of the %s answer (no values):\n", what);
+  if (r == NULL || r->protocol[0] == '\0') {
+    printf("  no HTTP answer\n");
+    return;
+  }
+  printf("  %s %d\n", r->protocol, r->status);
+  for (size_t i = 0; i < r->n_headers; i++)
+    printf("  header %s\n", r->headers[i]);
+  for (size_t i = 0; i < r->count; i++) {
+    td_shape_line(&r->paths[i], line, sizeof(line));
+    printf("  %s\n", line);
+  }
+  if (r->dropped > 0)
+    printf("  (%zu more paths left out)\n", r->dropped);
+  if (r->body != TD_JSON_OK)
+    printf("  body: %s\n", td_words_json(r->body));
+}
+
+/* Makes the handle, runs the one poll of url and reports it to done with
+ * ctx; *finished tells whether it was. Returns 0, or -1 with a reason in
+ * *why when libcurl itself failed. */
+static int run_poll(const options_t *o, const char *url, int organizations,
+                    const td_http_events_t *ev, void *ctx,
+                    const int *finished, const char **why) {
   td_http_opts_t ho = {
-      .url = o->url,
+      .url = url,
       .ca_cert = o->ca_cert,
       .verify_peer = 1,
       .verify_host = 1,
       .timeout = o->timeout,
       .proxy = o->proxy,
+      .organizations = organizations,
+      .shape = o->shape,
   };
   int rc = -1;
   td_http_t *h = td_http_new();
@@ -635,14 +740,13 @@ static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
     goto out;
   /* libcurl ends the transfer at the timeout; the extra seconds are only
    * a guard against a transfer that never reports back. */
-  const td_http_events_t ev = {NULL, on_done};
   double until = now_mono() + o->timeout + 5;
   *why = "libcurl's multi handle failed";
   while (td_http_running(h) > 0 && now_mono() < until)
-    if (td_http_run(h, 1000, &ev, ctx) != 0)
+    if (td_http_run(h, 1000, ev, ctx) != 0)
       goto out;
   *why = "the request did not end in time";
-  if (!ctx->out->done)
+  if (!*finished)
     goto out;
   rc = 0;
 out:
@@ -663,7 +767,7 @@ int main(int argc, char **argv) {
   const char *token_source;
   const char *file_note = NULL;
   const char *why;
-  char msg[1024];
+  char msg[1024], trust[200] = "";
 
   parse_args(argc, argv, &o);
   if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
@@ -679,24 +783,45 @@ int main(int argc, char **argv) {
   td_state_init(&ctx.state);
 
   if (o.token_file != NULL) {
-    file_note = read_token_file(o.token_file);
+    file_note = read_token_file(o.token_file, trust, sizeof(trust));
     token_source = "from --token-file";
   } else {
     read_token_env();
     token_source = "from the environment variable " ENV_TOKEN;
   }
 
-  int rc = run_poll(&o, &ctx, &why);
+  const td_http_events_t users_ev = {NULL, on_done};
+  int rc = run_poll(&o, o.url, 0, &users_ev, &ctx, &result.done, &why);
+  static orgs_outcome_t orgs;
+  const td_http_events_t orgs_ev = {NULL, on_orgs_done};
+  const char *orgs_why;
+  char orgs_at[1024];
+  /* check_options made sure the URL names users/info. */
+  if (rc == 0 && o.organizations &&
+      orgs_url(o.url, orgs_at, sizeof(orgs_at)) == 0 &&
+      run_poll(&o, orgs_at, 1, &orgs_ev, &orgs, &orgs.done,
+               &orgs_why) != 0)
+    orgs.has_shape = 0;
   curl_global_cleanup();
   if (rc != 0)
     unknown("%s", why);
 
   status_t st = judge(&o, &ctx, &result, msg, sizeof(msg));
+  /* As the plugin warns about it, so does the check. */
+  if (trust[0] != '\0') {
+    add_part(msg, sizeof(msg), "%s", trust);
+    st = worse(st, ST_WARNING);
+  }
   printf("TELEMETRYDECK %s - %s", status_names[st], msg);
   print_perfdata(&o, &ctx.policy, &result);
   printf("\n");
   if (o.verbose)
     print_verbose(&o, &result, token_source, file_note);
+  if (o.shape)
+    print_shape("users/info", result.has_shape ? &result.shape : NULL);
+  if (o.organizations)
+    print_shape("organizations",
+                orgs.has_shape ? &orgs.shape : NULL);
   wipe_token();
   if (fflush(stdout) != 0)
     return ST_UNKNOWN;

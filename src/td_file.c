@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ static int open_regular(const char *path, size_t max, td_file_info_t *info,
     return -1;
   }
   info->mode = sb.st_mode;
+  info->uid = sb.st_uid;
   if ((unsigned long long)sb.st_size > (unsigned long long)max) {
     close(fd);
     *st = TD_FILE_E_TOO_LARGE;
@@ -32,6 +34,31 @@ static int open_regular(const char *path, size_t max, td_file_info_t *info,
   }
   *st = TD_FILE_OK;
   return fd;
+}
+
+void td_file_around(const char *path, td_file_around_t *out) {
+  struct stat sb;
+  char dir[PATH_MAX];
+  memset(out, 0, sizeof(*out));
+  if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+    out->is_link = 1;
+    out->link_uid = sb.st_uid;
+  }
+  const char *slash = strrchr(path, '/');
+  size_t len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+  if (len >= sizeof(dir))
+    return;
+  if (len == 0)
+    memcpy(dir, ".", 2);
+  else {
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+  }
+  if (stat(dir, &sb) == 0) {
+    out->has_dir = 1;
+    out->dir_mode = sb.st_mode;
+    out->dir_uid = sb.st_uid;
+  }
 }
 
 td_file_status_t td_file_check(const char *path, size_t max,

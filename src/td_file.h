@@ -19,12 +19,29 @@ typedef enum {
 typedef struct {
   int err;     /* errno, for E_OPEN and E_READ */
   mode_t mode; /* the file's mode, when it could be looked at */
+  uid_t uid;   /* the file's owner, likewise */
 } td_file_info_t;
+
+/* Who else decides what a path names: a symbolic link standing at the
+ * path, and the directory that holds it (whoever may write there may
+ * replace the file). */
+typedef struct {
+  int is_link;     /* the path itself is a symbolic link */
+  uid_t link_uid;  /* its owner */
+  int has_dir;     /* the directory could be looked at */
+  mode_t dir_mode;
+  uid_t dir_uid;
+} td_file_around_t;
 
 /* Checks that path is a regular file of at most max bytes, without
  * reading it. */
 td_file_status_t td_file_check(const char *path, size_t max,
                                td_file_info_t *info);
+
+/* Looks at the path itself (lstat) and at the directory holding it, the
+ * last path component removed ("." for a bare name). Fills what it could
+ * see; never fails. */
+void td_file_around(const char *path, td_file_around_t *out);
 
 /* Reads the whole file (at most size - 1 bytes, the caller's bound) into
  * buf and NUL-terminates it; *len is the byte count, which may hold NUL

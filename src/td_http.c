@@ -443,6 +443,10 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
   c->easy = curl_easy_init();
   c->answer = td_answer_new(o->organizations ? TD_ANSWER_ORGS
                                              : TD_ANSWER_USER);
+  if (c->answer != NULL && o->shape && td_answer_keep_shape(c->answer) != 0) {
+    td_answer_free(c->answer);
+    c->answer = NULL;
+  }
   if (c->easy == NULL || c->answer == NULL || configure(c, o, why) != 0) {
     td_http_conn_free(c);
     return NULL;

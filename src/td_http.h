@@ -26,6 +26,7 @@ typedef struct {
   const char *proxy;   /* Proxy: NULL not given, "" none, else its URL */
   int organizations;   /* 1: the body is an organizations list (td_orgs),
                           0: a users/info answer (td_extract) */
+  int shape;           /* 1: also record the answer's shape (poll->shape) */
 } td_http_opts_t;
 
 /* What td_http_run reports. ready: the transfer's connection is set up

@@ -21,7 +21,8 @@ typedef struct {
   uint32_t name_hash;              /* of the whole name, however long */
   uint32_t id_hash;                /* of the whole id */
   int has_usage;
-  double usage_percent;            /* usagePercentage, may pass 100 */
+  double usage_percent;            /* usagePercentage as sent, in the
+                                      scale td_usage_scale_t names */
   int restricted;                  /* isInRestrictedMode: 1, 0, -1 absent */
 } td_org_t;
 
@@ -30,6 +31,14 @@ typedef struct {
   size_t dropped; /* seen beyond TD_ORGS_MAX */
   td_org_t orgs[TD_ORGS_MAX];
 } td_org_list_t;
+
+/* How usagePercentage is to be read (UsageScale); no public source
+ * settles it. */
+typedef enum {
+  TD_USAGE_FRACTION = 0, /* 0.25 is 25%: what the one public client that
+                            shows it assumes */
+  TD_USAGE_PERCENT,      /* 25 is 25% */
+} td_usage_scale_t;
 
 typedef struct td_orgs td_orgs_t;
 

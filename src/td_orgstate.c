@@ -1,8 +1,10 @@
 /* td_orgstate: the organizations' state machine. See td_orgstate.h. */
 #include "td_orgstate.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 void td_orgstate_init(td_orgstate_t *st) { memset(st, 0, sizeof(*st)); }
 
@@ -24,12 +26,57 @@ static td_note_t *add_note(td_orgstate_step_t *out, td_note_kind_t kind,
   return n;
 }
 
-static void usage_step(td_org_level_t *now, td_level_t before, double limit,
-                       const td_org_t *org, td_orgstate_step_t *out) {
-  td_note_t *n = NULL;
-  if (!org->has_usage)
+int td_orgstate_scale_parse(const char *text, td_usage_scale_t *scale) {
+  if (text != NULL && strcasecmp(text, "fraction") == 0)
+    *scale = TD_USAGE_FRACTION;
+  else if (text != NULL && strcasecmp(text, "percent") == 0)
+    *scale = TD_USAGE_PERCENT;
+  else
+    return -1;
+  return 0;
+}
+
+/* The organization's usage in percent, read in scale; 0 when it has none
+ * (or none that fits a double once scaled). */
+static int usage_in_percent(const td_org_t *org, td_usage_scale_t scale,
+                            double *percent) {
+  double v = scale == TD_USAGE_FRACTION ? org->usage_percent * 100.0
+                                        : org->usage_percent;
+  if (!org->has_usage || !isfinite(v))
+    return 0;
+  *percent = v;
+  return 1;
+}
+
+/* Which scale this organization's usage contradicts, if any. */
+static td_scale_doubt_t scale_doubt(td_usage_scale_t scale, double percent,
+                                    int restricted) {
+  if (scale == TD_USAGE_PERCENT && restricted == 1 &&
+      percent < TD_ORGSTATE_RESTRICTED_FLOOR)
+    return TD_SCALE_LOOKS_FRACTION;
+  if (scale == TD_USAGE_FRACTION && restricted == 0 &&
+      percent > TD_ORGSTATE_UNRESTRICTED_CEILING)
+    return TD_SCALE_LOOKS_PERCENT;
+  return TD_SCALE_PLAUSIBLE;
+}
+
+static void scale_check(td_orgstate_t *st, td_usage_scale_t scale,
+                        const char *ident, double percent, int restricted,
+                        td_orgstate_step_t *out) {
+  td_scale_doubt_t d = scale_doubt(scale, percent, restricted);
+  if (st->scale_doubted || d == TD_SCALE_PLAUSIBLE)
     return;
-  now->usage = org->usage_percent >= limit ? TD_LEVEL_WARNING : TD_LEVEL_OK;
+  st->scale_doubted = 1;
+  out->scale.doubt = d;
+  out->scale.scale = scale;
+  out->scale.usage_percent = percent;
+  snprintf(out->scale.ident, sizeof(out->scale.ident), "%s", ident);
+}
+
+static void usage_step(td_org_level_t *now, td_level_t before, double limit,
+                       double usage, td_orgstate_step_t *out) {
+  td_note_t *n = NULL;
+  now->usage = usage >= limit ? TD_LEVEL_WARNING : TD_LEVEL_OK;
   if (now->usage == TD_LEVEL_WARNING && before != TD_LEVEL_WARNING)
     n = add_note(out, TD_NOTE_ORG_USAGE, TD_SEV_WARNING,
                  TD_EV_ORG_USAGE_HIGH, now->ident);
@@ -37,7 +84,7 @@ static void usage_step(td_org_level_t *now, td_level_t before, double limit,
     n = add_note(out, TD_NOTE_ORG_USAGE, TD_SEV_OKAY, TD_EV_ORG_USAGE_OK,
                  now->ident);
   if (n != NULL) {
-    n->number = org->usage_percent;
+    n->number = usage;
     n->limit = limit;
   }
 }
@@ -74,7 +121,8 @@ static void find_problem(const td_poll_t *p, td_problem_t *pr) {
 }
 
 void td_orgstate_step(td_orgstate_t *st, double usage_warning_percent,
-                      const td_poll_t *poll, td_orgstate_step_t *out) {
+                      td_usage_scale_t scale, const td_poll_t *poll,
+                      td_orgstate_step_t *out) {
   char idents[TD_ORGS_MAX][TD_ORGS_MAX_IDENT + 1];
   td_org_level_t next[TD_ORGS_MAX];
   size_t kept = 0;
@@ -95,14 +143,19 @@ void td_orgstate_step(td_orgstate_t *st, double usage_warning_percent,
     memcpy(now->ident, idents[i], sizeof(now->ident));
     now->usage = before ? before->usage : TD_LEVEL_UNKNOWN;
     now->restricted = before ? before->restricted : TD_LEVEL_UNKNOWN;
-    usage_step(now, before ? before->usage : TD_LEVEL_UNKNOWN,
-               usage_warning_percent, org, out);
+    double usage = 0;
+    int has_usage = usage_in_percent(org, scale, &usage);
+    if (has_usage) {
+      usage_step(now, before ? before->usage : TD_LEVEL_UNKNOWN,
+                 usage_warning_percent, usage, out);
+      scale_check(st, scale, now->ident, usage, org->restricted, out);
+    }
     restricted_step(now, before ? before->restricted : TD_LEVEL_UNKNOWN, org,
                     out);
     size_t k = out->count++;
     memcpy(out->orgs[k].ident, now->ident, sizeof(now->ident));
-    out->orgs[k].has_usage = org->has_usage;
-    out->orgs[k].usage_percent = org->usage_percent;
+    out->orgs[k].has_usage = has_usage;
+    out->orgs[k].usage_percent = usage;
     out->orgs[k].restricted = org->restricted;
   }
   memcpy(st->orgs, next, kept * sizeof(next[0]));

@@ -7,6 +7,7 @@
 #include "td_extract.h"
 #include "td_json.h"
 #include "td_orgs.h"
+#include "td_shape.h"
 
 /* The phases of one request, each on its own (not cumulative), seconds. */
 typedef enum {
@@ -40,6 +41,8 @@ typedef struct {
   double cert_expires;  /* earliest expiry in the server's chain, epoch
                            seconds, as last seen; <= 0 when unknown */
   double phases[TD_PHASES]; /* used when http_status > 0 */
+  const td_shape_result_t *shape; /* the answer's shape when asked for
+                                     (td_answer_keep_shape), else NULL */
 } td_poll_t;
 
 #endif /* TD_POLL_H */

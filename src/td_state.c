@@ -49,19 +49,28 @@ static int names_account(const td_poll_t *p) {
          p->info->id[0] != '\0';
 }
 
-/* 1 when the account behind the token is the one ExpectUser names (an id,
- * or an e-mail address compared without case), or nothing is expected. */
+/* 1 when the account behind the token is the one ExpectUser names (an id
+ * or an e-mail address, both compared without case: the server writes its
+ * UUIDs in upper case, a copy from elsewhere may be in lower case), or
+ * nothing is expected. */
 static int is_expected_user(const td_policy_t *pol, const td_poll_t *p) {
   const char *want = pol->expect_user;
-  return want == NULL || want[0] == '\0' || strcmp(want, p->info->id) == 0 ||
+  return want == NULL || want[0] == '\0' ||
+         strcasecmp(want, p->info->id) == 0 ||
          (p->info->email[0] != '\0' && strcasecmp(want, p->info->email) == 0);
+}
+
+/* 1 when the status says the token cannot be used: 401 (unknown,
+ * revoked or expired), 402 (no paid plan) and 403 (not allowed). */
+static int refuses_token(int code) {
+  return code == 401 || code == 402 || code == 403;
 }
 
 /* 1 accepted, 0 rejected (or another user's), -1 this poll cannot tell. */
 static int token_verdict(const td_policy_t *pol, const td_poll_t *p) {
   if (has_error(p))
     return -1;
-  if (p->http_status == 401 || p->http_status == 403)
+  if (refuses_token(p->http_status))
     return 0;
   if (names_account(p))
     return is_expected_user(pol, p) ? 1 : 0;
@@ -89,8 +98,12 @@ static void find_problem(const td_policy_t *pol, const td_poll_t *p,
   }
   if (code >= 500)
     pr->kind = TD_PROBLEM_SERVER_ERROR;
-  else if (code == 401 || code == 403)
+  else if (code == 401)
     pr->kind = TD_PROBLEM_REJECTED;
+  else if (code == 402)
+    pr->kind = TD_PROBLEM_PAID_PLAN;
+  else if (code == 403)
+    pr->kind = TD_PROBLEM_FORBIDDEN;
   else if (code == 429)
     pr->kind = TD_PROBLEM_RATE_LIMITED;
   else if (code == 200 && p->body != TD_JSON_OK) {
@@ -103,7 +116,7 @@ static void find_problem(const td_policy_t *pol, const td_poll_t *p,
     pr->kind = TD_PROBLEM_OTHER_USER;
   else if (code != 200)
     pr->kind = TD_PROBLEM_UNEXPECTED;
-  if (pr->kind == TD_PROBLEM_REJECTED || pr->kind == TD_PROBLEM_UNEXPECTED)
+  if (refuses_token(code) || pr->kind == TD_PROBLEM_UNEXPECTED)
     keep(pr->text, sizeof(pr->text), reason_of(p));
 }
 
@@ -116,12 +129,17 @@ static void step_user_change(td_state_t *st, const td_policy_t *pol,
     return;
   int expecting = pol->expect_user != NULL && pol->expect_user[0] != '\0';
   if (!expecting && st->last_id[0] != '\0' &&
-      strcmp(st->last_id, p->info->id) != 0)
+      strcasecmp(st->last_id, p->info->id) != 0)
     add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_WARNING, TD_EV_TOKEN_NEW_USER);
   memcpy(st->last_id, p->info->id, sizeof(st->last_id));
 }
 
-static td_cause_t rejection_cause(const td_policy_t *pol, double now) {
+static td_cause_t rejection_cause(const td_policy_t *pol, int code,
+                                  double now) {
+  if (code == 402)
+    return TD_CAUSE_PAID_PLAN;
+  if (code == 403)
+    return TD_CAUSE_FORBIDDEN;
   if (!pol->has_expiry)
     return TD_CAUSE_UNKNOWN;
   return now >= pol->expires ? TD_CAUSE_EXPIRED : TD_CAUSE_REVOKED;
@@ -138,7 +156,7 @@ static void step_token(td_state_t *st, const td_policy_t *pol,
     } else if ((n = add_note(out, TD_NOTE_TOKEN_VALID, TD_SEV_FAILURE,
                              TD_EV_TOKEN_REJECTED)) != NULL) {
       n->http_status = p->http_status;
-      n->cause = rejection_cause(pol, now);
+      n->cause = rejection_cause(pol, p->http_status, now);
       n->when = pol->expires;
       keep(n->text, sizeof(n->text), reason_of(p));
     }

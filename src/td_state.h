@@ -31,6 +31,7 @@ typedef struct {
   double tls_warning_days;  /* TLSExpiryWarningDays */
   double tls_failure_days;  /* TLSExpiryFailureDays */
   double usage_warning_percent; /* UsageWarningPercent */
+  td_usage_scale_t usage_scale; /* UsageScale */
 } td_policy_t;
 
 /* What one poll produces. A value is dispatched only when its has_ flag

@@ -21,12 +21,17 @@ static td_token_status_t judge(td_token_t *t, size_t len) {
     return TD_TOKEN_E_EMPTY;
   if (len > TD_TOKEN_MAX)
     return TD_TOKEN_E_TOO_LONG;
-  /* It goes into an HTTP header: printable ASCII and UTF-8 bytes only,
-   * no space, no control character, no NUL. */
-  for (size_t i = 0; i < len; i++)
-    if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] == 0x7f)
+  /* It goes into an HTTP header, and every TelemetryDeck token (tdpat_...
+   * or an older base64 one) is printable ASCII: no space, no control
+   * character, no NUL, no byte above 0x7e. */
+  int wide = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x21 || c == 0x7f)
       return TD_TOKEN_E_CONTROL;
-  return TD_TOKEN_OK;
+    wide |= c > 0x7f;
+  }
+  return wide ? TD_TOKEN_E_NOT_ASCII : TD_TOKEN_OK;
 }
 
 td_token_status_t td_token_from_text(td_token_t *t, const char *text) {
@@ -44,6 +49,7 @@ td_token_status_t td_token_from_text(td_token_t *t, const char *text) {
 td_token_status_t td_token_from_file(td_token_t *t, const char *path) {
   size_t len;
   memset(t, 0, sizeof(*t));
+  td_file_around(path, &t->around);
   t->file_status =
       td_file_read(path, t->text, sizeof(t->text), &len, &t->file);
   if (t->file_status == TD_FILE_E_TOO_LARGE)
@@ -51,6 +57,9 @@ td_token_status_t td_token_from_file(td_token_t *t, const char *path) {
   if (t->file_status != TD_FILE_OK)
     return TD_TOKEN_E_FILE;
   td_token_status_t st = judge(t, len);
+  if (st == TD_TOKEN_OK && t->around.is_link && t->around.link_uid != 0 &&
+      t->around.link_uid != t->file.uid)
+    st = TD_TOKEN_E_LINK_OWNER;
   if (st != TD_TOKEN_OK)
     td_token_wipe(t);
   return st;
@@ -58,6 +67,23 @@ td_token_status_t td_token_from_file(td_token_t *t, const char *path) {
 
 int td_token_file_is_open(const td_token_t *t) {
   return (t->file.mode & 077) != 0;
+}
+
+/* ssh's rule: the daemon's user or root, nobody else. */
+static int trusted(uid_t owner, uid_t euid) {
+  return owner == euid || owner == 0;
+}
+
+td_token_trust_t td_token_file_trust(const td_token_t *t, uid_t euid) {
+  if (!trusted(t->file.uid, euid))
+    return TD_TOKEN_TRUST_FILE_OWNER;
+  if ((t->file.mode & 022) != 0)
+    return TD_TOKEN_TRUST_FILE_WRITABLE;
+  if (t->around.has_dir && !trusted(t->around.dir_uid, euid))
+    return TD_TOKEN_TRUST_DIR_OWNER;
+  if (t->around.has_dir && (t->around.dir_mode & 022) != 0)
+    return TD_TOKEN_TRUST_DIR_WRITABLE;
+  return TD_TOKEN_TRUST_OK;
 }
 
 int td_token_has_prefix(const td_token_t *t) {

@@ -62,11 +62,15 @@ typedef enum {
   TD_EV_ORG_UNRESTRICTED,
 } td_event_t;
 
-/* Why a token was rejected, as far as the policy can tell. */
+/* Why a token was rejected, as far as the status and the policy can
+ * tell. A 401 is revoked or expired; a 402 or a 403 is neither: the token
+ * is known, but the plan or its permissions do not allow the request. */
 typedef enum {
-  TD_CAUSE_UNKNOWN,  /* no TokenExpires */
-  TD_CAUSE_REVOKED,  /* rejected before TokenExpires */
-  TD_CAUSE_EXPIRED,  /* rejected once TokenExpires has passed */
+  TD_CAUSE_UNKNOWN,   /* 401 without TokenExpires */
+  TD_CAUSE_REVOKED,   /* 401 before TokenExpires */
+  TD_CAUSE_EXPIRED,   /* 401 once TokenExpires has passed */
+  TD_CAUSE_PAID_PLAN, /* 402: personal access tokens need a paid plan */
+  TD_CAUSE_FORBIDDEN, /* 403: not allowed (permissions or plan) */
 } td_cause_t;
 
 typedef struct {
@@ -91,7 +95,9 @@ typedef enum {
   TD_PROBLEM_BROKE_OFF,     /* an answer began, then the transfer failed */
   TD_PROBLEM_NO_ANSWER,     /* text = the transport error */
   TD_PROBLEM_SERVER_ERROR,  /* HTTP 5xx */
-  TD_PROBLEM_REJECTED,      /* HTTP 401/403, text = reason */
+  TD_PROBLEM_REJECTED,      /* HTTP 401, text = reason */
+  TD_PROBLEM_PAID_PLAN,     /* HTTP 402, text = reason */
+  TD_PROBLEM_FORBIDDEN,     /* HTTP 403, text = reason */
   TD_PROBLEM_RATE_LIMITED,  /* HTTP 429 */
   TD_PROBLEM_UNUSABLE_BODY, /* HTTP 200, body = why */
   TD_PROBLEM_NO_ID,         /* HTTP 200 without an account id */

@@ -164,10 +164,11 @@ const char *td_words_note_type_instance(td_note_kind_t kind) {
 
 void td_words_date(double epoch, char *dst, size_t size) {
   struct tm tm;
-  time_t t = (epoch > -UTC_DATE_LIMIT && epoch < UTC_DATE_LIMIT)
-                 ? (time_t)epoch
-                 : 0;
-  if (t == 0 || gmtime_r(&t, &tm) == NULL ||
+  int in_range = epoch > -UTC_DATE_LIMIT && epoch < UTC_DATE_LIMIT;
+  time_t t = in_range ? (time_t)epoch : 0;
+  /* The epoch itself (TokenExpires "1970-01-01") is a date like any
+   * other. */
+  if (!in_range || gmtime_r(&t, &tm) == NULL ||
       strftime(dst, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     td_text_format(dst, size, "an unknown date");
 }
@@ -195,14 +196,36 @@ void td_words_rejection(const td_note_t *n, const char *option, char *dst,
     td_text_format(dst, size, "expired on %s", date);
   else if (n->cause == TD_CAUSE_REVOKED)
     td_text_format(dst, size, "was revoked before %s (%s)", option, date);
-  else
+  else if (n->cause == TD_CAUSE_UNKNOWN)
     td_text_format(dst, size, "was revoked or has expired");
+  else /* a 402 or a 403: the problem's words say it all */
+    dst[0] = '\0';
+}
+
+/* A 402 or a 403: the token is known, the plan or the permissions stand
+ * in the way. Not worded as a revocation. */
+static void word_refused(const td_policy_t *pol, const td_note_t *n,
+                         const char *reason, char *dst, size_t size) {
+  if (n->cause == TD_CAUSE_PAID_PLAN)
+    td_text_format(dst, size,
+                   "Account \"%s\": HTTP 402%s: TelemetryDeck requires a "
+                   "paid plan for personal access tokens.",
+                   name_of(pol), reason);
+  else
+    td_text_format(dst, size,
+                   "Account \"%s\": HTTP 403%s: the token is valid but not "
+                   "allowed this request (permissions or plan).",
+                   name_of(pol), reason);
 }
 
 static void word_rejected(const td_policy_t *pol, const td_note_t *n,
                           char *dst, size_t size) {
   char reason[TD_VERDICT_MAX_REASON + 8], why[80];
   reason_suffix(n->text, reason, sizeof(reason));
+  if (n->cause == TD_CAUSE_PAID_PLAN || n->cause == TD_CAUSE_FORBIDDEN) {
+    word_refused(pol, n, reason, dst, size);
+    return;
+  }
   td_words_rejection(n, "TokenExpires", why, sizeof(why));
   td_text_format(dst, size,
                  "Account \"%s\": TelemetryDeck rejected the token with HTTP "
@@ -398,6 +421,18 @@ void td_words_problem(const td_policy_t *pol, const td_problem_t *pr,
     td_text_format(dst, size, "the API rejected the token with HTTP %d%s",
                    code, reason);
     break;
+  case TD_PROBLEM_PAID_PLAN:
+    td_text_format(dst, size,
+                   "HTTP 402%s: TelemetryDeck requires a paid plan for "
+                   "personal access tokens",
+                   reason);
+    break;
+  case TD_PROBLEM_FORBIDDEN:
+    td_text_format(dst, size,
+                   "HTTP 403%s: the token is valid but not allowed this "
+                   "request (permissions or plan)",
+                   reason);
+    break;
   case TD_PROBLEM_RATE_LIMITED:
     td_text_format(dst, size, "the API is rate limiting (HTTP 429)");
     break;
@@ -491,6 +526,26 @@ void td_words_orgs_left_out(const td_policy_t *pol,
                    name_of(pol), out->duplicates);
 }
 
+void td_words_orgs_scale(const td_policy_t *pol,
+                         const td_orgstate_step_t *out, char *dst,
+                         size_t size) {
+  dst[0] = '\0';
+  if (out->scale.doubt == TD_SCALE_LOOKS_FRACTION)
+    td_text_format(dst, size,
+                   "account \"%s\": organization %s is in restricted mode "
+                   "at only %.2f%% of its signals: usagePercentage looks "
+                   "like a fraction, not a percent; check UsageScale "
+                   "(percent here).",
+                   name_of(pol), out->scale.ident, out->scale.usage_percent);
+  else if (out->scale.doubt == TD_SCALE_LOOKS_PERCENT)
+    td_text_format(dst, size,
+                   "account \"%s\": organization %s is not restricted at "
+                   "%.0f%% of its signals: usagePercentage looks like a "
+                   "percent, not a fraction; check UsageScale (fraction "
+                   "here).",
+                   name_of(pol), out->scale.ident, out->scale.usage_percent);
+}
+
 void td_words_token(td_token_status_t st, const td_token_t *t,
                     const char *file_noun, const char *token_noun, char *dst,
                     size_t size) {
@@ -520,6 +575,56 @@ void td_words_token(td_token_status_t st, const td_token_t *t,
                    "%s holds more than one line or control characters "
                    "(spaces count as such)",
                    token_noun);
+    break;
+  case TD_TOKEN_E_NOT_ASCII:
+    td_text_format(dst, size,
+                   "%s holds a character outside printable ASCII, "
+                   "probably an invisible one pasted with it (no-break "
+                   "space, zero-width space, byte order mark)",
+                   token_noun);
+    break;
+  case TD_TOKEN_E_LINK_OWNER:
+    td_text_format(dst, size,
+                   "%s is a symbolic link owned by uid %u to a file owned by "
+                   "uid %u: refused, since the link's owner chooses what is "
+                   "read",
+                   file_noun, (unsigned)t->around.link_uid,
+                   (unsigned)t->file.uid);
+    break;
+  }
+}
+
+void td_words_token_trust(td_token_trust_t tr, const td_token_t *t,
+                          uid_t euid, const char *file_noun, char *dst,
+                          size_t size) {
+  switch (tr) {
+  case TD_TOKEN_TRUST_OK:
+    dst[0] = '\0';
+    break;
+  case TD_TOKEN_TRUST_FILE_OWNER:
+    td_text_format(dst, size,
+                   "%s belongs to uid %u, neither root nor the user reading "
+                   "it (uid %u), so that user can change the token",
+                   file_noun, (unsigned)t->file.uid, (unsigned)euid);
+    break;
+  case TD_TOKEN_TRUST_FILE_WRITABLE:
+    td_text_format(dst, size,
+                   "%s has mode %04o: group or others can write it and "
+                   "change the token; chmod 600 it",
+                   file_noun, (unsigned)(t->file.mode & 07777));
+    break;
+  case TD_TOKEN_TRUST_DIR_OWNER:
+    td_text_format(dst, size,
+                   "the directory of %s belongs to uid %u, neither root nor "
+                   "the user reading it (uid %u), so that user can replace "
+                   "the file",
+                   file_noun, (unsigned)t->around.dir_uid, (unsigned)euid);
+    break;
+  case TD_TOKEN_TRUST_DIR_WRITABLE:
+    td_text_format(dst, size,
+                   "the directory of %s has mode %04o: group or others can "
+                   "write there and replace the file",
+                   file_noun, (unsigned)(t->around.dir_mode & 07777));
     break;
   }
 }

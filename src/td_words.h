@@ -36,7 +36,8 @@ void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
 
 /* Why a token was rejected (a TD_EV_TOKEN_REJECTED note), as it would
  * follow "it" or "the token": "expired on DATE", "was revoked before
- * OPTION (DATE)" or "was revoked or has expired". option names the
+ * OPTION (DATE)" or "was revoked or has expired"; "" for a 402 or a 403,
+ * whose problem (td_words_problem) already says why. option names the
  * expiry setting of the audience (TokenExpires, --expires). */
 void td_words_rejection(const td_note_t *n, const char *option, char *dst,
                         size_t size);
@@ -64,12 +65,26 @@ void td_words_orgs_left_out(const td_policy_t *pol,
                             const td_orgstate_step_t *out, char *dst,
                             size_t size);
 
+/* The UsageScale self-check's log line ("" when it has nothing to say),
+ * naming the organization, its usage as read and the option. */
+void td_words_orgs_scale(const td_policy_t *pol,
+                         const td_orgstate_step_t *out, char *dst,
+                         size_t size);
+
 /* Why a token cannot be used, without a final period. file_noun names
  * the file ("TokenFile \"/etc/x\"", "the token file"), token_noun the
  * token ("option Token", "the token"). */
 void td_words_token(td_token_status_t st, const td_token_t *t,
                     const char *file_noun, const char *token_noun, char *dst,
                     size_t size);
+
+/* Who else could change a token file (td_token_file_trust), e.g.
+ * "TokenFile "/x" has mode 0666: group or others can write it and change
+ * the token; chmod 600 it", without a final period; "" when nobody.
+ * euid is the reading user's. */
+void td_words_token_trust(td_token_trust_t tr, const td_token_t *t,
+                          uid_t euid, const char *file_noun, char *dst,
+                          size_t size);
 
 /* Why a file (CACert, --ca-cert) is refused, e.g. "is not a regular
  * file", "is larger than 1048576 bytes", "cannot be opened: ...". */

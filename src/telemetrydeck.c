@@ -60,6 +60,8 @@ typedef struct {
   double tls_warning_days;
   double tls_failure_days;
   double usage_warning_percent;
+  char *usage_scale_text; /* UsageScale as written, or NULL: the default */
+  td_usage_scale_t usage_scale;
   int unreachable_after;
 
   /* Run-time state, set up by init. */
@@ -70,6 +72,7 @@ typedef struct {
   td_orgstate_t orgs_state;
   char *active_token; /* what libcurl holds now; wiped when replaced */
   mode_t warned_mode; /* TokenFile mode last warned about */
+  td_text_once_t trust_warned; /* who else could change TokenFile */
   td_text_once_t token_problem; /* the last token problem logged */
   unsigned job;       /* td_sched's job of its users/info poll */
   unsigned orgs_job;  /* and of its organizations poll, or TD_SCHED_NONE */
@@ -124,6 +127,7 @@ static void account_free(account_t *a) {
   free(a->expect_user);
   free(a->orgs_url);
   free(a->proxy);
+  free(a->usage_scale_text);
   free(a);
 }
 
@@ -154,6 +158,7 @@ static const struct {
      offsetof(account_t, orgs_interval_s), 0.001, TD_MAX_INTERVAL},
     {"UsageWarningPercent", OPT_NUMBER,
      offsetof(account_t, usage_warning_percent), 0, 1e6},
+    {"UsageScale", OPT_STRING, offsetof(account_t, usage_scale_text), 0, 0},
     {"VerifyPeer", OPT_BOOL, offsetof(account_t, verify_peer), 0, 0},
     {"VerifyHost", OPT_BOOL, offsetof(account_t, verify_host), 0, 0},
     {"Notifications", OPT_BOOL, offsetof(account_t, notifications), 0, 0},
@@ -370,6 +375,18 @@ static int account_check_interval(account_t *a) {
   return -1;
 }
 
+/* UsageScale: how the organizations' usagePercentage is read. */
+static int account_check_usage_scale(account_t *a) {
+  a->usage_scale = TD_USAGE_FRACTION;
+  if (a->usage_scale_text == NULL ||
+      td_orgstate_scale_parse(a->usage_scale_text, &a->usage_scale) == 0)
+    return 0;
+  ERROR(LOG_PREFIX "account \"%s\": option UsageScale \"%s\" must be "
+                   "fraction or percent.",
+        a->name, a->usage_scale_text);
+  return -1;
+}
+
 static int account_check_proxy(account_t *a) {
   const char *why;
   if (td_http_proxy_check(a->url, a->proxy, a->allow_plaintext, &why) == 0)
@@ -400,7 +417,7 @@ static int account_check(account_t *a) {
     return -1;
   }
   if (account_check_interval(a) != 0 || account_check_expiry(a) != 0 ||
-      account_check_proxy(a) != 0 ||
+      account_check_proxy(a) != 0 || account_check_usage_scale(a) != 0 ||
       (a->ca_cert != NULL && account_check_ca(a) != 0))
     return -1;
   if (a->failure_days < 0 || a->warning_days < a->failure_days) {
@@ -524,6 +541,17 @@ static int token_use(account_t *a, const char *token) {
   return 0;
 }
 
+/* Warns, once until it changes, when another user than collectd's (or
+ * root) could change the TokenFile or replace it. */
+static void warn_token_trust(account_t *a, const td_token_t *t,
+                             const char *noun) {
+  char why[256];
+  td_words_token_trust(td_token_file_trust(t, geteuid()), t, geteuid(), noun,
+                       why, sizeof(why));
+  if (td_text_once(&a->trust_warned, why) && why[0] != '\0')
+    WARNING(LOG_PREFIX "account \"%s\": %s.", a->name, why);
+}
+
 /* Reads TokenFile (at every poll: a rotated token is picked up at once),
  * warning about a file others can read. Returns 0, or -1 after noting
  * the problem. */
@@ -538,8 +566,10 @@ static int token_file_load(account_t *a) {
             a->name, a->token_file, (unsigned)(t.file.mode & 07777));
     a->warned_mode = t.file.mode;
   }
+  snprintf(noun, sizeof(noun), "TokenFile \"%s\"", a->token_file);
+  if (t.file_status == TD_FILE_OK)
+    warn_token_trust(a, &t, noun);
   if (st != TD_TOKEN_OK) {
-    snprintf(noun, sizeof(noun), "TokenFile \"%s\"", a->token_file);
     td_words_token(st, &t, noun, noun, why, sizeof(why));
     token_problem(a, why);
     td_token_wipe(&t);
@@ -652,8 +682,12 @@ static void dispatch_step(const account_t *a, td_step_t *s, int polled) {
 static void orgs_done(account_t *a, const td_poll_t *poll) {
   static td_orgstate_step_t step; /* one read thread; 34 KiB off the stack */
   char line[TD_VERDICT_MAX_TEXT + 1], ti[DATA_MAX_NAME_LEN];
-  td_orgstate_step(&a->orgs_state, a->usage_warning_percent, poll, &step);
+  td_orgstate_step(&a->orgs_state, a->usage_warning_percent, a->usage_scale,
+                   poll, &step);
   td_words_orgstate_step(&a->policy, &step);
+  td_words_orgs_scale(&a->policy, &step, line, sizeof(line));
+  if (line[0] != '\0')
+    WARNING(LOG_PREFIX "%s", line);
   if (step.news == TD_LOG_PROBLEM) {
     td_words_orgs_problem(&a->policy, &step, line, sizeof(line));
     WARNING(LOG_PREFIX "%s", line);
@@ -910,6 +944,7 @@ static int account_start(account_t *a) {
       .tls_warning_days = a->tls_warning_days,
       .tls_failure_days = a->tls_failure_days,
       .usage_warning_percent = a->usage_warning_percent,
+      .usage_scale = a->usage_scale,
   };
   if (a->expires_text != NULL)
     td_time_parse_utc(a->expires_text, &a->policy.expires);

@@ -193,6 +193,10 @@ STATIC_MODES = {
         403, JSON_TYPE,
         vapor_error("You do not have permission to access this resource."),
         []),
+    # What third-party clients see for a personal access token whose
+    # organization is not (or no longer) on a paid plan.
+    "payment_required": lambda e, s: (402, JSON_TYPE,
+                                      vapor_error("Payment Required"), []),
     "server_error_valid_body": lambda e, s: (500, JSON_TYPE, ok_body(e), []),
     "502_html": lambda e, s: (502, HTML_TYPE,
                               html_page(502, "fake upstream proxy"), []),
@@ -284,7 +288,26 @@ ENTRY_KEYS = {
     "orgs": (lambda v: True, "any JSON value"),
     # true: GET /api/v3/organizations reads the request and never answers.
     "orgs_hang": (lambda v: isinstance(v, bool), "true or false"),
+    # The scale usagePercentage is served in; "orgs" give it in percent.
+    # The real scale is unknown: the one public client that shows it reads
+    # a fraction, so that is the default here too.
+    "usage_scale": (lambda v: v in ("fraction", "percent"),
+                    "fraction or percent"),
 }
+
+
+def served_usage(value, scale):
+    """value (any JSON) with every numeric usagePercentage, given in
+    percent, put in scale."""
+    if isinstance(value, list):
+        return [served_usage(v, scale) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: served_usage(v, scale) for k, v in value.items()}
+    u = value.get("usagePercentage")
+    if scale == "fraction" and _num(u):
+        out["usagePercentage"] = u / 100
+    return out
 
 
 def orgs_answer(entry):
@@ -296,6 +319,7 @@ def orgs_answer(entry):
         "id": "org-" + entry["label"], "name": "Org " + entry["label"],
         "isInRestrictedMode": False, "usagePercentage": 42.5,
         "resolvedMaxSignals": 100000}])
+    orgs = served_usage(orgs, entry.get("usage_scale", "fraction"))
     return 200, JSON_TYPE, json.dumps(orgs).encode(), []
 
 

@@ -501,6 +501,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   td_answer_t *a = td_answer_new(TD_ANSWER_USER);
   if (a == NULL)
     return 0;
+  /* telemetrydeck-check --shape records every answer's shape as well. */
+  if ((flags & 16) && td_answer_keep_shape(a) != 0) {
+    td_answer_free(a);
+    return 0;
+  }
   td_state_t st;
   td_state_init(&st);
   check_state(&st);
@@ -577,6 +582,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (end.how == TD_END_FAILED && !stopped)
       CHECK(p.error != NULL && p.error[0] != '\0');
     CHECK(p.info != NULL && p.orgs == NULL);
+    CHECK((p.shape != NULL) == ((flags & 16) != 0));
+    if (p.shape != NULL) {
+      CHECK(p.shape->count <= TD_SHAPE_MAX_PATHS &&
+            p.shape->n_headers <= TD_SHAPE_MAX_HEADERS);
+      for (size_t k = 0; k < p.shape->count; k++) {
+        char line[TD_SHAPE_MAX_LINE + 1];
+        CHECK(strlen(p.shape->paths[k].path) <= TD_SHAPE_MAX_PATH);
+        td_shape_line(&p.shape->paths[k], line, sizeof(line));
+        CHECK(whole_utf8(line));
+      }
+    }
 
     /* What the plugin does at this poll time. */
     td_state_t prev = st;

@@ -117,15 +117,18 @@ def test_check_ok_with_token_file_and_environment(d):
         # the plugin's TokenFile.
         tf2 = run.token_file("spaced", "  %s \r\n\n" % TOKEN)
         assert run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf2).rc == OK
-        # ExpectUser: the e-mail without regard to case, or the exact id.
+        # ExpectUser: the e-mail or the id, without regard to case.
         r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
                 "--expect-user", "MAIN@Example.com")
         assert r.rc == OK, r
         r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
                 "--expect-user", "id-main")
         assert r.rc == OK, r
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
+                "--expect-user", "ID-Main")
+        assert r.rc == OK, r
         st = fake.label("main")
-        assert st["requests"] == st["auth_ok"] == 6, st
+        assert st["requests"] == st["auth_ok"] == 7, st
         assert fake.stats()["unknown_auth"] == 0  # tdpat_notknown was never sent
     finally:
         fake.stop()
@@ -245,6 +248,33 @@ def test_check_rejected_token_is_critical(d):
     run.assert_no_token()
 
 
+def test_check_402_and_403_are_critical_in_their_own_words(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "plan", "mode": "payment_required"},
+                       OTHER: {"label": "forb", "mode": "forbidden"}})
+    run = Runner(d)
+    try:
+        for args in ((), ("--expires", days_from_now(100))):
+            r = run("--url", fake.url(), "--ca-cert", ca(), *args,
+                    env_token=TOKEN)
+            assert r.rc == CRITICAL, r
+            state, text, perf = r.parsed()
+            assert text.startswith(
+                "HTTP 402 (Payment Required): TelemetryDeck requires a paid "
+                "plan for personal access tokens"), r
+            assert perf["token_valid"]["value"] == "0", r
+            assert "revoked" not in r.status and "expired" not in r.status, r
+        r = run("--url", fake.url(), "--ca-cert", ca(), env_token=OTHER)
+        assert r.rc == CRITICAL, r
+        assert r.parsed()[1] == (
+            "HTTP 403 (You do not have permission to access this resource.): "
+            "the token is valid but not allowed this request (permissions or "
+            "plan)"), r
+        assert "revoked" not in r.status, r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
 def test_check_unreachable_api_is_critical(d):
     fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "503_html"}})
     selfsigned = FakeAPI(d, {TOKEN: {"label": "ss", "mode": "ok"}},
@@ -310,6 +340,9 @@ def test_check_bad_usage_and_missing_token_are_unknown(d):
             (("--url", url, "--tokn=" + TOKEN), "unknown or ambiguous option --tokn"),
             (("--bogus",), "unknown or ambiguous option --bogus"),
             (("-x",), "unknown option -x"),
+            (("--url", url, "--verbose=1"), "option --verbose takes no value"),
+            (("--url", url, "--allow-plaintext=yes"),
+             "option --allow-plaintext takes no value"),
             (("--url", url, "--timeout"), "option --timeout needs a value"),
             (("--url", url, "--timeout", "0"), "--timeout must be"),
             (("--url", url, "--timeout", "ten"), "--timeout must be"),
@@ -358,6 +391,20 @@ def test_check_bad_usage_and_missing_token_are_unknown(d):
         r = run("--url", "http://localhost:%d/api/v3/users/info" % fake.port,
                 "--token-file", tf)
         assert r.rc == OK, r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_expires_at_the_epoch_is_shown_as_that_date(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}})
+    run = Runner(d)
+    try:
+        r = run("--url", fake.url(), "--ca-cert", ca(), "--expires",
+                "1970-01-01", env_token=TOKEN)
+        assert r.rc == CRITICAL, r
+        assert r.parsed()[1] == ('token valid for "epoch@example.com"; the '
+                                 'token expired on 1970-01-01T00:00:00Z'), r
     finally:
         fake.stop()
     run.assert_no_token()

@@ -134,6 +134,22 @@ def test_check_nul_in_token_file_is_unknown_and_nothing_is_sent(d):
         fake.stop()
 
 
+def test_check_invisible_character_in_the_environment_token_is_unknown(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "paste", "mode": "ok"}}, cert=None)
+    try:
+        for pasted in (TOKEN + "\u00a0", TOKEN + "\u200b", "\ufeff" + TOKEN):
+            r = Run(["--url", fake.url()], token=pasted)
+            assert r.rc == UNKNOWN, r
+            assert r.status == (
+                "TELEMETRYDECK UNKNOWN - the token in TELEMETRYDECK_TOKEN "
+                "holds a character outside printable ASCII, probably an "
+                "invisible one pasted with it (no-break space, zero-width "
+                "space, byte order mark)"), r
+        assert fake.stats()["requests"] == 0, fake.stats()
+    finally:
+        fake.stop()
+
+
 def test_check_unicode_controls_from_the_api_never_reach_the_output(d):
     reason = "Token%sgone%sfor good" % (NASTY, NASTY)
     fake = FakeAPI(d, {TOKEN: {"label": "uc", "mode": "custom", "status": 401,
@@ -177,3 +193,57 @@ def test_check_server_speaking_only_tls_1_1_is_critical_without_request(d):
         assert st["requests"] == 0 and st["unknown_auth"] == 0, st
     finally:
         old.stop()
+
+
+def test_check_shape_shows_the_structure_of_both_answers_and_no_value(d):
+    orgs = [{"id": "org-secret-1", "name": "Acme Secret Corp",
+             "usagePercentage": 42.5, "isInRestrictedMode": False,
+             "resolvedMaxSignals": 100000, "apps": [{"id": "app-1"}]}]
+    fake = FakeAPI(d, {TOKEN: {"label": "shape", "mode": "ok",
+                               "id": "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6",
+                               "email": "private@example.org",
+                               "orgs": orgs}}, cert=None)
+    try:
+        r = Run(["--url", fake.url(), "--shape", "--organizations"])
+        assert r.rc == OK, r
+        lines = r.text.split("\n")
+        assert lines[0].startswith("TELEMETRYDECK OK - "), r
+        at = lines.index("shape of the users/info answer (no values):")
+        users = lines[at + 1:lines.index(
+            "shape of the organizations answer (no values):")]
+        assert users[:3] == ["  HTTP/1.1 200",
+                             "  header Content-Type: application/json; "
+                             "charset=utf-8", "  $ object"], users
+        for want in ("  $.id string", "  $.email string",
+                     "  $.emailIsVerified boolean",
+                     "  $.organization.name string",
+                     "  $.receiveMarketingEmails null"):
+            assert want in users, (want, users)
+        org_lines = lines[lines.index(
+            "shape of the organizations answer (no values):") + 1:]
+        for want in ("  $ array (length 1)", "  $[].isInRestrictedMode boolean",
+                     "  $[].usagePercentage number (within 0..1)",
+                     "  $[].apps array (length 1)", "  $[].apps[].id string"):
+            assert want in org_lines, (want, org_lines)
+        for value in ("6F1E8A84", "private@example.org", "Acme", "org-secret",
+                      "app-1", "42.5", "0.425", "100000"):
+            assert value not in "\n".join(lines[1:]), (value, r)
+        assert fake.label("shape")["paths"] == {
+            "/api/v3/users/info": 1, "/api/v3/organizations": 1}, fake.stats()
+        # A rejected token: the status and the error body's shape.
+        fake.mode("shape", "revoked")
+        r = Run(["--url", fake.url(), "--shape"])
+        assert r.rc == CRITICAL, r
+        assert r.text.split("\n")[1:6] == [
+            "shape of the users/info answer (no values):", "  HTTP/1.1 401",
+            "  header Content-Type: application/json; charset=utf-8",
+            "  $ object", "  $.error boolean"], r
+        for args, want in (
+                (["--organizations"], "--organizations goes with --shape"),
+                (["--shape", "--organizations", "--url",
+                  fake.url(path="/api/v3/other")],
+                 "--organizations needs a --url ending in /users/info")):
+            r = Run(["--url", fake.url()] + args if "--url" not in args else args)
+            assert r.rc == UNKNOWN and want in r.status, r
+    finally:
+        fake.stop()

@@ -11,9 +11,11 @@ tests here take the other wrong values and the operations around them.
 
 import os
 import re
+import subprocess
 import time
 
 from harness import Collectd, FakeAPI, account, inputs, wait_for
+from test_check import CHECK, UNKNOWN, WARNING
 from test_core import ca, check_clean
 from test_hostile import assert_healthy_kept_polling, loopback_dns_wrapper
 
@@ -405,3 +407,82 @@ def test_token_file_problems_are_logged_once_and_repairs_picked_up_at_next_poll(
         cd.stop()
         fake.stop()
     check_clean(d, cd, SECRET, long_token, max_token)
+
+
+NOBODY = 65534
+
+
+def test_token_file_others_could_change_are_warned_and_a_foreign_symlink_refused(d):
+    # ssh's StrictModes, with collectd running as root (as Debian's does):
+    # a file or a directory of another user, or one others may write, can
+    # have its token swapped; a link of another owner than its target's
+    # chooses which file is read and sent.
+    assert os.geteuid() == 0, "this test needs collectd to run as root"
+    folder = inputs(d)
+    shared = os.path.join(folder, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    paths = {
+        "tr_nobody": os.path.join(folder, "nobody.token"),
+        "tr_shared_dir": os.path.join(shared, "root.token"),
+        "tr_link": os.path.join(shared, "link.token"),
+    }
+    _write(paths["tr_nobody"], (tok("tr_nobody") + "\n").encode())
+    os.chown(paths["tr_nobody"], NOBODY, NOBODY)
+    _write(paths["tr_shared_dir"], (tok("tr_shared_dir") + "\n").encode())
+    root_only = os.path.join(folder, "root-only.token")
+    _write(root_only, (tok("tr_link") + "\n").encode())
+    os.symlink(root_only, paths["tr_link"])
+    os.lchown(paths["tr_link"], NOBODY, NOBODY)
+    table = {tok(n): {"label": n, "mode": "ok"} for n in list(paths) + ["good"]}
+    fake = FakeAPI(d, table)
+    block = [account(n, fake.url(), token_file=p, CACert=ca())
+             for n, p in sorted(paths.items())]
+    block.append(account("good", fake.url(), tok("good"), CACert=ca()))
+    cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
+    try:
+        wait_good(cd)
+        warned = {
+            "tr_nobody": 'TokenFile "%s" belongs to uid 65534, neither root '
+                         'nor the user reading it (uid 0), so that user can '
+                         'change the token.',
+            "tr_shared_dir": 'the directory of TokenFile "%s" has mode 0777: '
+                             'group or others can write there and replace '
+                             'the file.',
+        }
+        for name, text in warned.items():
+            lines = cd.log_lines(r'\[warning\] telemetrydeck plugin: account '
+                                 r'"%s": ' % name + re.escape(text % paths[name]))
+            assert len(lines) == 1, (name, cd.log())
+            assert cd.last(name, "bool-token_valid") == 1, name
+        assert errors(cd, "tr_link") == [
+            'account "tr_link": TokenFile "%s" is a symbolic link owned by uid '
+            '65534 to a file owned by uid 0: refused, since the link\'s owner '
+            'chooses what is read.' % paths["tr_link"]], cd.log()
+        assert fake.label("tr_link").get("requests", 0) == 0
+        assert cd.values("tr_link", "bool-token_valid") == []
+        # The check judges the same files alike.
+        env = {k: v for k, v in os.environ.items() if k != "TELEMETRYDECK_TOKEN"}
+        want = {
+            "tr_nobody": (WARNING, "the token file belongs to uid 65534, "
+                          "neither root nor the user reading it (uid 0), so "
+                          "that user can change the token"),
+            "tr_shared_dir": (WARNING, "the directory of the token file has "
+                              "mode 0777: group or others can write there "
+                              "and replace the file"),
+            "tr_link": (UNKNOWN, "the token file is a symbolic link owned by "
+                        "uid 65534 to a file owned by uid 0: refused, since "
+                        "the link's owner chooses what is read"),
+        }
+        for name, (rc, text) in want.items():
+            r = subprocess.run([CHECK, "--url", fake.url(), "--ca-cert", ca(),
+                                "--token-file", paths[name]],
+                               capture_output=True, text=True, timeout=20,
+                               env=env, stdin=subprocess.DEVNULL)
+            assert r.returncode == rc and text in r.stdout, (name, r)
+        assert fake.label("tr_link").get("requests", 0) == 0
+        assert_healthy_kept_polling(cd, "good")
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd, SECRET)

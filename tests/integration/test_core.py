@@ -161,6 +161,24 @@ def test_token_expiry_warning_then_failure(d):
     check_clean(d, cd)
 
 
+def test_token_expires_at_the_epoch_is_worded_as_that_date(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}})
+    cd = Collectd(d, account("epoch", fake.url(), TOKEN, CACert=ca(),
+                             TokenExpires="1970-01-01"))
+    try:
+        assert wait_for(lambda: cd.notes("epoch", "token"), 10), cd.log()
+        notes = cd.notes("epoch", "token")
+        assert severities(notes) == ["FAILURE"], notes
+        assert notes[0]["message"] == (
+            'Account "epoch": the token expired on 1970-01-01T00:00:00Z; '
+            'create a new one in the TelemetryDeck dashboard.'), notes
+        assert "unknown date" not in cd.log()
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
 def test_self_signed_certificate_fails_verification_and_never_sees_token(d):
     fake = FakeAPI(d, {TOKEN: {"label": "tls", "mode": "ok"}}, cert="selfsigned")
     cd = Collectd(d, account("tls", fake.url(), TOKEN, UnreachableAfter=2))
@@ -243,6 +261,32 @@ def test_token_file_is_reread_every_poll(d):
         os.chmod(tf, 0o644)
         assert wait_for(lambda: cd.log_lines(r'has mode 0644 and is readable by group'), 10)
         assert cd.last("rot", "bool-token_valid") == 1
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_viewer_path_with_trailing_slash_and_an_answer_without_organization(d):
+    # The official viewer calls users/info/ (trailing slash) and the 2021
+    # server model allows "receiveReports": null and no "organization".
+    body = ('{"email":"main@example.com","emailIsVerified":true,'
+            '"firstName":"Fake","id":"6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6",'
+            '"lastName":"main","receiveMarketingEmails":null,'
+            '"receiveReports":null}')
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "custom", "body": body}})
+    url = fake.url(path="/api/v3/users/info/")
+    cd = Collectd(d, account("main", url, TOKEN, CACert=ca(),
+                             ExpectUser="6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6"))
+    try:
+        assert wait_for(lambda: len(cd.values("main", "bool-token_valid")) >= 2,
+                        10), cd.log()
+        assert all(v == 1 for _, v in cd.values("main", "bool-token_valid"))
+        assert cd.last("main", "bool-email_verified") == 1
+        assert cd.notes("main") == [], cd.notes("main")
+        assert not cd.log_lines(r'telemetrydeck plugin: account "main"'), cd.log()
+        paths = fake.label("main")["paths"]
+        assert set(paths) == {"/api/v3/users/info/"}, paths
     finally:
         cd.stop()
         fake.stop()

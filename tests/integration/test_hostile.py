@@ -147,10 +147,28 @@ REJECTIONS = [
     ("r403_html", {"mode": "custom", "status": 403, "content_type": HTML,
                    "body": HTML_PAGE}, 403, None),
     ("r403_empty", {"mode": "custom", "status": 403, "body": ""}, 403, None),
+    ("r402_vapor", {"mode": "payment_required"}, 402, "Payment Required"),
+    ("r402_empty", {"mode": "custom", "status": 402, "body": ""}, 402, None),
 ]
 
+# What the log line and the FAILURE say after the status (and the reason):
+# only a 401 is worded as a revocation.
+REJECTION_WORDS = {
+    401: ("the API rejected the token with HTTP 401%s",
+          'TelemetryDeck rejected the token with HTTP 401%s: it was revoked '
+          'or has expired.'),
+    402: ("HTTP 402%s: TelemetryDeck requires a paid plan for personal "
+          "access tokens",
+          "HTTP 402%s: TelemetryDeck requires a paid plan for personal "
+          "access tokens."),
+    403: ("HTTP 403%s: the token is valid but not allowed this request "
+          "(permissions or plan)",
+          "HTTP 403%s: the token is valid but not allowed this request "
+          "(permissions or plan)."),
+}
 
-def test_rejected_token_401_403_any_body_is_token_valid_0_with_one_failure(d):
+
+def test_rejected_token_401_402_403_any_body_is_token_valid_0_with_one_failure(d):
     s = Scene(d, [(n, e, {}) for n, e, _, _ in REJECTIONS])
     cd = s.cd
     try:
@@ -161,16 +179,18 @@ def test_rejected_token_401_403_any_body_is_token_valid_0_with_one_failure(d):
             assert cd.last(name, "response_code") == status, name
             assert cd.values(name, "response_time"), name
             assert cd.values(name, "bool-email_verified") == [], name
-            suffix = r" \(%s\)" % re.escape(reason) if reason else ""
-            assert_logged_once(cd, name, r"the API rejected the token with "
-                               r"HTTP %d%s" % (status, suffix))
+            suffix = " (%s)" % reason if reason else ""
+            log_words, note_words = REJECTION_WORDS[status]
+            assert_logged_once(cd, name, re.escape(log_words % suffix))
             notes = cd.notes(name)
             assert severities(notes) == ["FAILURE"], (name, notes)
             assert notes[0]["type_instance"] == "token_valid", notes
             assert notes[0]["message"] == (
-                'Account "%s": TelemetryDeck rejected the token with HTTP '
-                '%d%s: it was revoked or has expired.'
-                % (name, status, " (%s)" % reason if reason else "")), notes
+                'Account "%s": ' % name + note_words % suffix), notes
+            if status != 401:
+                assert "revoked" not in notes[0]["message"], notes
+                assert not re.search("revoked|expired",
+                                     "\n".join(plugin_lines(cd, name))), name
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
     finally:
@@ -636,11 +656,15 @@ def test_expect_user_token_of_another_user_is_a_failure_naming_expect_user(d):
         ("exp_wrong", {"mode": "ok"}, {"ExpectUser": "boss@corp.example"}),
         ("exp_email", {"mode": "ok"}, {"ExpectUser": "EXP_EMAIL@Example.COM"}),
         ("exp_id", {"mode": "ok"}, {"ExpectUser": "id-exp_id"}),
+        # Swift writes UUIDs in upper case; the operator copied one in
+        # lower case.
+        ("exp_uuid", {"mode": "ok", "id": "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6"},
+         {"ExpectUser": "6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6"}),
     ]
     s = Scene(d, cases)
     cd, fake = s.cd, s.fake
     try:
-        wait_polls(fake, ["exp_wrong", "exp_email", "exp_id"], 3)
+        wait_polls(fake, ["exp_wrong", "exp_email", "exp_id", "exp_uuid"], 3)
         assert cd.last("exp_wrong", "bool-token_valid") == 0
         assert cd.last("exp_wrong", "bool-api_reachable") == 1
         assert cd.values("exp_wrong", "bool-email_verified") == []
@@ -652,7 +676,7 @@ def test_expect_user_token_of_another_user_is_a_failure_naming_expect_user(d):
             'TelemetryDeck user than ExpectUser "boss@corp.example".'), notes
         assert_logged_once(cd, "exp_wrong", "the token belongs to another user "
                            "than ExpectUser")
-        for name in ("exp_email", "exp_id"):
+        for name in ("exp_email", "exp_id", "exp_uuid"):
             rows = cd.values(name, "bool-token_valid")
             assert rows and all(v == 1 for _, v in rows), (name, rows)
             assert cd.notes(name) == [] and plugin_lines(cd, name) == []

@@ -160,3 +160,63 @@ def test_organizations_of_unknown_shape_missing_fields_are_no_value(d):
         cd.stop()
         fake.stop()
     check_clean(d, cd)
+
+
+def test_usage_scale_fraction_by_default_percent_on_request_and_the_self_check(d):
+    # The orgs lists are written in percent; the fake serves them in the
+    # entry's usage_scale (a fraction unless told).
+    tok = {n: "tdpat_SCALE_%s_0123456789" % n
+           for n in ("frac", "pct", "frac_wrong", "pct_wrong", "bad")}
+    acme = [org("Acme", 42.5, False), org("Side", 5, False)]
+    held = [org("Held", 117.5, True)]
+    fake = FakeAPI(d, {
+        tok["frac"]: {"label": "frac", "mode": "ok", "orgs": acme},
+        tok["pct"]: {"label": "pct", "mode": "ok", "orgs": acme,
+                     "usage_scale": "percent"},
+        tok["frac_wrong"]: {"label": "frac_wrong", "mode": "ok", "orgs": acme,
+                            "usage_scale": "percent"},
+        tok["pct_wrong"]: {"label": "pct_wrong", "mode": "ok", "orgs": held},
+        tok["bad"]: {"label": "bad", "mode": "ok"},
+    })
+    opts = dict(CACert=ca(), CollectOrganizations=True, OrganizationsInterval=0.5)
+    cd = Collectd(d, "\n".join([
+        account("frac", fake.url(), tok["frac"], **opts),
+        account("pct", fake.url(), tok["pct"], UsageScale="percent", **opts),
+        account("frac_wrong", fake.url(), tok["frac_wrong"], **opts),
+        account("pct_wrong", fake.url(), tok["pct_wrong"], UsageScale="Percent",
+                **opts),
+        account("bad", fake.url(), tok["bad"], UsageScale="percentage", **opts),
+    ]))
+    try:
+        def orgs_polls(n):
+            return fake.label(n).get("paths", {}).get("/api/v3/organizations", 0)
+        assert wait_for(lambda: all(orgs_polls(n) >= 4 for n in
+                                    ("frac", "pct", "frac_wrong", "pct_wrong")),
+                        15), cd.log()
+        time.sleep(0.6)
+        for name in ("frac", "pct"):
+            assert cd.last(name, "gauge-usage_percent-Acme") == 42.5, name
+            assert cd.last(name, "gauge-usage_percent-Side") == 5, name
+            assert not cd.log_lines(r'account "%s": .*UsageScale' % name), cd.log()
+        # Percents read as fractions: 4250%, and one WARNING naming the option.
+        assert cd.last("frac_wrong", "gauge-usage_percent-Acme") == 4250
+        lines = cd.log_lines(r'account "frac_wrong": .*UsageScale')
+        assert len(lines) == 1, lines
+        assert lines[0].endswith(
+            'account "frac_wrong": organization Acme is not restricted at 4250% '
+            'of its signals: usagePercentage looks like a percent, not a '
+            'fraction; check UsageScale (fraction here).'), lines
+        # Fractions read as percents: a restricted organization at 1.18%.
+        assert cd.last("pct_wrong", "gauge-usage_percent-Held") == 1.175
+        lines = cd.log_lines(r'account "pct_wrong": .*UsageScale')
+        assert len(lines) == 1 and lines[0].endswith(
+            'account "pct_wrong": organization Held is in restricted mode at '
+            'only 1.18% of its signals: usagePercentage looks like a '
+            'fraction, not a percent; check UsageScale (percent here).'), lines
+        assert cd.log_lines(r'account "bad": option UsageScale "percentage" '
+                            r'must be fraction or percent\.'), cd.log()
+        assert fake.label("bad").get("requests", 0) == 0
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd, *tok.values())

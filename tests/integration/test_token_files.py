@@ -35,6 +35,11 @@ CASES = {
     "two_lines": (lambda t: t + b"\n" + t + b"\n", False),
     "space_inside": (lambda t: t[:8] + b" " + t[8:] + b"\n", False),
     "escape_inside": (lambda t: t[:8] + b"\x1b" + t[8:] + b"\n", False),
+    # Invisible characters pasted with the token.
+    "nbsp_after": (lambda t: t + b"\xc2\xa0\n", False),
+    "zero_width_space_after": (lambda t: t + b"\xe2\x80\x8b\n", False),
+    "bom_first": (lambda t: b"\xef\xbb\xbf" + t + b"\n", False),
+    "latin1_inside": (lambda t: t[:8] + b"\xe9" + t[8:] + b"\n", False),
     "empty": (lambda t: b"", False),
     "white_only": (lambda t: b" \n\t\r\n\v\f", False),
     "too_long": (lambda t: t + b"x" * 4097, False),
@@ -84,7 +89,7 @@ def test_plugin_and_check_take_and_refuse_the_same_token_files(d):
         assert wait_for(lambda: all(cd.values(n, "bool-token_valid")
                                     for n in taken), 15), cd.log()
         plugin = {n: bool(cd.values(n, "bool-token_valid")) for n in expected}
-        check = {}
+        check, check_out = {}, {}
         for n, p in paths.items():
             env = {k: v for k, v in os.environ.items()
                    if k != "TELEMETRYDECK_TOKEN"}
@@ -94,6 +99,7 @@ def test_plugin_and_check_take_and_refuse_the_same_token_files(d):
                                stdin=subprocess.DEVNULL)
             assert r.returncode in (0, 3), (n, r)
             check[n] = r.returncode == 0
+            check_out[n] = r.stdout
             assert tok(n) not in r.stdout + r.stderr, (n, r)
         disagree = {n: (plugin[n], check[n]) for n in expected
                     if plugin[n] != check[n]}
@@ -107,6 +113,15 @@ def test_plugin_and_check_take_and_refuse_the_same_token_files(d):
         for n, t in expected.items():
             if not t:
                 assert cd.log_lines(r'account "%s": .*TokenFile' % n), (n, cd.log())
+        # The invisible characters are named as a likely copy-paste
+        # accident, by both front ends.
+        pasted = ("nbsp_after", "zero_width_space_after", "bom_first",
+                  "latin1_inside")
+        for n in pasted:
+            assert cd.log_lines(r'account "%s": TokenFile .* holds a character '
+                                r'outside printable ASCII, probably an '
+                                r'invisible one pasted with it' % n), n
+            assert "pasted with it (no-break space" in check_out[n], n
     finally:
         cd.stop()
         fake.stop()

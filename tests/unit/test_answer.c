@@ -6,6 +6,7 @@
  *   tools/build && _build/tests/unit/test_answer */
 #include "td_answer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,9 +131,161 @@ static void check_phases(void) {
   }
 }
 
+/* The shape of an answer (telemetrydeck-check --shape): goldens of every
+ * line it prints, the same at every chunk size, and never a value. */
+static void render_shape(const td_shape_result_t *r, char *dst, size_t size) {
+  char line[TD_SHAPE_MAX_LINE + 1];
+  snprintf(dst, size, "%s %d\n", r->protocol, r->status);
+  for (size_t i = 0; i < r->n_headers; i++)
+    snprintf(dst + strlen(dst), size - strlen(dst), "header %s\n",
+             r->headers[i]);
+  for (size_t i = 0; i < r->count; i++) {
+    td_shape_line(&r->paths[i], line, sizeof(line));
+    snprintf(dst + strlen(dst), size - strlen(dst), "%s\n", line);
+  }
+  if (r->dropped > 0)
+    snprintf(dst + strlen(dst), size - strlen(dst), "dropped %zu\n",
+             r->dropped);
+  snprintf(dst + strlen(dst), size - strlen(dst), "body %d\n", (int)r->body);
+}
+
+static void check_shape(void) {
+  static const char *const h200[] = {
+      "HTTP/1.1 200 OK\r\n", "Content-Type: application/json\r\n",
+      "Set-Cookie: session=SECRETCOOKIE\r\n", "X-RateLimit-Remaining: 99\r\n",
+      NULL};
+  static const char *const h2_429[] = {
+      "HTTP/1.1 200 Connection established\r\n", "Retry-After: 1\r\n", "\r\n",
+      "HTTP/2 429 \r\n", "retry-after: 30\r\n", "RateLimit-Reset: 30\r\n",
+      NULL};
+  static const struct {
+    const char *what;
+    td_answer_kind_t kind;
+    const char *const *headers;
+    const char *body;
+    const char *want;
+  } cases[] = {
+      {"a users/info answer: paths and types, no value", TD_ANSWER_USER, h200,
+       "{\"id\":\"6F1E8A84-0C1D\",\"email\":\"you@example.com\","
+       "\"emailIsVerified\":true,\"organization\":{\"name\":\"Acme\"},"
+       "\"receiveReports\":null}",
+       "HTTP/1.1 200\n"
+       "header Content-Type: application/json\n"
+       "header X-RateLimit-Remaining: 99\n"
+       "$ object\n$.id string\n$.email string\n$.emailIsVerified boolean\n"
+       "$.organization object\n$.organization.name string\n"
+       "$.receiveReports null\nbody 0\n"},
+      {"organizations: array lengths, types merged, the 0..1 range",
+       TD_ANSWER_ORGS, h200,
+       "[{\"name\":\"A\",\"usagePercentage\":0.25,\"apps\":[5,6,7]},"
+       "{\"name\":null,\"usagePercentage\":0.9,\"apps\":[]}]",
+       "HTTP/1.1 200\n"
+       "header Content-Type: application/json\n"
+       "header X-RateLimit-Remaining: 99\n"
+       "$ array (length 2)\n$[] object\n$[].name string|null\n"
+       "$[].usagePercentage number (within 0..1)\n"
+       "$[].apps array (length 0..3)\n$[].apps[] number (outside 0..1)\n"
+       "body 0\n"},
+      {"percents and fractions mixed, nested arrays", TD_ANSWER_ORGS, h200,
+       "{\"organizations\":[{\"usagePercentage\":42.5},"
+       "{\"usagePercentage\":1}],\"m\":[[true],[]]}",
+       "HTTP/1.1 200\n"
+       "header Content-Type: application/json\n"
+       "header X-RateLimit-Remaining: 99\n"
+       "$ object\n$.organizations array (length 2)\n$.organizations[] object\n"
+       "$.organizations[].usagePercentage number (within and outside 0..1)\n"
+       "$.m array (length 2)\n$.m[] array (length 0..1)\n$.m[][] boolean\n"
+       "body 0\n"},
+      {"keys that look like data show as <key>", TD_ANSWER_USER, h200,
+       "{\"you@example.com\":1,\"6F1E8A84\":{\"ok\":2},\"a b\":3,"
+       "\"ok_key-2\":4}",
+       "HTTP/1.1 200\n"
+       "header Content-Type: application/json\n"
+       "header X-RateLimit-Remaining: 99\n"
+       "$ object\n$.<key> object|number (within and outside 0..1)\n$.<key>.ok number "
+       "(outside 0..1)\n$.ok_key-2 number (outside 0..1)\nbody 0\n"},
+      {"the last answer's status line and headers, after a proxy's",
+       TD_ANSWER_USER, h2_429, "{\"error\":true,\"reason\":\"Slow down\"}",
+       "HTTP/2 429\nheader retry-after: 30\nheader RateLimit-Reset: 30\n"
+       "$ object\n$.error boolean\n$.reason string\nbody 0\n"},
+      {"a broken body: what came before, and the parse's verdict",
+       TD_ANSWER_USER, h200, "{\"id\":\"x\",,}",
+       "HTTP/1.1 200\n"
+       "header Content-Type: application/json\n"
+       "header X-RateLimit-Remaining: 99\n"
+       "$ object\n$.id string\nbody 1\n"},
+  };
+  char got[4096];
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    td_answer_t *a = td_answer_new(cases[i].kind);
+    size_t len = strlen(cases[i].body);
+    int same = 1;
+    char first[4096] = "";
+    if (a == NULL || td_answer_keep_shape(a) != 0) {
+      tap_ok(0, "%s: td_answer_keep_shape", cases[i].what);
+      td_answer_free(a);
+      continue;
+    }
+    for (size_t chunk = 1; chunk <= len; chunk++) {
+      td_answer_end_t end = {.how = TD_END_OK, .http_status = 200};
+      td_poll_t p;
+      transfer(a, cases[i].headers, cases[i].body, len, chunk, &end, &p);
+      render_shape(p.shape, got, sizeof(got));
+      if (chunk == 1)
+        snprintf(first, sizeof(first), "%s", got);
+      same &= strcmp(got, first) == 0;
+    }
+    tap_is_str(first, cases[i].want, "shape: %s", cases[i].what);
+    tap_ok(same, "shape: %s: the same at every chunk size", cases[i].what);
+    tap_ok(strstr(first, "example.com") == NULL &&
+               strstr(first, "SECRETCOOKIE") == NULL &&
+               strstr(first, "Acme") == NULL &&
+               strstr(first, "6F1E8A84") == NULL &&
+               strstr(first, "Slow down") == NULL,
+           "shape: %s: no value of the body, no other header", cases[i].what);
+    td_answer_free(a);
+  }
+
+  /* Bounded: 100 distinct keys keep TD_SHAPE_MAX_PATHS paths. */
+  static char wide[4096];
+  strcpy(wide, "{");
+  for (int k = 0; k < 100; k++)
+    snprintf(wide + strlen(wide), sizeof(wide) - strlen(wide), "%s\"k%d\":0",
+             k ? "," : "", k);
+  strcat(wide, "}");
+  td_answer_t *a = td_answer_new(TD_ANSWER_USER);
+  td_answer_keep_shape(a);
+  td_answer_end_t end = {.how = TD_END_OK, .http_status = 200};
+  td_poll_t p;
+  transfer(a, h200, wide, strlen(wide), 64, &end, &p);
+  tap_ok(p.shape->count == TD_SHAPE_MAX_PATHS &&
+             p.shape->dropped == 101 - TD_SHAPE_MAX_PATHS,
+         "100 keys: %d paths kept, the rest counted (%zu kept, %zu left out)",
+         TD_SHAPE_MAX_PATHS, p.shape->count, p.shape->dropped);
+  /* Deep: the depth bound holds, the path is cut, nothing overflows. */
+  static char deep[2 * TD_JSON_MAX_DEPTH * 12 + 16];
+  deep[0] = '\0';
+  for (int k = 0; k < TD_JSON_MAX_DEPTH + 2; k++)
+    strcat(deep, "{\"abcdefgh\":");
+  transfer(a, h200, deep, strlen(deep), 5, &end, &p);
+  tap_ok(p.shape->body == TD_JSON_E_DEPTH &&
+             strlen(p.shape->paths[p.shape->count - 1].path) <=
+                 TD_SHAPE_MAX_PATH,
+         "nesting past TD_JSON_MAX_DEPTH: the depth error, paths cut at "
+         "TD_SHAPE_MAX_PATH bytes");
+  td_answer_free(a);
+
+  /* Without td_answer_keep_shape, no shape. */
+  a = td_answer_new(TD_ANSWER_USER);
+  transfer(a, h200, BODY, strlen(BODY), 8, &end, &p);
+  tap_ok(p.shape == NULL, "no shape unless asked for");
+  td_answer_free(a);
+}
+
 int main(void) {
   check_users();
   check_orgs();
   check_phases();
+  check_shape();
   return tap_done();
 }

@@ -169,7 +169,7 @@ static void check_collisions(void) {
   list.orgs[3] = org("Solo", "S-4", 1, 0);
   td_orgstate_init(&st);
   td_poll_t p = orgs_poll(&list);
-  td_orgstate_step(&st, 90, &p, &out);
+  td_orgstate_step(&st, 90, TD_USAGE_PERCENT, &p, &out);
   tap_is_int((int)out.count, 4, "four organizations, four identifiers");
   tap_ok(strncmp(out.orgs[0].ident, "Acme_Inc_", 9) == 0 &&
              strlen(out.orgs[0].ident) == 17,
@@ -189,7 +189,7 @@ static void check_collisions(void) {
   tap_ok(restricted_note, "the restricted one of the pair gets its FAILURE");
   char first[TD_ORGS_MAX_IDENT + 1];
   memcpy(first, out.orgs[0].ident, sizeof(first));
-  td_orgstate_step(&st, 90, &p, &out);
+  td_orgstate_step(&st, 90, TD_USAGE_PERCENT, &p, &out);
   tap_is_str(out.orgs[0].ident, first, "identifiers are the same next poll");
   tap_is_int((int)out.n_notes, 0, "and nothing is notified twice");
 }
@@ -214,7 +214,7 @@ static void check_left_out_once(void) {
   } polls[] = {{3, 1}, {3, 0}, {3, 0}, {4, 1}, {0, 0}, {0, 0}, {2, 1}};
   for (size_t i = 0; i < sizeof(polls) / sizeof(polls[0]); i++) {
     list.dropped = polls[i].dropped;
-    td_orgstate_step(&st, 90, &p, &out);
+    td_orgstate_step(&st, 90, TD_USAGE_PERCENT, &p, &out);
     tap_is_int(out.log_left_out, polls[i].say,
                "poll %zu with %zu left out: said %s", i + 1, polls[i].dropped,
                polls[i].say ? "now" : "not again");
@@ -247,7 +247,8 @@ static void check_state(void) {
     list.orgs[0].usage_percent = steps[i].usage;
     list.orgs[0].restricted = steps[i].restricted;
     td_poll_t p = orgs_poll(&list);
-    td_orgstate_step(&st, pol.usage_warning_percent, &p, &out);
+    td_orgstate_step(&st, pol.usage_warning_percent, TD_USAGE_PERCENT, &p,
+                     &out);
     td_words_orgstate_step(&pol, &out);
     char got[128] = "";
     for (size_t k = 0; k < out.n_notes; k++)
@@ -266,6 +267,104 @@ static void check_state(void) {
   tap_is_str(out.notes[0].instance, "Acme", "notes carry the organization");
 }
 
+/* UsageScale: usagePercentage read as a fraction (the default) or as a
+ * percent, dispatched in percent either way; and the self-check that
+ * speaks once when the answer contradicts the scale. */
+static void check_scale(void) {
+  const struct {
+    td_usage_scale_t scale;
+    double sent;
+    int restricted;
+    double percent; /* dispatched */
+    td_scale_doubt_t doubt;
+  } scales[] = {
+      {TD_USAGE_FRACTION, 0.25, 0, 25, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_FRACTION, 0.425, 0, 42.5, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_FRACTION, 1.175, 1, 117.5, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_FRACTION, 0, 0, 0, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_FRACTION, 10, 0, 1000, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_FRACTION, 42.5, 0, 4250, TD_SCALE_LOOKS_PERCENT},
+      {TD_USAGE_FRACTION, 42.5, -1, 4250, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_FRACTION, 42.5, 1, 4250, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_PERCENT, 25, 0, 25, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_PERCENT, 117.5, 1, 117.5, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_PERCENT, 10, 1, 10, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_PERCENT, 1.175, 1, 1.175, TD_SCALE_LOOKS_FRACTION},
+      {TD_USAGE_PERCENT, 0.5, 1, 0.5, TD_SCALE_LOOKS_FRACTION},
+      {TD_USAGE_PERCENT, 0.5, 0, 0.5, TD_SCALE_PLAUSIBLE},
+      {TD_USAGE_PERCENT, 5000, 0, 5000, TD_SCALE_PLAUSIBLE},
+  };
+  static td_orgstate_t st;
+  static td_orgstate_step_t out;
+  td_org_list_t list = {.count = 1};
+  list.orgs[0] = org("Acme", "A-1", 0, 0);
+  for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]); i++) {
+    const char *scale =
+        scales[i].scale == TD_USAGE_FRACTION ? "fraction" : "percent";
+    list.orgs[0].usage_percent = scales[i].sent;
+    list.orgs[0].restricted = scales[i].restricted;
+    td_orgstate_init(&st);
+    td_poll_t p = orgs_poll(&list);
+    td_orgstate_step(&st, 90, scales[i].scale, &p, &out);
+    tap_is_double(out.orgs[0].usage_percent, scales[i].percent, 1e-9,
+                  "UsageScale %s, %g sent: %g%% dispatched", scale,
+                  scales[i].sent, scales[i].percent);
+    tap_is_int(out.scale.doubt, scales[i].doubt,
+               "UsageScale %s, %g sent, restricted %d: self-check %d", scale,
+               scales[i].sent, scales[i].restricted, (int)scales[i].doubt);
+  }
+
+  /* It speaks once, for the first organization that shows it, however
+   * many do and however many polls follow. */
+  td_policy_t pol = {.account = "main", .usage_warning_percent = 90};
+  char line[TD_VERDICT_MAX_TEXT + 1];
+  list.count = 2;
+  list.orgs[0] = org("Calm", "C-1", 0.2, 0);
+  list.orgs[1] = org("Loud", "L-2", 55, 0);
+  td_orgstate_init(&st);
+  td_poll_t p = orgs_poll(&list);
+  td_orgstate_step(&st, 90, TD_USAGE_FRACTION, &p, &out);
+  td_words_orgs_scale(&pol, &out, line, sizeof(line));
+  tap_is_str(line,
+             "account \"main\": organization Loud is not restricted at 5500% "
+             "of its signals: usagePercentage looks like a percent, not a "
+             "fraction; check UsageScale (fraction here).",
+             "the self-check names the organization, its usage and the option");
+  tap_ok(out.n_notes == 1 && out.notes[0].number == 5500,
+         "and the usage WARNING carries the usage as read");
+  td_orgstate_step(&st, 90, TD_USAGE_FRACTION, &p, &out);
+  td_words_orgs_scale(&pol, &out, line, sizeof(line));
+  tap_is_str(line, "", "the next poll: not again");
+  list.orgs[0] = org("Held", "H-1", 1.02, 1);
+  td_orgstate_init(&st);
+  td_orgstate_step(&st, 90, TD_USAGE_PERCENT, &p, &out);
+  td_words_orgs_scale(&pol, &out, line, sizeof(line));
+  tap_is_str(line,
+             "account \"main\": organization Held is in restricted mode at "
+             "only 1.02% of its signals: usagePercentage looks like a "
+             "fraction, not a percent; check UsageScale (percent here).",
+             "restricted at 1.02%% read as percent: the other way round");
+
+  /* A usage that does not fit a double once scaled is no usage. */
+  list.count = 1;
+  list.orgs[0] = org("Huge", "H-9", 1e307, 0);
+  td_orgstate_init(&st);
+  td_orgstate_step(&st, 90, TD_USAGE_FRACTION, &p, &out);
+  tap_ok(out.orgs[0].has_usage == 0 && out.n_notes == 0,
+         "1e307 read as a fraction overflows: not dispatched, no note");
+
+  td_usage_scale_t sc = TD_USAGE_PERCENT;
+  tap_ok(td_orgstate_scale_parse("Fraction", &sc) == 0 &&
+             sc == TD_USAGE_FRACTION,
+         "\"Fraction\" parses, without regard to case");
+  tap_ok(td_orgstate_scale_parse("percent", &sc) == 0 && sc == TD_USAGE_PERCENT,
+         "\"percent\" parses");
+  tap_ok(td_orgstate_scale_parse("percentage", &sc) != 0 &&
+             td_orgstate_scale_parse("", &sc) != 0 &&
+             td_orgstate_scale_parse(NULL, &sc) != 0,
+         "anything else is refused");
+}
+
 int main(void) {
   check_bodies();
   check_bounds();
@@ -273,5 +372,6 @@ int main(void) {
   check_state();
   check_collisions();
   check_left_out_once();
+  check_scale();
   return tap_done();
 }

@@ -107,6 +107,8 @@ static const td_account_info_t INFO_REVOKED = {
 static const td_account_info_t INFO_FORBIDDEN = {
     .reason = "Insufficient permissions", .email_verified = -1,
     .top_is_object = 1};
+static const td_account_info_t INFO_PAYMENT = {
+    .reason = "Payment Required", .email_verified = -1, .top_is_object = 1};
 /* What a broken body may leave behind: never to be believed. */
 static const td_account_info_t INFO_STALE = {
     .id = "stale-id",
@@ -168,7 +170,7 @@ static const struct {
     [P_FORBIDDEN] = {"403 forbidden",
                      {.http_status = 403, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_FORBIDDEN, .retry_after = -1}},
     [P_PAYMENT] = {"402 payment required",
-                   {.http_status = 402, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_FORBIDDEN, .retry_after = -1}},
+                   {.http_status = 402, .error = NULL, .response_time = 0.25, .body = TD_JSON_OK, .info = &INFO_PAYMENT, .retry_after = -1}},
     [P_NOT_FOUND] = {"404 not found",
                      {.http_status = 404, .error = NULL, .response_time = 0.25, .body = TD_JSON_E_SYNTAX, .info = &INFO_STALE, .retry_after = -1}},
     [P_RATE_LIMITED] = {"429 retry after 120 s",
@@ -407,7 +409,7 @@ static void check_values(void) {
       {P_REVOKED, 1, 0, -1, 401, 1},
       {P_REVOKED_HTML, 1, 0, -1, 401, 1},
       {P_FORBIDDEN, 1, 0, -1, 403, 1},
-      {P_PAYMENT, 1, -1, -1, 402, 1},
+      {P_PAYMENT, 1, 0, -1, 402, 1},
       {P_NOT_FOUND, 1, -1, -1, 404, 1},
       {P_RATE_LIMITED, 1, -1, -1, 429, 1},
       {P_SERVER_ERROR_VALID_BODY, 0, -1, -1, 500, 1},
@@ -491,6 +493,24 @@ static const sequence_t SEQUENCES[] = {
       {P_REVOKED_HTML, 120, "none"},
       {P_VALID, 180, "token_valid OKAY"},
       END}},
+    {"402 marks the token unusable as 401 does",
+     &POL_PLAIN,
+     {{P_VALID, 0, "none"},
+      {P_PAYMENT, 60, "token_valid FAILURE"},
+      {P_PAYMENT, 120, "none"},
+      {P_VALID, 180, "token_valid OKAY"},
+      END}},
+    {"a 402 at the first poll gives FAILURE at once",
+     &POL_EXPIRY,
+     {{P_PAYMENT, 0, "token_valid FAILURE"}, END}},
+    {"401, 402 and 403 in a row are one FAILURE",
+     &POL_PLAIN,
+     {{P_PAYMENT, 0, "token_valid FAILURE"},
+      {P_FORBIDDEN, 60, "none"},
+      {P_REVOKED, 120, "none"},
+      {P_PAYMENT, 180, "none"},
+      {P_VALID, 240, "token_valid OKAY"},
+      END}},
     {"polls that cannot tell leave a rejection standing",
      &POL_PLAIN,
      {{P_REVOKED, 0, "token_valid FAILURE"},
@@ -499,7 +519,6 @@ static const sequence_t SEQUENCES[] = {
       {P_NO_ID, 180, "none"},
       {P_NULL_INFO, 240, "none"},
       {P_BAD_JSON, 300, "none"},
-      {P_PAYMENT, 360, "none"},
       {P_NOT_FOUND, 420, "none"},
       {P_SERVER_ERROR_VALID_BODY, 480, "none"},
       {P_REVOKED, 540, "none"},
@@ -593,7 +612,7 @@ static const sequence_t SEQUENCES[] = {
       {P_BAD_JSON, 300, "none"},
       {P_REFUSED, 360, "none"},
       {P_REFUSED, 420, "none"},
-      {P_PAYMENT, 480, "none"},
+      {P_PAYMENT, 480, "token_valid FAILURE"}, /* reachable all the same */
       END}},
     {"a 429 is an answer, not a failed poll",
      &POL_PLAIN,
@@ -1020,11 +1039,16 @@ static void check_token_messages(void) {
 
   p = POLLS[P_FORBIDDEN].poll;
   msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
-  check_message_has(msg, "a 403 FAILURE names 403 and its reason",
-                    (const char *const[]){"acme-prod", "403",
+  check_message_has(msg,
+                    "a 403 FAILURE names 403 and its reason, and says "
+                    "allowed, not revoked",
+                    (const char *const[]){"acme-prod", "HTTP 403",
                                           "Insufficient permissions",
-                                          "revoked or has expired", NULL},
-                    NULL);
+                                          "the token is valid but not "
+                                          "allowed this request "
+                                          "(permissions or plan)",
+                                          NULL},
+                    (const char *const[]){"revoked", "expired", NULL});
 
   p = POLLS[P_REVOKED_HTML].poll;
   msg = message_after(&POL_PLAIN, &p, 1, TD_NOTE_TOKEN_VALID, &out);
@@ -1075,6 +1099,98 @@ static void check_token_messages(void) {
          "TD_VERDICT_MAX_REASON bytes (quoted %zu)",
          e_bytes);
   tap_ok(valid_utf8(msg), "and cut between characters, not inside one");
+}
+
+/* 401, 402 and 403 each in their own words, in the FAILURE, the log line
+ * and the check's fragment (td_words_rejection), with or without
+ * TokenExpires: only a 401 speaks of revocation or expiry. */
+static void check_refusal_words(void) {
+  const struct {
+    poll_kind_t poll;
+    const td_policy_t *pol;
+    double at; /* seconds after T0 */
+    const char *note, *log, *rejection;
+  } cases[] = {
+      {P_REVOKED, &POL_PLAIN, 0,
+       "Account \"acme-prod\": TelemetryDeck rejected the token with HTTP "
+       "401 (User not authenticated.): it was revoked or has expired.",
+       "account \"acme-prod\": the API rejected the token with HTTP 401 "
+       "(User not authenticated.)",
+       "was revoked or has expired"},
+      {P_PAYMENT, &POL_PLAIN, 0,
+       "Account \"acme-prod\": HTTP 402 (Payment Required): TelemetryDeck "
+       "requires a paid plan for personal access tokens.",
+       "account \"acme-prod\": HTTP 402 (Payment Required): TelemetryDeck "
+       "requires a paid plan for personal access tokens",
+       ""},
+      {P_FORBIDDEN, &POL_PLAIN, 0,
+       "Account \"acme-prod\": HTTP 403 (Insufficient permissions): the "
+       "token is valid but not allowed this request (permissions or plan).",
+       "account \"acme-prod\": HTTP 403 (Insufficient permissions): the "
+       "token is valid but not allowed this request (permissions or plan)",
+       ""},
+      {P_PAYMENT, &POL_EXPIRY, 0,
+       "Account \"acme-prod\": HTTP 402 (Payment Required): TelemetryDeck "
+       "requires a paid plan for personal access tokens.",
+       NULL, ""},
+      {P_FORBIDDEN, &POL_EXPIRY, 50 * DAY,
+       "Account \"acme-prod\": HTTP 403 (Insufficient permissions): the "
+       "token is valid but not allowed this request (permissions or plan).",
+       NULL, ""},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *name = POLLS[cases[i].poll].name;
+    td_state_t st;
+    td_step_t out;
+    char why[80] = "unset";
+    td_state_init(&st);
+    run(&st, cases[i].pol, cases[i].poll, T0 + cases[i].at, &out);
+    const td_note_t *n = find_note(&out, TD_NOTE_TOKEN_VALID);
+    tap_is_str(n != NULL ? n->message : "(none)", cases[i].note,
+               "%s%s: the FAILURE's words", name,
+               cases[i].pol->has_expiry ? " with TokenExpires" : "");
+    if (cases[i].log != NULL)
+      tap_is_str(out.log, cases[i].log, "%s: the log line", name);
+    if (n != NULL)
+      td_words_rejection(n, "--expires", why, sizeof(why));
+    tap_is_str(why, cases[i].rejection, "%s%s: the check's fragment", name,
+               cases[i].pol->has_expiry ? " with --expires" : "");
+  }
+}
+
+/* Dates as td_words writes them; the epoch itself is a date like any
+ * other (TokenExpires "1970-01-01"), only what no calendar can show is
+ * "an unknown date". */
+static void check_dates(void) {
+  const struct {
+    double epoch;
+    const char *want;
+  } cases[] = {
+      {0, "1970-01-01T00:00:00Z"},
+      {1, "1970-01-01T00:00:01Z"},
+      {-86400, "1969-12-31T00:00:00Z"},
+      {T0, "2027-01-15T08:00:00Z"},
+      {253402300799.0, "9999-12-31T23:59:59Z"},
+      {253402300800.0, "an unknown date"},
+      {-253402300800.0, "an unknown date"},
+      {1e300, "an unknown date"},
+      {0.0 / 0.0, "an unknown date"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char date[32];
+    td_words_date(cases[i].epoch, date, sizeof(date));
+    tap_is_str(date, cases[i].want, "td_words_date(%g)", cases[i].epoch);
+  }
+  /* TokenExpires "1970-01-01": the FAILURE names the date. */
+  td_policy_t pol = POL_EXPIRY;
+  td_step_t out;
+  pol.expires = 0;
+  const char *msg =
+      message_after(&pol, &POLLS[P_VALID].poll, 1, TD_NOTE_TOKEN_EXPIRY, &out);
+  check_message_has(msg, "TokenExpires 1970-01-01: the expiry FAILURE names "
+                         "the date",
+                    (const char *const[]){"1970-01-01T00:00:00Z", NULL},
+                    (const char *const[]){"unknown", NULL});
 }
 
 static void check_reach_messages(void) {
@@ -1343,6 +1459,31 @@ static void check_expect_user(void) {
   step_and_word(&st, &by_id, &ok, T0, &out);
   tap_is_int(out.token_valid, 1, "ExpectUser matches the id");
 
+  /* The server writes UUIDs in upper case (Swift's UUID); a copy from
+   * elsewhere may be in lower case: still the same user. */
+  td_policy_t by_uuid = POL_PLAIN;
+  td_account_info_t upper, lower;
+  by_uuid.expect_user = "6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6";
+  td_poll_t uuid_upper =
+      answer_for(&upper, "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6", "");
+  td_poll_t uuid_lower =
+      answer_for(&lower, "6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6", "");
+  td_state_init(&st);
+  step_and_word(&st, &by_uuid, &uuid_upper, T0, &out);
+  tap_ok(out.token_valid == 1 && out.n_notes == 0 && out.log[0] == '\0',
+         "ExpectUser in lower case matches the id in upper case: valid, "
+         "no note, no log line");
+  by_uuid.expect_user = "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F7";
+  step_and_word(&st, &by_uuid, &uuid_upper, T0 + 60, &out);
+  tap_is_int(out.token_valid, 0, "an id one digit off is another user");
+
+  td_state_init(&st);
+  step_and_word(&st, &POL_PLAIN, &uuid_upper, T0, &out);
+  step_and_word(&st, &POL_PLAIN, &uuid_lower, T0 + 60, &out);
+  tap_is_int((long long)out.n_notes, 0,
+             "without ExpectUser, the same id in another case is no new "
+             "user");
+
   td_state_init(&st);
   step_and_word(&st, &POL_PLAIN, &ok, T0, &out);
   step_and_word(&st, &POL_PLAIN, &swapped, T0 + 60, &out);
@@ -1431,6 +1572,8 @@ int main(void) {
   check_may_poll();
   check_log();
   check_token_messages();
+  check_refusal_words();
+  check_dates();
   check_reach_messages();
   check_odd_inputs();
   check_sanitize();
