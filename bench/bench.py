@@ -35,6 +35,7 @@ FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from harness import wait_for  # noqa: E402  the tests' polling helper
 import isolation  # noqa: E402  issue 10's sections: tls, iso, h2
+import tlscost  # noqa: E402  issue 20's sections: newconn, recon-system
 MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
 DOC_BODY = os.path.join(TOP, "tests", "data", "bodies",
                         "documented_example.json")
@@ -354,7 +355,7 @@ def account(label, url, ca, interval, timeout=None):
 # 1. CPU per poll, and 3a. peak memory from the same runs.
 
 def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
-                   timeout=None):
+                   timeout=None, ca=None):
     """One daemon, one account: CPU over `polls` polls after warm-up,
     minus the idle daemon's CPU over the same wall time."""
     base = fake.requests(label)
@@ -365,7 +366,7 @@ def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
         # per poll does not depend on it.
         timeout = 1.0
     d = Daemon(env.ws, "cpu-%s-%d" % (kind, env.seq()), kind,
-               [account(label, fake.url, env.ca, interval, timeout)],
+               [account(label, fake.url, ca or env.ca, interval, timeout)],
                interval)
     try:
         # Warm: connection open, TLS done, first polls behind us.
@@ -1124,13 +1125,17 @@ def table(S, R):
         rows += isolation.rows_iso(S, R["env"], R["iso"])
     if "h2" in R:
         rows += isolation.rows_h2(S, R["env"], R["h2"])
+    if "recon-system" in R:
+        rows += tlscost.rows_recon_system(S, R["recon-system"])
+    if "newconn" in R:
+        rows += tlscost.rows_newconn(S, R["newconn"])
     head = ("| measure | ours | curl_json | baseline | ratio | goal | "
             "verdict |\n|---|---|---|---|---|---|---|\n")
     return head + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n"
 
 
 SECTIONS = ("cpu", "mem", "conn", "parse", "prof", "scale", "tls", "iso",
-            "h2")
+            "h2", "recon-system", "newconn")
 
 
 def main():
@@ -1155,7 +1160,8 @@ def main():
         ap.error("--only takes: " + ", ".join(SECTIONS))
     S = dict(QUICK if args.quick else FULL)
     S.update(isolation.ISO_QUICK if args.quick else isolation.ISO_FULL)
-    isolation.B = sys.modules[__name__]
+    S.update(tlscost.TLSCOST_QUICK if args.quick else tlscost.TLSCOST_FULL)
+    isolation.B = tlscost.B = sys.modules[__name__]
     global BIN
     BIN = args.bin
     if not S["prof_polls"]:
@@ -1213,6 +1219,10 @@ def main():
             R["iso"] = isolation.bench_iso(env, S)
         if "h2" in only:
             R["h2"] = isolation.bench_h2(env, S)
+        if "recon-system" in only:
+            R["recon-system"] = tlscost.bench_recon_system(env, S)
+        if "newconn" in only:
+            R["newconn"] = tlscost.bench_newconn(env, S)
         text = table(S, dict(R, env=env))
         sys.stdout.write(text)
         sys.stdout.flush()
