@@ -355,7 +355,7 @@ def account(label, url, ca, interval, timeout=None):
 # 1. CPU per poll, and 3a. peak memory from the same runs.
 
 def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
-                   timeout=None, ca=None):
+                   timeout=None, ca=None, plugin_so=None):
     """One daemon, one account: CPU over `polls` polls after warm-up,
     minus the idle daemon's CPU over the same wall time."""
     base = fake.requests(label)
@@ -367,7 +367,7 @@ def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
         timeout = 1.0
     d = Daemon(env.ws, "cpu-%s-%d" % (kind, env.seq()), kind,
                [account(label, fake.url, ca or env.ca, interval, timeout)],
-               interval)
+               interval, plugin_so=plugin_so)
     try:
         # Warm: connection open, TLS done, first polls behind us.
         if not wait_for(lambda: fake.requests(label) >= base + 3, 30, 0.05):
@@ -1151,6 +1151,9 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the scratch directory")
     ap.add_argument("--out", help="also write the table and details here")
+    ap.add_argument("--openssl-so",
+                    help="our plugin linked to libcurl's OpenSSL flavour, run "
+                         "for the record in the recon-system section")
     ap.add_argument("--baseline-so",
                     help="an earlier build's telemetrydeck.so, run side by "
                          "side with ours in the tls/iso/h2 sections")
@@ -1170,6 +1173,10 @@ def main():
     ws = tempfile.mkdtemp(prefix="td-bench-")
     env = Env(ws, args.bin)
     env.baseline_so = None
+    env.openssl_so = None
+    if args.openssl_so:
+        env.openssl_so = os.path.join(ws, "openssl-telemetrydeck.so")
+        shutil.copy(args.openssl_so, env.openssl_so)
     if args.baseline_so:
         env.baseline_so = os.path.join(ws, "baseline-telemetrydeck.so")
         shutil.copy(args.baseline_so, env.baseline_so)
