@@ -35,6 +35,7 @@ FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from harness import wait_for  # noqa: E402  the tests' polling helper
 import isolation  # noqa: E402  the sections tls, iso, h2
+import tlscost  # noqa: E402  the sections newconn, recon-system
 MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
 DOC_BODY = os.path.join(TOP, "tests", "data", "bodies",
                         "documented_example.json")
@@ -354,7 +355,7 @@ def account(label, url, ca, interval, timeout=None):
 # 1. CPU per poll, and 3a. peak memory from the same runs.
 
 def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
-                   timeout=None):
+                   timeout=None, ca=None, plugin_so=None):
     """One daemon, one account: CPU over `polls` polls after warm-up,
     minus the idle daemon's CPU over the same wall time."""
     base = fake.requests(label)
@@ -365,8 +366,8 @@ def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
         # per poll does not depend on it.
         timeout = 1.0
     d = Daemon(env.ws, "cpu-%s-%d" % (kind, env.seq()), kind,
-               [account(label, fake.url, env.ca, interval, timeout)],
-               interval)
+               [account(label, fake.url, ca or env.ca, interval, timeout)],
+               interval, plugin_so=plugin_so)
     try:
         # Warm: connection open, TLS done, first polls behind us.
         if not wait_for(lambda: fake.requests(label) >= base + 3, 30, 0.05):
@@ -1124,13 +1125,17 @@ def table(S, R):
         rows += isolation.rows_iso(S, R["env"], R["iso"])
     if "h2" in R:
         rows += isolation.rows_h2(S, R["env"], R["h2"])
+    if "recon-system" in R:
+        rows += tlscost.rows_recon_system(S, R["recon-system"])
+    if "newconn" in R:
+        rows += tlscost.rows_newconn(S, R["newconn"])
     head = ("| measure | ours | curl_json | baseline | ratio | goal | "
             "verdict |\n|---|---|---|---|---|---|---|\n")
     return head + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n"
 
 
 SECTIONS = ("cpu", "mem", "conn", "parse", "prof", "scale", "tls", "iso",
-            "h2")
+            "h2", "recon-system", "newconn")
 
 
 def main():
@@ -1146,6 +1151,9 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the scratch directory")
     ap.add_argument("--out", help="also write the table and details here")
+    ap.add_argument("--openssl-so",
+                    help="our plugin linked to libcurl's OpenSSL flavour, run "
+                         "for the record in the recon-system section")
     ap.add_argument("--baseline-so",
                     help="an earlier build's telemetrydeck.so, run side by "
                          "side with ours in the tls/iso/h2 sections")
@@ -1155,7 +1163,8 @@ def main():
         ap.error("--only takes: " + ", ".join(SECTIONS))
     S = dict(QUICK if args.quick else FULL)
     S.update(isolation.ISO_QUICK if args.quick else isolation.ISO_FULL)
-    isolation.B = sys.modules[__name__]
+    S.update(tlscost.TLSCOST_QUICK if args.quick else tlscost.TLSCOST_FULL)
+    isolation.B = tlscost.B = sys.modules[__name__]
     global BIN
     BIN = args.bin
     if not S["prof_polls"]:
@@ -1164,6 +1173,10 @@ def main():
     ws = tempfile.mkdtemp(prefix="td-bench-")
     env = Env(ws, args.bin)
     env.baseline_so = None
+    env.openssl_so = None
+    if args.openssl_so:
+        env.openssl_so = os.path.join(ws, "openssl-telemetrydeck.so")
+        shutil.copy(args.openssl_so, env.openssl_so)
     if args.baseline_so:
         env.baseline_so = os.path.join(ws, "baseline-telemetrydeck.so")
         shutil.copy(args.baseline_so, env.baseline_so)
@@ -1213,6 +1226,10 @@ def main():
             R["iso"] = isolation.bench_iso(env, S)
         if "h2" in only:
             R["h2"] = isolation.bench_h2(env, S)
+        if "recon-system" in only:
+            R["recon-system"] = tlscost.bench_recon_system(env, S)
+        if "newconn" in only:
+            R["newconn"] = tlscost.bench_newconn(env, S)
         text = table(S, dict(R, env=env))
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -3,7 +3,13 @@
 Runs from a temporary directory with its own configuration, pid file and
 logs; never the system service. The access log has one line per request:
 nginx's connection serial number ($connection), the requests served on
-that connection so far, the protocol and the status; never a header.
+that connection so far, the protocol, the status and whether the TLS
+handshake resumed a session ("r") or not ("."); never a header.
+
+Nginx(..., closing=True) is the server real deployments meet behind a load
+balancer that closes idle connections, at its harshest: TLS 1.2 only, an
+answer and the connection closed, every time, with a session cache, so a
+client that offers its last session resumes it.
 """
 
 import os
@@ -24,7 +30,7 @@ pid %(dir)s/nginx.pid;
 error_log %(dir)s/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
-  log_format conns '$connection $connection_requests $server_protocol $status';
+  log_format conns '$connection $connection_requests $server_protocol $status $ssl_session_reused';
   access_log %(dir)s/%(log)s conns;
   client_body_temp_path %(dir)s/nginx-tmp/body;
   proxy_temp_path %(dir)s/nginx-tmp/proxy;
@@ -32,10 +38,10 @@ http {
   uwsgi_temp_path %(dir)s/nginx-tmp/uwsgi;
   scgi_temp_path %(dir)s/nginx-tmp/scgi;
   server {
-    listen 127.0.0.1:%(port)d ssl http2;
+    listen 127.0.0.1:%(port)d ssl%(http2)s;
     ssl_certificate %(cert)s;
     ssl_certificate_key %(key)s;
-    keepalive_timeout 300s;
+%(tls)s
     location = /api/v3/users/info {
       default_type application/json;
       if ($http_authorization ~ "^Bearer tdpat_[A-Za-z0-9_]+$") {
@@ -47,11 +53,19 @@ http {
 }
 """
 
+KEEP = "    keepalive_timeout 300s;\n"
+CLOSING = """\
+    ssl_protocols TLSv1.2;
+    ssl_session_cache shared:td:1m;
+    keepalive_timeout 0;
+"""
+
 
 class Nginx:
     """One nginx master in the foreground, bound to 127.0.0.1:port."""
 
-    def __init__(self, workdir, port, log="nginx-access.log", cert_dir=None):
+    def __init__(self, workdir, port, log="nginx-access.log", cert_dir=None,
+                 closing=False):
         self.dir = workdir
         self.port = port
         self.access_log = os.path.join(workdir, log)
@@ -60,6 +74,8 @@ class Nginx:
         d = cert_dir or certs()
         with open(self.conf, "w") as f:
             f.write(CONF % dict(dir=workdir, log=log, port=port, body=BODY,
+                                http2="" if closing else " http2",
+                                tls=CLOSING if closing else KEEP,
                                 cert=os.path.join(d, "server.pem"),
                                 key=os.path.join(d, "server.key")))
         self.out = open(os.path.join(workdir, "nginx.out"), "a")
@@ -84,7 +100,8 @@ class Nginx:
         return "https://127.0.0.1:%d/api/v3/users/info" % self.port
 
     def requests(self):
-        """(connection, requests on it, protocol, status) per request."""
+        """(connection, requests on it, protocol, status, resumed) per
+        request."""
         try:
             with open(self.access_log) as f:
                 return [tuple(l.split()) for l in f if l.strip()]

@@ -3,9 +3,10 @@ Debian's nginx with TLS and http2 on 127.0.0.1."""
 
 import os
 import shutil
+import ssl
 import time
 
-from harness import Collectd, account, free_port, inputs, wait_for
+from harness import Collectd, account, certs, free_port, inputs, wait_for
 from nginx import Nginx
 from test_core import ca, check_clean
 
@@ -105,6 +106,38 @@ def test_outage_of_a_shared_connection_notifies_each_account_once(d):
             assert after and after[:2].count(1.0) >= 1, (n, after)
         assert wait_for(lambda: all_polled(cd, names, 4), 15)
         assert len(ng.connections()) == 1, ng.requests()
+    finally:
+        cd.stop()
+        ng.stop()
+    check_clean(d, cd, *TOKENS)
+
+
+def test_new_resumed_connection_every_poll_keeps_the_certificate_expiry(d):
+    # Behind a load balancer that closes idle connections, every poll opens
+    # a new connection, and libcurl resumes the account's last TLS session
+    # (TLS 1.2: libcurl 7.88's GnuTLS flavour asks for no session tickets,
+    # so its TLS 1.3 handshakes never resume). A resumed handshake may show
+    # no certificate chain; the days left must come at every poll anyway,
+    # and be the certificate's.
+    ng = Nginx(d, free_port(), closing=True)
+    names = ["r%d" % i for i in range(3)]
+    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
+                               for n, t in zip(names, TOKENS)), interval=1)
+    pem = os.path.join(certs(), "server.pem")
+    not_after = ssl.cert_time_to_seconds(
+        ssl._ssl._test_decode_cert(pem)["notAfter"])
+    try:
+        assert wait_for(lambda: all_polled(cd, names, 5), 30), cd.log()[-3000:]
+        reqs = ng.requests()
+        # A connection per request, and sessions resumed on most of them.
+        assert len(ng.connections()) == len(reqs), reqs
+        assert {r[2] for r in reqs} == {"HTTP/1.1"}, reqs
+        resumed = [r for r in reqs if r[4] == "r"]
+        assert len(resumed) >= len(reqs) - 2 * len(names), reqs
+        for n in names:
+            left = cd.values(n, "timeleft-tls_certificate")
+            assert len(left) >= len(valid_polls(cd, n)) - 1, (n, left)
+            assert all(abs(t + v - not_after) < 5 for t, v in left), (n, left)
     finally:
         cd.stop()
         ng.stop()
