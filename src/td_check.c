@@ -34,6 +34,7 @@
 #include "td_text.h"
 #include "td_time.h"
 #include "td_token.h"
+#include "td_url.h"
 #include "td_words.h"
 
 #ifndef PACKAGE_VERSION
@@ -328,16 +329,13 @@ static void parse_args(int argc, char **argv, options_t *o) {
 
 /* Checks what can be checked before a request is made. */
 static void check_options(const options_t *o, td_policy_t *pol) {
-  const char *why;
+  char why[200];
   if (o->warning_days < o->critical_days)
     usage_error("--warning-days (%g) must be at least --critical-days (%g)",
                 o->warning_days, o->critical_days);
-  if (td_http_url_check(o->url, o->allow_plaintext, &why) != 0) {
-    /* The HTTP layer names the plugin's option; name ours. */
-    if (!o->allow_plaintext && td_http_url_check(o->url, 1, &why) == 0)
-      usage_error("--url is refused: plain http would send the token in the "
-                  "clear to a host that is not loopback (--allow-plaintext "
-                  "allows it)");
+  td_url_status_t ust = td_url_check(o->url, o->allow_plaintext);
+  if (ust != TD_URL_OK) {
+    td_words_url(ust, "--allow-plaintext", why, sizeof(why));
     usage_error("--url is refused: %s", why);
   }
   if (o->ca_cert != NULL) {
@@ -350,13 +348,9 @@ static void check_options(const options_t *o, td_policy_t *pol) {
     if (st != TD_FILE_OK)
       usage_error("--ca-cert file %s", what);
   }
-  if (td_http_proxy_check(o->url, o->proxy, o->allow_plaintext, &why) != 0) {
-    /* The HTTP layer names the plugin's option; name ours. */
-    if (!o->allow_plaintext &&
-        td_http_proxy_check(o->url, o->proxy, 1, &why) == 0)
-      usage_error("--proxy is refused: the proxy would see the token in the "
-                  "clear, since the URL is plain http (--allow-plaintext "
-                  "allows it)");
+  ust = td_url_proxy_check(o->url, o->proxy, o->allow_plaintext);
+  if (ust != TD_URL_OK) {
+    td_words_url(ust, "--allow-plaintext", why, sizeof(why));
     usage_error("--proxy is refused: %s", why);
   }
   if (o->expect_user != NULL && o->expect_user[0] == '\0')

@@ -433,3 +433,49 @@ void td_words_file(td_file_status_t st, const td_file_info_t *info,
     break;
   }
 }
+
+void td_words_url(td_url_status_t st, const char *plaintext_option,
+                  char *dst, size_t size) {
+  switch (st) {
+  case TD_URL_OK:
+    dst[0] = '\0';
+    break;
+  case TD_URL_NOMEM:
+    td_text_format(dst, size, "out of memory");
+    break;
+  case TD_URL_INVALID:
+    td_text_format(dst, size, "it is not a valid URL");
+    break;
+  case TD_URL_SCHEME:
+    td_text_format(dst, size, "only http and https URLs are allowed");
+    break;
+  case TD_URL_NO_HOST:
+    td_text_format(dst, size, "it names no host");
+    break;
+  case TD_URL_USERINFO:
+    td_text_format(dst, size,
+                   "it holds a user name or password, which is never sent "
+                   "(only the Bearer token is); remove it");
+    break;
+  case TD_URL_PLAINTEXT:
+    td_text_format(dst, size,
+                   "plain http would send the token in the clear to a host "
+                   "that is not loopback (%s allows it)",
+                   plaintext_option);
+    break;
+  case TD_PROXY_INVALID:
+    td_text_format(dst, size,
+                   "it is not a valid proxy URL (scheme://host[:port])");
+    break;
+  case TD_PROXY_SCHEME:
+    td_text_format(dst, size,
+                   "only http, https and socks5h proxies are allowed");
+    break;
+  case TD_PROXY_PLAINTEXT:
+    td_text_format(dst, size,
+                   "the proxy would see the token in the clear, since the "
+                   "URL is plain http (%s allows it)",
+                   plaintext_option);
+    break;
+  }
+}

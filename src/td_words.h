@@ -13,6 +13,7 @@
 #include "td_orgstate.h"
 #include "td_state.h"
 #include "td_token.h"
+#include "td_url.h"
 #include "td_verdict.h"
 
 /* A short constant phrase for a parse status ("the body is empty"). */
@@ -69,6 +70,13 @@ void td_words_token(td_token_status_t st, const td_token_t *t,
  * file", "is larger than 1048576 bytes", "cannot be opened: ...". */
 void td_words_file(td_file_status_t st, const td_file_info_t *info,
                    size_t max, char *dst, size_t size);
+
+/* Why a URL or a Proxy value is refused, e.g. "only http and https URLs
+ * are allowed"; plaintext_option names the setting that allows plain
+ * http ("AllowPlaintext true", "--allow-plaintext"). Never quotes the URL,
+ * which may hold a password. */
+void td_words_url(td_url_status_t st, const char *plaintext_option,
+                  char *dst, size_t size);
 
 /* An epoch date as "YYYY-MM-DDTHH:MM:SSZ", or "an unknown date". */
 void td_words_date(double epoch, char *dst, size_t size);

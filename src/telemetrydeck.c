@@ -22,6 +22,7 @@
 #include "td_text.h"
 #include "td_time.h"
 #include "td_token.h"
+#include "td_url.h"
 #include "td_words.h"
 
 #define PLUGIN_NAME "telemetrydeck"
@@ -275,10 +276,27 @@ static void warn_token_prefix(const account_t *a, const td_token_t *t) {
             a->name);
 }
 
+/* A URL option by the rules of td_url; one with a user name or password
+ * is not quoted. Returns 0, or -1 after logging. */
+static int account_check_url(const account_t *a, const char *option,
+                             const char *url) {
+  char why[200];
+  td_url_status_t st = td_url_check(url, a->allow_plaintext);
+  if (st == TD_URL_OK)
+    return 0;
+  td_words_url(st, "AllowPlaintext true", why, sizeof(why));
+  if (st == TD_URL_USERINFO)
+    ERROR(LOG_PREFIX "account \"%s\": option %s is refused: %s.", a->name,
+          option, why);
+  else
+    ERROR(LOG_PREFIX "account \"%s\": option %s \"%s\" is refused: %s.",
+          a->name, option, url, why);
+  return -1;
+}
+
 /* OrganizationsURL defaults to URL with ".../users/info" replaced by
  * ".../organizations". Returns 0, or -1 after logging. */
 static int account_check_orgs(account_t *a) {
-  const char *why;
   if (a->orgs_url == NULL) {
     size_t len = strlen(a->url);
     if (len > 0 && a->url[len - 1] == '/')
@@ -297,13 +315,7 @@ static int account_check_orgs(account_t *a) {
     snprintf(a->orgs_url, size, "%.*s%s", (int)(len - plen), a->url,
              TD_ORGS_PATH);
   }
-  if (td_http_url_check(a->orgs_url, a->allow_plaintext, &why) != 0) {
-    ERROR(LOG_PREFIX "account \"%s\": option OrganizationsURL \"%s\" is "
-                     "refused: %s.",
-          a->name, a->orgs_url, why);
-    return -1;
-  }
-  return 0;
+  return account_check_url(a, "OrganizationsURL", a->orgs_url);
 }
 
 /* The Token option, judged by the rules of every token. */
@@ -363,7 +375,7 @@ static int account_check_expiry(account_t *a) {
  * loopback URL (our tests, a local fake) may poll that often. */
 static int account_check_interval(account_t *a) {
   if (a->interval_s == 0 || a->interval_s >= TD_MIN_REMOTE_INTERVAL ||
-      td_http_url_is_loopback(a->url))
+      td_url_is_loopback(a->url))
     return 0;
   ERROR(LOG_PREFIX "account \"%s\": option Interval %g is below %g s, which "
                    "only a loopback URL may use.",
@@ -372,9 +384,11 @@ static int account_check_interval(account_t *a) {
 }
 
 static int account_check_proxy(account_t *a) {
-  const char *why;
-  if (td_http_proxy_check(a->url, a->proxy, a->allow_plaintext, &why) == 0)
+  char why[200];
+  td_url_status_t st = td_url_proxy_check(a->url, a->proxy, a->allow_plaintext);
+  if (st == TD_URL_OK)
     return 0;
+  td_words_url(st, "AllowPlaintext true", why, sizeof(why));
   /* The proxy URL may carry a password: never shown. */
   ERROR(LOG_PREFIX "account \"%s\": option Proxy is refused: %s.", a->name,
         why);
@@ -384,7 +398,6 @@ static int account_check_proxy(account_t *a) {
 /* Checks what can be checked before init. Returns 0, or -1 after logging
  * the option and its offending value (never the token). */
 static int account_check(account_t *a) {
-  const char *why;
   if ((a->token == NULL) == (a->token_file == NULL)) {
     ERROR(LOG_PREFIX "account \"%s\": exactly one of Token and TokenFile is "
                      "required.",
@@ -395,11 +408,8 @@ static int account_check(account_t *a) {
     return -1;
   if (a->url == NULL && (a->url = strdup(TD_DEFAULT_URL)) == NULL)
     return -1;
-  if (td_http_url_check(a->url, a->allow_plaintext, &why) != 0) {
-    ERROR(LOG_PREFIX "account \"%s\": option URL \"%s\" is refused: %s.",
-          a->name, a->url, why);
+  if (account_check_url(a, "URL", a->url) != 0)
     return -1;
-  }
   if (account_check_interval(a) != 0 || account_check_expiry(a) != 0 ||
       account_check_proxy(a) != 0 ||
       (a->ca_cert != NULL && account_check_ca(a) != 0))
@@ -850,7 +860,7 @@ static int account_start(account_t *a, double now) {
       .proxy = a->proxy,
   };
   char proxy[320];
-  if (td_http_proxy_describe(&o, proxy, sizeof(proxy)))
+  if (td_url_proxy_describe(o.url, o.proxy, proxy, sizeof(proxy)))
     INFO(LOG_PREFIX "account \"%s\": using proxy %s.", a->name, proxy);
   const char *why;
   a->conn = td_http_conn_new(http, &o, a, &why);

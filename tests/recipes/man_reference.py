@@ -8,7 +8,8 @@ documented there exists in the table.
 
 Messages: every format string of an ERROR/WARNING/INFO/NOTICE call in
 src/telemetrydeck.c, every td_text_format message of src/td_words.c and
-every transfer error text of src/td_http.c and src/td_answer.c appears in DIAGNOSTICS; every
+every transfer error text of src/td_http.c and src/td_answer.c and the
+proxy description of src/td_url.c appears in DIAGNOSTICS; every
 entry of DIAGNOSTICS is a message the code can produce, and a log line's
 entry names the level the code logs it at.
 
@@ -36,6 +37,7 @@ MAN5 = os.path.join(TOP, "man", "collectd-telemetrydeck.5")
 PLUGIN = os.path.join(TOP, "src", "telemetrydeck.c")
 WORDS = os.path.join(TOP, "src", "td_words.c")
 HTTP = os.path.join(TOP, "src", "td_http.c")
+URL = os.path.join(TOP, "src", "td_url.c")
 ANSWER = os.path.join(TOP, "src", "td_answer.c")
 DEFAULTS = os.path.join(TOP, "src", "td_defaults.h")
 
@@ -209,8 +211,7 @@ def words_json(src):
 
 def http_texts(src):
     """The transfer error texts and reasons of td_http.c: describe_error's
-    and tls_reason's texts and formats (not the strstr needles), the
-    URL and proxy refusals, and the proxy description."""
+    and tls_reason's texts and formats (not the strstr needles)."""
     out = []
     for fn in ("describe_error", "tls_reason"):
         body = function_body(src, fn)
@@ -220,13 +221,14 @@ def http_texts(src):
             s = unescape(s)
             if s not in needles and s != "%s" and s.strip():
                 out.append(s)
-    for name in ("td_http_url_check", "td_http_proxy_check"):
-        body = function_body(src, name)
-        for m in re.finditer(r"\*why\s*=\s*((?:\s*\"(?:[^\"\\]|\\.)*\")+)\s*;", body):
-            out.append(joined_literals(m.group(1)))
-    body = function_body(src, "td_http_proxy_describe")
-    out += [unescape(s) for s in LITERAL.findall(body) if "(from" in s]
     return out
+
+
+def url_texts(src):
+    """The proxy description of td_url.c (its refusals are worded in
+    td_words.c)."""
+    body = function_body(src, "td_url_proxy_describe")
+    return [unescape(s) for s in LITERAL.findall(body) if "(from" in s]
 
 
 def answer_texts(src):
@@ -418,7 +420,8 @@ def main():
         worded = words_messages(words_src)
         json_words = words_json(words_src)
         transfer = http_texts(http_src) + answer_texts(
-            strip_comments(read(ANSWER)))
+            strip_comments(read(ANSWER))) + url_texts(
+            strip_comments(read(URL)))
     except ValueError as e:
         tap(False, "the code's messages can be read", diag=str(e))
         return 1
