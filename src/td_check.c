@@ -30,6 +30,7 @@
 #include "td_defaults.h"
 #include "td_file.h"
 #include "td_http.h"
+#include "td_settings.h"
 #include "td_state.h"
 #include "td_text.h"
 #include "td_time.h"
@@ -75,16 +76,7 @@ static status_t worse(status_t a, status_t b) {
 }
 
 typedef struct {
-  const char *token_file;
-  const char *url;
-  const char *ca_cert;
-  const char *expires_text;
-  const char *expect_user;
-  const char *proxy;
-  double timeout;
-  double warning_days;
-  double critical_days;
-  int allow_plaintext;
+  td_settings_t set; /* every flag that is a setting, read by td_settings */
   int verbose;
 } options_t;
 
@@ -202,17 +194,6 @@ static void print_version(void) {
   printf("libcurl: %s\n", curl_version());
 }
 
-/* Parses a finite number; the whole text must be the number. */
-static int parse_number(const char *text, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v))
-    return -1;
-  *out = v;
-  return 0;
-}
-
 /* The name of the option at argv[i], without any "=value" part, which
  * might be a secret. */
 static void option_name(const char *arg, char *dst, size_t size) {
@@ -233,6 +214,23 @@ enum {
   OPT_PROXY,
   OPT_TOKEN, /* refused */
 };
+
+/* Hands a flag and its value to td_settings; a refusal is a usage error. */
+static void set_flag(options_t *o, const struct option *longopts, int c,
+                     const char *value) {
+  char flag[64], why[512];
+  td_set_error_t e;
+  for (const struct option *p = longopts; p->name != NULL; p++) {
+    if (p->val != c)
+      continue;
+    snprintf(flag, sizeof(flag), "--%s", p->name);
+    if (td_settings_set_text(&o->set, flag, value, &e) == TD_SET_OK)
+      return;
+    td_words_setting(&e, why, sizeof(why));
+    usage_error("%s", why);
+  }
+  usage_error("unknown option -%c", isprint(c) ? c : '?');
+}
 
 static void parse_args(int argc, char **argv, options_t *o) {
   static const struct option longopts[] = {
@@ -260,43 +258,6 @@ static void parse_args(int argc, char **argv, options_t *o) {
   while ((c = getopt_long(argc, argv, ":f:u:t:e:w:c:vhV", longopts, NULL)) !=
          -1) {
     switch (c) {
-    case 'f':
-      o->token_file = optarg;
-      break;
-    case 'u':
-      o->url = optarg;
-      break;
-    case OPT_ALLOW_PLAINTEXT:
-      o->allow_plaintext = 1;
-      break;
-    case 't':
-      if (parse_number(optarg, &o->timeout) != 0 || o->timeout <= 0 ||
-          o->timeout > TD_MAX_TIMEOUT)
-        usage_error("--timeout must be a number of seconds above 0 and at "
-                    "most %g",
-                    TD_MAX_TIMEOUT);
-      break;
-    case OPT_CA_CERT:
-      o->ca_cert = optarg;
-      break;
-    case 'e':
-      o->expires_text = optarg;
-      break;
-    case 'w':
-      if (parse_number(optarg, &o->warning_days) != 0 || o->warning_days < 0)
-        usage_error("--warning-days must be a number of days, 0 or more");
-      break;
-    case 'c':
-      if (parse_number(optarg, &o->critical_days) != 0 ||
-          o->critical_days < 0)
-        usage_error("--critical-days must be a number of days, 0 or more");
-      break;
-    case OPT_EXPECT_USER:
-      o->expect_user = optarg;
-      break;
-    case OPT_PROXY:
-      o->proxy = optarg;
-      break;
     case 'v':
       o->verbose = 1;
       break;
@@ -315,11 +276,13 @@ static void parse_args(int argc, char **argv, options_t *o) {
     case ':':
       option_name(argv[optind - 1], name, sizeof(name));
       usage_error("option %s needs a value", name);
-    default:
+    case '?':
       if (optopt != 0 && optopt < 256)
         usage_error("unknown option -%c", isprint(optopt) ? optopt : '?');
       option_name(argv[optind - 1], name, sizeof(name));
       usage_error("unknown or ambiguous option %s", name);
+    default:
+      set_flag(o, longopts, c, optarg);
     }
   }
   if (optind < argc)
@@ -327,40 +290,23 @@ static void parse_args(int argc, char **argv, options_t *o) {
                 "this command takes options only");
 }
 
-/* Checks what can be checked before a request is made. */
-static void check_options(const options_t *o, td_policy_t *pol) {
-  char why[200];
-  if (o->warning_days < o->critical_days)
-    usage_error("--warning-days (%g) must be at least --critical-days (%g)",
-                o->warning_days, o->critical_days);
-  td_url_status_t ust = td_url_check(o->url, o->allow_plaintext);
-  if (ust != TD_URL_OK) {
-    td_words_url(ust, "--allow-plaintext", why, sizeof(why));
-    usage_error("--url is refused: %s", why);
+/* The rules across the settings, by the plugin's own code; a refusal is a
+ * usage error. Returns a warning's words for the status line, or NULL. */
+static const char *check_options(options_t *o) {
+  static char note[512];
+  char why[512];
+  td_set_error_t e;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (td_settings_finish(&o->set, (double)now.tv_sec, &e) != TD_SET_OK ||
+      td_settings_resolve(&o->set, 0, &e) != TD_SET_OK) {
+    td_words_setting(&e, why, sizeof(why));
+    usage_error("%s", why);
   }
-  if (o->ca_cert != NULL) {
-    td_file_info_t info;
-    char what[160];
-    td_file_status_t st = td_file_check(o->ca_cert, TD_CA_FILE_MAX, &info);
-    if (st == TD_FILE_E_OPEN)
-      usage_error("cannot read --ca-cert file: %s", strerror(info.err));
-    td_words_file(st, &info, TD_CA_FILE_MAX, what, sizeof(what));
-    if (st != TD_FILE_OK)
-      usage_error("--ca-cert file %s", what);
-  }
-  ust = td_url_proxy_check(o->url, o->proxy, o->allow_plaintext);
-  if (ust != TD_URL_OK) {
-    td_words_url(ust, "--allow-plaintext", why, sizeof(why));
-    usage_error("--proxy is refused: %s", why);
-  }
-  if (o->expect_user != NULL && o->expect_user[0] == '\0')
-    usage_error("--expect-user is empty");
-  if (o->expires_text != NULL) {
-    if (td_time_parse_utc(o->expires_text, &pol->expires) != 0)
-      usage_error("--expires is not a date (YYYY-MM-DD or "
-                  "YYYY-MM-DDTHH:MM:SSZ, UTC)");
-    pol->has_expiry = 1;
-  }
+  if (td_settings_warnings(&o->set, &e, 1) == 0)
+    return NULL;
+  td_words_setting(&e, note, sizeof(note));
+  return note;
 }
 
 /* Reads the token file with the plugin's rules for TokenFile. Returns
@@ -375,10 +321,8 @@ static const char *read_token_file(const char *path) {
     unknown("%s", why);
   }
   if (td_token_file_is_open(&token)) {
-    snprintf(note, sizeof(note),
-             "the token file has mode %04o and is readable by group or "
-             "others; chmod 600 it",
-             (unsigned)(token.file.mode & 07777));
+    td_words_file_mode("the token file", (unsigned)token.file.mode, note,
+                       sizeof(note));
     return note;
   }
   return NULL;
@@ -461,7 +405,7 @@ static status_t expiry_status(const td_state_t *st) {
 }
 
 /* Judges the poll; fills msg and returns the status. */
-static status_t judge(const options_t *o, const poll_ctx_t *ctx,
+static status_t judge(const poll_ctx_t *ctx,
                       const outcome_t *r, char *msg, size_t size) {
   const td_policy_t *pol = &ctx->policy;
   const td_step_t *s = &r->step;
@@ -473,7 +417,7 @@ static status_t judge(const options_t *o, const poll_ctx_t *ctx,
     add_part(msg, size, "%s", problem_text(ctx, s));
   } else if (s->token_valid == 0 && r->http_status == 200) {
     st = ST_CRITICAL;
-    clean(who, sizeof(who), o->expect_user, TD_VERDICT_MAX_REASON);
+    clean(who, sizeof(who), pol->expect_user, TD_VERDICT_MAX_REASON);
     add_part(msg, size,
              "the token works but belongs to another user than "
              "--expect-user \"%s\"",
@@ -523,7 +467,7 @@ static status_t judge(const options_t *o, const poll_ctx_t *ctx,
   return st;
 }
 
-static void print_perfdata(const options_t *o, const td_policy_t *pol,
+static void print_perfdata(const td_policy_t *pol,
                            const outcome_t *r) {
   const td_step_t *s = &r->step;
   const char *sep = " | ";
@@ -539,7 +483,7 @@ static void print_perfdata(const options_t *o, const td_policy_t *pol,
    * plugin's timeleft values are seconds.) */
   if (pol->has_expiry)
     printf(" days_left=%.3f;%g:;%g:;0", s->timeleft / 86400.0,
-           o->warning_days, o->critical_days);
+           pol->warning_days, pol->failure_days);
   /* The API's own certificate: information only, it sets no state. */
   if (s->has_tls_timeleft)
     printf(" tls_days_left=%.3f;;;0", s->tls_timeleft / 86400.0);
@@ -549,14 +493,15 @@ static void print_verbose(const options_t *o, const outcome_t *r,
                           const char *token_source, const char *file_note) {
   char text[TD_EXTRACT_MAX_STRING + 1];
   char url[512];
-  clean(url, sizeof(url), o->url, sizeof(url) - 1);
+  clean(url, sizeof(url), o->set.string[TD_OPT_URL], sizeof(url) - 1);
   printf("URL: %s\n", url);
   printf("token: %s (not shown)\n", token_source);
   if (file_note != NULL)
     printf("note: %s\n", file_note);
-  if (!td_token_has_prefix(&token))
-    printf("note: the token does not start with \"tdpat_\"; is it a "
-           "TelemetryDeck personal access token?\n");
+  if (!td_token_has_prefix(&token)) {
+    td_words_token_prefix(text, sizeof(text));
+    printf("note: %s\n", text);
+  }
   if (r->http_status > 0)
     printf("HTTP status: %d\n", r->http_status);
   else
@@ -597,14 +542,8 @@ static void print_verbose(const options_t *o, const outcome_t *r,
 /* Makes the handle, runs the one poll and fills *r. Returns 0, or -1 with
  * a reason in *why when libcurl itself failed. */
 static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
-  td_http_opts_t ho = {
-      .url = o->url,
-      .ca_cert = o->ca_cert,
-      .verify_peer = 1,
-      .verify_host = 1,
-      .timeout = o->timeout,
-      .proxy = o->proxy,
-  };
+  td_http_opts_t ho;
+  td_settings_http(&o->set, 0, &ho);
   int rc = -1;
   td_http_t *h = td_http_new();
   td_http_conn_t *c = NULL;
@@ -622,7 +561,7 @@ static int run_poll(const options_t *o, poll_ctx_t *ctx, const char **why) {
     goto out;
   /* libcurl ends the transfer at the timeout; the extra seconds are only
    * a guard against a transfer that never reports back. */
-  long budget_ms = (long)(o->timeout * 1000.0) + 5000;
+  long budget_ms = (long)(ho.timeout * 1000.0) + 5000;
   *why = "libcurl's multi handle failed";
   if (td_http_run(h, budget_ms, on_done, ctx) != 0)
     goto out;
@@ -637,12 +576,7 @@ out:
 }
 
 int main(int argc, char **argv) {
-  options_t o = {
-      .url = TD_DEFAULT_URL,
-      .timeout = TD_DEFAULT_TIMEOUT,
-      .warning_days = TD_DEFAULT_WARNING_DAYS,
-      .critical_days = TD_DEFAULT_FAILURE_DAYS,
-  };
+  static options_t o;
   static outcome_t result;
   poll_ctx_t ctx = {.out = &result};
   const char *token_source;
@@ -650,21 +584,17 @@ int main(int argc, char **argv) {
   const char *why;
   char msg[1024];
 
+  td_settings_init(&o.set, TD_FRONT_CHECK);
   parse_args(argc, argv, &o);
+  const char *warning = check_options(&o);
   if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
     unknown("curl_global_init failed");
-  ctx.policy = (td_policy_t){
-      .account = NULL, /* nothing is worded with an account here */
-      .warning_days = o.warning_days,
-      .failure_days = o.critical_days,
-      .unreachable_after = 1, /* one poll is all there is */
-      .expect_user = o.expect_user,
-  };
-  check_options(&o, &ctx.policy);
+  td_settings_policy(&o.set, NULL, &ctx.policy);
   td_state_init(&ctx.state);
 
-  if (o.token_file != NULL) {
-    file_note = read_token_file(o.token_file);
+  const char *token_file = o.set.string[TD_OPT_TOKEN_FILE];
+  if (token_file != NULL) {
+    file_note = read_token_file(token_file);
     token_source = "from --token-file";
   } else {
     read_token_env();
@@ -676,13 +606,17 @@ int main(int argc, char **argv) {
   if (rc != 0)
     unknown("%s", why);
 
-  status_t st = judge(&o, &ctx, &result, msg, sizeof(msg));
+  status_t st = judge(&ctx, &result, msg, sizeof(msg));
+  /* Said, as the plugin logs it; the status stays the poll's. */
+  if (warning != NULL)
+    add_part(msg, sizeof(msg), "%s", warning);
   printf("TELEMETRYDECK %s - %s", status_names[st], msg);
-  print_perfdata(&o, &ctx.policy, &result);
+  print_perfdata(&ctx.policy, &result);
   printf("\n");
   if (o.verbose)
     print_verbose(&o, &result, token_source, file_note);
   wipe_token();
+  td_settings_free(&o.set);
   if (fflush(stdout) != 0)
     return ST_UNKNOWN;
   return (int)st;

@@ -479,3 +479,148 @@ void td_words_url(td_url_status_t st, const char *plaintext_option,
     break;
   }
 }
+
+void td_words_file_mode(const char *file_noun, unsigned mode, char *dst,
+                        size_t size) {
+  td_text_format(dst, size,
+                 "%s has mode %04o and is readable by group or others; "
+                 "chmod 600 it",
+                 file_noun, mode & 07777);
+}
+
+void td_words_token_prefix(char *dst, size_t size) {
+  td_text_format(dst, size,
+                 "the token does not start with \"tdpat_\"; is it a "
+                 "TelemetryDeck personal access token?");
+}
+
+/* How a setting is named in a sentence: "option Timeout 2" (the plugin;
+ * plural "options ..."), "--timeout" (the check, which never repeats a
+ * value). value "" is left out. */
+static void setting_noun(const td_set_error_t *e, const char *name,
+                         const char *value, int plural, char *dst,
+                         size_t size) {
+  const char *prefix = e->front == TD_FRONT_CHECK ? ""
+                       : plural                  ? "options "
+                                                 : "option ";
+  snprintf(dst, size, "%s%s%s%s", prefix, name, value[0] != '\0' ? " " : "",
+           value);
+}
+
+/* The errors about a value on its own. */
+static int word_value(const td_set_error_t *e, const char *noun, char *dst,
+                      size_t size) {
+  switch (e->status) {
+  case TD_SET_E_TYPE:
+    if (e->front == TD_FRONT_CHECK)
+      td_text_format(dst, size, "%s must be a number", noun);
+    else
+      td_text_format(dst, size,
+                     "%s%s is not of the right type (or count) of value",
+                     noun, e->value[0] != '\0' ? "" : " (value not shown)");
+    return 1;
+  case TD_SET_E_WHOLE:
+    td_text_format(dst, size, "%s must be a whole number", noun);
+    return 1;
+  case TD_SET_E_POSITIVE:
+    td_text_format(dst, size, "%s must be positive", noun);
+    return 1;
+  case TD_SET_E_MIN:
+    td_text_format(dst, size, "%s must be at least %g", noun, e->bound);
+    return 1;
+  case TD_SET_E_MAX:
+    td_text_format(dst, size, "%s is out of range (at most %g)", noun,
+                   e->bound);
+    return 1;
+  case TD_SET_E_EMPTY:
+    td_text_format(dst, size, "%s is empty", noun);
+    return 1;
+  case TD_SET_E_DATE:
+    td_text_format(dst, size,
+                   "%s is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, "
+                   "UTC)",
+                   noun);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* The errors of the rules across options, and the warnings. */
+static void word_rule(const td_set_error_t *e, const char *noun, char *dst,
+                      size_t size) {
+  char why[200], second[TD_SET_MAX_VALUE + 64];
+  switch (e->status) {
+  case TD_SET_E_URL:
+    td_words_url(e->url, e->plaintext_name, why, sizeof(why));
+    td_text_format(dst, size, "%s is refused: %s", noun, why);
+    break;
+  case TD_SET_E_FILE:
+    td_words_file(e->file, &e->info, (size_t)e->bound, why, sizeof(why));
+    td_text_format(dst, size, "%s is refused: it %s", noun, why);
+    break;
+  case TD_SET_E_ORGS_URL:
+    td_text_format(dst, size,
+                   "URL %s does not end in /users/info, so option "
+                   "OrganizationsURL is needed with CollectOrganizations",
+                   e->value);
+    break;
+  case TD_SET_E_ORDER:
+    setting_noun(e, e->name, e->value, 1, why, sizeof(why));
+    snprintf(second, sizeof(second), "%s%s%s", e->name2,
+             e->value2[0] != '\0' ? " " : "", e->value2);
+    td_text_format(dst, size, "%s and %s must satisfy %s >= %s >= 0", why,
+                   second, e->name, e->name2);
+    break;
+  case TD_SET_E_TIMEOUT:
+    td_text_format(dst, size, "%s is longer than the interval (%g s)", noun,
+                   e->bound);
+    break;
+  case TD_SET_E_INTERVAL:
+    td_text_format(dst, size,
+                   "%s is below %g s, which only a loopback URL may use", noun,
+                   e->bound);
+    break;
+  case TD_SET_W_EXPIRY_FAR:
+    td_text_format(dst, size,
+                   "%s is more than %.0f days away, but TelemetryDeck tokens "
+                   "live at most one year: is the year a typo? It is used as "
+                   "written",
+                   noun, e->bound);
+    break;
+  case TD_SET_W_TOKEN_PREFIX:
+    td_words_token_prefix(dst, size);
+    break;
+  default:
+    td_text_format(dst, size, "out of memory");
+    break;
+  }
+}
+
+void td_words_setting(const td_set_error_t *e, char *dst, size_t size) {
+  char noun[TD_SET_MAX_VALUE + 64];
+  setting_noun(e, e->name, e->value, 0, noun, sizeof(noun));
+  switch (e->status) {
+  case TD_SET_OK:
+    dst[0] = '\0';
+    return;
+  case TD_SET_E_UNKNOWN:
+    td_text_format(dst, size, "unknown option \"%s\"", e->value);
+    return;
+  case TD_SET_E_TWICE:
+    td_text_format(dst, size, "%s is given twice", e->name);
+    return;
+  case TD_SET_E_TOKEN: {
+    static const td_token_t from_text; /* no file was read */
+    td_words_token(e->token, &from_text, noun, noun, dst, size);
+    return;
+  }
+  case TD_SET_E_TOKEN_ONE:
+    td_text_format(dst, size,
+                   "exactly one of Token and TokenFile is required");
+    return;
+  default:
+    if (!word_value(e, noun, dst, size))
+      word_rule(e, noun, dst, size);
+  }
+}

@@ -11,6 +11,7 @@
 #include "td_file.h"
 #include "td_json.h"
 #include "td_orgstate.h"
+#include "td_settings.h"
 #include "td_state.h"
 #include "td_token.h"
 #include "td_url.h"
@@ -77,6 +78,20 @@ void td_words_file(td_file_status_t st, const td_file_info_t *info,
  * which may hold a password. */
 void td_words_url(td_url_status_t st, const char *plaintext_option,
                   char *dst, size_t size);
+
+/* Why a setting is refused, or what its warning is, for the front end
+ * the error came from, without the account and without a final period:
+ * "option Timeout 2 is longer than the interval (1 s)" for the plugin,
+ * "--timeout must be positive" for the check. */
+void td_words_setting(const td_set_error_t *e, char *dst, size_t size);
+
+/* A token file others may read, e.g. "TokenFile "/etc/x" has mode 0644
+ * and is readable by group or others; chmod 600 it". */
+void td_words_file_mode(const char *file_noun, unsigned mode, char *dst,
+                        size_t size);
+
+/* The note for a token without the "tdpat_" prefix. */
+void td_words_token_prefix(char *dst, size_t size);
 
 /* An epoch date as "YYYY-MM-DDTHH:MM:SSZ", or "an unknown date". */
 void td_words_date(double epoch, char *dst, size_t size);
