@@ -96,7 +96,9 @@ static void account_free(account_t *a) {
 static void setting_log(const account_t *a, const td_set_error_t *e) {
   char why[512];
   td_words_setting(e, why, sizeof(why));
-  if (e->status == TD_SET_W_EXPIRY_FAR || e->status == TD_SET_W_TOKEN_PREFIX)
+  if (e->status == TD_SET_W_TOKEN_PREFIX) /* a question: no period */
+    WARNING(LOG_PREFIX "account \"%s\": %s", a->name, why);
+  else if (e->status == TD_SET_W_EXPIRY_FAR)
     WARNING(LOG_PREFIX "account \"%s\": %s.", a->name, why);
   else
     ERROR(LOG_PREFIX "account \"%s\": %s.", a->name, why);
@@ -177,9 +179,7 @@ static int account_name(account_t *a, oconfig_item_t *ci) {
     return -1;
   }
   if (account_find(a->name) != NULL) {
-    ERROR(LOG_PREFIX "account \"%s\" is defined twice; the second block is "
-                     "ignored and the first one runs.",
-          a->name);
+    ERROR(LOG_PREFIX "account \"%s\" is defined twice.", a->name);
     return -1;
   }
   return 0;
@@ -218,8 +218,6 @@ static int config_account(oconfig_item_t *ci) {
     return -1;
   }
   if (account_settings(a, ci) != 0) {
-    ERROR(LOG_PREFIX "account \"%s\" is skipped because of the error above.",
-          a->name);
     account_free(a);
     return -1;
   }
@@ -234,20 +232,24 @@ static int config_account(oconfig_item_t *ci) {
   return 0;
 }
 
+/* Any error fails the configuration, so that collectd -t exits non-zero
+ * and a restart with a typo fails where the operator sees it. */
 static int tdc_config(oconfig_item_t *ci) {
   char shown[DATA_MAX_NAME_LEN + 1];
+  int errors = 0;
   for (int i = 0; i < ci->children_num; i++) {
     oconfig_item_t *child = ci->children + i;
     if (strcasecmp(child->key, "Account") == 0) {
-      config_account(child);
+      errors += config_account(child) != 0;
       continue;
     }
     td_text_clean(shown, sizeof(shown), child->key, DATA_MAX_NAME_LEN);
     ERROR(LOG_PREFIX "unknown option \"%s\" (only <Account> blocks are "
                      "allowed here).",
           shown);
+    errors++;
   }
-  return 0;
+  return errors > 0 ? -1 : 0;
 }
 
 /* ---- tokens ---- */
@@ -300,7 +302,7 @@ static int token_file_load(account_t *a) {
   if ((a->active_token == NULL || strcmp(a->active_token, t.text) != 0) &&
       !td_token_has_prefix(&t)) {
     td_words_token_prefix(why, sizeof(why));
-    WARNING(LOG_PREFIX "account \"%s\": %s.", a->name, why);
+    WARNING(LOG_PREFIX "account \"%s\": %s", a->name, why);
   }
   int rc = token_use(a, t.text);
   td_token_wipe(&t);
