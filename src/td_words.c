@@ -526,10 +526,10 @@ static int word_value(const td_set_error_t *e, const char *noun, char *dst,
     td_text_format(dst, size, "%s must be positive", noun);
     return 1;
   case TD_SET_E_MIN:
-    td_text_format(dst, size, "%s must be at least %g", noun, e->bound);
+    td_text_format(dst, size, "%s must be at least %.15g", noun, e->bound);
     return 1;
   case TD_SET_E_MAX:
-    td_text_format(dst, size, "%s is out of range (at most %g)", noun,
+    td_text_format(dst, size, "%s is out of range (at most %.15g)", noun,
                    e->bound);
     return 1;
   case TD_SET_E_EMPTY:

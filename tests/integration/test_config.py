@@ -9,12 +9,14 @@ TokenFile tests take the operations around a running account.
 """
 
 import datetime
+import glob
 import os
 import re
+import shutil
 import time
 
-from harness import (OUR_PLUGIN, Collectd, ConfigCheck, FakeAPI, account,
-                     files_containing, inputs, refused, wait_for)
+from harness import (OUR_PLUGIN, TOP, Collectd, ConfigCheck, FakeAPI,
+                     account, files_containing, inputs, refused, wait_for)
 from test_core import ca, check_clean
 from test_hostile import assert_healthy_kept_polling, loopback_dns_wrapper
 
@@ -346,3 +348,66 @@ def test_token_file_problems_are_logged_once_and_repairs_picked_up_at_next_poll(
         cd.stop()
         fake.stop()
     check_clean(d, cd, SECRET, long_token, max_token)
+
+
+# --------------------------------------------------------------------------
+# The configurations we ship and document.
+
+def _unroff(text):
+    for a, b in (("\\(dq", '"'), ("\\-", "-"), ("\\e", "\\"), ("\\&", "")):
+        text = text.replace(a, b)
+    return "\n".join(l for l in text.splitlines() if not l.startswith("."))
+
+
+def man_examples():
+    """Every example of the man page that holds an <Account> block, as a
+    collectd.conf fragment that loads the plugin."""
+    with open(os.path.join(TOP, "man", "collectd-telemetrydeck.5")) as f:
+        page = f.read()
+    out = []
+    for block in re.findall(r"^\.nf\n(.*?)^\.fi$", page, re.S | re.M):
+        text = _unroff(block)
+        if "<Account" not in text:
+            continue
+        if "<Plugin telemetrydeck>" not in text:
+            text = "<Plugin telemetrydeck>\n%s\n</Plugin>" % text
+        if "LoadPlugin telemetrydeck" not in text:
+            text = "LoadPlugin telemetrydeck\n" + text
+        out.append(text)
+    return out
+
+
+def with_local_files(d, text):
+    """text with each TokenFile and CACert path replaced by a file of the
+    kind it names, made in d's inputs."""
+    def local(m):
+        option, path = m.group(1), m.group(2)
+        mine = os.path.join(inputs(d), "%s-%s" % (option, os.path.basename(path)))
+        if option.lower() == "cacert":
+            shutil.copy(ca(), mine)
+        else:
+            fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, (tok("example") + "\n").encode())
+            os.close(fd)
+        return '%s "%s"' % (option, mine)
+    return re.sub(r'\b(TokenFile|CACert)\s+"([^"]+)"', local, text)
+
+
+def test_every_conf_file_and_man_page_example_is_a_valid_configuration(d):
+    """collectd -T (see harness.ConfigCheck: no packet leaves the machine)
+    reads each file of conf/ and each example of the man page without an
+    ERROR of the plugin, and exits 0."""
+    confs = sorted(glob.glob(os.path.join(TOP, "conf", "*.conf")))
+    cases = [(os.path.basename(p), open(p).read()) for p in confs]
+    cases += [("man page example %d" % i, t)
+              for i, t in enumerate(man_examples(), 1)]
+    assert len(confs) >= 4 and len(cases) >= len(confs) + 2, cases
+    for name, text in cases:
+        sub = os.path.join(d, re.sub(r"\W+", "_", name))
+        os.makedirs(sub)
+        text = with_local_files(sub, text)
+        debian = [p for p in re.findall(r"^<?LoadPlugin\s+(\w+)", text, re.M)
+                  if p not in ("telemetrydeck", "logfile", "csv")]
+        c = ConfigCheck(sub, text + "\n", debian=debian)
+        assert c.rc == 0 and "Error" not in c.out, (name, c)
+        assert c.lines("error") == [], (name, c)
