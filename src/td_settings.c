@@ -12,6 +12,7 @@
 #include "td_text.h"
 #include "td_time.h"
 
+#define TD_SET_MAX_QUOTED 64 /* bytes of a string value an error quotes */
 #define TD_USERS_PATH "/users/info"
 #define TD_ORGS_PATH "/organizations"
 
@@ -79,10 +80,6 @@ const char *td_settings_name(td_opt_t opt, td_front_t front) {
   return front == TD_FRONT_CHECK ? options[opt].flag : options[opt].name;
 }
 
-td_kind_t td_settings_kind(td_opt_t opt) {
-  return opt >= 0 && opt < TD_OPTS ? options[opt].kind : TD_KIND_STRING;
-}
-
 void td_settings_init(td_settings_t *s, td_front_t front) {
   memset(s, 0, sizeof(*s));
   s->front = front;
@@ -129,6 +126,13 @@ static void error_reset(const td_settings_t *s, td_set_error_t *e) {
                                                  : "AllowPlaintext true";
 }
 
+/* How much of a string an error quotes: 64 bytes at most, cut on a
+ * character boundary. */
+static int quoted_len(const char *text) {
+  size_t len = strnlen(text, TD_SET_MAX_QUOTED);
+  return (int)td_text_cut(text, len);
+}
+
 /* The values as written, for an error: "" for Token and for the check,
  * whose command line may hold a secret anywhere. */
 static void values_text(const td_settings_t *s, td_opt_t opt,
@@ -143,8 +147,8 @@ static void values_text(const td_settings_t *s, td_opt_t opt,
     const char *sep = i > 0 ? " " : "";
     int len;
     if (v[i].kind == TD_KIND_STRING)
-      len = snprintf(raw + used, sizeof(raw) - used, "%s\"%.64s\"", sep,
-                     v[i].string);
+      len = snprintf(raw + used, sizeof(raw) - used, "%s\"%.*s\"", sep,
+                     quoted_len(v[i].string), v[i].string);
     else if (v[i].kind == TD_KIND_NUMBER)
       len = snprintf(raw + used, sizeof(raw) - used, "%s%.15g", sep,
                      v[i].number);
@@ -295,7 +299,8 @@ static void quote(const td_settings_t *s, td_opt_t opt, char *dst,
   dst[0] = '\0';
   if (s->front == TD_FRONT_CHECK || s->string[opt] == NULL)
     return;
-  snprintf(raw, sizeof(raw), "\"%.64s\"", s->string[opt]);
+  snprintf(raw, sizeof(raw), "\"%.*s\"", quoted_len(s->string[opt]),
+           s->string[opt]);
   td_text_clean(dst, size, raw, size - 1);
 }
 

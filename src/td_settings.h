@@ -130,9 +130,6 @@ typedef struct {
  * "--warning-days"), or NULL when that front end has no such option. */
 const char *td_settings_name(td_opt_t opt, td_front_t front);
 
-/* The option's kind. */
-td_kind_t td_settings_kind(td_opt_t opt);
-
 /* Every default, set explicitly; secure ones on. */
 void td_settings_init(td_settings_t *s, td_front_t front);
 
