@@ -104,6 +104,16 @@ static void setting_log(const account_t *a, const td_set_error_t *e) {
     ERROR(LOG_PREFIX "account \"%s\": %s.", a->name, why);
 }
 
+/* collectd's interval in seconds as the operator wrote it: cdtime_t counts
+ * 2^-30 s, so 0.1 comes back as 0.09999999963, and Timeout 0.1 would be
+ * longer. Rounding to the nanosecond gives back any value written with up
+ * to nine decimals. */
+static double collectd_interval(void) {
+  return (double)(long long)(CDTIME_T_TO_DOUBLE(plugin_get_interval()) * 1e9 +
+                             0.5) /
+         1e9;
+}
+
 /* Hands one option, with the values collectd read, to td_settings.
  * Returns 0, or -1 after logging. */
 static int account_option(account_t *a, const oconfig_item_t *ci) {
@@ -196,8 +206,7 @@ static int account_settings(account_t *a, oconfig_item_t *ci) {
     return -1;
   if (td_settings_finish(&a->set, CDTIME_T_TO_DOUBLE(cdtime()), &e) !=
           TD_SET_OK ||
-      td_settings_resolve(&a->set, CDTIME_T_TO_DOUBLE(plugin_get_interval()),
-                          &e) != TD_SET_OK) {
+      td_settings_resolve(&a->set, collectd_interval(), &e) != TD_SET_OK) {
     setting_log(a, &e);
     return -1;
   }
@@ -565,8 +574,7 @@ static long gcd(long a, long b) {
 static int account_start(account_t *a, double now) {
   /* ---- settings: the interval, the policy and the HTTP options ---- */
   td_set_error_t err;
-  if (td_settings_resolve(&a->set, CDTIME_T_TO_DOUBLE(plugin_get_interval()),
-                          &err) != TD_SET_OK) {
+  if (td_settings_resolve(&a->set, collectd_interval(), &err) != TD_SET_OK) {
     setting_log(a, &err);
     return -1;
   }

@@ -156,6 +156,14 @@ def test_warnings_leave_the_configuration_valid(d):
     assert not files_containing(d, [SECRET]), files_containing(d, [SECRET])
 
 
+def test_timeout_equal_to_a_fractional_collectd_interval_is_accepted(d):
+    """collectd keeps its Interval 0.1 as 0.09999999963 s; Timeout 0.1 is
+    not longer than it."""
+    c = ConfigCheck(d, OUR_PLUGIN % account("tenth", URL, tok("tenth"),
+                                            Timeout=0.1), interval=0.1)
+    assert c.rc == 0 and c.lines("error") == [], c
+
+
 def test_operator_text_in_an_error_is_cleaned_and_passwords_never_shown(d):
     """A URL with a password is refused without quoting it; a URL with CR,
     LF or TAB is quoted on one line; a token's text is never quoted."""
