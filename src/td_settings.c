@@ -2,7 +2,7 @@
 #include "td_settings.h"
 
 #include <errno.h>
-#include <math.h>
+#include <math.h> /* isfinite */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +189,8 @@ static td_set_status_t check_number(td_opt_t opt, double v,
                                                         : TD_SET_E_MIN,
                 opt);
   }
-  if ((options[opt].rules & TD_NUM_WHOLE) && v != floor(v))
+  /* In range, a count fits a long long. */
+  if ((options[opt].rules & TD_NUM_WHOLE) && v != (double)(long long)v)
     return fail(e, TD_SET_E_WHOLE, opt);
   return TD_SET_OK;
 }
@@ -214,7 +215,6 @@ static td_set_status_t store(td_settings_t *s, td_opt_t opt,
     s->number[opt] = v->number;
     break;
   }
-  s->given[opt] = 1;
   return TD_SET_OK;
 }
 

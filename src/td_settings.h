@@ -115,7 +115,6 @@ typedef struct {
   char *string[TD_OPTS]; /* string options, NULL: not given; Token wiped */
   double number[TD_OPTS];
   int boolean[TD_OPTS];
-  int given[TD_OPTS];
   /* Set by td_settings_finish: */
   int has_expiry;
   double expires;         /* TokenExpires, epoch seconds */
