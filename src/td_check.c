@@ -2,9 +2,10 @@
  * reported the way Nagios, Icinga and their relatives expect: a single
  * status line with performance data and an exit code of 0 (OK), 1
  * (WARNING), 2 (CRITICAL) or 3 (UNKNOWN). Built from the plugin's own core
- * (td_answer, td_state, td_words), token module (td_token) and HTTP layer
- * (td_http), so it judges a token and its file exactly as the plugin does;
- * its exit status comes from the core's verdicts.
+ * (td_answer, td_state, td_words), settings (td_settings), token module
+ * (td_token) and HTTP layer (td_http), so it checks its options and judges
+ * a token and its file exactly as the plugin does; its exit status is the
+ * core's verdict as td_nagios maps it.
  *
  * The token is read from a file or from the environment, never from the
  * command line, where ps would show it. It is never printed. */
@@ -30,6 +31,7 @@
 #include "td_defaults.h"
 #include "td_file.h"
 #include "td_http.h"
+#include "td_nagios.h"
 #include "td_settings.h"
 #include "td_state.h"
 #include "td_text.h"
@@ -45,35 +47,8 @@
 #define PROGRAM "telemetrydeck-check"
 #define ENV_TOKEN "TELEMETRYDECK_TOKEN"
 
-/* Exit codes of the monitoring-plugins convention. */
-typedef enum {
-  ST_OK = 0,
-  ST_WARNING = 1,
-  ST_CRITICAL = 2,
-  ST_UNKNOWN = 3,
-} status_t;
-
 static const char *const status_names[] = {"OK", "WARNING", "CRITICAL",
                                            "UNKNOWN"};
-
-/* How bad a status is when several findings are combined: CRITICAL beats
- * WARNING beats UNKNOWN beats OK. */
-static int severity_rank(status_t s) {
-  switch (s) {
-  case ST_CRITICAL:
-    return 3;
-  case ST_WARNING:
-    return 2;
-  case ST_UNKNOWN:
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-static status_t worse(status_t a, status_t b) {
-  return severity_rank(b) > severity_rank(a) ? b : a;
-}
 
 typedef struct {
   td_settings_t set; /* every flag that is a setting, read by td_settings */
@@ -84,7 +59,6 @@ typedef struct {
 typedef struct {
   int done;
   int http_status;
-  double retry_after;
   td_json_status_t body;
   char error[TD_VERDICT_MAX_ERROR + 1];
   td_account_info_t info;
@@ -114,7 +88,7 @@ static void vunknown(int hint, const char *fmt, va_list ap) {
   if (hint)
     fprintf(stderr, "Try '" PROGRAM " --help' for more information.\n");
   wipe_token();
-  exit(ST_UNKNOWN);
+  exit(TD_NAGIOS_UNKNOWN);
 }
 
 /* A mistake in the command line. */
@@ -265,10 +239,10 @@ static void parse_args(int argc, char **argv, options_t *o) {
      * check, so their status is UNKNOWN, as check_http's. */
     case 'h':
       print_help();
-      exit(ST_UNKNOWN);
+      exit(TD_NAGIOS_UNKNOWN);
     case 'V':
       print_version();
-      exit(ST_UNKNOWN);
+      exit(TD_NAGIOS_UNKNOWN);
     case OPT_TOKEN:
       usage_error("--token is refused: a token on the command line is "
                   "visible to every user through ps; use --token-file FILE "
@@ -363,7 +337,6 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll, void *user) {
   clock_gettime(CLOCK_REALTIME, &now);
   out->done = 1;
   out->http_status = poll->http_status;
-  out->retry_after = poll->retry_after;
   out->body = poll->body;
   snprintf(out->error, sizeof(out->error), "%s",
            poll->error != NULL ? poll->error : "");
@@ -397,74 +370,76 @@ static void add_part(char *msg, size_t size, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* The level the core gave the expiry at this first poll. */
-static status_t expiry_status(const td_state_t *st) {
-  return st->expiry == TD_LEVEL_FAILURE   ? ST_CRITICAL
-         : st->expiry == TD_LEVEL_WARNING ? ST_WARNING
-                                          : ST_OK;
+/* The step's note of an event, or NULL. */
+static const td_note_t *note_of(const td_step_t *s, td_event_t ev) {
+  for (size_t i = 0; i < s->n_notes && i < TD_STATE_MAX_NOTES; i++)
+    if (s->notes[i].event == ev)
+      return &s->notes[i];
+  return NULL;
 }
 
-/* Judges the poll; fills msg and returns the status. */
-static status_t judge(const poll_ctx_t *ctx,
-                      const outcome_t *r, char *msg, size_t size) {
-  const td_policy_t *pol = &ctx->policy;
+/* The words of the poll's verdict, by the core's problem kind. */
+static void verdict_words(const poll_ctx_t *ctx, const outcome_t *r,
+                          char *msg, size_t size) {
   const td_step_t *s = &r->step;
-  char who[TD_EXTRACT_MAX_STRING + 1];
-  status_t st;
-  msg[0] = '\0';
-  if (!s->api_reachable) {
-    st = ST_CRITICAL;
-    add_part(msg, size, "%s", problem_text(ctx, s));
-  } else if (s->token_valid == 0 && r->http_status == 200) {
-    st = ST_CRITICAL;
-    clean(who, sizeof(who), pol->expect_user, TD_VERDICT_MAX_REASON);
-    add_part(msg, size,
-             "the token works but belongs to another user than "
-             "--expect-user \"%s\"",
-             who);
-  } else if (s->token_valid == 0) {
-    st = ST_CRITICAL;
-    char why[80] = "was revoked or has expired";
-    for (size_t i = 0; i < s->n_notes; i++)
-      if (s->notes[i].event == TD_EV_TOKEN_REJECTED)
-        td_words_rejection(&s->notes[i], "--expires", why, sizeof(why));
-    add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
-  } else if (r->http_status == 429) {
-    st = ST_WARNING;
-    if (r->retry_after > 0)
-      add_part(msg, size, "%s, Retry-After %.0f s", problem_text(ctx, s),
-               r->retry_after < TD_STATE_MAX_WAIT ? r->retry_after
-                                                  : TD_STATE_MAX_WAIT);
-    else
-      add_part(msg, size, "%s", problem_text(ctx, s));
-  } else if (s->token_valid == 1) {
-    st = ST_OK;
+  const td_note_t *n;
+  char who[TD_EXTRACT_MAX_STRING + 1], why[80];
+  switch (s->problem.kind) {
+  case TD_PROBLEM_NONE:
     clean(who, sizeof(who),
           r->info.email[0] != '\0' ? r->info.email : r->info.id,
           TD_VERDICT_MAX_REASON);
     add_part(msg, size, "token valid for \"%s\"", who);
-  } else {
-    st = ST_UNKNOWN;
+    break;
+  case TD_PROBLEM_OTHER_USER:
+    clean(who, sizeof(who), ctx->policy.expect_user, TD_VERDICT_MAX_REASON);
+    add_part(msg, size,
+             "the token works but belongs to another user than "
+             "--expect-user \"%s\"",
+             who);
+    break;
+  case TD_PROBLEM_REJECTED:
+    snprintf(why, sizeof(why), "was revoked or has expired");
+    if ((n = note_of(s, TD_EV_TOKEN_REJECTED)) != NULL)
+      td_words_rejection(n, "--expires", why, sizeof(why));
+    add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
+    break;
+  case TD_PROBLEM_RATE_LIMITED:
+    if ((n = note_of(s, TD_EV_RATE_LIMITED)) != NULL && n->number > 0)
+      add_part(msg, size, "%s, Retry-After %.0f s", problem_text(ctx, s),
+               n->number);
+    else
+      add_part(msg, size, "%s", problem_text(ctx, s));
+    break;
+  default:
     add_part(msg, size, "%s", problem_text(ctx, s));
+    break;
   }
+}
+
+/* Judges the poll: the core's verdict, as a status (td_nagios) and in
+ * words. Fills msg and returns the status. */
+static td_nagios_t judge(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
+                      size_t size) {
+  const td_policy_t *pol = &ctx->policy;
+  const td_step_t *s = &r->step;
+  msg[0] = '\0';
+  verdict_words(ctx, r, msg, size);
   /* The text from the core is already free of control characters; keep
    * '|' out of the status line as well. */
   for (char *p = msg; *p != '\0'; p++)
     if (*p == '|')
       *p = '/';
-
   if (pol->has_expiry) {
     char date[32];
-    status_t e = expiry_status(&ctx->state);
     td_words_date(pol->expires, date, sizeof(date));
     if (s->timeleft <= 0)
       add_part(msg, size, "the token expired on %s", date);
     else
       add_part(msg, size, "the token expires in %.1f days (%s)",
                s->timeleft / 86400.0, date);
-    st = worse(st, e);
   }
-  return st;
+  return td_nagios_step(s);
 }
 
 static void print_perfdata(const td_policy_t *pol,
@@ -606,7 +581,7 @@ int main(int argc, char **argv) {
   if (rc != 0)
     unknown("%s", why);
 
-  status_t st = judge(&ctx, &result, msg, sizeof(msg));
+  td_nagios_t st = judge(&ctx, &result, msg, sizeof(msg));
   /* Said, as the plugin logs it; the status stays the poll's. */
   if (warning != NULL)
     add_part(msg, sizeof(msg), "%s", warning);
@@ -618,6 +593,6 @@ int main(int argc, char **argv) {
   wipe_token();
   td_settings_free(&o.set);
   if (fflush(stdout) != 0)
-    return ST_UNKNOWN;
+    return TD_NAGIOS_UNKNOWN;
   return (int)st;
 }
