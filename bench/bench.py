@@ -214,8 +214,7 @@ def ours_block(accounts):
         if a["ca"]:
             out.append('    CACert "%s"' % a["ca"])
         # Timeout left out when it equals the interval: the plugin's default
-        # then, and "Timeout 0.1" with "Interval 0.1" is refused (the
-        # interval goes through cdtime_t and comes back as 0.0999999...).
+        # then.
         if a["timeout"] != a["interval"]:
             out.append("    Timeout %g" % a["timeout"])
         out.append("  </Account>")

@@ -2,9 +2,10 @@
  * reported the way Nagios, Icinga and their relatives expect: a single
  * status line with performance data and an exit code of 0 (OK), 1
  * (WARNING), 2 (CRITICAL) or 3 (UNKNOWN). Built from the plugin's own core
- * (td_answer, td_state, td_words), token module (td_token) and HTTP layer
- * (td_http), so it judges a token and its file exactly as the plugin does;
- * its exit status comes from the core's verdicts.
+ * (td_answer, td_state, td_words), settings (td_settings), token module
+ * (td_token) and HTTP layer (td_http), so it checks its options and judges
+ * a token and its file exactly as the plugin does; its exit status is the
+ * core's verdict as td_nagios maps it.
  *
  * The token is read from a file or from the environment, never from the
  * command line, where ps would show it. It is never printed. */
@@ -30,10 +31,13 @@
 #include "td_defaults.h"
 #include "td_file.h"
 #include "td_http.h"
+#include "td_nagios.h"
+#include "td_settings.h"
 #include "td_state.h"
 #include "td_text.h"
 #include "td_time.h"
 #include "td_token.h"
+#include "td_url.h"
 #include "td_words.h"
 
 #ifndef PACKAGE_VERSION
@@ -43,47 +47,11 @@
 #define PROGRAM "telemetrydeck-check"
 #define ENV_TOKEN "TELEMETRYDECK_TOKEN"
 
-/* Exit codes of the monitoring-plugins convention. */
-typedef enum {
-  ST_OK = 0,
-  ST_WARNING = 1,
-  ST_CRITICAL = 2,
-  ST_UNKNOWN = 3,
-} status_t;
-
 static const char *const status_names[] = {"OK", "WARNING", "CRITICAL",
                                            "UNKNOWN"};
 
-/* How bad a status is when several findings are combined: CRITICAL beats
- * WARNING beats UNKNOWN beats OK. */
-static int severity_rank(status_t s) {
-  switch (s) {
-  case ST_CRITICAL:
-    return 3;
-  case ST_WARNING:
-    return 2;
-  case ST_UNKNOWN:
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-static status_t worse(status_t a, status_t b) {
-  return severity_rank(b) > severity_rank(a) ? b : a;
-}
-
 typedef struct {
-  const char *token_file;
-  const char *url;
-  const char *ca_cert;
-  const char *expires_text;
-  const char *expect_user;
-  const char *proxy;
-  double timeout;
-  double warning_days;
-  double critical_days;
-  int allow_plaintext;
+  td_settings_t set; /* every flag that is a setting, read by td_settings */
   int verbose;
   int shape;         /* --shape: print the answer's structure */
   int organizations; /* --organizations: also the organizations' */
@@ -93,7 +61,6 @@ typedef struct {
 typedef struct {
   int done;
   int http_status;
-  double retry_after;
   td_json_status_t body;
   char error[TD_VERDICT_MAX_ERROR + 1];
   td_account_info_t info;
@@ -132,7 +99,7 @@ static void vunknown(int hint, const char *fmt, va_list ap) {
   if (hint)
     fprintf(stderr, "Try '" PROGRAM " --help' for more information.\n");
   wipe_token();
-  exit(ST_UNKNOWN);
+  exit(TD_NAGIOS_UNKNOWN);
 }
 
 /* A mistake in the command line. */
@@ -218,17 +185,6 @@ static void print_version(void) {
   printf("libcurl: %s\n", curl_version());
 }
 
-/* Parses a finite number; the whole text must be the number. */
-static int parse_number(const char *text, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v))
-    return -1;
-  *out = v;
-  return 0;
-}
-
 /* The name of the option at argv[i], without any "=value" part, which
  * might be a secret. */
 static void option_name(const char *arg, char *dst, size_t size) {
@@ -251,6 +207,23 @@ enum {
   OPT_ORGANIZATIONS,
   OPT_TOKEN, /* refused */
 };
+
+/* Hands a flag and its value to td_settings; a refusal is a usage error. */
+static void set_flag(options_t *o, const struct option *longopts, int c,
+                     const char *value) {
+  char flag[64], why[512];
+  td_set_error_t e;
+  for (const struct option *p = longopts; p->name != NULL; p++) {
+    if (p->val != c)
+      continue;
+    snprintf(flag, sizeof(flag), "--%s", p->name);
+    if (td_settings_set_text(&o->set, flag, value, &e) == TD_SET_OK)
+      return;
+    td_words_setting(&e, why, sizeof(why));
+    usage_error("%s", why);
+  }
+  usage_error("unknown option -%c", isprint(c) ? c : '?');
+}
 
 static void parse_args(int argc, char **argv, options_t *o) {
   static const struct option longopts[] = {
@@ -280,43 +253,6 @@ static void parse_args(int argc, char **argv, options_t *o) {
   while ((c = getopt_long(argc, argv, ":f:u:t:e:w:c:vhV", longopts, NULL)) !=
          -1) {
     switch (c) {
-    case 'f':
-      o->token_file = optarg;
-      break;
-    case 'u':
-      o->url = optarg;
-      break;
-    case OPT_ALLOW_PLAINTEXT:
-      o->allow_plaintext = 1;
-      break;
-    case 't':
-      if (parse_number(optarg, &o->timeout) != 0 || o->timeout <= 0 ||
-          o->timeout > TD_MAX_TIMEOUT)
-        usage_error("--timeout must be a number of seconds above 0 and at "
-                    "most %g",
-                    TD_MAX_TIMEOUT);
-      break;
-    case OPT_CA_CERT:
-      o->ca_cert = optarg;
-      break;
-    case 'e':
-      o->expires_text = optarg;
-      break;
-    case 'w':
-      if (parse_number(optarg, &o->warning_days) != 0 || o->warning_days < 0)
-        usage_error("--warning-days must be a number of days, 0 or more");
-      break;
-    case 'c':
-      if (parse_number(optarg, &o->critical_days) != 0 ||
-          o->critical_days < 0)
-        usage_error("--critical-days must be a number of days, 0 or more");
-      break;
-    case OPT_EXPECT_USER:
-      o->expect_user = optarg;
-      break;
-    case OPT_PROXY:
-      o->proxy = optarg;
-      break;
     case 'v':
       o->verbose = 1;
       break;
@@ -330,10 +266,10 @@ static void parse_args(int argc, char **argv, options_t *o) {
      * check, so their status is UNKNOWN, as check_http's. */
     case 'h':
       print_help();
-      exit(ST_UNKNOWN);
+      exit(TD_NAGIOS_UNKNOWN);
     case 'V':
       print_version();
-      exit(ST_UNKNOWN);
+      exit(TD_NAGIOS_UNKNOWN);
     case OPT_TOKEN:
       usage_error("--token is refused: a token on the command line is "
                   "visible to every user through ps; use --token-file FILE "
@@ -341,7 +277,7 @@ static void parse_args(int argc, char **argv, options_t *o) {
     case ':':
       option_name(argv[optind - 1], name, sizeof(name));
       usage_error("option %s needs a value", name);
-    default:
+    case '?':
       /* getopt sets optopt to a known long option given "=value" that
        * takes none, e.g. --verbose=1. */
       if (optopt != 0 && strncmp(argv[optind - 1], "--", 2) == 0 &&
@@ -353,6 +289,8 @@ static void parse_args(int argc, char **argv, options_t *o) {
         usage_error("unknown option -%c", isprint(optopt) ? optopt : '?');
       option_name(argv[optind - 1], name, sizeof(name));
       usage_error("unknown or ambiguous option %s", name);
+    default:
+      set_flag(o, longopts, c, optarg);
     }
   }
   if (optind < argc)
@@ -376,52 +314,29 @@ static int orgs_url(const char *url, char *dst, size_t size) {
   return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* Checks what can be checked before a request is made. */
-static void check_options(const options_t *o, td_policy_t *pol) {
-  const char *why;
-  if (o->warning_days < o->critical_days)
-    usage_error("--warning-days (%g) must be at least --critical-days (%g)",
-                o->warning_days, o->critical_days);
-  if (td_http_url_check(o->url, o->allow_plaintext, &why) != 0) {
-    /* The HTTP layer names the plugin's option; name ours. */
-    if (!o->allow_plaintext && td_http_url_check(o->url, 1, &why) == 0)
-      usage_error("--url is refused: plain http would send the token in the "
-                  "clear to a host that is not loopback (--allow-plaintext "
-                  "allows it)");
-    usage_error("--url is refused: %s", why);
+/* The rules across the settings, by the plugin's own code; a refusal is a
+ * usage error. Returns a warning's words for the status line, or NULL. */
+static const char *check_options(options_t *o) {
+  static char note[512];
+  char why[512];
+  td_set_error_t e;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (td_settings_finish(&o->set, (double)now.tv_sec, &e) != TD_SET_OK ||
+      td_settings_resolve(&o->set, 0, &e) != TD_SET_OK) {
+    td_words_setting(&e, why, sizeof(why));
+    usage_error("%s", why);
   }
-  if (o->ca_cert != NULL) {
-    td_file_info_t info;
-    char what[160];
-    td_file_status_t st = td_file_check(o->ca_cert, TD_CA_FILE_MAX, &info);
-    if (st == TD_FILE_E_OPEN)
-      usage_error("cannot read --ca-cert file: %s", strerror(info.err));
-    td_words_file(st, &info, TD_CA_FILE_MAX, what, sizeof(what));
-    if (st != TD_FILE_OK)
-      usage_error("--ca-cert file %s", what);
-  }
-  if (td_http_proxy_check(o->url, o->proxy, o->allow_plaintext, &why) != 0) {
-    /* The HTTP layer names the plugin's option; name ours. */
-    if (!o->allow_plaintext &&
-        td_http_proxy_check(o->url, o->proxy, 1, &why) == 0)
-      usage_error("--proxy is refused: the proxy would see the token in the "
-                  "clear, since the URL is plain http (--allow-plaintext "
-                  "allows it)");
-    usage_error("--proxy is refused: %s", why);
-  }
-  if (o->expect_user != NULL && o->expect_user[0] == '\0')
-    usage_error("--expect-user is empty");
   char at[1024];
   if (o->organizations && !o->shape)
     usage_error("--organizations goes with --shape");
-  if (o->organizations && orgs_url(o->url, at, sizeof(at)) != 0)
+  if (o->organizations &&
+      orgs_url(o->set.string[TD_OPT_URL], at, sizeof(at)) != 0)
     usage_error("--organizations needs a --url ending in /users/info");
-  if (o->expires_text != NULL) {
-    if (td_time_parse_utc(o->expires_text, &pol->expires) != 0)
-      usage_error("--expires is not a date (YYYY-MM-DD or "
-                  "YYYY-MM-DDTHH:MM:SSZ, UTC)");
-    pol->has_expiry = 1;
-  }
+  if (td_settings_warnings(&o->set, &e, 1) == 0)
+    return NULL;
+  td_words_setting(&e, note, sizeof(note));
+  return note;
 }
 
 /* Reads the token file with the plugin's rules for TokenFile. Returns
@@ -442,10 +357,8 @@ static const char *read_token_file(const char *path, char *trust,
     unknown("%s", why);
   }
   if (td_token_file_is_open(&token)) {
-    snprintf(note, sizeof(note),
-             "the token file has mode %04o and is readable by group or "
-             "others; chmod 600 it",
-             (unsigned)(token.file.mode & 07777));
+    td_words_file_mode("the token file", (unsigned)token.file.mode, note,
+                       sizeof(note));
     return note;
   }
   return NULL;
@@ -487,7 +400,6 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll,
   clock_gettime(CLOCK_REALTIME, &now);
   out->done = 1;
   out->http_status = poll->http_status;
-  out->retry_after = poll->retry_after;
   out->body = poll->body;
   snprintf(out->error, sizeof(out->error), "%s",
            poll->error != NULL ? poll->error : "");
@@ -525,80 +437,79 @@ static void add_part(char *msg, size_t size, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* The level the core gave the expiry at this first poll. */
-static status_t expiry_status(const td_state_t *st) {
-  return st->expiry == TD_LEVEL_FAILURE   ? ST_CRITICAL
-         : st->expiry == TD_LEVEL_WARNING ? ST_WARNING
-                                          : ST_OK;
+/* The step's note of an event, or NULL. */
+static const td_note_t *note_of(const td_step_t *s, td_event_t ev) {
+  for (size_t i = 0; i < s->n_notes && i < TD_STATE_MAX_NOTES; i++)
+    if (s->notes[i].event == ev)
+      return &s->notes[i];
+  return NULL;
 }
 
-/* Judges the poll; fills msg and returns the status. */
-static status_t judge(const options_t *o, const poll_ctx_t *ctx,
-                      const outcome_t *r, char *msg, size_t size) {
-  const td_policy_t *pol = &ctx->policy;
+/* The words of the poll's verdict, by the core's problem kind. */
+static void verdict_words(const poll_ctx_t *ctx, const outcome_t *r,
+                          char *msg, size_t size) {
   const td_step_t *s = &r->step;
-  char who[TD_EXTRACT_MAX_STRING + 1];
-  status_t st;
-  msg[0] = '\0';
-  if (!s->api_reachable) {
-    st = ST_CRITICAL;
-    add_part(msg, size, "%s", problem_text(ctx, s));
-  } else if (s->token_valid == 0 && r->http_status == 200) {
-    st = ST_CRITICAL;
-    clean(who, sizeof(who), o->expect_user, TD_VERDICT_MAX_REASON);
-    add_part(msg, size,
-             "the token works but belongs to another user than "
-             "--expect-user \"%s\"",
-             who);
-  } else if (s->token_valid == 0) {
-    st = ST_CRITICAL;
-    char why[80] = "was revoked or has expired";
-    for (size_t i = 0; i < s->n_notes; i++)
-      if (s->notes[i].event == TD_EV_TOKEN_REJECTED)
-        td_words_rejection(&s->notes[i], "--expires", why, sizeof(why));
-    if (why[0] != '\0')
-      add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
-    else
-      add_part(msg, size, "%s", problem_text(ctx, s));
-  } else if (r->http_status == 429) {
-    st = ST_WARNING;
-    if (r->retry_after > 0)
-      add_part(msg, size, "%s, Retry-After %.0f s", problem_text(ctx, s),
-               r->retry_after < TD_STATE_MAX_WAIT ? r->retry_after
-                                                  : TD_STATE_MAX_WAIT);
-    else
-      add_part(msg, size, "%s", problem_text(ctx, s));
-  } else if (s->token_valid == 1) {
-    st = ST_OK;
+  const td_note_t *n;
+  char who[TD_EXTRACT_MAX_STRING + 1], why[80];
+  switch (s->problem.kind) {
+  case TD_PROBLEM_NONE:
     clean(who, sizeof(who),
           r->info.email[0] != '\0' ? r->info.email : r->info.id,
           TD_VERDICT_MAX_REASON);
     add_part(msg, size, "token valid for \"%s\"", who);
-  } else {
-    st = ST_UNKNOWN;
+    break;
+  case TD_PROBLEM_OTHER_USER:
+    clean(who, sizeof(who), ctx->policy.expect_user, TD_VERDICT_MAX_REASON);
+    add_part(msg, size,
+             "the token works but belongs to another user than "
+             "--expect-user \"%s\"",
+             who);
+    break;
+  case TD_PROBLEM_REJECTED:
+    snprintf(why, sizeof(why), "was revoked or has expired");
+    if ((n = note_of(s, TD_EV_TOKEN_REJECTED)) != NULL)
+      td_words_rejection(n, "--expires", why, sizeof(why));
+    add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
+    break;
+  case TD_PROBLEM_RATE_LIMITED:
+    if ((n = note_of(s, TD_EV_RATE_LIMITED)) != NULL && n->number > 0)
+      add_part(msg, size, "%s, Retry-After %.0f s", problem_text(ctx, s),
+               n->number);
+    else
+      add_part(msg, size, "%s", problem_text(ctx, s));
+    break;
+  default:
     add_part(msg, size, "%s", problem_text(ctx, s));
+    break;
   }
+}
+
+/* Judges the poll: the core's verdict, as a status (td_nagios) and in
+ * words. Fills msg and returns the status. */
+static td_nagios_t judge(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
+                      size_t size) {
+  const td_policy_t *pol = &ctx->policy;
+  const td_step_t *s = &r->step;
+  msg[0] = '\0';
+  verdict_words(ctx, r, msg, size);
   /* The text from the core is already free of control characters; keep
    * '|' out of the status line as well. */
   for (char *p = msg; *p != '\0'; p++)
     if (*p == '|')
       *p = '/';
-
   if (pol->has_expiry) {
     char date[32];
-    status_t e = expiry_status(&ctx->state);
     td_words_date(pol->expires, date, sizeof(date));
     if (s->timeleft <= 0)
       add_part(msg, size, "the token expired on %s", date);
     else
       add_part(msg, size, "the token expires in %.1f days (%s)",
                s->timeleft / TD_TIME_DAY, date);
-    st = worse(st, e);
   }
-  return st;
+  return td_nagios_step(s);
 }
 
-static void print_perfdata(const options_t *o, const td_policy_t *pol,
+static void print_perfdata(const td_policy_t *pol,
                            const outcome_t *r) {
   const td_step_t *s = &r->step;
   const char *sep = " | ";
@@ -614,7 +525,7 @@ static void print_perfdata(const options_t *o, const td_policy_t *pol,
    * plugin's timeleft values are seconds.) */
   if (pol->has_expiry)
     printf(" days_left=%.3f;%g:;%g:;0", s->timeleft / TD_TIME_DAY,
-           o->warning_days, o->critical_days);
+           pol->warning_days, pol->failure_days);
   /* The API's own certificate: information only, it sets no state. */
   if (s->has_tls_timeleft)
     printf(" tls_days_left=%.3f;;;0", s->tls_timeleft / TD_TIME_DAY);
@@ -624,14 +535,15 @@ static void print_verbose(const options_t *o, const outcome_t *r,
                           const char *token_source, const char *file_note) {
   char text[TD_EXTRACT_MAX_STRING + 1];
   char url[512];
-  clean(url, sizeof(url), o->url, sizeof(url) - 1);
+  clean(url, sizeof(url), o->set.string[TD_OPT_URL], sizeof(url) - 1);
   printf("URL: %s\n", url);
   printf("token: %s (not shown)\n", token_source);
   if (file_note != NULL)
     printf("note: %s\n", file_note);
-  if (!td_token_has_prefix(&token))
-    printf("note: the token does not start with \"tdpat_\"; is it a "
-           "TelemetryDeck personal access token?\n");
+  if (!td_token_has_prefix(&token)) {
+    td_words_token_prefix(text, sizeof(text));
+    printf("note: %s\n", text);
+  }
   if (r->http_status > 0)
     printf("HTTP status: %d\n", r->http_status);
   else
@@ -707,22 +619,17 @@ static void print_shape(const char *what, const td_shape_result_t *r) {
     printf("  body: %s\n", td_words_json(r->body));
 }
 
-/* Makes the handle, runs the one poll of url and reports it to done with
+/* Makes the handle, runs the one poll of url and reports it to ev with
  * ctx; *finished tells whether it was. Returns 0, or -1 with a reason in
  * *why when libcurl itself failed. */
 static int run_poll(const options_t *o, const char *url, int organizations,
                     const td_http_events_t *ev, void *ctx,
                     const int *finished, const char **why) {
-  td_http_opts_t ho = {
-      .url = url,
-      .ca_cert = o->ca_cert,
-      .verify_peer = 1,
-      .verify_host = 1,
-      .timeout = o->timeout,
-      .proxy = o->proxy,
-      .organizations = organizations,
-      .shape = o->shape,
-  };
+  td_http_opts_t ho;
+  td_settings_http(&o->set, 0, &ho);
+  ho.url = url;
+  ho.organizations = organizations;
+  ho.shape = o->shape;
   int rc = -1;
   td_http_t *h = td_http_new();
   td_http_conn_t *c = NULL;
@@ -736,11 +643,11 @@ static int run_poll(const options_t *o, const char *url, int organizations,
   if (td_http_set_token(c, token.text) != 0)
     goto out;
   *why = "libcurl could not start the request";
-  if (td_http_start(c, o->timeout) != 0)
+  if (td_http_start(c, ho.timeout) != 0)
     goto out;
   /* libcurl ends the transfer at the timeout; the extra seconds are only
    * a guard against a transfer that never reports back. */
-  double until = now_mono() + o->timeout + 5;
+  double until = now_mono() + ho.timeout + 5;
   *why = "libcurl's multi handle failed";
   while (td_http_running(h) > 0 && now_mono() < until)
     if (td_http_run(h, 1000, ev, ctx) != 0)
@@ -756,12 +663,7 @@ out:
 }
 
 int main(int argc, char **argv) {
-  options_t o = {
-      .url = TD_DEFAULT_URL,
-      .timeout = TD_DEFAULT_TIMEOUT,
-      .warning_days = TD_DEFAULT_WARNING_DAYS,
-      .critical_days = TD_DEFAULT_FAILURE_DAYS,
-  };
+  static options_t o;
   static outcome_t result;
   poll_ctx_t ctx = {.out = &result};
   const char *token_source;
@@ -769,21 +671,17 @@ int main(int argc, char **argv) {
   const char *why;
   char msg[1024], trust[200] = "";
 
+  td_settings_init(&o.set, TD_FRONT_CHECK);
   parse_args(argc, argv, &o);
+  const char *warning = check_options(&o);
   if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
     unknown("curl_global_init failed");
-  ctx.policy = (td_policy_t){
-      .account = NULL, /* nothing is worded with an account here */
-      .warning_days = o.warning_days,
-      .failure_days = o.critical_days,
-      .unreachable_after = 1, /* one poll is all there is */
-      .expect_user = o.expect_user,
-  };
-  check_options(&o, &ctx.policy);
+  td_settings_policy(&o.set, NULL, &ctx.policy);
   td_state_init(&ctx.state);
 
-  if (o.token_file != NULL) {
-    file_note = read_token_file(o.token_file, trust, sizeof(trust));
+  const char *token_file = o.set.string[TD_OPT_TOKEN_FILE];
+  if (token_file != NULL) {
+    file_note = read_token_file(token_file, trust, sizeof(trust));
     token_source = "from --token-file";
   } else {
     read_token_env();
@@ -791,14 +689,14 @@ int main(int argc, char **argv) {
   }
 
   const td_http_events_t users_ev = {NULL, on_done};
-  int rc = run_poll(&o, o.url, 0, &users_ev, &ctx, &result.done, &why);
+  int rc = run_poll(&o, o.set.string[TD_OPT_URL], 0, &users_ev, &ctx, &result.done, &why);
   static orgs_outcome_t orgs;
   const td_http_events_t orgs_ev = {NULL, on_orgs_done};
   const char *orgs_why;
   char orgs_at[1024];
   /* check_options made sure the URL names users/info. */
   if (rc == 0 && o.organizations &&
-      orgs_url(o.url, orgs_at, sizeof(orgs_at)) == 0 &&
+      orgs_url(o.set.string[TD_OPT_URL], orgs_at, sizeof(orgs_at)) == 0 &&
       run_poll(&o, orgs_at, 1, &orgs_ev, &orgs, &orgs.done,
                &orgs_why) != 0)
     orgs.has_shape = 0;
@@ -806,14 +704,17 @@ int main(int argc, char **argv) {
   if (rc != 0)
     unknown("%s", why);
 
-  status_t st = judge(&o, &ctx, &result, msg, sizeof(msg));
+  td_nagios_t st = judge(&ctx, &result, msg, sizeof(msg));
+  /* Said, as the plugin logs it; the status stays the poll's. */
+  if (warning != NULL)
+    add_part(msg, sizeof(msg), "%s", warning);
   /* As the plugin warns about it, so does the check. */
   if (trust[0] != '\0') {
     add_part(msg, sizeof(msg), "%s", trust);
-    st = worse(st, ST_WARNING);
+    st = td_nagios_worse(st, TD_NAGIOS_WARNING);
   }
   printf("TELEMETRYDECK %s - %s", status_names[st], msg);
-  print_perfdata(&o, &ctx.policy, &result);
+  print_perfdata(&ctx.policy, &result);
   printf("\n");
   if (o.verbose)
     print_verbose(&o, &result, token_source, file_note);
@@ -823,7 +724,8 @@ int main(int argc, char **argv) {
     print_shape("organizations",
                 orgs.has_shape ? &orgs.shape : NULL);
   wipe_token();
+  td_settings_free(&o.set);
   if (fflush(stdout) != 0)
-    return ST_UNKNOWN;
+    return TD_NAGIOS_UNKNOWN;
   return (int)st;
 }

@@ -20,5 +20,6 @@
 #define TD_MIN_REMOTE_INTERVAL 1.0 /* seconds between polls of a remote API */
 #define TD_MAX_INTERVAL (86400.0 * 366) /* seconds: a poll at least yearly */
 #define TD_MAX_DAYS 3660.0         /* any day count: ten years */
+#define TD_POLL_SHARE 0.9          /* of the interval a poll may use */
 
 #endif /* TD_DEFAULTS_H */

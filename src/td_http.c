@@ -4,9 +4,7 @@
 #endif
 #include "td_http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@
 #include "td_answer.h"
 #include "td_time.h"
 #include "td_words.h"
+#include "td_url.h"
 
 /* Debian's system trust store as one file (package ca-certificates). */
 #define TD_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
@@ -67,165 +66,6 @@ struct td_http_conn {
   char curl_error[CURL_ERROR_SIZE];
   char error[TD_VERDICT_MAX_ERROR + 1];
 };
-
-/* Only names that cannot leave the machine: "localhost" (libcurl answers
- * it itself, without DNS), a literal 127.0.0.0/8 address, or [::1]. A name
- * like "127.example.com" is not loopback. */
-static int is_loopback(const char *host) {
-  struct in_addr v4;
-  struct in6_addr v6;
-  char bare[64];
-  size_t len = strlen(host);
-  if (strcasecmp(host, "localhost") == 0)
-    return 1;
-  if (inet_pton(AF_INET, host, &v4) == 1)
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  if (len < 3 || len >= sizeof(bare) + 2 || host[0] != '[' || host[len - 1] != ']')
-    return 0;
-  memcpy(bare, host + 1, len - 2);
-  bare[len - 2] = '\0';
-  return inet_pton(AF_INET6, bare, &v6) == 1 &&
-         memcmp(&v6, &in6addr_loopback, sizeof(v6)) == 0;
-}
-
-int td_http_url_is_loopback(const char *url) {
-  CURLU *u = curl_url();
-  char *host = NULL;
-  int yes = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-            is_loopback(host);
-  curl_free(host);
-  curl_url_cleanup(u);
-  return yes;
-}
-
-int td_http_url_check(const char *url, int allow_plaintext, const char **why) {
-  CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL;
-  int rc = -1;
-  *why = "out of memory";
-  if (u == NULL)
-    return -1;
-  *why = "it is not a valid URL";
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
-    goto out;
-  *why = "only http and https URLs are allowed";
-  if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0)
-    goto out;
-  *why = "it names no host";
-  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-    goto out;
-  *why = "plain http would send the token in the clear to a host that is "
-         "not loopback (set AllowPlaintext true to allow it)";
-  if (strcasecmp(scheme, "http") == 0 && !allow_plaintext && !is_loopback(host))
-    goto out;
-  rc = 0;
-out:
-  curl_free(scheme);
-  curl_free(host);
-  curl_url_cleanup(u);
-  return rc;
-}
-
-/* The proxy an account's transfers take: the Proxy option when given
- * ("" = none); else none at all for plain http, whose request and token a
- * proxy would read; else (https) libcurl's own reading of the
- * environment, where the token stays inside the TLS tunnel. */
-static const char *proxy_setting(const td_http_opts_t *o) {
-  if (o->proxy != NULL)
-    return o->proxy;
-  return strncasecmp(o->url, "http:", 5) == 0 ? "" : NULL;
-}
-
-/* scheme://host[:port] of a proxy URL: never its user or password. */
-static int proxy_public(const char *proxy, char *dst, size_t size,
-                        char **scheme_out) {
-  CURLU *u = curl_url();
-  char *host = NULL, *port = NULL, *scheme = NULL;
-  int rc = -1;
-  if (u == NULL)
-    return -1;
-  if (curl_url_set(u, CURLUPART_URL, proxy, CURLU_NON_SUPPORT_SCHEME) ==
-          CURLUE_OK &&
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-    if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-      port = NULL;
-    snprintf(dst, size, "%s://%s%s%s", scheme, host, port ? ":" : "",
-             port ? port : "");
-    rc = 0;
-  }
-  if (rc == 0 && scheme_out != NULL)
-    *scheme_out = scheme;
-  else
-    curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(u);
-  return rc;
-}
-
-int td_http_proxy_check(const char *url, const char *proxy,
-                        int allow_plaintext, const char **why) {
-  char shown[256];
-  char *scheme = NULL;
-  if (proxy == NULL || proxy[0] == '\0')
-    return 0;
-  *why = "it is not a valid proxy URL (scheme://host[:port])";
-  if (strstr(proxy, "://") == NULL ||
-      proxy_public(proxy, shown, sizeof(shown), &scheme) != 0)
-    return -1;
-  int known = strcasecmp(scheme, "http") == 0 ||
-              strcasecmp(scheme, "https") == 0 ||
-              strcasecmp(scheme, "socks5h") == 0;
-  curl_free(scheme);
-  *why = "only http, https and socks5h proxies are allowed";
-  if (!known)
-    return -1;
-  /* Any proxy sees a plain-http request whole, the token included. */
-  *why = "the proxy would see the token in the clear, since the URL is "
-         "plain http (set AllowPlaintext true to allow it)";
-  if (strncasecmp(url, "http:", 5) == 0 && !allow_plaintext)
-    return -1;
-  return 0;
-}
-
-/* The environment variables libcurl reads for an https URL, in its order
- * (lower case first). */
-static const char *env_proxy(const char **var) {
-  static const char *const vars[] = {"https_proxy", "HTTPS_PROXY",
-                                     "all_proxy", "ALL_PROXY"};
-  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-    const char *v = getenv(vars[i]);
-    if (v != NULL && v[0] != '\0') {
-      *var = vars[i];
-      return v;
-    }
-  }
-  return NULL;
-}
-
-int td_http_proxy_describe(const td_http_opts_t *o, char *dst, size_t size) {
-  char shown[256];
-  const char *var = NULL;
-  const char *proxy = proxy_setting(o);
-  dst[0] = '\0';
-  if (proxy != NULL && proxy[0] == '\0')
-    return 0; /* none */
-  if (proxy != NULL) {
-    if (proxy_public(proxy, shown, sizeof(shown), NULL) != 0)
-      return 0;
-    snprintf(dst, size, "%s", shown);
-    return 1;
-  }
-  if ((proxy = env_proxy(&var)) == NULL ||
-      proxy_public(proxy, shown, sizeof(shown), NULL) != 0)
-    return 0;
-  snprintf(dst, size, "%s (from %s, unless no_proxy names the host)", shown,
-           var);
-  return 1;
-}
 
 td_http_t *td_http_new(void) {
   td_http_t *h = calloc(1, sizeof(*h));
@@ -317,7 +157,7 @@ static int apply(CURL *e, const opt_t *opts, size_t n, const char **why) {
 
 static int configure(td_http_conn_t *c, const td_http_opts_t *o,
                      const char **why) {
-  const char *proxy = proxy_setting(o);
+  const char *proxy = td_url_proxy_setting(o->url, o->proxy);
   const opt_t opts[] = {
       {CURLOPT_URL, OPT_STR, 0, o->url},
       {CURLOPT_PROTOCOLS_STR, OPT_STR, 0, "http,https"},
@@ -395,7 +235,7 @@ static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
           CURLUE_OK)
     goto out;
   const char *ca = o->ca_cert != NULL ? o->ca_cert : "";
-  const char *proxy = proxy_setting(o);
+  const char *proxy = td_url_proxy_setting(o->url, o->proxy);
   if (proxy == NULL)
     proxy = "(environment)";
   size_t size = strlen(scheme) + strlen(host) + strlen(port) + strlen(ca) +

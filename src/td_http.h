@@ -40,27 +40,6 @@ typedef struct {
                void *user);
 } td_http_events_t;
 
-/* Checks a URL before any handle is made: http or https only, a host, and
- * plain http only to a loopback host unless allow_plaintext. Returns 0, or
- * -1 with a constant reason in *why. */
-int td_http_url_check(const char *url, int allow_plaintext, const char **why);
-
-/* 1 when url names a loopback host ("localhost", 127.0.0.0/8, [::1]). */
-int td_http_url_is_loopback(const char *url);
-
-/* Checks a Proxy value for url: "" or NULL (none), or an http, https or
- * socks5h URL with a host; refused for a plain-http url unless
- * allow_plaintext, since any proxy reads such a request whole. Returns 0,
- * or -1 with a constant reason in *why. */
-int td_http_proxy_check(const char *url, const char *proxy,
-                        int allow_plaintext, const char **why);
-
-/* Which proxy the transfers of o take, as "scheme://host[:port]" without
- * any user or password, with the environment variable it comes from.
- * Returns 1 and fills dst, or 0 (and "") when they go direct. A plain-http
- * URL never takes a proxy from the environment. */
-int td_http_proxy_describe(const td_http_opts_t *o, char *dst, size_t size);
-
 /* Returns the shared multi handle, or NULL when libcurl cannot make one.
  * curl_global_init is the caller's (the plugin's init) job. */
 td_http_t *td_http_new(void);

@@ -42,7 +42,7 @@ static int is_costly(const td_xfer_t *x) {
 
 /* Seconds the job's transfer may take from its due time. */
 static double own_limit(const td_job_t *j) {
-  double share = j->conf.interval * TD_SCHED_POLL_SHARE;
+  double share = j->conf.interval * TD_POLL_SHARE;
   return j->conf.timeout < share ? j->conf.timeout : share;
 }
 

@@ -29,13 +29,13 @@
 
 #include <stddef.h>
 
+#include "td_defaults.h"
 #include "td_pace.h"
 #include "td_xfer.h"
 
 #define TD_SCHED_SETUP_BUDGET 4 /* first transfers started per step */
 #define TD_SCHED_H2_WAVE 99     /* streams released per ready connection;
                                    nginx allows 128 on one */
-#define TD_SCHED_POLL_SHARE 0.9 /* of its interval a transfer may take */
 #define TD_SCHED_MIN_LEFT 0.001 /* seconds: less own time left is none */
 #define TD_SCHED_NONE ((unsigned)-1)
 

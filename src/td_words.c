@@ -649,3 +649,198 @@ void td_words_file(td_file_status_t st, const td_file_info_t *info,
     break;
   }
 }
+
+void td_words_url(td_url_status_t st, const char *plaintext_option,
+                  char *dst, size_t size) {
+  switch (st) {
+  case TD_URL_OK:
+    dst[0] = '\0';
+    break;
+  case TD_URL_NOMEM:
+    td_text_format(dst, size, "out of memory");
+    break;
+  case TD_URL_INVALID:
+    td_text_format(dst, size, "it is not a valid URL");
+    break;
+  case TD_URL_SCHEME:
+    td_text_format(dst, size, "only http and https URLs are allowed");
+    break;
+  case TD_URL_NO_HOST:
+    td_text_format(dst, size, "it names no host");
+    break;
+  case TD_URL_USERINFO:
+    td_text_format(dst, size,
+                   "it holds a user name or password, which is never sent "
+                   "(only the Bearer token is); remove it");
+    break;
+  case TD_URL_PLAINTEXT:
+    td_text_format(dst, size,
+                   "plain http would send the token in the clear to a host "
+                   "that is not loopback (%s allows it)",
+                   plaintext_option);
+    break;
+  case TD_PROXY_INVALID:
+    td_text_format(dst, size,
+                   "it is not a valid proxy URL (scheme://host[:port])");
+    break;
+  case TD_PROXY_SCHEME:
+    td_text_format(dst, size,
+                   "only http, https and socks5h proxies are allowed");
+    break;
+  case TD_PROXY_PLAINTEXT:
+    td_text_format(dst, size,
+                   "the proxy would see the token in the clear, since the "
+                   "URL is plain http (%s allows it)",
+                   plaintext_option);
+    break;
+  }
+}
+
+void td_words_file_mode(const char *file_noun, unsigned mode, char *dst,
+                        size_t size) {
+  td_text_format(dst, size,
+                 "%s has mode %04o and is readable by group or others; "
+                 "chmod 600 it",
+                 file_noun, mode & 07777);
+}
+
+void td_words_token_prefix(char *dst, size_t size) {
+  td_text_format(dst, size,
+                 "the token does not start with \"tdpat_\"; is it a "
+                 "TelemetryDeck personal access token?");
+}
+
+/* How a setting is named in a sentence: "option Timeout 2" (the plugin;
+ * plural "options ..."), "--timeout" (the check, which never repeats a
+ * value). value "" is left out. */
+static void setting_noun(const td_set_error_t *e, const char *name,
+                         const char *value, int plural, char *dst,
+                         size_t size) {
+  const char *prefix = e->front == TD_FRONT_CHECK ? ""
+                       : plural                  ? "options "
+                                                 : "option ";
+  snprintf(dst, size, "%s%s%s%s", prefix, name, value[0] != '\0' ? " " : "",
+           value);
+}
+
+/* The errors about a value on its own. */
+static int word_value(const td_set_error_t *e, const char *noun, char *dst,
+                      size_t size) {
+  switch (e->status) {
+  case TD_SET_E_TYPE:
+    if (e->front == TD_FRONT_CHECK)
+      td_text_format(dst, size, "%s must be a number", noun);
+    else
+      td_text_format(dst, size,
+                     "%s%s is not of the right type (or count) of value",
+                     noun, e->value[0] != '\0' ? "" : " (value not shown)");
+    return 1;
+  case TD_SET_E_WHOLE:
+    td_text_format(dst, size, "%s must be a whole number", noun);
+    return 1;
+  case TD_SET_E_POSITIVE:
+    td_text_format(dst, size, "%s must be positive", noun);
+    return 1;
+  case TD_SET_E_MIN:
+    td_text_format(dst, size, "%s must be at least %.15g", noun, e->bound);
+    return 1;
+  case TD_SET_E_MAX:
+    td_text_format(dst, size, "%s is out of range (at most %.15g)", noun,
+                   e->bound);
+    return 1;
+  case TD_SET_E_EMPTY:
+    td_text_format(dst, size, "%s is empty", noun);
+    return 1;
+  case TD_SET_E_SCALE:
+    td_text_format(dst, size, "%s %s must be fraction or percent", noun,
+                   e->value);
+    return 1;
+  case TD_SET_E_DATE:
+    td_text_format(dst, size,
+                   "%s is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, "
+                   "UTC)",
+                   noun);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* The errors of the rules across options, and the warnings. */
+static void word_rule(const td_set_error_t *e, const char *noun, char *dst,
+                      size_t size) {
+  char why[200], second[TD_SET_MAX_VALUE + 64];
+  switch (e->status) {
+  case TD_SET_E_URL:
+    td_words_url(e->url, e->plaintext_name, why, sizeof(why));
+    td_text_format(dst, size, "%s is refused: %s", noun, why);
+    break;
+  case TD_SET_E_FILE:
+    td_words_file(e->file, &e->info, (size_t)e->bound, why, sizeof(why));
+    td_text_format(dst, size, "%s is refused: it %s", noun, why);
+    break;
+  case TD_SET_E_ORGS_URL:
+    td_text_format(dst, size,
+                   "URL %s does not end in /users/info, so option "
+                   "OrganizationsURL is needed with CollectOrganizations",
+                   e->value);
+    break;
+  case TD_SET_E_ORDER:
+    setting_noun(e, e->name, e->value, 1, why, sizeof(why));
+    snprintf(second, sizeof(second), "%s%s%s", e->name2,
+             e->value2[0] != '\0' ? " " : "", e->value2);
+    td_text_format(dst, size, "%s and %s must satisfy %s >= %s >= 0", why,
+                   second, e->name, e->name2);
+    break;
+  case TD_SET_E_TIMEOUT:
+    td_text_format(dst, size, "%s is longer than the interval (%g s)", noun,
+                   e->bound);
+    break;
+  case TD_SET_E_INTERVAL:
+    td_text_format(dst, size,
+                   "%s is below %g s, which only a loopback URL may use", noun,
+                   e->bound);
+    break;
+  case TD_SET_W_EXPIRY_FAR:
+    td_text_format(dst, size,
+                   "%s is more than %.0f days away, but TelemetryDeck tokens "
+                   "live at most one year: is the year a typo? It is used as "
+                   "written",
+                   noun, e->bound);
+    break;
+  case TD_SET_W_TOKEN_PREFIX:
+    td_words_token_prefix(dst, size);
+    break;
+  default:
+    td_text_format(dst, size, "out of memory");
+    break;
+  }
+}
+
+void td_words_setting(const td_set_error_t *e, char *dst, size_t size) {
+  char noun[TD_SET_MAX_VALUE + 64];
+  setting_noun(e, e->name, e->value, 0, noun, sizeof(noun));
+  switch (e->status) {
+  case TD_SET_OK:
+    dst[0] = '\0';
+    return;
+  case TD_SET_E_UNKNOWN:
+    td_text_format(dst, size, "unknown option \"%s\"", e->value);
+    return;
+  case TD_SET_E_TWICE:
+    td_text_format(dst, size, "%s is given twice", e->name);
+    return;
+  case TD_SET_E_TOKEN: {
+    static const td_token_t from_text; /* no file was read */
+    td_words_token(e->token, &from_text, noun, noun, dst, size);
+    return;
+  }
+  case TD_SET_E_TOKEN_ONE:
+    td_text_format(dst, size,
+                   "exactly one of Token and TokenFile is required");
+    return;
+  default:
+    if (!word_value(e, noun, dst, size))
+      word_rule(e, noun, dst, size);
+  }
+}

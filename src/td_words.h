@@ -11,8 +11,10 @@
 #include "td_file.h"
 #include "td_json.h"
 #include "td_orgstate.h"
+#include "td_settings.h"
 #include "td_state.h"
 #include "td_token.h"
+#include "td_url.h"
 #include "td_verdict.h"
 #include "td_xfer.h"
 
@@ -90,6 +92,27 @@ void td_words_token_trust(td_token_trust_t tr, const td_token_t *t,
  * file", "is larger than 1048576 bytes", "cannot be opened: ...". */
 void td_words_file(td_file_status_t st, const td_file_info_t *info,
                    size_t max, char *dst, size_t size);
+
+/* Why a URL or a Proxy value is refused, e.g. "only http and https URLs
+ * are allowed"; plaintext_option names the setting that allows plain
+ * http ("AllowPlaintext true", "--allow-plaintext"). Never quotes the URL,
+ * which may hold a password. */
+void td_words_url(td_url_status_t st, const char *plaintext_option,
+                  char *dst, size_t size);
+
+/* Why a setting is refused, or what its warning is, for the front end
+ * the error came from, without the account and without a final period:
+ * "option Timeout 2 is longer than the interval (1 s)" for the plugin,
+ * "--timeout must be positive" for the check. */
+void td_words_setting(const td_set_error_t *e, char *dst, size_t size);
+
+/* A token file others may read, e.g. "TokenFile "/etc/x" has mode 0644
+ * and is readable by group or others; chmod 600 it". */
+void td_words_file_mode(const char *file_noun, unsigned mode, char *dst,
+                        size_t size);
+
+/* The note for a token without the "tdpat_" prefix. */
+void td_words_token_prefix(char *dst, size_t size);
 
 /* An epoch date as "YYYY-MM-DDTHH:MM:SSZ", or "an unknown date". */
 void td_words_date(double epoch, char *dst, size_t size);

@@ -22,46 +22,31 @@
 #include "td_http.h"
 #include "td_orgstate.h"
 #include "td_sched.h"
+#include "td_settings.h"
 #include "td_state.h"
 #include "td_text.h"
 #include "td_time.h"
 #include "td_token.h"
+#include "td_url.h"
 #include "td_words.h"
 
 #define PLUGIN_NAME "telemetrydeck"
 #define LOG_PREFIX PLUGIN_NAME " plugin: "
-#define TD_USERS_PATH "/users/info"
-#define TD_ORGS_PATH "/organizations"
 
 typedef struct {
   char *name;
-  char *token;      /* Token, or NULL; wiped when freed */
-  char *token_file; /* TokenFile, or NULL */
-  char *url;
-  char *ca_cert;
-  char *expires_text;
-  char *expect_user; /* ExpectUser, or NULL */
-  char *orgs_url;    /* OrganizationsURL, or NULL: derived from URL */
-  char *proxy;       /* Proxy, or NULL: see td_http_opts_t */
+  td_settings_t set; /* every option, read and checked by td_settings */
+  /* Copied out of set at configuration, for the read thread: */
+  const char *token;      /* Token, or NULL; wiped with set */
+  const char *token_file; /* TokenFile, or NULL */
   bool verify_peer;
   bool verify_host;
   bool notifications;
-  bool allow_plaintext;
   bool collect_timings;
   bool collect_orgs;
-  double interval_s;  /* Interval as written, 0: collectd's */
-  double orgs_interval_s; /* OrganizationsInterval */
-  double unreachable_after_n; /* UnreachableAfter as written */
   cdtime_t interval;
   cdtime_t orgs_interval;
-  double timeout;    /* <= 0 until init: the default */
-  double warning_days;
-  double failure_days;
-  double tls_warning_days;
-  double tls_failure_days;
   double usage_warning_percent;
-  char *usage_scale_text; /* UsageScale as written, or NULL: the default */
-  td_usage_scale_t usage_scale;
   int unreachable_after;
 
   /* Run-time state, set up by init. */
@@ -84,25 +69,6 @@ static size_t accounts_num;
 static td_http_t *http;
 static bool curl_ready;
 
-/* Every default in one place; secure ones on. */
-static void account_defaults(account_t *a) {
-  a->verify_peer = true;
-  a->verify_host = true;
-  a->notifications = true;
-  a->allow_plaintext = false;
-  a->collect_timings = true;
-  a->tls_warning_days = TD_DEFAULT_TLS_WARNING_DAYS;
-  a->tls_failure_days = TD_DEFAULT_TLS_FAILURE_DAYS;
-  a->collect_orgs = false;
-  a->orgs_interval_s = TD_DEFAULT_ORGS_INTERVAL;
-  a->usage_warning_percent = TD_DEFAULT_USAGE_WARNING;
-  a->interval_s = 0;
-  a->timeout = 0;
-  a->warning_days = TD_DEFAULT_WARNING_DAYS;
-  a->failure_days = TD_DEFAULT_FAILURE_DAYS;
-  a->unreachable_after_n = TD_DEFAULT_UNREACHABLE_AFTER;
-}
-
 /* Frees a string that may hold a secret, wiping it first. */
 static void free_secret(char **s) {
   if (*s == NULL)
@@ -117,329 +83,74 @@ static void account_free(account_t *a) {
     return;
   td_http_conn_free(a->conn);
   td_http_conn_free(a->orgs_conn);
-  free_secret(&a->token);
   free_secret(&a->active_token);
+  td_settings_free(&a->set);
   free(a->name);
-  free(a->token_file);
-  free(a->url);
-  free(a->ca_cert);
-  free(a->expires_text);
-  free(a->expect_user);
-  free(a->orgs_url);
-  free(a->proxy);
-  free(a->usage_scale_text);
   free(a);
 }
 
 /* ---- configuration ---- */
 
-typedef enum { OPT_STRING, OPT_BOOL, OPT_NUMBER } opt_kind_t;
+#define TD_CONFIG_VALUES 4 /* values of one option handed on: one is right */
 
-/* Every option of an <Account> block. Numbers are read as doubles and
- * must lie in [min, max]: nothing collectd cannot represent (its time
- * type overflows past about 1.7e10 s) slips through as another value. */
-static const struct {
-  const char *key;
-  opt_kind_t kind;
-  size_t offset;
-  double min, max;
-} account_options[] = {
-    {"Token", OPT_STRING, offsetof(account_t, token), 0, 0},
-    {"TokenFile", OPT_STRING, offsetof(account_t, token_file), 0, 0},
-    {"URL", OPT_STRING, offsetof(account_t, url), 0, 0},
-    {"CACert", OPT_STRING, offsetof(account_t, ca_cert), 0, 0},
-    {"Proxy", OPT_STRING, offsetof(account_t, proxy), 0, 0},
-    {"TokenExpires", OPT_STRING, offsetof(account_t, expires_text), 0, 0},
-    {"ExpectUser", OPT_STRING, offsetof(account_t, expect_user), 0, 0},
-    {"OrganizationsURL", OPT_STRING, offsetof(account_t, orgs_url), 0, 0},
-    {"CollectOrganizations", OPT_BOOL, offsetof(account_t, collect_orgs), 0,
-     0},
-    {"OrganizationsInterval", OPT_NUMBER,
-     offsetof(account_t, orgs_interval_s), 0.001, TD_MAX_INTERVAL},
-    {"UsageWarningPercent", OPT_NUMBER,
-     offsetof(account_t, usage_warning_percent), 0, 1e6},
-    {"UsageScale", OPT_STRING, offsetof(account_t, usage_scale_text), 0, 0},
-    {"VerifyPeer", OPT_BOOL, offsetof(account_t, verify_peer), 0, 0},
-    {"VerifyHost", OPT_BOOL, offsetof(account_t, verify_host), 0, 0},
-    {"Notifications", OPT_BOOL, offsetof(account_t, notifications), 0, 0},
-    {"AllowPlaintext", OPT_BOOL, offsetof(account_t, allow_plaintext), 0, 0},
-    {"CollectTimings", OPT_BOOL, offsetof(account_t, collect_timings), 0, 0},
-    {"TLSExpiryWarningDays", OPT_NUMBER,
-     offsetof(account_t, tls_warning_days), -TD_MAX_DAYS,
-     TD_MAX_DAYS},
-    {"TLSExpiryFailureDays", OPT_NUMBER,
-     offsetof(account_t, tls_failure_days), -TD_MAX_DAYS,
-     TD_MAX_DAYS},
-    {"Interval", OPT_NUMBER, offsetof(account_t, interval_s), 0,
-     TD_MAX_INTERVAL},
-    {"Timeout", OPT_NUMBER, offsetof(account_t, timeout), 0, TD_MAX_TIMEOUT},
-    {"ExpiryWarningDays", OPT_NUMBER, offsetof(account_t, warning_days),
-     -TD_MAX_DAYS, TD_MAX_DAYS},
-    {"ExpiryFailureDays", OPT_NUMBER, offsetof(account_t, failure_days),
-     -TD_MAX_DAYS, TD_MAX_DAYS},
-    {"UnreachableAfter", OPT_NUMBER,
-     offsetof(account_t, unreachable_after_n), 1, 1000000},
-};
-
-/* The option's values as written, for an error message ("" for Token). */
-static void config_values_text(const oconfig_item_t *ci, char *dst,
-                               size_t size) {
-  size_t used = 0;
-  dst[0] = '\0';
-  if (strcasecmp(ci->key, "Token") == 0)
-    return;
-  for (int i = 0; i < ci->values_num && used + 1 < size; i++) {
-    const oconfig_value_t *v = ci->values + i;
-    const char *sep = i > 0 ? " " : "";
-    int n;
-    if (v->type == OCONFIG_TYPE_STRING)
-      n = snprintf(dst + used, size - used, "%s\"%.64s\"", sep,
-                   v->value.string);
-    else if (v->type == OCONFIG_TYPE_NUMBER)
-      n = snprintf(dst + used, size - used, "%s%.15g", sep, v->value.number);
-    else
-      n = snprintf(dst + used, size - used, "%s%s", sep,
-                   v->value.boolean ? "true" : "false");
-    if (n < 0)
-      break;
-    used += (size_t)n;
-  }
-}
-
-/* A number outside [min, max] (or NaN) is refused by name; so is a
- * fraction for an option that counts (min 1). A minimum from 0 up to 1
- * words as "positive" (0, where allowed, means the default). */
-static int check_range(const account_t *a, const char *key, double v,
-                       double min, double max) {
-  if (v >= min && v <= max && (min != 1 || v == (double)(long long)v))
-    return 0;
-  if (v >= min && v <= max)
-    ERROR(LOG_PREFIX "account \"%s\": option %s %g must be a whole number.",
-          a->name, key, v);
-  else if (v < min && min >= 0 && min < 1)
-    ERROR(LOG_PREFIX "account \"%s\": option %s %g must be positive.",
-          a->name, key, v);
-  else if (v < min)
-    ERROR(LOG_PREFIX "account \"%s\": option %s %g must be at least %g.",
-          a->name, key, v, min);
+/* Logs an error or a warning of the account's settings, in one line. */
+static void setting_log(const account_t *a, const td_set_error_t *e) {
+  char why[512];
+  td_words_setting(e, why, sizeof(why));
+  if (e->status == TD_SET_W_TOKEN_PREFIX) /* a question: no period */
+    WARNING(LOG_PREFIX "account \"%s\": %s", a->name, why);
+  else if (e->status == TD_SET_W_EXPIRY_FAR)
+    WARNING(LOG_PREFIX "account \"%s\": %s.", a->name, why);
   else
-    ERROR(LOG_PREFIX "account \"%s\": option %s %g is out of range (at most "
-                     "%g).",
-          a->name, key, v, max);
-  return -1;
-}
-
-/* Reads one option into the account. Returns 0, or -1 after logging. */
-static int account_option(account_t *a, oconfig_item_t *ci) {
-  for (size_t i = 0; i < STATIC_ARRAY_SIZE(account_options); i++) {
-    if (strcasecmp(ci->key, account_options[i].key) != 0)
-      continue;
-    void *field = (char *)a + account_options[i].offset;
-    int rc = -1;
-    switch (account_options[i].kind) {
-    case OPT_STRING:
-      if (*(char **)field != NULL) {
-        ERROR(LOG_PREFIX "account \"%s\": %s is given twice.", a->name,
-              ci->key);
-        return -1;
-      }
-      rc = cf_util_get_string(ci, field);
-      break;
-    case OPT_BOOL:
-      rc = cf_util_get_boolean(ci, field);
-      break;
-    case OPT_NUMBER:
-      rc = cf_util_get_double(ci, field);
-      break;
-    }
-    if (rc != 0) {
-      char shown[160];
-      config_values_text(ci, shown, sizeof(shown));
-      ERROR(LOG_PREFIX "account \"%s\": option %s %s is not of the right "
-                       "type (or count) of value.",
-            a->name, ci->key, shown[0] ? shown : "(value not shown)");
-    }
-    if (rc != 0)
-      return -1;
-    return account_options[i].kind == OPT_NUMBER
-               ? check_range(a, ci->key, *(double *)field,
-                             account_options[i].min, account_options[i].max)
-               : 0;
-  }
-  ERROR(LOG_PREFIX "account \"%s\": unknown option \"%s\".", a->name,
-        ci->key);
-  return -1;
-}
-
-static void warn_token_prefix(const account_t *a, const td_token_t *t) {
-  if (!td_token_has_prefix(t))
-    WARNING(LOG_PREFIX "account \"%s\": the token does not start with "
-                       "\"tdpat_\"; is it a TelemetryDeck personal access "
-                       "token?",
-            a->name);
-}
-
-/* OrganizationsURL defaults to URL with ".../users/info" replaced by
- * ".../organizations". Returns 0, or -1 after logging. */
-static int account_check_orgs(account_t *a) {
-  const char *why;
-  if (a->orgs_url == NULL) {
-    size_t len = strlen(a->url);
-    if (len > 0 && a->url[len - 1] == '/')
-      len--;
-    size_t plen = strlen(TD_USERS_PATH);
-    if (len < plen || strncmp(a->url + len - plen, TD_USERS_PATH, plen) != 0) {
-      ERROR(LOG_PREFIX "account \"%s\": URL \"%s\" does not end in %s, so "
-                       "option OrganizationsURL is needed with "
-                       "CollectOrganizations.",
-            a->name, a->url, TD_USERS_PATH);
-      return -1;
-    }
-    size_t size = len - plen + strlen(TD_ORGS_PATH) + 1;
-    if ((a->orgs_url = malloc(size)) == NULL)
-      return -1;
-    snprintf(a->orgs_url, size, "%.*s%s", (int)(len - plen), a->url,
-             TD_ORGS_PATH);
-  }
-  if (td_http_url_check(a->orgs_url, a->allow_plaintext, &why) != 0) {
-    ERROR(LOG_PREFIX "account \"%s\": option OrganizationsURL \"%s\" is "
-                     "refused: %s.",
-          a->name, a->orgs_url, why);
-    return -1;
-  }
-  return 0;
-}
-
-/* The Token option, judged by the rules of every token. */
-static int account_check_token(account_t *a) {
-  td_token_t t;
-  char why[160];
-  td_token_status_t st = td_token_from_text(&t, a->token);
-  if (st != TD_TOKEN_OK) {
-    td_words_token(st, &t, "option Token", "option Token", why, sizeof(why));
     ERROR(LOG_PREFIX "account \"%s\": %s.", a->name, why);
-    return -1;
-  }
-  warn_token_prefix(a, &t);
-  /* Keep the trimmed token only. */
-  free_secret(&a->token);
-  a->token = strdup(t.text);
-  td_token_wipe(&t);
-  return a->token != NULL ? 0 : -1;
 }
 
-/* CACert must be a regular file of a bounded size: a FIFO or a device
- * would block or flood the read thread at every new connection. */
-static int account_check_ca(account_t *a) {
-  td_file_info_t info;
-  char why[160];
-  td_file_status_t st = td_file_check(a->ca_cert, TD_CA_FILE_MAX, &info);
-  if (st == TD_FILE_OK)
+/* collectd's interval in seconds as the operator wrote it: cdtime_t counts
+ * 2^-30 s, so 0.1 comes back as 0.09999999963, and Timeout 0.1 would be
+ * longer. Rounding to the nanosecond gives back any value written with up
+ * to nine decimals. */
+static double collectd_interval(void) {
+  return (double)(long long)(CDTIME_T_TO_DOUBLE(plugin_get_interval()) * 1e9 +
+                             0.5) /
+         1e9;
+}
+
+/* Hands one option, with the values collectd read, to td_settings.
+ * Returns 0, or -1 after logging. */
+static int account_option(account_t *a, const oconfig_item_t *ci) {
+  td_value_t v[TD_CONFIG_VALUES] = {{0}};
+  size_t n = ci->values_num < TD_CONFIG_VALUES ? (size_t)ci->values_num
+                                               : TD_CONFIG_VALUES;
+  td_set_error_t e;
+  for (size_t i = 0; i < n; i++) {
+    const oconfig_value_t *cv = ci->values + i;
+    if (cv->type == OCONFIG_TYPE_STRING)
+      v[i] = (td_value_t){.kind = TD_KIND_STRING, .string = cv->value.string};
+    else if (cv->type == OCONFIG_TYPE_NUMBER)
+      v[i] = (td_value_t){.kind = TD_KIND_NUMBER, .number = cv->value.number};
+    else
+      v[i] = (td_value_t){.kind = TD_KIND_BOOL, .boolean = cv->value.boolean};
+  }
+  if (td_settings_set(&a->set, ci->key, v, n, &e) == TD_SET_OK)
     return 0;
-  td_words_file(st, &info, TD_CA_FILE_MAX, why, sizeof(why));
-  ERROR(LOG_PREFIX "account \"%s\": option CACert \"%s\" is refused: it %s.",
-        a->name, a->ca_cert, why);
+  setting_log(a, &e);
   return -1;
 }
 
-/* TokenExpires: a date, and one a token can have. */
-static int account_check_expiry(account_t *a) {
-  double expires;
-  if (a->expires_text == NULL)
-    return 0;
-  if (td_time_parse_utc(a->expires_text, &expires) != 0) {
-    ERROR(LOG_PREFIX "account \"%s\": option TokenExpires \"%s\" is not a "
-                     "date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC).",
-          a->name, a->expires_text);
-    return -1;
-  }
-  double now = CDTIME_T_TO_DOUBLE(cdtime());
-  if (expires > now + TD_TOKEN_LIFE_DAYS * TD_TIME_DAY)
-    WARNING(LOG_PREFIX "account \"%s\": option TokenExpires \"%s\" is more "
-                       "than %d days away, but TelemetryDeck tokens live at "
-                       "most one year: is the year a typo? It is used as "
-                       "written.",
-            a->name, a->expires_text, TD_TOKEN_LIFE_DAYS);
-  return 0;
-}
-
-/* Interval below TD_MIN_REMOTE_INTERVAL hammers a real API: only a
- * loopback URL (our tests, a local fake) may poll that often. */
-static int account_check_interval(account_t *a) {
-  if (a->interval_s == 0 || a->interval_s >= TD_MIN_REMOTE_INTERVAL ||
-      td_http_url_is_loopback(a->url))
-    return 0;
-  ERROR(LOG_PREFIX "account \"%s\": option Interval %g is below %g s, which "
-                   "only a loopback URL may use.",
-        a->name, a->interval_s, TD_MIN_REMOTE_INTERVAL);
-  return -1;
-}
-
-/* UsageScale: how the organizations' usagePercentage is read. */
-static int account_check_usage_scale(account_t *a) {
-  a->usage_scale = TD_USAGE_FRACTION;
-  if (a->usage_scale_text == NULL ||
-      td_orgstate_scale_parse(a->usage_scale_text, &a->usage_scale) == 0)
-    return 0;
-  ERROR(LOG_PREFIX "account \"%s\": option UsageScale \"%s\" must be "
-                   "fraction or percent.",
-        a->name, a->usage_scale_text);
-  return -1;
-}
-
-static int account_check_proxy(account_t *a) {
-  const char *why;
-  if (td_http_proxy_check(a->url, a->proxy, a->allow_plaintext, &why) == 0)
-    return 0;
-  /* The proxy URL may carry a password: never shown. */
-  ERROR(LOG_PREFIX "account \"%s\": option Proxy is refused: %s.", a->name,
-        why);
-  return -1;
-}
-
-/* Checks what can be checked before init. Returns 0, or -1 after logging
- * the option and its offending value (never the token). */
-static int account_check(account_t *a) {
-  const char *why;
-  if ((a->token == NULL) == (a->token_file == NULL)) {
-    ERROR(LOG_PREFIX "account \"%s\": exactly one of Token and TokenFile is "
-                     "required.",
-          a->name);
-    return -1;
-  }
-  if (a->token != NULL && account_check_token(a) != 0)
-    return -1;
-  if (a->url == NULL && (a->url = strdup(TD_DEFAULT_URL)) == NULL)
-    return -1;
-  if (td_http_url_check(a->url, a->allow_plaintext, &why) != 0) {
-    ERROR(LOG_PREFIX "account \"%s\": option URL \"%s\" is refused: %s.",
-          a->name, a->url, why);
-    return -1;
-  }
-  if (account_check_interval(a) != 0 || account_check_expiry(a) != 0 ||
-      account_check_proxy(a) != 0 || account_check_usage_scale(a) != 0 ||
-      (a->ca_cert != NULL && account_check_ca(a) != 0))
-    return -1;
-  if (a->failure_days < 0 || a->warning_days < a->failure_days) {
-    ERROR(LOG_PREFIX "account \"%s\": options ExpiryWarningDays %g and "
-                     "ExpiryFailureDays %g must satisfy "
-                     "ExpiryWarningDays >= ExpiryFailureDays >= 0.",
-          a->name, a->warning_days, a->failure_days);
-    return -1;
-  }
-  if (a->tls_failure_days < 0 || a->tls_warning_days < a->tls_failure_days) {
-    ERROR(LOG_PREFIX "account \"%s\": options TLSExpiryWarningDays %g and "
-                     "TLSExpiryFailureDays %g must satisfy "
-                     "TLSExpiryWarningDays >= TLSExpiryFailureDays >= 0.",
-          a->name, a->tls_warning_days, a->tls_failure_days);
-    return -1;
-  }
-  if (a->collect_orgs && account_check_orgs(a) != 0)
-    return -1;
-  a->unreachable_after = (int)a->unreachable_after_n;
-  a->orgs_interval = DOUBLE_TO_CDTIME_T(a->orgs_interval_s);
-  a->interval = DOUBLE_TO_CDTIME_T(a->interval_s);
-  return 0;
+/* What the read thread looks at every poll, out of the settings. */
+static void account_copy(account_t *a) {
+  const td_settings_t *s = &a->set;
+  a->token = s->string[TD_OPT_TOKEN];
+  a->token_file = s->string[TD_OPT_TOKEN_FILE];
+  a->verify_peer = s->boolean[TD_OPT_VERIFY_PEER];
+  a->verify_host = s->boolean[TD_OPT_VERIFY_HOST];
+  a->notifications = s->boolean[TD_OPT_NOTIFICATIONS];
+  a->collect_timings = s->boolean[TD_OPT_COLLECT_TIMINGS];
+  a->collect_orgs = s->boolean[TD_OPT_COLLECT_ORGS];
+  a->interval = DOUBLE_TO_CDTIME_T(s->interval);
+  a->orgs_interval = DOUBLE_TO_CDTIME_T(s->number[TD_OPT_ORGS_INTERVAL]);
+  a->usage_warning_percent = s->number[TD_OPT_USAGE_WARNING];
+  a->unreachable_after = (int)s->number[TD_OPT_UNREACHABLE_AFTER];
 }
 
 static account_t *account_find(const char *name) {
@@ -462,57 +173,93 @@ static int name_is_valid(const char *name) {
   return 1;
 }
 
-/* Reads one <Account> block. A broken block is logged and skipped. */
-static void config_account(oconfig_item_t *ci) {
-  account_t *a = calloc(1, sizeof(*a));
-  if (a == NULL || cf_util_get_string(ci, &a->name) != 0) {
+/* The account's name: one, valid, and not taken. Returns 0, or -1 after
+ * logging. */
+static int account_name(account_t *a, oconfig_item_t *ci) {
+  char shown[DATA_MAX_NAME_LEN + 1];
+  if (cf_util_get_string(ci, &a->name) != 0) {
     ERROR(LOG_PREFIX "an Account block needs exactly one name: "
                      "<Account \"main\">.");
-    account_free(a);
-    return;
+    return -1;
   }
-  account_defaults(a);
-  int bad = 0;
   if (!name_is_valid(a->name)) {
+    td_text_clean(shown, sizeof(shown), a->name, DATA_MAX_NAME_LEN);
     ERROR(LOG_PREFIX "account name \"%s\" is empty, too long or contains "
                      "'/' or control characters.",
-          a->name);
-    bad = 1;
-  } else if (account_find(a->name) != NULL) {
-    ERROR(LOG_PREFIX "account \"%s\" is defined twice; the second block is "
-                     "ignored and the first one runs.",
-          a->name);
-    account_free(a);
-    return;
+          shown);
+    return -1;
   }
-  for (int i = 0; i < ci->children_num && !bad; i++)
-    bad = account_option(a, ci->children + i) != 0;
-  if (bad || account_check(a) != 0) {
-    ERROR(LOG_PREFIX "account \"%s\" is skipped because of the error above.",
-          a->name);
-    account_free(a);
-    return;
+  if (account_find(a->name) != NULL) {
+    ERROR(LOG_PREFIX "account \"%s\" is defined twice.", a->name);
+    return -1;
   }
+  return 0;
+}
+
+/* Every option of the block, then the rules across them. Returns 0, or -1
+ * after logging each error. */
+static int account_settings(account_t *a, oconfig_item_t *ci) {
+  td_set_error_t e, warnings[2];
+  int bad = 0;
+  for (int i = 0; i < ci->children_num; i++)
+    bad |= account_option(a, ci->children + i) != 0;
+  if (bad)
+    return -1;
+  if (td_settings_finish(&a->set, CDTIME_T_TO_DOUBLE(cdtime()), &e) !=
+          TD_SET_OK ||
+      td_settings_resolve(&a->set, collectd_interval(), &e) != TD_SET_OK) {
+    setting_log(a, &e);
+    return -1;
+  }
+  size_t n = td_settings_warnings(&a->set, warnings, 2);
+  for (size_t i = 0; i < n; i++)
+    setting_log(a, &warnings[i]);
+  return 0;
+}
+
+/* Reads one <Account> block. Returns 0, or -1 after logging. */
+static int config_account(oconfig_item_t *ci) {
+  account_t *a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return -1;
+  td_settings_init(&a->set, TD_FRONT_PLUGIN);
+  if (account_name(a, ci) != 0) {
+    account_free(a);
+    return -1;
+  }
+  if (account_settings(a, ci) != 0) {
+    account_free(a);
+    return -1;
+  }
+  account_copy(a);
   account_t **grown = realloc(accounts, (accounts_num + 1) * sizeof(*grown));
   if (grown == NULL) {
     account_free(a);
-    return;
+    return -1;
   }
   accounts = grown;
   accounts[accounts_num++] = a;
+  return 0;
 }
 
+/* Any error fails the configuration, so that collectd -t exits non-zero
+ * and a restart with a typo fails where the operator sees it. */
 static int tdc_config(oconfig_item_t *ci) {
+  char shown[DATA_MAX_NAME_LEN + 1];
+  int errors = 0;
   for (int i = 0; i < ci->children_num; i++) {
     oconfig_item_t *child = ci->children + i;
-    if (strcasecmp(child->key, "Account") == 0)
-      config_account(child);
-    else
-      ERROR(LOG_PREFIX "unknown option \"%s\" (only <Account> blocks are "
-                       "allowed here).",
-            child->key);
+    if (strcasecmp(child->key, "Account") == 0) {
+      errors += config_account(child) != 0;
+      continue;
+    }
+    td_text_clean(shown, sizeof(shown), child->key, DATA_MAX_NAME_LEN);
+    ERROR(LOG_PREFIX "unknown option \"%s\" (only <Account> blocks are "
+                     "allowed here).",
+          shown);
+    errors++;
   }
-  return 0;
+  return errors > 0 ? -1 : 0;
 }
 
 /* ---- tokens ---- */
@@ -557,13 +304,14 @@ static void warn_token_trust(account_t *a, const td_token_t *t,
  * the problem. */
 static int token_file_load(account_t *a) {
   static td_token_t t; /* one read thread; static keeps 4 KiB off it */
-  char why[256], noun[160];
+  char why[256], noun[160], path[128];
   td_token_status_t st = td_token_from_file(&t, a->token_file);
+  td_text_clean(path, sizeof(path), a->token_file, sizeof(path) - 1);
+  snprintf(noun, sizeof(noun), "TokenFile \"%s\"", path);
   if (t.file_status == TD_FILE_OK && td_token_file_is_open(&t) &&
       t.file.mode != a->warned_mode) {
-    WARNING(LOG_PREFIX "account \"%s\": TokenFile \"%s\" has mode %04o and "
-                       "is readable by group or others; chmod 600 it.",
-            a->name, a->token_file, (unsigned)(t.file.mode & 07777));
+    td_words_file_mode(noun, (unsigned)t.file.mode, why, sizeof(why));
+    WARNING(LOG_PREFIX "account \"%s\": %s.", a->name, why);
     a->warned_mode = t.file.mode;
   }
   snprintf(noun, sizeof(noun), "TokenFile \"%s\"", a->token_file);
@@ -575,8 +323,11 @@ static int token_file_load(account_t *a) {
     td_token_wipe(&t);
     return -1;
   }
-  if (a->active_token == NULL || strcmp(a->active_token, t.text) != 0)
-    warn_token_prefix(a, &t);
+  if ((a->active_token == NULL || strcmp(a->active_token, t.text) != 0) &&
+      !td_token_has_prefix(&t)) {
+    td_words_token_prefix(why, sizeof(why));
+    WARNING(LOG_PREFIX "account \"%s\": %s", a->name, why);
+  }
   int rc = token_use(a, t.text);
   td_token_wipe(&t);
   return rc;
@@ -682,7 +433,8 @@ static void dispatch_step(const account_t *a, td_step_t *s, int polled) {
 static void orgs_done(account_t *a, const td_poll_t *poll) {
   static td_orgstate_step_t step; /* one read thread; 34 KiB off the stack */
   char line[TD_VERDICT_MAX_TEXT + 1], ti[DATA_MAX_NAME_LEN];
-  td_orgstate_step(&a->orgs_state, a->usage_warning_percent, a->usage_scale,
+  td_orgstate_step(&a->orgs_state, a->usage_warning_percent,
+                   a->policy.usage_scale,
                    poll, &step);
   td_words_orgstate_step(&a->policy, &step);
   td_words_orgs_scale(&a->policy, &step, line, sizeof(line));
@@ -893,8 +645,8 @@ static bool on_main_thread(void) { return (pid_t)syscall(SYS_gettid) == getpid()
 static int test_read(void) {
   double longest = 0;
   for (size_t i = 0; i < accounts_num; i++)
-    if (accounts[i]->timeout > longest)
-      longest = accounts[i]->timeout;
+    if (accounts[i]->set.timeout > longest)
+      longest = accounts[i]->set.timeout;
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   until.tv_sec += (time_t)(longest + TD_TEST_READ_SLACK) + 1;
@@ -919,51 +671,23 @@ static int tdc_read(user_data_t *ud) {
 /* ---- life cycle ---- */
 
 /* Completes an account once collectd's interval is known and makes its
- * handles. Returns 0, or -1 after logging. */
+ * handle. Returns 0, or -1 after logging. */
 static int account_start(account_t *a) {
-  if (a->interval == 0)
-    a->interval = plugin_get_interval();
-  double interval = CDTIME_T_TO_DOUBLE(a->interval);
-  if (a->timeout == 0)
-    a->timeout = interval < TD_DEFAULT_TIMEOUT ? interval : TD_DEFAULT_TIMEOUT;
-  /* A fractional Interval comes back from cdtime_t a hair short (0.1 as
-   * 0.0999...): Timeout equal to it must still be accepted. */
-  if (a->timeout > interval + 1e-6) {
-    ERROR(LOG_PREFIX "account \"%s\": option Timeout %g is longer than the "
-                     "interval (%g s).",
-          a->name, a->timeout, interval);
+  /* ---- settings: the interval, the policy and the HTTP options ---- */
+  td_set_error_t err;
+  if (td_settings_resolve(&a->set, collectd_interval(), &err) != TD_SET_OK) {
+    setting_log(a, &err);
     return -1;
   }
-  a->policy = (td_policy_t){
-      .account = a->name,
-      .has_expiry = a->expires_text != NULL,
-      .warning_days = a->warning_days,
-      .failure_days = a->failure_days,
-      .unreachable_after = (unsigned)a->unreachable_after,
-      .expect_user = a->expect_user,
-      .tls_warning_days = a->tls_warning_days,
-      .tls_failure_days = a->tls_failure_days,
-      .usage_warning_percent = a->usage_warning_percent,
-      .usage_scale = a->usage_scale,
-  };
-  if (a->expires_text != NULL)
-    td_time_parse_utc(a->expires_text, &a->policy.expires);
+  a->interval = DOUBLE_TO_CDTIME_T(a->set.interval);
+  td_settings_policy(&a->set, a->name, &a->policy);
+  td_http_opts_t o;
+  td_settings_http(&a->set, 0, &o);
+  /* ---- end of settings ---- */
   td_state_init(&a->state);
   td_orgstate_init(&a->orgs_state);
-  td_http_opts_t o = {
-      .url = a->url,
-      .ca_cert = a->ca_cert,
-      .verify_peer = a->verify_peer,
-      .verify_host = a->verify_host,
-      /* A poll always ends before the next one is due, even with Timeout
-       * equal to Interval (td_sched keeps to this too). */
-      .timeout = a->timeout < interval * TD_SCHED_POLL_SHARE
-                     ? a->timeout
-                     : interval * TD_SCHED_POLL_SHARE,
-      .proxy = a->proxy,
-  };
   char proxy[320];
-  if (td_http_proxy_describe(&o, proxy, sizeof(proxy)))
+  if (td_url_proxy_describe(o.url, o.proxy, proxy, sizeof(proxy)))
     INFO(LOG_PREFIX "account \"%s\": using proxy %s.", a->name, proxy);
   const char *why;
   a->conn = td_http_conn_new(http, &o, a, &why);
@@ -973,8 +697,7 @@ static int account_start(account_t *a) {
     return -1;
   }
   if (a->collect_orgs) {
-    o.url = a->orgs_url;
-    o.organizations = 1;
+    td_settings_http(&a->set, 1, &o);
     if ((a->orgs_conn = td_http_conn_new(http, &o, a, &why)) == NULL) {
       ERROR(LOG_PREFIX "account \"%s\": libcurl refused the organizations "
                        "settings: %s.",
@@ -1030,7 +753,7 @@ static int jobs_start(void) {
     double interval = CDTIME_T_TO_DOUBLE(a->interval);
     a->job = (unsigned)j;
     job_account[j] = a;
-    conf[j++] = (td_job_conf_t){interval, a->timeout,
+    conf[j++] = (td_job_conf_t){interval, a->set.timeout,
                                 (unsigned)a->unreachable_after,
                                 td_http_conn_group(a->conn)};
     if (a->orgs_conn == NULL) {
@@ -1040,7 +763,8 @@ static int jobs_start(void) {
     a->orgs_job = (unsigned)j;
     job_account[j] = a;
     conf[j++] = (td_job_conf_t){CDTIME_T_TO_DOUBLE(a->orgs_interval),
-                                a->timeout < interval ? a->timeout : interval,
+                                a->set.timeout < interval ? a->set.timeout
+                                                          : interval,
                                 (unsigned)a->unreachable_after,
                                 td_http_conn_group(a->orgs_conn)};
   }

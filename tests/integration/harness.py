@@ -387,6 +387,66 @@ LoadPlugin telemetrydeck
 """
 
 
+class ConfigCheck:
+    """collectd -T on a configuration: it reads the configuration, runs
+    init and one read of every plugin, and exits. Debian 12's collectd 5.12
+    exits 0 from -t without reading the configuration at all (collectd
+    issue 3216, fixed after 5.12), so -T is the check that reads it; a
+    configuration callback that fails makes it print "Error: Parsing the
+    config file failed!" and exit 1, as the daemon itself does at start.
+    It runs in a network namespace of its own, with nothing but a loopback
+    interface that is down: whatever the configuration names, no packet
+    leaves the machine. text is collectd.conf lines after the harness's
+    own (Hostname, PluginDir, logfile with PrintSeverity, ...)."""
+
+    def __init__(self, workdir, text, interval=0.5, debian=(), timeout=60):
+        plugins = os.path.join(workdir, "plugins")
+        os.makedirs(plugins, exist_ok=True)
+        shutil.copy(os.path.join(BUILD, ".libs", "telemetrydeck.so"), plugins)
+        for p in ("logfile", "csv") + tuple(debian):
+            shutil.copy(os.path.join(DEBIAN_PLUGINS, p + ".so"), plugins)
+        self.logfile = os.path.join(workdir, "collectd.log")
+        self.conf = os.path.join(inputs(workdir), "collectd.conf")
+        with open(self.conf, "w") as f:
+            f.write(CONF_TEMPLATE % dict(
+                dir=workdir, plugins=plugins, log=self.logfile,
+                csv=os.path.join(workdir, "csv"), interval=interval,
+                extra="<Plugin logfile>\n  PrintSeverity true\n</Plugin>",
+                block=text, hostname="testhost"))
+        r = subprocess.run(["unshare", "--net", "--", COLLECTD, "-T", "-C",
+                            self.conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        self.rc = r.returncode
+        self.out = r.stdout.decode(errors="replace")
+        try:
+            with open(self.logfile, errors="replace") as f:
+                self.log = f.read()
+        except FileNotFoundError:
+            self.log = ""
+
+    def lines(self, level):
+        """The plugin's log lines of one level, without the prefixes."""
+        tag = "[%s] telemetrydeck plugin: " % level
+        return [l.split(tag, 1)[1] for l in self.log.splitlines() if tag in l]
+
+    def __repr__(self):
+        return "rc=%d output=%r log=%r" % (self.rc, self.out[-1500:],
+                                            self.log[-3000:])
+
+
+def refused(workdir, block, *needles):
+    """Runs ConfigCheck on <Plugin telemetrydeck> holding block; asserts
+    that collectd refused the configuration (exit 1 and collectd's own
+    line) with exactly one ERROR of the plugin, holding every needle.
+    Returns that line."""
+    sub = tempfile.mkdtemp(prefix="refused-", dir=workdir)
+    c = ConfigCheck(sub, OUR_PLUGIN % block)
+    errs = c.lines("error")
+    assert c.rc != 0 and "Error: Parsing the config file failed!" in c.out, c
+    assert len(errs) == 1 and all(n in errs[0] for n in needles), (needles, c)
+    return errs[0]
+
+
 def account(name, url, token=None, token_file=None, **opts):
     """One <Account> block; opts are collectd options, True/False as bools."""
     lines = ['  <Account "%s">' % name]

@@ -344,16 +344,20 @@ def test_check_bad_usage_and_missing_token_are_unknown(d):
             (("--url", url, "--allow-plaintext=yes"),
              "option --allow-plaintext takes no value"),
             (("--url", url, "--timeout"), "option --timeout needs a value"),
-            (("--url", url, "--timeout", "0"), "--timeout must be"),
-            (("--url", url, "--timeout", "ten"), "--timeout must be"),
-            (("--url", url, "--warning-days", "-1"), "--warning-days must be"),
+            (("--url", url, "--timeout", "-1"), "--timeout must be positive"),
+            (("--url", url, "--timeout", "ten"), "--timeout must be a number"),
+            (("--url", url, "--warning-days", "-1"),
+             "--warning-days and --critical-days must satisfy "
+             "--warning-days >= --critical-days >= 0"),
             (("--url", url, "-w", "5", "-c", "10"),
-             "--warning-days (5) must be at least --critical-days (10)"),
+             "--warning-days and --critical-days must satisfy "
+             "--warning-days >= --critical-days >= 0"),
+            (("--url", url, "-w", "4000"), "--warning-days is out of range (at most 3660)"),
             (("--url", url, "--expires", "2027-02-30"), "--expires is not a date"),
             (("--url", "ftp://127.0.0.1/x"), "only http and https"),
             (("--url", "http://192.0.2.1/api/v3/users/info"), "--allow-plaintext allows it"),
             (("--url", url, "--ca-cert", os.path.join(d, "nonexistent.pem")),
-             "cannot read --ca-cert file"),
+             "--ca-cert is refused: it cannot be opened: No such file or directory"),
             (("--url", url, "--expect-user", ""), "--expect-user is empty"),
         ]
         for args, want in cases:

@@ -247,3 +247,26 @@ def test_check_shape_shows_the_structure_of_both_answers_and_no_value(d):
             assert r.rc == UNKNOWN and want in r.status, r
     finally:
         fake.stop()
+
+
+def test_check_url_with_user_or_password_is_refused_and_never_printed(d):
+    """The twin of the plugin's URL refusal: --url with userinfo is UNKNOWN
+    before any request, and neither the user nor the password is printed,
+    with or without -v (Nagios keeps the output where its web UI shows
+    it)."""
+    fake = FakeAPI(d, {TOKEN: {"label": "cred", "mode": "ok"}})
+    try:
+        host = fake.url().split("://", 1)[1]
+        for url, extra in (("https://alice:s3cretPW@%s" % host, ["-v"]),
+                           ("https://alice:s3cretPW@%s" % host, []),
+                           ("https://alice@%s" % host, ["-v"])):
+            r = Run(["--url", url, "--ca-cert", ca()] + extra)
+            assert r.rc == UNKNOWN, (url, r)
+            assert r.status == ("TELEMETRYDECK UNKNOWN - --url is refused: it "
+                                "holds a user name or password, which is "
+                                "never sent (only the Bearer token is); "
+                                "remove it"), r
+            assert "s3cretPW" not in r.text and "alice" not in r.text, r
+        assert fake.stats()["requests"] == 0
+    finally:
+        fake.stop()

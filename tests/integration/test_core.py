@@ -4,7 +4,7 @@ import os
 import time
 
 from harness import (Collectd, FakeAPI, account, certs, files_containing,
-                     free_port, inputs, wait_for)
+                     free_port, inputs, refused, wait_for)
 
 TOKEN = "tdpat_TESTSECRET0123456789abcdef"
 TOKEN_B = "tdpat_SECONDSECRET9876543210fedc"
@@ -195,47 +195,34 @@ def test_self_signed_certificate_fails_verification_and_never_sees_token(d):
     check_clean(d, cd)
 
 
-def test_broken_config_names_the_option_and_valid_accounts_still_poll(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "good", "mode": "ok"}})
-    url = fake.url()
-    block = "\n".join([
-        account("notoken", url, CACert=ca()),
-        account("both", url, TOKEN, token_file="/nonexistent", CACert=ca()),
-        account("baddate", url, TOKEN, CACert=ca(), TokenExpires="2027-02-30"),
-        account("unknown", url, TOKEN, CACert=ca(), Colour="blue"),
-        account("good", url, TOKEN, CACert=ca()),
-        account("good", url, TOKEN, CACert=ca()),
-        account("badurl", "ftp://127.0.0.1/x", TOKEN),
-        account("plain", "http://example.com/api/v3/users/info", TOKEN),
-        account("order", url, TOKEN, CACert=ca(), ExpiryWarningDays=3,
-                ExpiryFailureDays=7),
-        account("neg", url, TOKEN, CACert=ca(), Timeout=-1),
-    ])
-    cd = Collectd(d, block)
-    try:
-        assert wait_for(lambda: cd.last("good", "bool-token_valid") == 1, 10), cd.log()
-        log = cd.log()
-        expect = [
-            r'"notoken": exactly one of Token and TokenFile',
-            r'"both": exactly one of Token and TokenFile',
-            r'"baddate": option TokenExpires "2027-02-30" is not a date',
-            r'"unknown": unknown option "Colour"',
-            r'account "good" is defined twice',
-            r'"badurl": option URL "ftp://127.0.0.1/x" is refused',
-            r'"plain": option URL "http://example.com/api/v3/users/info" is refused: plain http',
-            r'"order": options ExpiryWarningDays 3 and ExpiryFailureDays 7',
-            r'"neg": option Timeout -1 must be positive',
-        ]
-        for e in expect:
-            assert cd.log_lines(e), "missing log line %r in:\n%s" % (e, log)
-        for bad in ("notoken", "both", "baddate", "unknown", "badurl", "plain",
-                    "order", "neg"):
-            assert not os.path.exists(os.path.join(cd.csv, "testhost",
-                                                   "telemetrydeck-" + bad)), bad
-    finally:
-        cd.stop()
-        fake.stop()
-    check_clean(d, cd)
+def test_broken_config_fails_collectd_naming_account_and_option(d):
+    url = "https://127.0.0.1:1/api/v3/users/info"
+    cases = [
+        (account("notoken", url, CACert=ca()),
+         '"notoken": exactly one of Token and TokenFile'),
+        (account("both", url, TOKEN, token_file="/nonexistent", CACert=ca()),
+         '"both": exactly one of Token and TokenFile'),
+        (account("baddate", url, TOKEN, CACert=ca(), TokenExpires="2027-02-30"),
+         '"baddate": option TokenExpires "2027-02-30" is not a date'),
+        (account("unknown", url, TOKEN, CACert=ca(), Colour="blue"),
+         '"unknown": unknown option "Colour"'),
+        (account("good", url, TOKEN, CACert=ca()) + "\n" +
+         account("good", url, TOKEN, CACert=ca()),
+         'account "good" is defined twice'),
+        (account("badurl", "ftp://127.0.0.1/x", TOKEN),
+         '"badurl": option URL "ftp://127.0.0.1/x" is refused'),
+        (account("plain", "http://example.com/api/v3/users/info", TOKEN),
+         '"plain": option URL "http://example.com/api/v3/users/info" is '
+         'refused: plain http'),
+        (account("order", url, TOKEN, CACert=ca(), ExpiryWarningDays=3,
+                 ExpiryFailureDays=7),
+         '"order": options ExpiryWarningDays 3 and ExpiryFailureDays 7'),
+        (account("neg", url, TOKEN, CACert=ca(), Timeout=-1),
+         '"neg": option Timeout -1 must be positive'),
+    ]
+    for block, needle in cases:
+        refused(d, block, needle)
+    assert not files_containing(d, [TOKEN]), files_containing(d, [TOKEN])
 
 
 def test_token_file_is_reread_every_poll(d):

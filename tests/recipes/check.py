@@ -42,6 +42,7 @@ MAN5 = os.path.join(TOP, "man", "collectd-telemetrydeck.5")
 MAN1 = os.path.join(TOP, "man", "telemetrydeck-check.1")
 PLUGIN_SRC = os.path.join(TOP, "src", "telemetrydeck.c")
 WORDS_SRC = os.path.join(TOP, "src", "td_words.c")  # note names live here
+SETTINGS_SRC = os.path.join(TOP, "src", "td_settings.c")
 CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOKEN = "tdpat_RECIPESECRET0123456789abcdef"
 
@@ -149,7 +150,8 @@ def test_man_pages():
 
     page = man_text(MAN5)
     src = read(PLUGIN_SRC)
-    options = re.findall(r'^\s+\{"(\w+)", OPT_\w+,', src, re.M)
+    options = re.findall(r'^\s+\{TD_OPT_\w+, "(\w+)",', read(SETTINGS_SRC),
+                         re.M)
     missing = [o for o in options if not re.search(r"^\.BI %s \"" % o, page, re.M)]
     tap(options and not missing,
         "collectd-telemetrydeck.5 documents all %d options of the plugin" % len(options),

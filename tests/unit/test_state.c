@@ -11,6 +11,7 @@
  * the bounds of td_state.h (see check_bounds). */
 #include "td_state.h"
 #include "td_answer.h"
+#include "td_nagios.h"
 #include "td_text.h"
 #include "td_words.h"
 
@@ -1558,6 +1559,83 @@ static void check_tls_expiry(void) {
              "the TLS note is timeleft-tls_certificate");
 }
 
+/* telemetrydeck-check's status for a first poll of every kind of the
+ * table, with the check's policy (one failed poll is the verdict): a
+ * WARNING or CRITICAL exactly when the plugin, polling the same, raises a
+ * notification of that severity (a rate limit and an unreachable API are
+ * CRITICAL and WARNING the other way round: the check has no second
+ * poll), OK exactly when the token is valid, UNKNOWN when the answer
+ * cannot be judged. */
+static void check_nagios(void) {
+  static const td_nagios_t want[P_TICK] = {
+      [P_VALID] = TD_NAGIOS_OK,
+      [P_VALID_UNVERIFIED] = TD_NAGIOS_OK,
+      [P_VALID_NO_EMAIL_FLAG] = TD_NAGIOS_OK,
+      [P_VALID_EMPTY_ERROR_TEXT] = TD_NAGIOS_OK,
+      [P_NO_ID] = TD_NAGIOS_UNKNOWN,
+      [P_NULL_INFO] = TD_NAGIOS_UNKNOWN,
+      [P_BAD_JSON] = TD_NAGIOS_UNKNOWN,
+      [P_CUT_BODY] = TD_NAGIOS_CRITICAL,
+      [P_REVOKED] = TD_NAGIOS_CRITICAL,
+      [P_REVOKED_HTML] = TD_NAGIOS_CRITICAL,
+      [P_FORBIDDEN] = TD_NAGIOS_CRITICAL,
+      [P_PAYMENT] = TD_NAGIOS_CRITICAL, /* the token is unusable */
+      [P_NOT_FOUND] = TD_NAGIOS_UNKNOWN,
+      [P_RATE_LIMITED] = TD_NAGIOS_WARNING,
+      [P_RATE_LIMITED_NO_WAIT] = TD_NAGIOS_WARNING,
+      [P_SERVER_ERROR_VALID_BODY] = TD_NAGIOS_CRITICAL,
+      [P_UNAVAILABLE] = TD_NAGIOS_CRITICAL,
+      [P_BAD_GATEWAY] = TD_NAGIOS_CRITICAL,
+      [P_REFUSED] = TD_NAGIOS_CRITICAL,
+      [P_REFUSED_PACED] = TD_NAGIOS_CRITICAL,
+      [P_TIMEOUT] = TD_NAGIOS_CRITICAL,
+      [P_TLS] = TD_NAGIOS_CRITICAL,
+      [P_NO_ANSWER_NO_ERROR] = TD_NAGIOS_CRITICAL,
+  };
+  for (int k = 0; k < P_TICK; k++) {
+    td_state_t st;
+    td_step_t out;
+    td_state_init(&st);
+    run(&st, &POL_AFTER1, (poll_kind_t)k, T0, &out);
+    td_nagios_t got = td_nagios_step(&out);
+    tap_is_int(got, want[k], "the check's status for a first %s",
+               POLLS[k].name);
+    int noted = 0;
+    for (size_t i = 0; i < out.n_notes; i++)
+      noted |= out.notes[i].severity != TD_SEV_OKAY;
+    tap_is_int(noted, got == TD_NAGIOS_WARNING || got == TD_NAGIOS_CRITICAL,
+               "%s: the plugin notifies exactly when the check is not OK "
+               "or UNKNOWN",
+               POLLS[k].name);
+  }
+  /* The expiry notes set the status; the problem words it. */
+  const struct {
+    double days_left;
+    poll_kind_t kind;
+    td_nagios_t want;
+  } expiry[] = {
+      {45, P_VALID, TD_NAGIOS_OK},
+      {30, P_VALID, TD_NAGIOS_WARNING},
+      {7, P_VALID, TD_NAGIOS_CRITICAL},
+      {-1, P_REVOKED, TD_NAGIOS_CRITICAL},
+      {20, P_RATE_LIMITED, TD_NAGIOS_WARNING},
+      {3, P_RATE_LIMITED, TD_NAGIOS_CRITICAL},
+      {20, P_NOT_FOUND, TD_NAGIOS_WARNING},
+  };
+  td_policy_t pol = POL_EXPIRY;
+  pol.unreachable_after = 1;
+  for (size_t i = 0; i < sizeof(expiry) / sizeof(expiry[0]); i++) {
+    td_state_t st;
+    td_step_t out;
+    td_state_init(&st);
+    run(&st, &pol, expiry[i].kind, pol.expires - expiry[i].days_left * DAY,
+        &out);
+    tap_is_int(td_nagios_step(&out), expiry[i].want,
+               "%s with %g days left: status %d", POLLS[expiry[i].kind].name,
+               expiry[i].days_left, expiry[i].want);
+  }
+}
+
 int main(void) {
   check_note_types();
   check_phases();
@@ -1577,6 +1655,7 @@ int main(void) {
   check_reach_messages();
   check_odd_inputs();
   check_sanitize();
+  check_nagios();
 
   tap_ok(bounds_first_broken == NULL,
          "every output of all %zu steps keeps td_state.h's bounds: notes, "

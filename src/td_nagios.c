@@ -1,0 +1,66 @@
+/* td_nagios: verdicts as monitoring-plugins statuses. See td_nagios.h. */
+#include "td_nagios.h"
+
+td_nagios_t td_nagios_problem(td_problem_kind_t kind) {
+  switch (kind) {
+  case TD_PROBLEM_NONE:
+    return TD_NAGIOS_OK;
+  case TD_PROBLEM_RATE_LIMITED:
+    return TD_NAGIOS_WARNING;
+  case TD_PROBLEM_BROKE_OFF:
+  case TD_PROBLEM_NO_ANSWER:
+  case TD_PROBLEM_SERVER_ERROR:
+  case TD_PROBLEM_REJECTED:
+  case TD_PROBLEM_PAID_PLAN:
+  case TD_PROBLEM_FORBIDDEN:
+  case TD_PROBLEM_OTHER_USER:
+    return TD_NAGIOS_CRITICAL;
+  case TD_PROBLEM_UNUSABLE_BODY:
+  case TD_PROBLEM_NO_ID:
+  case TD_PROBLEM_UNEXPECTED:
+    return TD_NAGIOS_UNKNOWN;
+  }
+  return TD_NAGIOS_UNKNOWN;
+}
+
+td_nagios_t td_nagios_severity(td_severity_t sev) {
+  switch (sev) {
+  case TD_SEV_FAILURE:
+    return TD_NAGIOS_CRITICAL;
+  case TD_SEV_WARNING:
+    return TD_NAGIOS_WARNING;
+  case TD_SEV_OKAY:
+    return TD_NAGIOS_OK;
+  }
+  return TD_NAGIOS_UNKNOWN;
+}
+
+static int rank(td_nagios_t s) {
+  switch (s) {
+  case TD_NAGIOS_CRITICAL:
+    return 3;
+  case TD_NAGIOS_WARNING:
+    return 2;
+  case TD_NAGIOS_UNKNOWN:
+    return 1;
+  case TD_NAGIOS_OK:
+    return 0;
+  }
+  return 1;
+}
+
+td_nagios_t td_nagios_worse(td_nagios_t a, td_nagios_t b) {
+  return rank(b) > rank(a) ? b : a;
+}
+
+td_nagios_t td_nagios_step(const td_step_t *s) {
+  td_nagios_t st = td_nagios_problem(s->problem.kind);
+  /* The core's own reading of reachability, whatever the problem's kind
+   * (a poll with neither a status nor an error text is UNEXPECTED). */
+  if (!s->api_reachable)
+    st = td_nagios_worse(st, TD_NAGIOS_CRITICAL);
+  for (size_t i = 0; i < s->n_notes && i < TD_STATE_MAX_NOTES; i++)
+    if (s->notes[i].kind == TD_NOTE_TOKEN_EXPIRY)
+      st = td_nagios_worse(st, td_nagios_severity(s->notes[i].severity));
+  return st;
+}
