@@ -75,6 +75,19 @@ groups:
 """
 
 
+def ready(server, name):
+    """Whether a Prometheus or Alertmanager answers /-/ready; raises if
+    its process has ended."""
+    if server.proc.poll() is not None:
+        raise RuntimeError("%s exited:\n%s" % (name, server.log()[-2000:]))
+    try:
+        with urllib.request.urlopen(
+                "http://127.0.0.1:%d/-/ready" % server.port, timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 class Prometheus:
     """/usr/bin/prometheus on 127.0.0.1 with its data in the test's dir."""
 
@@ -102,14 +115,7 @@ class Prometheus:
             return None
 
     def ready(self):
-        if self.proc.poll() is not None:
-            raise RuntimeError("prometheus exited:\n" + self.log()[-2000:])
-        try:
-            with urllib.request.urlopen(
-                    "http://127.0.0.1:%d/-/ready" % self.port, timeout=5) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return ready(self, "prometheus")
 
     def alerts(self):
         """Active alerts (pending or firing), or None if the API failed."""
@@ -203,14 +209,7 @@ class Alertmanager:
             stdout=self.logf, stderr=subprocess.STDOUT)
 
     def ready(self):
-        if self.proc.poll() is not None:
-            raise RuntimeError("alertmanager exited:\n" + self.log()[-2000:])
-        try:
-            with urllib.request.urlopen(
-                    "http://127.0.0.1:%d/-/ready" % self.port, timeout=5) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return ready(self, "alertmanager")
 
     def log(self):
         with open(self.logf.name, errors="replace") as f:

@@ -17,7 +17,8 @@ import time
 
 from harness import (TOP, Collectd, FakeAPI, account, certs,
                      files_containing, inputs, wait_for)
-from test_network import PASSWORDS, free_udp_port, poller, shipped
+from test_network import (PASSWORDS, central_dir, free_udp_port,
+                          poller, shipped)
 
 TOKEN = "tdpat_THRESHOLDSECRET0123456789ab"
 TOKEN_B = "tdpat_THRESHOLDFILESECRET987654"
@@ -158,12 +159,7 @@ def test_threshold_recipe_pages_only_a_silent_account(d):
 def test_threshold_recipe_on_a_central_server_pages_a_silent_poller(d):
     port = free_udp_port()
     fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
-    sub = os.path.join(d, "central")
-    os.makedirs(sub)
-    authfile = os.path.join(inputs(sub), "network-passwd")
-    with open(authfile, "w") as f:
-        f.write("poller-a: %s\n" % PASSWORDS["poller-a"])
-    os.chmod(authfile, 0o600)
+    sub, authfile = central_dir(d, {"poller-a": PASSWORDS["poller-a"]})
     # The central server's own network block, without its threshold
     # block: here the shipped recipe is its only threshold.
     network = shipped("network-central.conf", [
