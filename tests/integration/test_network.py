@@ -52,6 +52,18 @@ def central_rows(central, host, ident):
     return rows
 
 
+def central_dir(d, passwords):
+    """The central server's directory and its AuthFile, with a line for
+    each poller of passwords."""
+    sub = os.path.join(d, "central")
+    os.makedirs(sub)
+    authfile = os.path.join(inputs(sub), "network-passwd")
+    with open(authfile, "w") as f:
+        f.write("".join("%s: %s\n" % kv for kv in passwords.items()))
+    os.chmod(authfile, 0o600)
+    return sub, authfile
+
+
 def poller(d, name, port, fake, **opts):
     sub = os.path.join(d, name)
     os.makedirs(sub)
@@ -71,12 +83,7 @@ def poller(d, name, port, fake, **opts):
 def test_pollers_send_values_and_one_page_to_the_central_server(d):
     port = free_udp_port()
     fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
-    sub = os.path.join(d, "central")
-    os.makedirs(sub)
-    authfile = os.path.join(inputs(sub), "network-passwd")
-    with open(authfile, "w") as f:
-        f.write("".join("%s: %s\n" % kv for kv in PASSWORDS.items()))
-    os.chmod(authfile, 0o600)
+    sub, authfile = central_dir(d, PASSWORDS)
     central = Collectd(sub, None, hostname="central",
                        debian=("network", "threshold"),
                        extra=shipped("network-central.conf", [

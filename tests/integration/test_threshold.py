@@ -1,11 +1,14 @@
-"""conf/threshold.conf in collectd's own threshold plugin.
+"""conf/threshold.conf in collectd's own threshold plugin: a missing-value
+alarm, and nothing else.
 
 The real daemon includes the shipped file as it is, next to a second
-<Plugin threshold> block of the test's, and lives through a story: expiry
-near from the start, a revocation, an outage of several polls, an account
-whose TokenFile goes away. Each threshold notification is checked word for
-word and counted in polls: at the moment it first shows in the log, the csv
-rows of its value say which poll brought it.
+<Plugin threshold> block of the test's, and lives through a story: a
+healthy start (one account's expiry near), a revocation, an API outage of
+several polls, an account whose TokenFile goes away. The recipe must say
+nothing until that account is polled no more, and then exactly one
+FAILURE. A second test puts the recipe on a central server (docs/fleet.md)
+that a poller sends to: nothing while the poller runs, one FAILURE per
+account when it stops.
 """
 
 import os
@@ -14,15 +17,17 @@ import time
 
 from harness import (TOP, Collectd, FakeAPI, account, certs,
                      files_containing, inputs, wait_for)
+from test_network import (PASSWORDS, central_dir, free_udp_port,
+                          poller, shipped)
 
 TOKEN = "tdpat_THRESHOLDSECRET0123456789ab"
 TOKEN_B = "tdpat_THRESHOLDFILESECRET987654"
 RECIPE = os.path.join(TOP, "conf", "threshold.conf")
-INTERVAL = 1.5   # seconds between polls: room to see which poll a note came with
+INTERVAL = 1.5   # seconds between polls
 OUTAGE = 6       # failed polls in the outage
 DAY = 86400
 
-# A block of the user's own next to the recipe's: both must fire.
+# A block of the user's own next to the recipe's: both are read.
 SECOND_BLOCK = """
 <Plugin threshold>
   <Plugin "telemetrydeck">
@@ -34,6 +39,13 @@ SECOND_BLOCK = """
 </Plugin>
 """
 
+# A notification of the threshold plugin: its messages begin "Host " (a
+# value out of range, or back in range) or name the missing value; the
+# plugin's own begin "Account ".
+THRESHOLD_NOTE = (r"Notification: severity = \w+, host = (?P<host>[^,]+), "
+                  r"plugin = telemetrydeck, .*message = (?:Host |\S+ has not "
+                  r"been updated for )")
+
 
 def ca():
     return os.path.join(certs(), "ca.pem")
@@ -44,42 +56,26 @@ def utc(seconds_ahead):
                          time.gmtime(time.time() + seconds_ahead))
 
 
-def said(kind, account, ti, *rest):
-    """The start of the threshold plugin's message for a value."""
-    head = "Host testhost, plugin telemetrydeck (instance %s) type %s (instance %s): " % (
-        account, kind, ti)
-    return head + "".join(rest)
+def missing(host, account):
+    return (r"Notification: severity = FAILURE, host = %s, "
+            r"plugin = telemetrydeck, plugin_instance = %s, "
+            r"type = bool, type_instance = api_reachable, message = "
+            r"%s/telemetrydeck-%s/bool-api_reachable has not been "
+            r"updated for (\d+\.\d{3}) seconds\.$" % (host, account, host, account))
 
 
-BELOW = 'Data source "value" is currently %s. That is below the %s threshold of %s.'
-IN_RANGE = 'All data sources are within range again. Current value of "value" is %s.'
+def recipe_notes(cd):
+    """Threshold notes but those of the test's own response_code block."""
+    return [l for l in cd.log_lines(THRESHOLD_NOTE)
+            if "type = response_code," not in l]
 
 
-def threshold_notes(cd, account, ti):
-    """Notes the threshold plugin sent (the plugin's own begin "Account")."""
-    return [n for n in cd.notes(account, ti)
-            if not n["message"].startswith('Account "')]
+def polls_since(cd, account, since, value=None):
+    return [r for r in cd.values(account, "bool-api_reachable")
+            if r[0] >= since and (value is None or r[1] == value)]
 
 
-def poll_of(cd, account, ti, ident, bad, since, count_before, timeout=20):
-    """Waits for threshold note number count_before+1 on account/ti and
-    returns (note, polls): polls is how many rows of ident with value bad
-    (any value for None) the csv held since `since` when the note first showed. The log is read
-    before the csv, and a note is written after its value's row, so polls
-    is the poll that brought it."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        notes = threshold_notes(cd, account, ti)
-        rows = [r for r in cd.values(account, ident)
-                if r[0] >= since and (bad is None or r[1] == bad)]
-        if len(notes) > count_before:
-            return notes[count_before], len(rows)
-        time.sleep(0.05)
-    raise AssertionError("no threshold note on %s/%s:\n%s" % (
-        account, ti, cd.log()[-3000:]))
-
-
-def test_threshold_recipe_story(d):
+def test_threshold_recipe_pages_only_a_silent_account(d):
     fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"},
                        TOKEN_B: {"label": "filed", "mode": "ok"}})
     tf = os.path.join(inputs(d), "filed.token")
@@ -87,10 +83,10 @@ def test_threshold_recipe_story(d):
     os.write(fd, TOKEN_B.encode())
     os.close(fd)
     block = "\n".join([
-        # 20 days left: below the recipe's 30-day warning.
+        # 20 days left: the plugin warns, in words; the recipe says nothing.
         account("main", fake.url(), TOKEN, CACert=ca(), Interval=INTERVAL,
                 TokenExpires=utc(20 * DAY)),
-        # 3 days left: below its 7-day failure. Its TokenFile goes away.
+        # 3 days left. Its TokenFile goes away.
         account("filed", fake.url(), token_file=tf, CACert=ca(),
                 Interval=INTERVAL, TokenExpires=utc(3 * DAY)),
     ])
@@ -98,100 +94,104 @@ def test_threshold_recipe_story(d):
     cd = Collectd(d, block, extra=extra, debian=("threshold",))
     start = time.time() - 1
     try:
-        # -- Start: every value seen the first time is OKAY; expiry near
-        # warns (or fails) with the first poll.
-        n, polls = poll_of(cd, "main", "token", "timeleft-token", None, start, 0)
-        assert n["severity"] == "WARNING", n
-        assert re.fullmatch(re.escape(said("timeleft", "main", "token")) +
-                            r'Data source "value" is currently 17\d{5}\.\d{6}\. '
-                            r'That is below the warning threshold of 2592000\.000000\.',
-                            n["message"]), n
-        n, _ = poll_of(cd, "filed", "token", "timeleft-token", None, start, 0)
-        assert n["severity"] == "FAILURE", n
-        assert n["message"].endswith(
-            "That is below the failure threshold of 604800.000000."), n
-        assert polls == 1, (polls, cd.log())
-        for ti in ("token_valid", "api_reachable"):
-            n, _ = poll_of(cd, "main", ti, "bool-" + ti, None, start, 0)
-            assert n["severity"] == "OKAY", n
-            assert n["message"] == said("bool", "main", ti, IN_RANGE % "1.000000"), n
-        n, _ = poll_of(cd, "main", "tls_certificate", "timeleft-tls_certificate",
-                       None, start, 0)
-        assert n["severity"] == "OKAY", n
+        # -- A healthy start: three polls of each account, and more than
+        # collectd's Timeout (2) intervals: the recipe says nothing.
+        for name in ("main", "filed"):
+            assert wait_for(lambda: len(polls_since(cd, name, start)) >= 3,
+                            6 * INTERVAL + 10), cd.log()
+        assert wait_for(lambda: cd.log_lines(
+            r'plugin_instance = main, type = timeleft, type_instance = token, '
+            r'message = Account "main"'), 10), cd.log()
+        assert recipe_notes(cd) == [], cd.log()
 
-        # -- The TokenFile of "filed" goes away: the account is polled no
-        # more, and only api_reachable's absence speaks, once.
-        os.unlink(tf)
-        gone = time.time()
-        rx = (r"Notification: severity = FAILURE, host = testhost, "
-              r"plugin = telemetrydeck, plugin_instance = filed, "
-              r"type = bool, type_instance = api_reachable, message = "
-              r"testhost/telemetrydeck-filed/bool-api_reachable has not been "
-              r"updated for (\d+\.\d{3}) seconds\.$")
-        assert wait_for(lambda: cd.log_lines(rx), 4 * INTERVAL + 10), cd.log()
-        secs = float(re.search(rx, cd.log_lines(rx)[0]).group(1))
-        # collectd's Timeout (2) intervals after the last value, give or
-        # take one pass of its main loop.
-        assert 2 * INTERVAL <= secs < 2 * INTERVAL + 4, secs
-        assert time.time() - gone < 2 * INTERVAL + 8
-
-        # -- Revocation: FAILURE with the first poll that says 0, and the
-        # second block's response_code WARNING beside it.
+        # -- Revocation: the plugin's FAILURE and the test's own block's
+        # response_code WARNING; nothing from the recipe.
         fake.mode("main", "revoked")
-        since = time.time()
-        n, polls = poll_of(cd, "main", "token_valid", "bool-token_valid", 0.0, since, 1)
-        assert n["severity"] == "FAILURE", n
-        assert n["message"] == said("bool", "main", "token_valid",
-                                    BELOW % ("0.000000", "failure", "1.000000")), n
-        assert polls == 1, (polls, cd.log())
         rc = (r"Notification: severity = WARNING, host = testhost, "
               r"plugin = telemetrydeck, plugin_instance = main, "
               r"type = response_code, message = Host testhost, plugin "
               r"telemetrydeck \(instance main\) type response_code: "
               r'Data source "value" is currently 401\.000000\. That is above '
               r"the warning threshold of 400\.000000\.$")
-        assert wait_for(lambda: cd.log_lines(rc), 5), cd.log()
+        assert wait_for(lambda: cd.log_lines(rc), 10), cd.log()
+        assert wait_for(lambda: [n for n in cd.notes("main", "token_valid")
+                                 if n["severity"] == "FAILURE"], 10), cd.log()
         fake.mode("main", "ok")
-        since = time.time()
-        n, polls = poll_of(cd, "main", "token_valid", "bool-token_valid", 1.0, since, 2)
-        assert n["severity"] == "OKAY" and polls == 1, (n, polls)
-        assert n["message"] == said("bool", "main", "token_valid", IN_RANGE % "1.000000")
+        assert wait_for(lambda: [n for n in cd.notes("main", "token_valid")
+                                 if n["severity"] == "OKAY"], 10), cd.log()
 
-        # -- Outage: HTTP 503 for OUTAGE polls. WARNING with the 3rd failed
-        # poll (Hits 1), nothing about the token, OKAY with the first
-        # answer.
-        tv_before = len(threshold_notes(cd, "main", "token_valid"))
+        # -- Outage: HTTP 503 for OUTAGE polls (token_valid not sent for
+        # longer than collectd's Timeout), then back. The plugin warns and
+        # says OKAY; the recipe says nothing.
         fake.mode("main", "503_html")
         since = time.time()
-        n, polls = poll_of(cd, "main", "api_reachable", "bool-api_reachable",
-                           0.0, since, 1)
-        assert n["severity"] == "WARNING", n
-        assert n["message"] == said("bool", "main", "api_reachable",
-                                    BELOW % ("0.000000", "warning", "1.000000")), n
-        assert polls == 3, (polls, cd.log())
-        assert wait_for(lambda: len([r for r in cd.values("main", "bool-api_reachable")
-                                     if r[0] >= since and r[1] == 0]) >= OUTAGE,
-                        (OUTAGE + 2) * INTERVAL + 10)
+        assert wait_for(lambda: len(polls_since(cd, "main", since, 0.0)) >= OUTAGE,
+                        (OUTAGE + 2) * INTERVAL + 10), cd.log()
         fake.mode("main", "ok")
         back = time.time()
-        n, polls = poll_of(cd, "main", "api_reachable", "bool-api_reachable",
-                           1.0, back, 2)
-        assert n["severity"] == "OKAY" and polls == 1, (n, polls)
-        # token_valid was not sent for OUTAGE polls, longer than collectd's
-        # Timeout: it comes back as a value seen the first time (OKAY).
-        assert wait_for(lambda: len(threshold_notes(cd, "main", "token_valid"))
-                        > tv_before, 3 * INTERVAL + 5), cd.log()
-        time.sleep(INTERVAL)
-        during = threshold_notes(cd, "main", "token_valid")[tv_before:]
-        assert [x["severity"] for x in during] == ["OKAY"], during
-        assert not cd.log_lines(r"plugin_instance = main, .*has not been updated"), \
-            cd.log()
-        # The timeleft WARNING was said once; it held through the outage.
-        assert len(threshold_notes(cd, "main", "token")) == 1
-        # One missing-value FAILURE in all, the one for "filed".
-        assert len(cd.log_lines(r"has not been updated")) == 1, cd.log()
+        assert wait_for(lambda: len(polls_since(cd, "main", back, 1.0)) >= 2,
+                        4 * INTERVAL + 10), cd.log()
+        assert [n["severity"] for n in cd.notes("main", "api_reachable")] == \
+            ["WARNING", "OKAY"], cd.log()
+        assert recipe_notes(cd) == [], cd.log()
+
+        # -- The TokenFile of "filed" goes away: the account is polled no
+        # more, and the recipe says so, once.
+        os.unlink(tf)
+        gone = time.time()
+        rx = missing("testhost", "filed")
+        assert wait_for(lambda: cd.log_lines(rx), 4 * INTERVAL + 10), cd.log()
+        secs = float(re.search(rx, cd.log_lines(rx)[0]).group(1))
+        # collectd's Timeout (2) intervals after the last value, give or
+        # take one pass of its main loop.
+        assert 2 * INTERVAL <= secs < 2 * INTERVAL + 4, secs
+        assert time.time() - gone < 2 * INTERVAL + 8
+        time.sleep(3 * INTERVAL)
+        assert recipe_notes(cd) == cd.log_lines(rx), cd.log()
+        assert len(cd.log_lines(rx)) == 1, cd.log()
     finally:
         cd.stop()
         fake.stop()
     assert cd.was_alive, "collectd died:\n" + cd.log()[-2000:]
     assert not files_containing(d, (TOKEN, TOKEN_B))
+
+
+def test_threshold_recipe_on_a_central_server_pages_a_silent_poller(d):
+    port = free_udp_port()
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
+    sub, authfile = central_dir(d, {"poller-a": PASSWORDS["poller-a"]})
+    # The central server's own network block, without its threshold
+    # block: here the shipped recipe is its only threshold.
+    network = shipped("network-central.conf", [
+        ('"0.0.0.0" "25826"', '"127.0.0.1" "%d"' % port),
+        ('"/etc/collectd/network-passwd"', '"%s"' % authfile)])
+    network = network[:network.index("LoadPlugin threshold")]
+    central = Collectd(sub, None, hostname="central",
+                       debian=("network", "threshold"),
+                       extra=network + 'Include "%s"\n' % RECIPE)
+    a = None
+    try:
+        a = poller(d, "poller-a", port, fake)
+        start = time.time()
+        # Values arrive for more than collectd's Timeout (2) intervals of
+        # the poller's Interval (2 s): nothing from the recipe.
+        rows = os.path.join(central.csv, "poller-a", "telemetrydeck-main")
+        assert wait_for(lambda: os.path.isdir(rows), 20), central.log()
+        assert wait_for(lambda: time.time() - start > 8, 12)
+        assert central.log_lines(THRESHOLD_NOTE) == [], central.log()
+
+        # The poller stops: one FAILURE, for its account.
+        a.stop()
+        rx = missing("poller-a", "main")
+        assert wait_for(lambda: central.log_lines(rx), 20), central.log()
+        time.sleep(4)
+        assert central.log_lines(THRESHOLD_NOTE) == central.log_lines(rx), \
+            central.log()
+        assert len(central.log_lines(rx)) == 1, central.log()
+    finally:
+        if a is not None:
+            a.stop()
+        central.stop()
+        fake.stop()
+    assert central.was_alive, "collectd died:\n" + central.log()[-2000:]
+    assert not files_containing(d, (TOKEN,))
