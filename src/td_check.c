@@ -688,10 +688,10 @@ int main(int argc, char **argv) {
     token_source = "from the environment variable " ENV_TOKEN;
   }
 
-  const td_http_events_t users_ev = {NULL, on_done};
+  const td_http_events_t users_ev = {NULL, on_done, td_words_xfer};
   int rc = run_poll(&o, o.set.string[TD_OPT_URL], 0, &users_ev, &ctx, &result.done, &why);
   static orgs_outcome_t orgs;
-  const td_http_events_t orgs_ev = {NULL, on_orgs_done};
+  const td_http_events_t orgs_ev = {NULL, on_orgs_done, td_words_xfer};
   const char *orgs_why;
   char orgs_at[1024];
   /* check_options made sure the URL names users/info. */

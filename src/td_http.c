@@ -16,7 +16,6 @@
 
 #include "td_answer.h"
 #include "td_time.h"
-#include "td_words.h"
 #include "td_url.h"
 
 /* Debian's system trust store as one file (package ca-certificates). */
@@ -517,7 +516,9 @@ static void report(td_http_conn_t *c, td_answer_end_t *end,
                    const td_http_events_t *ev, void *user) {
   td_poll_t poll;
   if (c->last.kind != TD_XFER_OK && c->last.kind != TD_XFER_STOPPED) {
-    td_words_xfer(&c->last, c->error, sizeof(c->error));
+    c->error[0] = '\0';
+    if (ev->words != NULL)
+      ev->words(&c->last, c->error, sizeof(c->error));
     end->how = TD_END_FAILED;
     end->error = c->error;
   }

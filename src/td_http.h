@@ -29,7 +29,7 @@ typedef struct {
   int shape;           /* 1: also record the answer's shape (poll->shape) */
 } td_http_opts_t;
 
-/* What td_http_run reports. ready: the transfer's connection is set up
+/* What td_http_run reports, and how failures are worded. ready: the transfer's connection is set up
  * (or reused) and its request about to go; multiplexed when the group's
  * last answer came over HTTP/2. done: the transfer ended; the poll, x and
  * everything they point to are valid only during the call. Neither may
@@ -38,6 +38,9 @@ typedef struct {
   void (*ready)(td_http_conn_t *c, int multiplexed, void *user);
   void (*done)(td_http_conn_t *c, const td_poll_t *poll, const td_xfer_t *x,
                void *user);
+  /* Words a failed transfer for the poll's error text (td_words_xfer):
+   * td_http itself words nothing. */
+  void (*words)(const td_xfer_t *x, char *dst, size_t size);
 } td_http_events_t;
 
 /* Returns the shared multi handle, or NULL when libcurl cannot make one.

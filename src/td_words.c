@@ -752,8 +752,7 @@ static int word_value(const td_set_error_t *e, const char *noun, char *dst,
     td_text_format(dst, size, "%s is empty", noun);
     return 1;
   case TD_SET_E_SCALE:
-    td_text_format(dst, size, "%s %s must be fraction or percent", noun,
-                   e->value);
+    td_text_format(dst, size, "%s must be fraction or percent", noun);
     return 1;
   case TD_SET_E_DATE:
     td_text_format(dst, size,

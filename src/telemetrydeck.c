@@ -547,8 +547,10 @@ static void on_reported(td_http_conn_t *c, const td_poll_t *poll,
     users_done(a, poll);
 }
 
-static const td_http_events_t transfer_events = {on_ready, on_done};
-static const td_http_events_t report_events = {NULL, on_reported};
+static const td_http_events_t transfer_events = {on_ready, on_done,
+                                                 td_words_xfer};
+static const td_http_events_t report_events = {NULL, on_reported,
+                                               td_words_xfer};
 
 static td_http_conn_t *conn_of(const account_t *a, unsigned job) {
   return job == a->orgs_job ? a->orgs_conn : a->conn;

@@ -418,11 +418,20 @@ class ConfigCheck:
                            stderr=subprocess.STDOUT, timeout=timeout)
         self.rc = r.returncode
         self.out = r.stdout.decode(errors="replace")
+        # Accepted: collectd read the configuration and ran the plugin.
+        # -T's exit status then also says whether every account's first
+        # poll worked, which in this namespace it cannot.
+        self.accepted = ("Error: Parsing the config file failed!" not in
+                         self.out and self.rc in (0, 1) and
+                         "Exiting normally." in self.out + self.log_text())
+        self.log = self.log_text()
+
+    def log_text(self):
         try:
             with open(self.logfile, errors="replace") as f:
-                self.log = f.read()
+                return f.read()
         except FileNotFoundError:
-            self.log = ""
+            return ""
 
     def lines(self, level):
         """The plugin's log lines of one level, without the prefixes."""

@@ -2,7 +2,7 @@
 
 import time
 
-from harness import Collectd, FakeAPI, account, wait_for
+from harness import Collectd, FakeAPI, account, refused, wait_for
 from test_core import TOKEN, ca, check_clean
 
 
@@ -185,8 +185,12 @@ def test_usage_scale_fraction_by_default_percent_on_request_and_the_self_check(d
         account("frac_wrong", fake.url(), tok["frac_wrong"], **opts),
         account("pct_wrong", fake.url(), tok["pct_wrong"], UsageScale="Percent",
                 **opts),
-        account("bad", fake.url(), tok["bad"], UsageScale="percentage", **opts),
     ]))
+    # A value that is neither fails the configuration, naming the option.
+    refused(d, account("bad", fake.url(), tok["bad"], UsageScale="percentage",
+                       **opts),
+            'account "bad": option UsageScale "percentage" must be fraction '
+            'or percent.')
     try:
         def orgs_polls(n):
             return fake.label(n).get("paths", {}).get("/api/v3/organizations", 0)
@@ -213,8 +217,6 @@ def test_usage_scale_fraction_by_default_percent_on_request_and_the_self_check(d
             'account "pct_wrong": organization Held is in restricted mode at '
             'only 1.18% of its signals: usagePercentage looks like a '
             'fraction, not a percent; check UsageScale (percent here).'), lines
-        assert cd.log_lines(r'account "bad": option UsageScale "percentage" '
-                            r'must be fraction or percent\.'), cd.log()
         assert fake.label("bad").get("requests", 0) == 0
     finally:
         cd.stop()
