@@ -121,6 +121,8 @@ static void unknown(const char *fmt, ...) {
   vunknown(0, fmt, ap);
 }
 
+/* The help text is laid out as it prints. */
+/* clang-format off */
 static void print_help(void) {
   printf(
       "Usage: " PROGRAM " [OPTION]...\n"
@@ -179,6 +181,7 @@ static void print_help(void) {
       "See telemetrydeck-check(1) and collectd-telemetrydeck(5).\n",
       TD_DEFAULT_TIMEOUT, TD_DEFAULT_WARNING_DAYS, TD_DEFAULT_FAILURE_DAYS);
 }
+/* clang-format on */
 
 static void print_version(void) {
   printf(PROGRAM " (collectd-telemetrydeck) " PACKAGE_VERSION "\n");
@@ -342,8 +345,7 @@ static const char *check_options(options_t *o) {
 /* Reads the token file with the plugin's rules for TokenFile. Returns
  * NULL, or a note for --verbose (the file's mode). Fills trust with who
  * else could change the file ("" when nobody), for the status line. */
-static const char *read_token_file(const char *path, char *trust,
-                                   size_t size) {
+static const char *read_token_file(const char *path, char *trust, size_t size) {
   static char note[128];
   char why[200];
   td_token_status_t st = td_token_from_file(&token, path);
@@ -446,8 +448,8 @@ static const td_note_t *note_of(const td_step_t *s, td_event_t ev) {
 }
 
 /* The words of the poll's verdict, by the core's problem kind. */
-static void verdict_words(const poll_ctx_t *ctx, const outcome_t *r,
-                          char *msg, size_t size) {
+static void verdict_words(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
+                          size_t size) {
   const td_step_t *s = &r->step;
   const td_note_t *n;
   char who[TD_EXTRACT_MAX_STRING + 1], why[80];
@@ -487,7 +489,7 @@ static void verdict_words(const poll_ctx_t *ctx, const outcome_t *r,
 /* Judges the poll: the core's verdict, as a status (td_nagios) and in
  * words. Fills msg and returns the status. */
 static td_nagios_t judge(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
-                      size_t size) {
+                         size_t size) {
   const td_policy_t *pol = &ctx->policy;
   const td_step_t *s = &r->step;
   msg[0] = '\0';
@@ -509,8 +511,7 @@ static td_nagios_t judge(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
   return td_nagios_step(s);
 }
 
-static void print_perfdata(const td_policy_t *pol,
-                           const outcome_t *r) {
+static void print_perfdata(const td_policy_t *pol, const outcome_t *r) {
   const td_step_t *s = &r->step;
   const char *sep = " | ";
   /* Microseconds, the precision check_http gives. */
@@ -623,8 +624,8 @@ static void print_shape(const char *what, const td_shape_result_t *r) {
  * ctx; *finished tells whether it was. Returns 0, or -1 with a reason in
  * *why when libcurl itself failed. */
 static int run_poll(const options_t *o, const char *url, int organizations,
-                    const td_http_events_t *ev, void *ctx,
-                    const int *finished, const char **why) {
+                    const td_http_events_t *ev, void *ctx, const int *finished,
+                    const char **why) {
   td_http_opts_t ho;
   td_settings_http(&o->set, 0, &ho);
   ho.url = url;
@@ -689,7 +690,8 @@ int main(int argc, char **argv) {
   }
 
   const td_http_events_t users_ev = {NULL, on_done, td_words_xfer};
-  int rc = run_poll(&o, o.set.string[TD_OPT_URL], 0, &users_ev, &ctx, &result.done, &why);
+  int rc = run_poll(&o, o.set.string[TD_OPT_URL], 0, &users_ev, &ctx,
+                    &result.done, &why);
   static orgs_outcome_t orgs;
   const td_http_events_t orgs_ev = {NULL, on_orgs_done, td_words_xfer};
   const char *orgs_why;
@@ -697,8 +699,7 @@ int main(int argc, char **argv) {
   /* check_options made sure the URL names users/info. */
   if (rc == 0 && o.organizations &&
       orgs_url(o.set.string[TD_OPT_URL], orgs_at, sizeof(orgs_at)) == 0 &&
-      run_poll(&o, orgs_at, 1, &orgs_ev, &orgs, &orgs.done,
-               &orgs_why) != 0)
+      run_poll(&o, orgs_at, 1, &orgs_ev, &orgs, &orgs.done, &orgs_why) != 0)
     orgs.has_shape = 0;
   curl_global_cleanup();
   if (rc != 0)
@@ -721,8 +722,7 @@ int main(int argc, char **argv) {
   if (o.shape)
     print_shape("users/info", result.has_shape ? &result.shape : NULL);
   if (o.organizations)
-    print_shape("organizations",
-                orgs.has_shape ? &orgs.shape : NULL);
+    print_shape("organizations", orgs.has_shape ? &orgs.shape : NULL);
   wipe_token();
   td_settings_free(&o.set);
   if (fflush(stdout) != 0)

@@ -26,9 +26,9 @@ typedef struct {
  * path, and the directory that holds it (whoever may write there may
  * replace the file). */
 typedef struct {
-  int is_link;     /* the path itself is a symbolic link */
-  uid_t link_uid;  /* its owner */
-  int has_dir;     /* the directory could be looked at */
+  int is_link;    /* the path itself is a symbolic link */
+  uid_t link_uid; /* its owner */
+  int has_dir;    /* the directory could be looked at */
   mode_t dir_mode;
   uid_t dir_uid;
 } td_file_around_t;

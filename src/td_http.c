@@ -57,11 +57,11 @@ struct td_http_conn {
   CURL *easy;
   td_answer_t *answer; /* judges what the transfer delivers */
   void *user;
-  double timeout;      /* the Timeout its failures are worded with */
+  double timeout; /* the Timeout its failures are worded with */
   int busy;
   td_reached_t reached; /* of the running transfer */
   td_http_group_t *group;
-  td_xfer_t last;       /* how its last transfer ended */
+  td_xfer_t last; /* how its last transfer ended */
   char curl_error[CURL_ERROR_SIZE];
   char error[TD_VERDICT_MAX_ERROR + 1];
 };
@@ -245,8 +245,8 @@ static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
   /* Organizations transfers form groups of their own: they never go
    * first for users/info ones. */
   snprintf(key, size, "%s://%s:%s %d%d%d %s %s", scheme, host, port,
-           o->verify_peer != 0, o->verify_host != 0, o->organizations != 0,
-           ca, proxy);
+           o->verify_peer != 0, o->verify_host != 0, o->organizations != 0, ca,
+           proxy);
   for (g = h->groups; g != NULL; g = g->next)
     if (strcasecmp(g->key, key) == 0)
       break;
@@ -328,15 +328,11 @@ void td_http_conn_free(td_http_conn_t *c) {
 
 void *td_http_conn_user(const td_http_conn_t *c) { return c->user; }
 
-unsigned td_http_conn_group(const td_http_conn_t *c) {
-  return c->group->index;
-}
+unsigned td_http_conn_group(const td_http_conn_t *c) { return c->group->index; }
 
 unsigned td_http_groups(const td_http_t *h) { return h->n_groups; }
 
-const td_xfer_t *td_http_conn_last(const td_http_conn_t *c) {
-  return &c->last;
-}
+const td_xfer_t *td_http_conn_last(const td_http_conn_t *c) { return &c->last; }
 
 int td_http_set_token(td_http_conn_t *c, const char *token) {
   return curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, token) == CURLE_OK
@@ -423,8 +419,8 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
     x->kind = TD_XFER_NO_PROXY_HOST;
     break;
   case CURLE_COULDNT_CONNECT:
-    x->kind = os_errno == ECONNREFUSED ? TD_XFER_REFUSED
-                                       : TD_XFER_CONNECT_FAILED;
+    x->kind =
+        os_errno == ECONNREFUSED ? TD_XFER_REFUSED : TD_XFER_CONNECT_FAILED;
     x->os_errno = (int)os_errno;
     break;
   case CURLE_OPERATION_TIMEDOUT:
@@ -450,11 +446,10 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
     /* libcurl refuses a header line or block beyond its own bound (100
      * KiB) with this code, after the status line and before any body. */
     curl_off_t body = 0;
-    if (curl_easy_getinfo(c->easy, CURLINFO_SIZE_DOWNLOAD_T, &body) !=
-        CURLE_OK)
+    if (curl_easy_getinfo(c->easy, CURLINFO_SIZE_DOWNLOAD_T, &body) != CURLE_OK)
       body = -1;
-    x->kind = status > 0 && body == 0 ? TD_XFER_HEADERS_TOO_LARGE
-                                      : TD_XFER_OTHER;
+    x->kind =
+        status > 0 && body == 0 ? TD_XFER_HEADERS_TOO_LARGE : TD_XFER_OTHER;
     keep_detail(x, c, rc);
     break;
   }
@@ -598,8 +593,8 @@ int td_http_run(td_http_t *h, long max_wait_ms, const td_http_events_t *ev,
   int still = 0, rc = 0;
   h->ev = ev;
   h->ev_user = user;
-  if (max_wait_ms > 0 && curl_multi_poll(h->multi, NULL, 0, (int)max_wait_ms,
-                                         NULL) != CURLM_OK)
+  if (max_wait_ms > 0 &&
+      curl_multi_poll(h->multi, NULL, 0, (int)max_wait_ms, NULL) != CURLM_OK)
     rc = -1;
   if (rc == 0 && curl_multi_perform(h->multi, &still) != CURLM_OK)
     rc = -1;

@@ -22,7 +22,7 @@ typedef struct {
 /* The self-check of UsageScale: an answer the scale makes implausible.
  * A restricted organization should have reached its limit; an
  * unrestricted one is unlikely to be far past it. */
-#define TD_ORGSTATE_RESTRICTED_FLOOR 10.0  /* %, read as percent */
+#define TD_ORGSTATE_RESTRICTED_FLOOR 10.0       /* %, read as percent */
 #define TD_ORGSTATE_UNRESTRICTED_CEILING 1000.0 /* %, read as fraction */
 
 typedef enum {
@@ -60,7 +60,7 @@ typedef struct {
     td_scale_doubt_t doubt; /* not PLAUSIBLE: say it now (once per state) */
     td_usage_scale_t scale; /* the scale the answer contradicts */
     char ident[TD_ORGS_MAX_IDENT + 1]; /* the organization that shows it */
-    double usage_percent;   /* its usage, read in that scale */
+    double usage_percent;              /* its usage, read in that scale */
   } scale;
 } td_orgstate_step_t;
 

@@ -19,8 +19,7 @@ td_fate_t td_sched_fate(const td_xfer_t *x) {
     /* The group shares host, port, proxy and TLS settings. */
     return TD_FATE_SHARED;
   case TD_XFER_TIMEOUT:
-    return x->reached < TD_REACHED_SENT ? TD_FATE_SETUP_TIMEOUT
-                                        : TD_FATE_OWN;
+    return x->reached < TD_REACHED_SENT ? TD_FATE_SETUP_TIMEOUT : TD_FATE_OWN;
   default:
     return TD_FATE_OWN;
   }
@@ -48,8 +47,8 @@ static double own_limit(const td_job_t *j) {
 
 static double deadline(const td_job_t *j) { return j->due_at + own_limit(j); }
 
-static void push(td_sched_t *s, td_act_kind_t kind, unsigned job,
-                 unsigned from, double timeout) {
+static void push(td_sched_t *s, td_act_kind_t kind, unsigned job, unsigned from,
+                 double timeout) {
   /* Each job has at most two actions pending (see max_actions): the ring
    * cannot be full here. */
   size_t at = (s->ring_start + s->ring_len) % s->ring_size;
@@ -310,8 +309,7 @@ double td_sched_next(const td_sched_t *s) {
   return s->next_check;
 }
 
-void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed,
-                    double now) {
+void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now) {
   td_group_t *g = &s->groups[s->jobs[job].conf.group];
   g->multiplexed = multiplexed;
   g->open = 1;

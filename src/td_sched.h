@@ -34,8 +34,8 @@
 #include "td_xfer.h"
 
 #define TD_SCHED_SETUP_BUDGET 4 /* first transfers started per step */
-#define TD_SCHED_H2_WAVE 99     /* streams released per ready connection;
-                                   nginx allows 128 on one */
+/* Streams released per ready connection; nginx allows 128 on one. */
+#define TD_SCHED_H2_WAVE 99
 #define TD_SCHED_MIN_LEFT 0.001 /* seconds: less own time left is none */
 #define TD_SCHED_NONE ((unsigned)-1)
 
@@ -91,13 +91,13 @@ typedef struct {
   int overlap_said;  /* OVERLAP returned since its last start */
   int costly;        /* its last failure cost a connection attempt */
   td_pace_t pace;
-  unsigned next;     /* in its group's waiting list or the queue */
+  unsigned next; /* in its group's waiting list or the queue */
 } td_job_t;
 
 typedef struct {
-  int open;          /* an HTTP/1.1 connection is known to work */
-  int multiplexed;   /* its last ready connection was HTTP/2 */
-  unsigned first;    /* the job that goes first, or TD_SCHED_NONE */
+  int open;                      /* an HTTP/1.1 connection is known to work */
+  int multiplexed;               /* its last ready connection was HTTP/2 */
+  unsigned first;                /* the job that goes first, or TD_SCHED_NONE */
   unsigned wait_head, wait_tail; /* waiting jobs, oldest first */
 } td_group_t;
 
@@ -107,7 +107,7 @@ typedef struct {
   td_group_t *groups;
   size_t n_groups;
   unsigned queue_head, queue_tail; /* firsts waiting for the budget */
-  td_act_t *ring; /* actions decided, not yet returned */
+  td_act_t *ring;                  /* actions decided, not yet returned */
   size_t ring_size, ring_start, ring_len;
   double next_check; /* no job is due or expires before this */
 } td_sched_t;
@@ -133,8 +133,7 @@ double td_sched_next(const td_sched_t *s);
 
 /* The job's connection is ready and its request sent (multiplexed: over
  * HTTP/2): jobs waiting behind it may start. */
-void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed,
-                    double now);
+void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now);
 
 /* The job's transfer ended as x says. */
 void td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,

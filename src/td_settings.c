@@ -41,10 +41,10 @@ static const struct {
     {TD_OPT_URL, "URL", "--url", TD_KIND_STRING, 0, 0, 0, 0},
     {TD_OPT_CA_CERT, "CACert", "--ca-cert", TD_KIND_STRING, 0, 0, 0, 0},
     {TD_OPT_PROXY, "Proxy", "--proxy", TD_KIND_STRING, 0, 0, 0, 0},
-    {TD_OPT_TOKEN_EXPIRES, "TokenExpires", "--expires", TD_KIND_STRING, 0, 0,
-     0, 0},
-    {TD_OPT_EXPECT_USER, "ExpectUser", "--expect-user", TD_KIND_STRING, 0, 0,
-     0, 0},
+    {TD_OPT_TOKEN_EXPIRES, "TokenExpires", "--expires", TD_KIND_STRING, 0, 0, 0,
+     0},
+    {TD_OPT_EXPECT_USER, "ExpectUser", "--expect-user", TD_KIND_STRING, 0, 0, 0,
+     0},
     {TD_OPT_ORGS_URL, "OrganizationsURL", NULL, TD_KIND_STRING, 0, 0, 0, 0},
     {TD_OPT_COLLECT_ORGS, "CollectOrganizations", NULL, TD_KIND_BOOL, 0, 0, 0,
      0},
@@ -58,18 +58,17 @@ static const struct {
     {TD_OPT_NOTIFICATIONS, "Notifications", NULL, TD_KIND_BOOL, 0, 0, 0, 1},
     {TD_OPT_ALLOW_PLAINTEXT, "AllowPlaintext", "--allow-plaintext",
      TD_KIND_BOOL, 0, 0, 0, 0},
-    {TD_OPT_COLLECT_TIMINGS, "CollectTimings", NULL, TD_KIND_BOOL, 0, 0, 0,
-     1},
+    {TD_OPT_COLLECT_TIMINGS, "CollectTimings", NULL, TD_KIND_BOOL, 0, 0, 0, 1},
     {TD_OPT_TLS_WARNING_DAYS, "TLSExpiryWarningDays", NULL, TD_KIND_NUMBER, 0,
      -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_TLS_WARNING_DAYS},
     {TD_OPT_TLS_FAILURE_DAYS, "TLSExpiryFailureDays", NULL, TD_KIND_NUMBER, 0,
      -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_TLS_FAILURE_DAYS},
     {TD_OPT_INTERVAL, "Interval", NULL, TD_KIND_NUMBER, TD_NUM_POSITIVE, 0,
      TD_MAX_INTERVAL, 0},
-    {TD_OPT_TIMEOUT, "Timeout", "--timeout", TD_KIND_NUMBER, TD_NUM_POSITIVE,
-     0, TD_MAX_TIMEOUT, 0},
-    {TD_OPT_WARNING_DAYS, "ExpiryWarningDays", "--warning-days",
-     TD_KIND_NUMBER, 0, -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_WARNING_DAYS},
+    {TD_OPT_TIMEOUT, "Timeout", "--timeout", TD_KIND_NUMBER, TD_NUM_POSITIVE, 0,
+     TD_MAX_TIMEOUT, 0},
+    {TD_OPT_WARNING_DAYS, "ExpiryWarningDays", "--warning-days", TD_KIND_NUMBER,
+     0, -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_WARNING_DAYS},
     {TD_OPT_FAILURE_DAYS, "ExpiryFailureDays", "--critical-days",
      TD_KIND_NUMBER, 0, -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_FAILURE_DAYS},
     {TD_OPT_UNREACHABLE_AFTER, "UnreachableAfter", NULL, TD_KIND_NUMBER,
@@ -124,8 +123,8 @@ static void error_reset(const td_settings_t *s, td_set_error_t *e) {
   e->opt = TD_OPT_NONE;
   e->opt2 = TD_OPT_NONE;
   e->name = e->name2 = "";
-  e->plaintext_name = s->front == TD_FRONT_CHECK ? "--allow-plaintext"
-                                                 : "AllowPlaintext true";
+  e->plaintext_name =
+      s->front == TD_FRONT_CHECK ? "--allow-plaintext" : "AllowPlaintext true";
 }
 
 /* How much of a string an error quotes: 64 bytes at most, cut on a
@@ -138,8 +137,7 @@ static int quoted_len(const char *text) {
 /* The values as written, for an error: "" for Token and for the check,
  * whose command line may hold a secret anywhere. */
 static void values_text(const td_settings_t *s, td_opt_t opt,
-                        const td_value_t *v, size_t n, char *dst,
-                        size_t size) {
+                        const td_value_t *v, size_t n, char *dst, size_t size) {
   char raw[TD_SET_MAX_VALUE + 1];
   size_t used = 0;
   raw[0] = '\0';
@@ -152,8 +150,8 @@ static void values_text(const td_settings_t *s, td_opt_t opt,
       len = snprintf(raw + used, sizeof(raw) - used, "%s\"%.*s\"", sep,
                      quoted_len(v[i].string), v[i].string);
     else if (v[i].kind == TD_KIND_NUMBER)
-      len = snprintf(raw + used, sizeof(raw) - used, "%s%.15g", sep,
-                     v[i].number);
+      len =
+          snprintf(raw + used, sizeof(raw) - used, "%s%.15g", sep, v[i].number);
     else
       len = snprintf(raw + used, sizeof(raw) - used, "%s%s", sep,
                      v[i].boolean ? "true" : "false");
@@ -179,16 +177,16 @@ static td_opt_t find_flag(const char *flag) {
 }
 
 /* A number against its option's range and rules. */
-static td_set_status_t check_number(td_opt_t opt, double v,
-                                    td_set_error_t *e) {
+static td_set_status_t check_number(td_opt_t opt, double v, td_set_error_t *e) {
   if (!(v <= options[opt].max)) {
     e->bound = options[opt].max;
     return fail(e, TD_SET_E_MAX, opt);
   }
   if (v < options[opt].min) {
     e->bound = options[opt].min;
-    return fail(e, options[opt].rules & TD_NUM_POSITIVE ? TD_SET_E_POSITIVE
-                                                        : TD_SET_E_MIN,
+    return fail(e,
+                options[opt].rules & TD_NUM_POSITIVE ? TD_SET_E_POSITIVE
+                                                     : TD_SET_E_MIN,
                 opt);
   }
   /* In range, a count fits a long long. */
@@ -318,8 +316,8 @@ static void number_text(const td_settings_t *s, td_opt_t opt, char *dst,
 static td_set_status_t finish_token(td_settings_t *s, td_set_error_t *e) {
   static td_token_t t; /* 4 KiB; the settings are read by one thread */
   char *kept;
-  if (s->front == TD_FRONT_PLUGIN &&
-      (s->string[TD_OPT_TOKEN] == NULL) == (s->string[TD_OPT_TOKEN_FILE] == NULL))
+  if (s->front == TD_FRONT_PLUGIN && (s->string[TD_OPT_TOKEN] == NULL) ==
+                                         (s->string[TD_OPT_TOKEN_FILE] == NULL))
     return fail(e, TD_SET_E_TOKEN_ONE, TD_OPT_TOKEN);
   if (s->string[TD_OPT_TOKEN] == NULL)
     return TD_SET_OK;
@@ -368,8 +366,8 @@ static td_set_status_t finish_orgs_url(td_settings_t *s, td_set_error_t *e) {
     size_t size = len - plen + strlen(TD_ORGS_PATH) + 1;
     if ((s->string[TD_OPT_ORGS_URL] = malloc(size)) == NULL)
       return fail(e, TD_SET_E_NOMEM, TD_OPT_ORGS_URL);
-    snprintf(s->string[TD_OPT_ORGS_URL], size, "%.*s%s", (int)(len - plen),
-             url, TD_ORGS_PATH);
+    snprintf(s->string[TD_OPT_ORGS_URL], size, "%.*s%s", (int)(len - plen), url,
+             TD_ORGS_PATH);
   }
   return finish_url(s, TD_OPT_ORGS_URL, e);
 }
@@ -431,8 +429,7 @@ static td_set_status_t finish_days(td_settings_t *s, td_opt_t warning,
   return fail(e, TD_SET_E_ORDER, warning);
 }
 
-static td_set_status_t finish_expect_user(td_settings_t *s,
-                                          td_set_error_t *e) {
+static td_set_status_t finish_expect_user(td_settings_t *s, td_set_error_t *e) {
   const char *user = s->string[TD_OPT_EXPECT_USER];
   return user != NULL && user[0] == '\0'
              ? fail(e, TD_SET_E_EMPTY, TD_OPT_EXPECT_USER)

@@ -119,13 +119,13 @@ typedef struct {
   int boolean[TD_OPTS];
   /* Set by td_settings_finish: */
   int has_expiry;
-  double expires;         /* TokenExpires, epoch seconds */
-  int warn_expiry_far;    /* TokenExpires more than TD_TOKEN_LIFE_DAYS on */
-  int warn_token_prefix;  /* Token does not start with "tdpat_" */
+  double expires;        /* TokenExpires, epoch seconds */
+  int warn_expiry_far;   /* TokenExpires more than TD_TOKEN_LIFE_DAYS on */
+  int warn_token_prefix; /* Token does not start with "tdpat_" */
   /* Set by td_settings_resolve: */
   td_usage_scale_t usage_scale; /* UsageScale, read by td_settings_finish */
-  double interval;        /* seconds; 0 for the check (one poll) */
-  double timeout;         /* seconds */
+  double interval;              /* seconds; 0 for the check (one poll) */
+  double timeout;               /* seconds */
 } td_settings_t;
 
 /* The option's name for a front end ("ExpiryWarningDays",

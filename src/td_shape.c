@@ -13,7 +13,7 @@
 #define NUMBER_MAX 63 /* bytes of a number looked at for its range */
 
 typedef struct {
-  size_t base;  /* length of the container's own path */
+  size_t base; /* length of the container's own path */
   int is_array;
   size_t length; /* elements so far */
 } frame_t;
@@ -220,8 +220,8 @@ static int status_line(td_shape_t *s, const char *line, size_t len) {
   memcpy(s->r.protocol, line, n);
   s->r.protocol[n] = '\0';
   s->r.status = 0;
-  for (size_t i = n + 1; i < len && i < n + 4 && isdigit((unsigned char)line[i]);
-       i++)
+  for (size_t i = n + 1;
+       i < len && i < n + 4 && isdigit((unsigned char)line[i]); i++)
     s->r.status = s->r.status * 10 + (line[i] - '0');
   s->r.n_headers = 0;
   return 1;
@@ -265,17 +265,15 @@ void td_shape_feed(td_shape_t *s, const void *buf, size_t len) {
 
 void td_shape_finish(td_shape_t *s) { s->r.body = td_json_finish(&s->json); }
 
-const td_shape_result_t *td_shape_result(const td_shape_t *s) {
-  return &s->r;
-}
+const td_shape_result_t *td_shape_result(const td_shape_t *s) { return &s->r; }
 
 void td_shape_line(const td_shape_path_t *p, char *dst, size_t size) {
   static const struct {
     unsigned bit;
     const char *name;
   } names[] = {
-      {TD_SHAPE_OBJECT, "object"}, {TD_SHAPE_ARRAY, "array"},
-      {TD_SHAPE_STRING, "string"}, {TD_SHAPE_NUMBER, "number"},
+      {TD_SHAPE_OBJECT, "object"},   {TD_SHAPE_ARRAY, "array"},
+      {TD_SHAPE_STRING, "string"},   {TD_SHAPE_NUMBER, "number"},
       {TD_SHAPE_BOOLEAN, "boolean"}, {TD_SHAPE_NULL, "null"},
   };
   char types[64] = "", extra[64] = "";

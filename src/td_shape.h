@@ -13,12 +13,12 @@
 
 #include "td_json.h"
 
-#define TD_SHAPE_MAX_PATHS 64    /* paths kept; later ones are counted */
-#define TD_SHAPE_MAX_PATH 127    /* bytes of a path, cut beyond */
-#define TD_SHAPE_MAX_KEY 40      /* longer keys show as <key> */
-#define TD_SHAPE_MAX_HEADERS 8   /* headers kept */
-#define TD_SHAPE_MAX_HEADER 100  /* bytes of "Name: value" kept */
-#define TD_SHAPE_MAX_LINE 200    /* bytes of one line td_shape_line writes */
+#define TD_SHAPE_MAX_PATHS 64   /* paths kept; later ones are counted */
+#define TD_SHAPE_MAX_PATH 127   /* bytes of a path, cut beyond */
+#define TD_SHAPE_MAX_KEY 40     /* longer keys show as <key> */
+#define TD_SHAPE_MAX_HEADERS 8  /* headers kept */
+#define TD_SHAPE_MAX_HEADER 100 /* bytes of "Name: value" kept */
+#define TD_SHAPE_MAX_LINE 200   /* bytes of one line td_shape_line writes */
 
 /* JSON types, as bits: a path may see several. */
 enum {

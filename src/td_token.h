@@ -15,14 +15,14 @@
 
 typedef enum {
   TD_TOKEN_OK = 0,
-  TD_TOKEN_E_FILE,     /* td_file refused the file: see file_status */
-  TD_TOKEN_E_EMPTY,    /* nothing but white space */
-  TD_TOKEN_E_TOO_LONG, /* more than TD_TOKEN_MAX bytes */
-  TD_TOKEN_E_CONTROL,  /* spaces inside, more than one line, a control
-                          character or a NUL byte */
-  TD_TOKEN_E_NOT_ASCII, /* a byte above 0x7e: no token has one, but a
-                           copy from a web page or an editor may bring a
-                           no-break space, a zero-width space or a BOM */
+  TD_TOKEN_E_FILE,       /* td_file refused the file: see file_status */
+  TD_TOKEN_E_EMPTY,      /* nothing but white space */
+  TD_TOKEN_E_TOO_LONG,   /* more than TD_TOKEN_MAX bytes */
+  TD_TOKEN_E_CONTROL,    /* spaces inside, more than one line, a control
+                            character or a NUL byte */
+  TD_TOKEN_E_NOT_ASCII,  /* a byte above 0x7e: no token has one, but a
+                            copy from a web page or an editor may bring a
+                            no-break space, a zero-width space or a BOM */
   TD_TOKEN_E_LINK_OWNER, /* the file is reached through a symbolic link of
                             another owner than the file's (and not root's):
                             whoever owns the link chooses what is sent */

@@ -141,8 +141,8 @@ td_url_status_t td_url_proxy_check(const char *url, const char *proxy,
 /* The environment variables libcurl reads for an https URL, in its order
  * (lower case first). */
 static const char *env_proxy(const char **var) {
-  static const char *const vars[] = {"https_proxy", "HTTPS_PROXY",
-                                     "all_proxy", "ALL_PROXY"};
+  static const char *const vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy",
+                                     "ALL_PROXY"};
   for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
     const char *v = getenv(vars[i]);
     if (v != NULL && v[0] != '\0') {

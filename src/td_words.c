@@ -526,9 +526,8 @@ void td_words_orgs_left_out(const td_policy_t *pol,
                    name_of(pol), out->duplicates);
 }
 
-void td_words_orgs_scale(const td_policy_t *pol,
-                         const td_orgstate_step_t *out, char *dst,
-                         size_t size) {
+void td_words_orgs_scale(const td_policy_t *pol, const td_orgstate_step_t *out,
+                         char *dst, size_t size) {
   dst[0] = '\0';
   if (out->scale.doubt == TD_SCALE_LOOKS_FRACTION)
     td_text_format(dst, size,
@@ -594,9 +593,8 @@ void td_words_token(td_token_status_t st, const td_token_t *t,
   }
 }
 
-void td_words_token_trust(td_token_trust_t tr, const td_token_t *t,
-                          uid_t euid, const char *file_noun, char *dst,
-                          size_t size) {
+void td_words_token_trust(td_token_trust_t tr, const td_token_t *t, uid_t euid,
+                          const char *file_noun, char *dst, size_t size) {
   switch (tr) {
   case TD_TOKEN_TRUST_OK:
     dst[0] = '\0';
@@ -650,8 +648,8 @@ void td_words_file(td_file_status_t st, const td_file_info_t *info,
   }
 }
 
-void td_words_url(td_url_status_t st, const char *plaintext_option,
-                  char *dst, size_t size) {
+void td_words_url(td_url_status_t st, const char *plaintext_option, char *dst,
+                  size_t size) {
   switch (st) {
   case TD_URL_OK:
     dst[0] = '\0';
@@ -717,8 +715,8 @@ static void setting_noun(const td_set_error_t *e, const char *name,
                          const char *value, int plural, char *dst,
                          size_t size) {
   const char *prefix = e->front == TD_FRONT_CHECK ? ""
-                       : plural                  ? "options "
-                                                 : "option ";
+                       : plural                   ? "options "
+                                                  : "option ";
   snprintf(dst, size, "%s%s%s%s", prefix, name, value[0] != '\0' ? " " : "",
            value);
 }
@@ -732,8 +730,8 @@ static int word_value(const td_set_error_t *e, const char *noun, char *dst,
       td_text_format(dst, size, "%s must be a number", noun);
     else
       td_text_format(dst, size,
-                     "%s%s is not of the right type (or count) of value",
-                     noun, e->value[0] != '\0' ? "" : " (value not shown)");
+                     "%s%s is not of the right type (or count) of value", noun,
+                     e->value[0] != '\0' ? "" : " (value not shown)");
     return 1;
   case TD_SET_E_WHOLE:
     td_text_format(dst, size, "%s must be a whole number", noun);
@@ -835,8 +833,7 @@ void td_words_setting(const td_set_error_t *e, char *dst, size_t size) {
     return;
   }
   case TD_SET_E_TOKEN_ONE:
-    td_text_format(dst, size,
-                   "exactly one of Token and TokenFile is required");
+    td_text_format(dst, size, "exactly one of Token and TokenFile is required");
     return;
   default:
     if (!word_value(e, noun, dst, size))

@@ -69,9 +69,8 @@ void td_words_orgs_left_out(const td_policy_t *pol,
 
 /* The UsageScale self-check's log line ("" when it has nothing to say),
  * naming the organization, its usage as read and the option. */
-void td_words_orgs_scale(const td_policy_t *pol,
-                         const td_orgstate_step_t *out, char *dst,
-                         size_t size);
+void td_words_orgs_scale(const td_policy_t *pol, const td_orgstate_step_t *out,
+                         char *dst, size_t size);
 
 /* Why a token cannot be used, without a final period. file_noun names
  * the file ("TokenFile \"/etc/x\"", "the token file"), token_noun the
@@ -84,9 +83,8 @@ void td_words_token(td_token_status_t st, const td_token_t *t,
  * "TokenFile "/x" has mode 0666: group or others can write it and change
  * the token; chmod 600 it", without a final period; "" when nobody.
  * euid is the reading user's. */
-void td_words_token_trust(td_token_trust_t tr, const td_token_t *t,
-                          uid_t euid, const char *file_noun, char *dst,
-                          size_t size);
+void td_words_token_trust(td_token_trust_t tr, const td_token_t *t, uid_t euid,
+                          const char *file_noun, char *dst, size_t size);
 
 /* Why a file (CACert, --ca-cert) is refused, e.g. "is not a regular
  * file", "is larger than 1048576 bytes", "cannot be opened: ...". */
@@ -97,8 +95,8 @@ void td_words_file(td_file_status_t st, const td_file_info_t *info,
  * are allowed"; plaintext_option names the setting that allows plain
  * http ("AllowPlaintext true", "--allow-plaintext"). Never quotes the URL,
  * which may hold a password. */
-void td_words_url(td_url_status_t st, const char *plaintext_option,
-                  char *dst, size_t size);
+void td_words_url(td_url_status_t st, const char *plaintext_option, char *dst,
+                  size_t size);
 
 /* Why a setting is refused, or what its warning is, for the front end
  * the error came from, without the account and without a final period:

@@ -57,11 +57,11 @@ typedef struct {
   td_orgstate_t orgs_state;
   char *active_token; /* what libcurl holds now; wiped when replaced */
   mode_t warned_mode; /* TokenFile mode last warned about */
-  td_text_once_t trust_warned; /* who else could change TokenFile */
+  td_text_once_t trust_warned;  /* who else could change TokenFile */
   td_text_once_t token_problem; /* the last token problem logged */
-  unsigned job;       /* td_sched's job of its users/info poll */
-  unsigned orgs_job;  /* and of its organizations poll, or TD_SCHED_NONE */
-  bool first_done;    /* its first poll has finished */
+  unsigned job;                 /* td_sched's job of its users/info poll */
+  unsigned orgs_job; /* and of its organizations poll, or TD_SCHED_NONE */
+  bool first_done;   /* its first poll has finished */
 } account_t;
 
 static account_t **accounts;
@@ -434,8 +434,7 @@ static void orgs_done(account_t *a, const td_poll_t *poll) {
   static td_orgstate_step_t step; /* one read thread; 34 KiB off the stack */
   char line[TD_VERDICT_MAX_TEXT + 1], ti[DATA_MAX_NAME_LEN];
   td_orgstate_step(&a->orgs_state, a->usage_warning_percent,
-                   a->policy.usage_scale,
-                   poll, &step);
+                   a->policy.usage_scale, poll, &step);
   td_words_orgstate_step(&a->policy, &step);
   td_words_orgs_scale(&a->policy, &step, line, sizeof(line));
   if (line[0] != '\0')
@@ -639,7 +638,9 @@ static void *io_main(void *unused) {
 
 /* collectd -T runs read callbacks once, on its main thread; the daemon
  * runs them on read threads. */
-static bool on_main_thread(void) { return (pid_t)syscall(SYS_gettid) == getpid(); }
+static bool on_main_thread(void) {
+  return (pid_t)syscall(SYS_gettid) == getpid();
+}
 
 /* The longest -T waits for the first polls, beyond every Timeout. */
 #define TD_TEST_READ_SLACK 2.0
@@ -735,7 +736,6 @@ static void ensure_fd_limit(size_t connections) {
             (unsigned long long)rl.rlim_max);
 }
 
-
 /* The scheduler's jobs: each account's users/info poll, and its
  * organizations poll. Returns 0, or -1 after logging. */
 static int jobs_start(void) {
@@ -764,11 +764,10 @@ static int jobs_start(void) {
     }
     a->orgs_job = (unsigned)j;
     job_account[j] = a;
-    conf[j++] = (td_job_conf_t){CDTIME_T_TO_DOUBLE(a->orgs_interval),
-                                a->set.timeout < interval ? a->set.timeout
-                                                          : interval,
-                                (unsigned)a->unreachable_after,
-                                td_http_conn_group(a->orgs_conn)};
+    conf[j++] = (td_job_conf_t){
+        CDTIME_T_TO_DOUBLE(a->orgs_interval),
+        a->set.timeout < interval ? a->set.timeout : interval,
+        (unsigned)a->unreachable_after, td_http_conn_group(a->orgs_conn)};
   }
   int rc = td_sched_init(&sched, conf, n, td_http_groups(http), mono_now());
   free(conf);

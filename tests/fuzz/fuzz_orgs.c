@@ -203,8 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   td_poll_t p = {.http_status = 200, .body = TD_JSON_OK, .orgs = &chunked};
   td_poll_t none = {.http_status = 200, .body = TD_JSON_OK, .orgs = &empty};
   td_orgstate_init(&st);
-  td_orgstate_step(&st, pol.usage_warning_percent, TD_USAGE_PERCENT, &p,
-                   &out);
+  td_orgstate_step(&st, pol.usage_warning_percent, TD_USAGE_PERCENT, &p, &out);
   td_words_orgstate_step(&pol, &out);
   check_orgs_step(&out, &st);
   /* From nothing known: one note per organization over the threshold or
@@ -225,8 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(count_notes(&out, TD_NOTE_ORG_RESTRICTED, TD_SEV_FAILURE) == want_f);
   CHECK(out.n_notes == want_w + want_f);
   /* The same answer again: nothing changed, nothing to say. */
-  td_orgstate_step(&st, pol.usage_warning_percent, TD_USAGE_PERCENT, &p,
-                   &out);
+  td_orgstate_step(&st, pol.usage_warning_percent, TD_USAGE_PERCENT, &p, &out);
   td_words_orgstate_step(&pol, &out);
   check_orgs_step(&out, &st);
   CHECK(out.n_notes == 0 && out.log_left_out == 0);

@@ -150,13 +150,17 @@ static void render_shape(const td_shape_result_t *r, char *dst, size_t size) {
 }
 
 static void check_shape(void) {
-  static const char *const h200[] = {
-      "HTTP/1.1 200 OK\r\n", "Content-Type: application/json\r\n",
-      "Set-Cookie: session=SECRETCOOKIE\r\n", "X-RateLimit-Remaining: 99\r\n",
-      NULL};
+  static const char *const h200[] = {"HTTP/1.1 200 OK\r\n",
+                                     "Content-Type: application/json\r\n",
+                                     "Set-Cookie: session=SECRETCOOKIE\r\n",
+                                     "X-RateLimit-Remaining: 99\r\n", NULL};
   static const char *const h2_429[] = {
-      "HTTP/1.1 200 Connection established\r\n", "Retry-After: 1\r\n", "\r\n",
-      "HTTP/2 429 \r\n", "retry-after: 30\r\n", "RateLimit-Reset: 30\r\n",
+      "HTTP/1.1 200 Connection established\r\n",
+      "Retry-After: 1\r\n",
+      "\r\n",
+      "HTTP/2 429 \r\n",
+      "retry-after: 30\r\n",
+      "RateLimit-Reset: 30\r\n",
       NULL};
   static const struct {
     const char *what;
@@ -202,7 +206,8 @@ static void check_shape(void) {
        "HTTP/1.1 200\n"
        "header Content-Type: application/json\n"
        "header X-RateLimit-Remaining: 99\n"
-       "$ object\n$.<key> object|number (within and outside 0..1)\n$.<key>.ok number "
+       "$ object\n$.<key> object|number (within and outside 0..1)\n$.<key>.ok "
+       "number "
        "(outside 0..1)\n$.ok_key-2 number (outside 0..1)\nbody 0\n"},
       {"the last answer's status line and headers, after a proxy's",
        TD_ANSWER_USER, h2_429, "{\"error\":true,\"reason\":\"Slow down\"}",

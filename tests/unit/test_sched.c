@@ -23,20 +23,20 @@ typedef enum {
   B_HANG_REQ,   /* ready at once, never answers */
   B_HANG_SETUP, /* TCP connects, TLS never completes */
   B_REFUSED,
-  B_TLS_BAD,    /* the certificate fails verification */
+  B_TLS_BAD,     /* the certificate fails verification */
   B_SETUP_RESET, /* reset during the TLS handshake: its own */
-  B_STALL,      /* status and headers, then the body stalls */
-  B_RST,        /* HTTP/2: the stream is reset after the request */
-  B_NO_TOKEN,   /* the shell has no token: the START is dropped */
+  B_STALL,       /* status and headers, then the body stalls */
+  B_RST,         /* HTTP/2: the stream is reset after the request */
+  B_NO_TOKEN,    /* the shell has no token: the START is dropped */
 } behaviour_t;
 
 typedef struct {
   behaviour_t b;
   double interval, timeout;
   unsigned group;
-  double answer;  /* B_OK: seconds to the answer */
-  int h2;         /* the connection multiplexes */
-  double hold;    /* after each answer: Retry-After seconds */
+  double answer; /* B_OK: seconds to the answer */
+  int h2;        /* the connection multiplexes */
+  double hold;   /* after each answer: Retry-After seconds */
 } job_spec_t;
 
 #define MAX_JOBS 300
@@ -63,8 +63,7 @@ static void note(result_t *r, unsigned job, char c) {
     r->out[job][n] = c;
 }
 
-static void begin(const job_spec_t *j, transfer_t *t, double now,
-                  double left) {
+static void begin(const job_spec_t *j, transfer_t *t, double now, double left) {
   memset(t, 0, sizeof(*t));
   t->active = 1;
   t->start = now;
@@ -159,8 +158,8 @@ static void play(const job_spec_t *spec, size_t n, double seconds,
   memset(r, 0, sizeof(*r));
   memset(tr, 0, sizeof(tr));
   for (size_t i = 0; i < n; i++) {
-    conf[i] = (td_job_conf_t){spec[i].interval, spec[i].timeout, 3,
-                              spec[i].group};
+    conf[i] =
+        (td_job_conf_t){spec[i].interval, spec[i].timeout, 3, spec[i].group};
     if (spec[i].group + 1 > groups)
       groups = spec[i].group + 1;
   }
@@ -231,13 +230,15 @@ static void hanging_token_first_healthy_beside(double interval,
       {.b = B_OK, .interval = interval, .timeout = interval, .answer = 0.05},
   };
   play(jobs, 2, seconds, &r);
-  tap_ok(only(r.out[1], "A"), "Interval %g, a hanging token first: the "
-                              "healthy one answers every poll (%s)",
+  tap_ok(only(r.out[1], "A"),
+         "Interval %g, a hanging token first: the "
+         "healthy one answers every poll (%s)",
          interval, r.out[1]);
   tap_is_int(r.sent[1], (long long)strlen(r.out[1]),
              "Interval %g: every healthy poll sent its request", interval);
-  tap_ok(only(r.out[0], "FP"), "the hanging one fails on its own, then is "
-                               "paced (%s)",
+  tap_ok(only(r.out[0], "FP"),
+         "the hanging one fails on its own, then is "
+         "paced (%s)",
          r.out[0]);
 }
 
@@ -247,8 +248,10 @@ static void timeouts_are_each_ones_own(void) {
       {.b = B_OK, .interval = 5, .timeout = 4, .answer = 2},
   };
   play(jobs, 2, 20, &r);
-  tap_ok(only(r.out[0], "FP"), "Timeout 1 against 2 s answers: its own "
-                               "timeouts, then paced (%s)", r.out[0]);
+  tap_ok(only(r.out[0], "FP"),
+         "Timeout 1 against 2 s answers: its own "
+         "timeouts, then paced (%s)",
+         r.out[0]);
   tap_ok(only(r.out[1], "A"), "Timeout 4 beside it: every poll answered (%s)",
          r.out[1]);
 }
@@ -262,21 +265,22 @@ static void organizations_never_go_first(void) {
   };
   play(jobs, 3, 10, &r);
   tap_ok(only(r.out[1], "A") && only(r.out[2], "A"),
-         "a hanging organizations poll: users/info answered (%s, %s)",
-         r.out[1], r.out[2]);
+         "a hanging organizations poll: users/info answered (%s, %s)", r.out[1],
+         r.out[2]);
 }
 
 static void http2_first_stream(behaviour_t first, const char *what) {
   job_spec_t jobs[4] = {{.b = first, .interval = 2, .timeout = 2, .h2 = 1}};
   for (int i = 1; i < 4; i++)
-    jobs[i] = (job_spec_t){.b = B_OK, .interval = 2, .timeout = 2,
-                           .answer = 0.02, .h2 = 1};
+    jobs[i] = (job_spec_t){
+        .b = B_OK, .interval = 2, .timeout = 2, .answer = 0.02, .h2 = 1};
   play(jobs, 4, 12, &r);
   int healthy = 1;
   for (int i = 1; i < 4; i++)
     healthy &= only(r.out[i], "A");
-  tap_ok(healthy, "HTTP/2, the first stream %s: 3 healthy streams answer "
-                  "every poll (%s %s %s)",
+  tap_ok(healthy,
+         "HTTP/2, the first stream %s: 3 healthy streams answer "
+         "every poll (%s %s %s)",
          what, r.out[1], r.out[2], r.out[3]);
 }
 
@@ -303,8 +307,9 @@ static void hanging_host_cost_over_rounds(void) {
   int tried = 0;
   for (int i = 0; i < 100; i++)
     tried += r.starts[i];
-  tap_ok(tried <= 20, "a host that never speaks TLS: %d attempts in 20 "
-                      "rounds of 100 accounts (at most one a round)",
+  tap_ok(tried <= 20,
+         "a host that never speaks TLS: %d attempts in 20 "
+         "rounds of 100 accounts (at most one a round)",
          tried);
   tap_ok(strlen(r.out[99]) == 20, "every poll is still reported (%zu)",
          strlen(r.out[99]));
@@ -316,8 +321,9 @@ static void longer_timeout_is_not_taken_over(void) {
       {.b = B_HANG_SETUP, .interval = 5, .timeout = 4},
   };
   play(jobs, 2, 4.9, &r);
-  tap_is_str(r.out[1], "F", "a setup timeout of 1 s is not taken over by "
-                            "Timeout 4: it tries itself");
+  tap_is_str(r.out[1], "F",
+             "a setup timeout of 1 s is not taken over by "
+             "Timeout 4: it tries itself");
   tap_is_int(r.starts[1], 1, "and its request is started");
 }
 
@@ -327,8 +333,9 @@ static void shorter_timeout_expires_on_its_own(void) {
       {.b = B_HANG_SETUP, .interval = 5, .timeout = 1},
   };
   play(jobs, 2, 1.5, &r);
-  tap_is_str(r.out[1], "E", "behind a setup of Timeout 4, Timeout 1 ends at "
-                            "its own 1 s");
+  tap_is_str(r.out[1], "E",
+             "behind a setup of Timeout 4, Timeout 1 ends at "
+             "its own 1 s");
   tap_is_int(r.from[1], 0, "naming the one it waited for");
 }
 
@@ -348,8 +355,10 @@ static void open_http1_connection_waits_for_no_one(void) {
       {.b = B_OK, .interval = 2, .timeout = 2, .answer = 0.01},
   };
   play(jobs, 2, 20, &r);
-  tap_ok(r.worst_wait[1] < 0.01, "over HTTP/1.1 a healthy account waits "
-                                 "%.4f s at most", r.worst_wait[1]);
+  tap_ok(r.worst_wait[1] < 0.01,
+         "over HTTP/1.1 a healthy account waits "
+         "%.4f s at most",
+         r.worst_wait[1]);
 }
 
 static void pacing_spaces_silent_attempts(void) {
@@ -381,14 +390,15 @@ static void no_token_first_does_not_hold_others(void) {
 static void many_http2_streams(void) {
   static job_spec_t jobs[250];
   for (int i = 0; i < 250; i++)
-    jobs[i] = (job_spec_t){.b = B_OK, .interval = 5, .timeout = 4,
-                           .answer = 0.01, .h2 = 1};
+    jobs[i] = (job_spec_t){
+        .b = B_OK, .interval = 5, .timeout = 4, .answer = 0.01, .h2 = 1};
   play(jobs, 250, 9.9, &r);
   int answered = 0;
   for (int i = 0; i < 250; i++)
     answered += count(r.out[i], 'A');
-  tap_is_int(answered, 500, "250 accounts over HTTP/2 in waves: every poll "
-                            "answered");
+  tap_is_int(answered, 500,
+             "250 accounts over HTTP/2 in waves: every poll "
+             "answered");
 }
 
 static void fate_table(void) {

@@ -19,9 +19,12 @@
 #define NOW 1798761600.0 /* 2027-01-01T00:00:00Z */
 #define LOOPBACK "https://127.0.0.1:1/api/v3/users/info"
 
-#define S(x) {.kind = TD_KIND_STRING, .string = (x)}
-#define N(x) {.kind = TD_KIND_NUMBER, .number = (x)}
-#define B(x) {.kind = TD_KIND_BOOL, .boolean = (x)}
+#define S(x)                                                                   \
+  { .kind = TD_KIND_STRING, .string = (x) }
+#define N(x)                                                                   \
+  { .kind = TD_KIND_NUMBER, .number = (x) }
+#define B(x)                                                                   \
+  { .kind = TD_KIND_BOOL, .boolean = (x) }
 
 /* One option as collectd hands it over: its name and one value, or n
  * values. */
@@ -31,7 +34,8 @@ typedef struct {
   size_t n; /* how many values */
 } opt_t;
 
-#define O(name, value) {(name), {value}, 1}
+#define O(name, value)                                                         \
+  { (name), {value}, 1 }
 
 #define MAX_OPTS 4
 
@@ -46,131 +50,226 @@ typedef struct {
 static const char *const ca_missing = "/nonexistent/ca.pem";
 
 static const bad_t bad_values[] = {
-    {"Timeout over Interval", {O("Interval", N(1)), O("Timeout", N(2))}, 0,
-     TD_SET_E_TIMEOUT, "option Timeout 2 is longer than the interval (1 s)"},
-    {"Timeout over collectd's interval", {O("Timeout", N(5))}, 0.5,
-     TD_SET_E_TIMEOUT, "option Timeout 5 is longer than the interval (0.5 s)"},
-    {"Timeout below 0", {O("Timeout", N(-0.25))}, 0, TD_SET_E_POSITIVE,
+    {"Timeout over Interval",
+     {O("Interval", N(1)), O("Timeout", N(2))},
+     0,
+     TD_SET_E_TIMEOUT,
+     "option Timeout 2 is longer than the interval (1 s)"},
+    {"Timeout over collectd's interval",
+     {O("Timeout", N(5))},
+     0.5,
+     TD_SET_E_TIMEOUT,
+     "option Timeout 5 is longer than the interval (0.5 s)"},
+    {"Timeout below 0",
+     {O("Timeout", N(-0.25))},
+     0,
+     TD_SET_E_POSITIVE,
      "option Timeout -0.25 must be positive"},
-    {"Timeout past its range", {O("Timeout", N(1e300))}, 0, TD_SET_E_MAX,
+    {"Timeout past its range",
+     {O("Timeout", N(1e300))},
+     0,
+     TD_SET_E_MAX,
      "option Timeout 1e+300 is out of range (at most 3600)"},
-    {"a file URL", {O("URL", S("file:///etc/passwd"))}, 0, TD_SET_E_URL,
+    {"a file URL",
+     {O("URL", S("file:///etc/passwd"))},
+     0,
+     TD_SET_E_URL,
      "option URL \"file:///etc/passwd\" is refused: only http and https "
      "URLs are allowed"},
-    {"a gopher URL", {O("URL", S("gopher://127.0.0.1/1"))}, 0, TD_SET_E_URL,
+    {"a gopher URL",
+     {O("URL", S("gopher://127.0.0.1/1"))},
+     0,
+     TD_SET_E_URL,
      "option URL \"gopher://127.0.0.1/1\" is refused: only http and https "
      "URLs are allowed"},
-    {"a URL that is none", {O("URL", S("not a url at all"))}, 0,
+    {"a URL that is none",
+     {O("URL", S("not a url at all"))},
+     0,
      TD_SET_E_URL,
      "option URL \"not a url at all\" is refused: it is not a valid URL"},
-    {"an empty URL", {O("URL", S(""))}, 0, TD_SET_E_URL,
+    {"an empty URL",
+     {O("URL", S(""))},
+     0,
+     TD_SET_E_URL,
      "option URL \"\" is refused: it is not a valid URL"},
     {"plain http to a remote address",
-     {O("URL", S("http://192.0.2.1/api/v3/users/info"))}, 0, TD_SET_E_URL,
+     {O("URL", S("http://192.0.2.1/api/v3/users/info"))},
+     0,
+     TD_SET_E_URL,
      "option URL \"http://192.0.2.1/api/v3/users/info\" is refused: plain "
      "http would send the token in the clear to a host that is not loopback "
      "(AllowPlaintext true allows it)"},
     {"a URL with a password",
-     {O("URL", S("https://alice:s3cret@127.0.0.1/x"))}, 0, TD_SET_E_URL,
+     {O("URL", S("https://alice:s3cret@127.0.0.1/x"))},
+     0,
+     TD_SET_E_URL,
      "option URL is refused: it holds a user name or password, which is "
      "never sent (only the Bearer token is); remove it"},
     {"an OrganizationsURL with a user",
      {O("CollectOrganizations", B(1)),
       O("OrganizationsURL", S("https://bob@127.0.0.1/organizations"))},
-     0, TD_SET_E_URL,
+     0,
+     TD_SET_E_URL,
      "option OrganizationsURL is refused: it holds a user name or password, "
      "which is never sent (only the Bearer token is); remove it"},
-    {"words for a date", {O("TokenExpires", S("next tuesday"))}, 0,
+    {"words for a date",
+     {O("TokenExpires", S("next tuesday"))},
+     0,
      TD_SET_E_DATE,
      "option TokenExpires \"next tuesday\" is not a date (YYYY-MM-DD or "
      "YYYY-MM-DDTHH:MM:SSZ, UTC)"},
-    {"hour 25", {O("TokenExpires", S("2027-11-27T25:00:00Z"))}, 0,
+    {"hour 25",
+     {O("TokenExpires", S("2027-11-27T25:00:00Z"))},
+     0,
      TD_SET_E_DATE,
      "option TokenExpires \"2027-11-27T25:00:00Z\" is not a date (YYYY-MM-DD "
      "or YYYY-MM-DDTHH:MM:SSZ, UTC)"},
-    {"a European date", {O("TokenExpires", S("27.11.2027"))}, 0,
+    {"a European date",
+     {O("TokenExpires", S("27.11.2027"))},
+     0,
      TD_SET_E_DATE,
      "option TokenExpires \"27.11.2027\" is not a date (YYYY-MM-DD or "
      "YYYY-MM-DDTHH:MM:SSZ, UTC)"},
     {"a failure below 0",
-     {O("ExpiryWarningDays", N(30)), O("ExpiryFailureDays", N(-1))}, 0,
+     {O("ExpiryWarningDays", N(30)), O("ExpiryFailureDays", N(-1))},
+     0,
      TD_SET_E_ORDER,
      "options ExpiryWarningDays 30 and ExpiryFailureDays -1 must satisfy "
      "ExpiryWarningDays >= ExpiryFailureDays >= 0"},
     {"TLS days the wrong way round",
-     {O("TLSExpiryWarningDays", N(1)), O("TLSExpiryFailureDays", N(5))}, 0,
+     {O("TLSExpiryWarningDays", N(1)), O("TLSExpiryFailureDays", N(5))},
+     0,
      TD_SET_E_ORDER,
      "options TLSExpiryWarningDays 1 and TLSExpiryFailureDays 5 must satisfy "
      "TLSExpiryWarningDays >= TLSExpiryFailureDays >= 0"},
-    {"days past ten years", {O("ExpiryWarningDays", N(4000))}, 0,
-     TD_SET_E_MAX, "option ExpiryWarningDays 4000 is out of range (at most "
-                   "3660)"},
-    {"UnreachableAfter 0", {O("UnreachableAfter", N(0))}, 0, TD_SET_E_MIN,
+    {"days past ten years",
+     {O("ExpiryWarningDays", N(4000))},
+     0,
+     TD_SET_E_MAX,
+     "option ExpiryWarningDays 4000 is out of range (at most "
+     "3660)"},
+    {"UnreachableAfter 0",
+     {O("UnreachableAfter", N(0))},
+     0,
+     TD_SET_E_MIN,
      "option UnreachableAfter 0 must be at least 1"},
-    {"UnreachableAfter below 0", {O("UnreachableAfter", N(-2))}, 0,
-     TD_SET_E_MIN, "option UnreachableAfter -2 must be at least 1"},
-    {"a fraction of a poll", {O("UnreachableAfter", N(2.5))}, 0,
-     TD_SET_E_WHOLE, "option UnreachableAfter 2.5 must be a whole number"},
-    {"UnreachableAfter past its range", {O("UnreachableAfter", N(1e12))}, 0,
+    {"UnreachableAfter below 0",
+     {O("UnreachableAfter", N(-2))},
+     0,
+     TD_SET_E_MIN,
+     "option UnreachableAfter -2 must be at least 1"},
+    {"a fraction of a poll",
+     {O("UnreachableAfter", N(2.5))},
+     0,
+     TD_SET_E_WHOLE,
+     "option UnreachableAfter 2.5 must be a whole number"},
+    {"UnreachableAfter past its range",
+     {O("UnreachableAfter", N(1e12))},
+     0,
      TD_SET_E_MAX,
      "option UnreachableAfter 1000000000000 is out of range (at most "
      "1000000)"},
-    {"Interval below 0", {O("Interval", N(-1))}, 0, TD_SET_E_POSITIVE,
+    {"Interval below 0",
+     {O("Interval", N(-1))},
+     0,
+     TD_SET_E_POSITIVE,
      "option Interval -1 must be positive"},
-    {"Interval past what collectd holds", {O("Interval", N(2e10))}, 0,
+    {"Interval past what collectd holds",
+     {O("Interval", N(2e10))},
+     0,
      TD_SET_E_MAX,
      "option Interval 20000000000 is out of range (at most 31622400)"},
     {"Interval below 1 s for a remote URL",
      {O("URL", S("https://api.example.net/api/v3/users/info")),
-      O("Interval", N(0.001)),
-      O("Timeout", N(0.001))},
-     0, TD_SET_E_INTERVAL,
+      O("Interval", N(0.001)), O("Timeout", N(0.001))},
+     0,
+     TD_SET_E_INTERVAL,
      "option Interval 0.001 is below 1 s, which only a loopback URL may use"},
-    {"OrganizationsInterval 0", {O("OrganizationsInterval", N(0))}, 0,
-     TD_SET_E_POSITIVE, "option OrganizationsInterval 0 must be positive"},
-    {"UsageWarningPercent below 0", {O("UsageWarningPercent", N(-1))}, 0,
-     TD_SET_E_POSITIVE, "option UsageWarningPercent -1 must be positive"},
-    {"a boolean that is a word", {O("VerifyPeer", S("maybe"))}, 0,
+    {"OrganizationsInterval 0",
+     {O("OrganizationsInterval", N(0))},
+     0,
+     TD_SET_E_POSITIVE,
+     "option OrganizationsInterval 0 must be positive"},
+    {"UsageWarningPercent below 0",
+     {O("UsageWarningPercent", N(-1))},
+     0,
+     TD_SET_E_POSITIVE,
+     "option UsageWarningPercent -1 must be positive"},
+    {"a boolean that is a word",
+     {O("VerifyPeer", S("maybe"))},
+     0,
      TD_SET_E_TYPE,
      "option VerifyPeer \"maybe\" is not of the right type (or count) of "
      "value"},
-    {"a boolean that is a number", {O("VerifyHost", N(3))}, 0, TD_SET_E_TYPE,
+    {"a boolean that is a number",
+     {O("VerifyHost", N(3))},
+     0,
+     TD_SET_E_TYPE,
      "option VerifyHost 3 is not of the right type (or count) of value"},
-    {"a quoted number", {O("Timeout", S("ten"))}, 0, TD_SET_E_TYPE,
+    {"a quoted number",
+     {O("Timeout", S("ten"))},
+     0,
+     TD_SET_E_TYPE,
      "option Timeout \"ten\" is not of the right type (or count) of value"},
-    {"two values", {{"Timeout", {N(1), N(2)}, 2}}, 0, TD_SET_E_TYPE,
+    {"two values",
+     {{"Timeout", {N(1), N(2)}, 2}},
+     0,
+     TD_SET_E_TYPE,
      "option Timeout 1 2 is not of the right type (or count) of value"},
-    {"a number for a date", {O("TokenExpires", N(20271127))}, 0,
+    {"a number for a date",
+     {O("TokenExpires", N(20271127))},
+     0,
      TD_SET_E_TYPE,
      "option TokenExpires 20271127 is not of the right type (or count) of "
      "value"},
-    {"an unknown option", {O("TokenExpire", S("2027-11-27"))}, 0,
-     TD_SET_E_UNKNOWN, "unknown option \"TokenExpire\""},
+    {"an unknown option",
+     {O("TokenExpire", S("2027-11-27"))},
+     0,
+     TD_SET_E_UNKNOWN,
+     "unknown option \"TokenExpire\""},
     {"a string option twice",
-     {O("ExpectUser", S("a")), O("ExpectUser", S("b"))}, 0, TD_SET_E_TWICE,
+     {O("ExpectUser", S("a")), O("ExpectUser", S("b"))},
+     0,
+     TD_SET_E_TWICE,
      "ExpectUser is given twice"},
-    {"an empty ExpectUser", {O("ExpectUser", S(""))}, 0, TD_SET_E_EMPTY,
+    {"an empty ExpectUser",
+     {O("ExpectUser", S(""))},
+     0,
+     TD_SET_E_EMPTY,
      "option ExpectUser is empty"},
-    {"a CACert that is not there", {O("CACert", S(ca_missing))}, 0,
+    {"a CACert that is not there",
+     {O("CACert", S(ca_missing))},
+     0,
      TD_SET_E_FILE,
      "option CACert \"/nonexistent/ca.pem\" is refused: it cannot be "
      "opened: No such file or directory"},
-    {"a CACert that is a directory", {O("CACert", S("/"))}, 0, TD_SET_E_FILE,
+    {"a CACert that is a directory",
+     {O("CACert", S("/"))},
+     0,
+     TD_SET_E_FILE,
      "option CACert \"/\" is refused: it is not a regular file"},
-    {"a CACert that is a device", {O("CACert", S("/dev/zero"))}, 0,
+    {"a CACert that is a device",
+     {O("CACert", S("/dev/zero"))},
+     0,
      TD_SET_E_FILE,
      "option CACert \"/dev/zero\" is refused: it is not a regular file"},
-    {"a Proxy that is no URL", {O("Proxy", S("proxy.example.net"))}, 0,
+    {"a Proxy that is no URL",
+     {O("Proxy", S("proxy.example.net"))},
+     0,
      TD_SET_E_URL,
      "option Proxy is refused: it is not a valid proxy URL "
      "(scheme://host[:port])"},
-    {"an ftp proxy", {O("Proxy", S("ftp://127.0.0.1:21"))}, 0, TD_SET_E_URL,
+    {"an ftp proxy",
+     {O("Proxy", S("ftp://127.0.0.1:21"))},
+     0,
+     TD_SET_E_URL,
      "option Proxy is refused: only http, https and socks5h proxies are "
      "allowed"},
     {"organizations from a URL that is not users/info",
      {O("URL", S("https://127.0.0.1:1/other")),
       O("CollectOrganizations", B(1))},
-     0, TD_SET_E_ORGS_URL,
+     0,
+     TD_SET_E_ORGS_URL,
      "URL \"https://127.0.0.1:1/other\" does not end in /users/info, so "
      "option OrganizationsURL is needed with CollectOrganizations"},
 };
@@ -191,8 +290,7 @@ static td_set_status_t plugin_block(td_settings_t *s, const opt_t *opts,
   if (!has_url)
     td_settings_set(s, "URL", &url, 1, &e);
   for (size_t i = 0; i < n && opts[i].name != NULL; i++) {
-    if (td_settings_set(s, opts[i].name, opts[i].v, opts[i].n, &e) !=
-        TD_SET_OK)
+    if (td_settings_set(s, opts[i].name, opts[i].v, opts[i].n, &e) != TD_SET_OK)
       goto out;
   }
   if (td_settings_finish(s, NOW, &e) == TD_SET_OK)
@@ -209,8 +307,7 @@ static void test_bad_values(void) {
     td_settings_t s;
     td_set_status_t st =
         plugin_block(&s, b->opts, MAX_OPTS, b->interval, line, sizeof(line));
-    tap_is_int(st, b->status, "%s: refused with status %d", b->what,
-               b->status);
+    tap_is_int(st, b->status, "%s: refused with status %d", b->what, b->status);
     tap_is_str(line, b->line, "%s: the ERROR names the option", b->what);
     td_settings_free(&s);
   }
@@ -252,18 +349,24 @@ static const drift_t drift[] = {
      "ExpiryWarningDays >= ExpiryFailureDays >= 0",
      "--warning-days and --critical-days must satisfy --warning-days >= "
      "--critical-days >= 0"},
-    {"days past ten years", {O("ExpiryWarningDays", N(4000))},
-     {"--warning-days", "4000", NULL}, TD_SET_E_MAX,
+    {"days past ten years",
+     {O("ExpiryWarningDays", N(4000))},
+     {"--warning-days", "4000", NULL},
+     TD_SET_E_MAX,
      "option ExpiryWarningDays 4000 is out of range (at most 3660)",
      "--warning-days is out of range (at most 3660)"},
-    {"a failure below 0", {O("ExpiryFailureDays", N(-1))},
-     {"--critical-days", "-1", NULL}, TD_SET_E_ORDER,
+    {"a failure below 0",
+     {O("ExpiryFailureDays", N(-1))},
+     {"--critical-days", "-1", NULL},
+     TD_SET_E_ORDER,
      "options ExpiryWarningDays 30 and ExpiryFailureDays -1 must satisfy "
      "ExpiryWarningDays >= ExpiryFailureDays >= 0",
      "--warning-days and --critical-days must satisfy --warning-days >= "
      "--critical-days >= 0"},
-    {"plain http", {O("URL", S("http://192.0.2.1/x"))},
-     {"--url", "http://192.0.2.1/x", NULL}, TD_SET_E_URL,
+    {"plain http",
+     {O("URL", S("http://192.0.2.1/x"))},
+     {"--url", "http://192.0.2.1/x", NULL},
+     TD_SET_E_URL,
      "option URL \"http://192.0.2.1/x\" is refused: plain http would send "
      "the token in the clear to a host that is not loopback (AllowPlaintext "
      "true allows it)",
@@ -279,8 +382,10 @@ static const drift_t drift[] = {
      "since the URL is plain http (AllowPlaintext true allows it)",
      "--proxy is refused: the proxy would see the token in the clear, since "
      "the URL is plain http (--allow-plaintext allows it)"},
-    {"a URL with a password", {O("URL", S("https://alice:pw@127.0.0.1/x"))},
-     {"--url", "https://alice:pw@127.0.0.1/x", NULL}, TD_SET_E_URL,
+    {"a URL with a password",
+     {O("URL", S("https://alice:pw@127.0.0.1/x"))},
+     {"--url", "https://alice:pw@127.0.0.1/x", NULL},
+     TD_SET_E_URL,
      "option URL is refused: it holds a user name or password, which is "
      "never sent (only the Bearer token is); remove it",
      "--url is refused: it holds a user name or password, which is never "
@@ -288,9 +393,13 @@ static const drift_t drift[] = {
     {"plain http allowed",
      {O("URL", S("http://192.0.2.1/x")), O("AllowPlaintext", B(1))},
      {"--url", "http://192.0.2.1/x", "--allow-plaintext", NULL, NULL},
-     TD_SET_OK, "", ""},
-    {"a missing CACert", {O("CACert", S("/nonexistent/ca.pem"))},
-     {"--ca-cert", "/nonexistent/ca.pem", NULL}, TD_SET_E_FILE,
+     TD_SET_OK,
+     "",
+     ""},
+    {"a missing CACert",
+     {O("CACert", S("/nonexistent/ca.pem"))},
+     {"--ca-cert", "/nonexistent/ca.pem", NULL},
+     TD_SET_E_FILE,
      "option CACert \"/nonexistent/ca.pem\" is refused: it cannot be "
      "opened: No such file or directory",
      "--ca-cert is refused: it cannot be opened: No such file or directory"},
@@ -363,8 +472,9 @@ static void test_drift_sentences(void) {
              "a Token without tdpat_: one warning");
   td_words_setting(&w[0], a, sizeof(a));
   td_words_token_prefix(b, sizeof(b));
-  tap_is_str(a, b, "the Token warning is the sentence TokenFile and the "
-                   "check use");
+  tap_is_str(a, b,
+             "the Token warning is the sentence TokenFile and the "
+             "check use");
   tap_is_str(b,
              "the token does not start with \"tdpat_\"; is it a "
              "TelemetryDeck personal access token?",
@@ -387,8 +497,8 @@ static void test_drift_policy(void) {
   char line[512];
   td_settings_t s;
   td_policy_t pol;
-  static const char *const args[] = {"--warning-days", "20",
-                                     "--critical-days", "5", NULL};
+  static const char *const args[] = {"--warning-days", "20", "--critical-days",
+                                     "5", NULL};
   check_line(&s, args, line, sizeof(line));
   td_settings_policy(&s, NULL, &pol);
   tap_is_double(pol.tls_warning_days, TD_DEFAULT_TLS_WARNING_DAYS, 0,
@@ -397,8 +507,9 @@ static void test_drift_policy(void) {
                 "and the TLS failure threshold");
   tap_is_double(pol.warning_days, 20, 0, "and --warning-days");
   tap_is_double(pol.failure_days, 5, 0, "and --critical-days");
-  tap_is_int(pol.unreachable_after, 1, "one failed poll is the check's "
-                                       "verdict");
+  tap_is_int(pol.unreachable_after, 1,
+             "one failed poll is the check's "
+             "verdict");
   td_settings_free(&s);
   static const opt_t opts[] = {O("UnreachableAfter", N(5)),
                                O("TLSExpiryWarningDays", N(20))};
@@ -427,8 +538,7 @@ static void test_interval_and_timeout(void) {
   tap_is_double(o.timeout, 5 * TD_POLL_SHARE, 1e-12,
                 "the transfer ends before the next poll is due");
   td_settings_free(&s);
-  static const opt_t tenth[] = {O("Interval", N(0.1)),
-                                O("Timeout", N(0.1))};
+  static const opt_t tenth[] = {O("Interval", N(0.1)), O("Timeout", N(0.1))};
   tap_is_int(plugin_block(&s, tenth, 2, 10, line, sizeof(line)), TD_SET_OK,
              "Timeout 0.1 with Interval 0.1: equal is allowed, no fudge");
   tap_is_double(s.interval, 0.1, 0, "Interval as written");
@@ -437,8 +547,7 @@ static void test_interval_and_timeout(void) {
   check_line(&s, none_args, line, sizeof(line));
   tap_is_double(s.timeout, TD_DEFAULT_TIMEOUT, 0, "the check: Timeout 10");
   td_settings_http(&s, 0, &o);
-  tap_is_double(o.timeout, TD_DEFAULT_TIMEOUT, 0,
-                "and no interval to cut it");
+  tap_is_double(o.timeout, TD_DEFAULT_TIMEOUT, 0, "and no interval to cut it");
   tap_is_str(o.url, TD_DEFAULT_URL, "the default URL");
   tap_ok(o.verify_peer && o.verify_host, "verification on by default");
   td_settings_free(&s);
@@ -469,8 +578,7 @@ static void test_rules(void) {
   static const opt_t both[] = {O("TokenFile", S("/etc/t"))};
   tap_is_int(plugin_block(&s, both, 1, 0, line, sizeof(line)),
              TD_SET_E_TOKEN_ONE, "both Token and TokenFile");
-  tap_is_str(line, "exactly one of Token and TokenFile is required",
-             "worded");
+  tap_is_str(line, "exactly one of Token and TokenFile is required", "worded");
   td_settings_free(&s);
   static const opt_t orgs[] = {O("URL", S("https://127.0.0.1:1/api/v3/"
                                           "users/info/")),
