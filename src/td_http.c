@@ -37,7 +37,8 @@ typedef struct td_http_group td_http_group_t;
 struct td_http_group {
   char *key;
   unsigned index;      /* 0, 1, ... in the order groups were made */
-  int multiplexed;     /* the last answer came over HTTP/2 */
+  int multiplexed;     /* the last answer came over HTTP/2; -1: no answer
+                          yet */
   double cert_expires; /* epoch seconds, or 0 */
   td_http_group_t *next;
 };
@@ -127,7 +128,10 @@ static int on_ready(void *arg, char *ip, char *local_ip, int port,
   c->reached = TD_REACHED_SENT;
   td_http_t *h = c->http;
   if (h->ev != NULL && h->ev->ready != NULL)
-    h->ev->ready(c, c->group->multiplexed, h->ev_user);
+    /* Until an answer shows the protocol, a ready connection may be
+     * HTTP/2: the transfers waiting behind it follow in waves then, and
+     * share it instead of each opening its own. */
+    h->ev->ready(c, c->group->multiplexed != 0, h->ev_user);
   return CURL_PREREQFUNC_OK;
 }
 
@@ -259,6 +263,7 @@ static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
     goto out;
   }
   g->key = key;
+  g->multiplexed = -1;
   g->index = h->n_groups++;
   g->next = h->groups;
   h->groups = g;

@@ -29,11 +29,11 @@ typedef struct {
   int shape;           /* 1: also record the answer's shape (poll->shape) */
 } td_http_opts_t;
 
-/* What td_http_run reports, and how failures are worded. ready: the transfer's
- * connection is set up (or reused) and its request about to go; multiplexed
- * when the group's last answer came over HTTP/2. done: the transfer ended; the
- * poll, x and everything they point to are valid only during the call. Neither
- * may call into td_http. */
+/* What td_http_run reports, and how failures are worded. ready: the
+ * transfer's connection is set up (or reused) and its request about to go;
+ * multiplexed when the group's last answer came over HTTP/2 or none came
+ * yet. done: the transfer ended; the poll, x and everything they point to
+ * are valid only during the call. Neither may call into td_http. */
 typedef struct {
   void (*ready)(td_http_conn_t *c, int multiplexed, void *user);
   void (*done)(td_http_conn_t *c, const td_poll_t *poll, const td_xfer_t *x,
