@@ -246,6 +246,7 @@ static void step_clear(td_step_t *out) {
   memset(out, 0, sizeof(*out));
   out->token_valid = -1;
   out->email_verified = -1;
+  out->token_readable = -1;
 }
 
 static void expiry_step(td_state_t *st, const td_policy_t *pol, double now,
@@ -287,6 +288,35 @@ void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
   expiry_step(st, pol, now, out);
 }
 
+void td_state_unreadable(td_state_t *st, const td_policy_t *pol,
+                         const char *why, double now, td_step_t *out) {
+  td_note_t *n;
+  step_clear(out);
+  out->token_readable = 0;
+  if (st->readable != TD_LEVEL_FAILURE &&
+      (n = add_note(out, TD_NOTE_TOKEN_READABLE, TD_SEV_FAILURE,
+                    TD_EV_TOKEN_UNREADABLE)) != NULL)
+    keep(n->text, sizeof(n->text), why);
+  st->readable = TD_LEVEL_FAILURE;
+  expiry_step(st, pol, now, out);
+}
+
+/* A poll was made, so the token could be read. */
+static void step_readable(td_state_t *st, td_step_t *out) {
+  out->token_readable = 1;
+  if (st->readable == TD_LEVEL_FAILURE)
+    add_note(out, TD_NOTE_TOKEN_READABLE, TD_SEV_OKAY, TD_EV_TOKEN_READABLE);
+  st->readable = TD_LEVEL_OK;
+}
+
+/* Whom the token of a poll without a problem belongs to. */
+static void step_user(const td_poll_t *p, td_step_t *out) {
+  if (out->problem.kind != TD_PROBLEM_NONE || p->info == NULL)
+    return;
+  keep(out->user, sizeof(out->user),
+       p->info->email[0] != '\0' ? p->info->email : p->info->id);
+}
+
 void td_state_step(td_state_t *st, const td_policy_t *pol,
                    const td_poll_t *p, double now, td_step_t *out) {
   step_clear(out);
@@ -304,5 +334,12 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
   step_rate_limit(st, p, out);
   expiry_step(st, pol, now, out);
   tls_step(st, pol, p, now, out);
+  step_readable(st, out);
+  step_user(p, out);
   out->news = td_verdict_news(&st->problem, &out->problem);
+  if (out->problem.kind == TD_PROBLEM_NONE) {
+    if (!st->answered && out->news == TD_LOG_NOTHING)
+      out->news = TD_LOG_FIRST;
+    st->answered = 1;
+  }
 }

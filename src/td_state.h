@@ -40,6 +40,8 @@ typedef struct {
   int api_reachable;  /* 0 or 1, every poll */
   int token_valid;    /* 1, 0, or -1: not dispatched */
   int email_verified; /* 1, 0, or -1: not dispatched */
+  int token_readable; /* 1, 0 (the token could not be read: no poll), or
+                         -1: not dispatched */
   int response_code;  /* every poll; 0 without an answer */
   int has_response_time;
   double response_time;
@@ -55,6 +57,8 @@ typedef struct {
                            Retry-After, at most TD_STATE_MAX_WAIT); 0 */
   td_problem_t problem; /* what went wrong with this poll (or NONE) */
   td_log_t news;        /* whether the problem is to be logged now */
+  char user[TD_EXTRACT_MAX_STRING + 1]; /* whom the token belongs to (the
+                                           e-mail, else the id), or "" */
   /* Filled by td_words_step, not by td_state: */
   int log_is_problem;   /* 1: warning-worthy; 0: a recovery (info) */
   char log[TD_VERDICT_MAX_TEXT + 1]; /* "" when nothing new to log */
@@ -66,6 +70,8 @@ typedef struct {
   td_level_t reach;
   td_level_t expiry;
   td_level_t tls_expiry;
+  td_level_t readable; /* FAILURE while the token cannot be read */
+  int answered;        /* a poll without a problem was seen */
   int rate_limited;   /* a rate-limit WARNING is outstanding */
   unsigned failures;  /* consecutive failed polls */
   td_text_once_t problem; /* the last problem logged, as a key */
@@ -78,6 +84,12 @@ void td_state_init(td_state_t *st);
  * fills *out. Never fails: every input, however odd, maps to an output. */
 void td_state_step(td_state_t *st, const td_policy_t *pol,
                    const td_poll_t *poll, double now, td_step_t *out);
+
+/* The account could not be polled because its token cannot be read (why:
+ * td_words' words for it): token_readable 0, a FAILURE when that is new,
+ * and the time-only part. The next td_state_step sends the OKAY. */
+void td_state_unreadable(td_state_t *st, const td_policy_t *pol,
+                         const char *why, double now, td_step_t *out);
 
 /* The time-only part, for an account that is not polled this round (it
  * waits out a Retry-After, which td_sched holds): fills the timeleft

@@ -37,6 +37,7 @@ typedef enum {
   TD_NOTE_TLS_EXPIRY,     /* timeleft-tls_certificate */
   TD_NOTE_ORG_USAGE,      /* gauge-usage_percent-ORG */
   TD_NOTE_ORG_RESTRICTED, /* bool-restricted_mode-ORG */
+  TD_NOTE_TOKEN_READABLE, /* bool-token_readable */
   TD_NOTE_KINDS
 } td_note_kind_t;
 
@@ -60,6 +61,8 @@ typedef enum {
   TD_EV_ORG_USAGE_OK,     /* number, limit */
   TD_EV_ORG_RESTRICTED,
   TD_EV_ORG_UNRESTRICTED,
+  TD_EV_TOKEN_UNREADABLE, /* text = why, in td_words' words */
+  TD_EV_TOKEN_READABLE,
 } td_event_t;
 
 /* Why a token was rejected, as far as the status and the policy can
@@ -117,6 +120,7 @@ typedef enum {
   TD_LOG_NOTHING,   /* the same as at the last poll */
   TD_LOG_PROBLEM,   /* a new problem */
   TD_LOG_RECOVERED, /* the problem is over */
+  TD_LOG_FIRST,     /* the account's first poll without a problem */
 } td_log_t;
 
 /* Clears *n and gives it its kind, severity and event. Returns n. */

@@ -147,6 +147,7 @@ static const struct {
     [TD_NOTE_TLS_EXPIRY] = {"timeleft", "tls_certificate"},
     [TD_NOTE_ORG_USAGE] = {"gauge", "usage_percent"},
     [TD_NOTE_ORG_RESTRICTED] = {"bool", "restricted_mode"},
+    [TD_NOTE_TOKEN_READABLE] = {"bool", "token_readable"},
 };
 
 const char *td_words_note_type(td_note_kind_t kind) {
@@ -375,9 +376,29 @@ static void word_org(const td_policy_t *pol, const td_note_t *n, char *dst,
   }
 }
 
+/* The token could not be read, and so the account is not polled. */
+static void word_readable(const td_policy_t *pol, const td_note_t *n,
+                          char *dst, size_t size) {
+  char why[TD_VERDICT_MAX_ERROR + 1];
+  td_text_clean(why, sizeof(why), n->text, TD_VERDICT_MAX_ERROR);
+  if (n->event == TD_EV_TOKEN_UNREADABLE)
+    td_text_format(dst, size,
+                   "Account \"%s\": the token cannot be read (%s); the "
+                   "account is not polled until it can.",
+                   name_of(pol), why);
+  else
+    td_text_format(dst, size,
+                   "Account \"%s\": the token can be read again; polling "
+                   "goes on.",
+                   name_of(pol));
+}
+
 void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
                    size_t size) {
   switch (n->kind) {
+  case TD_NOTE_TOKEN_READABLE:
+    word_readable(pol, n, dst, size);
+    break;
   case TD_NOTE_TOKEN_VALID:
     word_token(pol, n, dst, size);
     break;
@@ -468,10 +489,21 @@ void td_words_step(const td_policy_t *pol, td_step_t *out) {
     td_words_problem(pol, &out->problem, problem, sizeof(problem));
     td_text_format(out->log, sizeof(out->log), "account \"%s\": %s",
                    name_of(pol), problem);
-  } else if (out->news == TD_LOG_RECOVERED) {
-    td_text_format(out->log, sizeof(out->log),
-                   "account \"%s\": polls succeed again (HTTP %d)",
-                   name_of(pol), out->response_code);
+  } else if (out->news == TD_LOG_RECOVERED || out->news == TD_LOG_FIRST) {
+    char user[TD_EXTRACT_MAX_STRING + 1], whose[TD_EXTRACT_MAX_STRING + 40];
+    td_text_clean(user, sizeof(user), out->user, TD_VERDICT_MAX_REASON);
+    whose[0] = '\0';
+    if (user[0] != '\0')
+      td_text_format(whose, sizeof(whose), "; the token belongs to \"%s\"",
+                     user);
+    if (out->news == TD_LOG_FIRST)
+      td_text_format(out->log, sizeof(out->log),
+                     "account \"%s\": the first poll succeeds (HTTP %d)%s",
+                     name_of(pol), out->response_code, whose);
+    else
+      td_text_format(out->log, sizeof(out->log),
+                     "account \"%s\": polls succeed again (HTTP %d)%s",
+                     name_of(pol), out->response_code, whose);
   }
 }
 

@@ -303,7 +303,7 @@ static void warn_token_trust(account_t *a, const td_token_t *t,
  * warning about a file others can read. Returns 0, or -1 after noting
  * the problem. */
 static int token_file_load(account_t *a) {
-  static td_token_t t; /* one read thread; static keeps 4 KiB off it */
+  static td_token_t t; /* one I/O thread; static keeps 4 KiB off it */
   char why[256], noun[160], path[128];
   td_token_status_t st = td_token_from_file(&t, a->token_file);
   td_text_clean(path, sizeof(path), a->token_file, sizeof(path) - 1);
@@ -412,6 +412,8 @@ static void dispatch_step(const account_t *a, td_step_t *s, int polled) {
     if (s->email_verified >= 0)
       submit(a, "bool", "email_verified", s->email_verified);
   }
+  if (s->token_readable >= 0)
+    submit(a, "bool", "token_readable", s->token_readable);
   /* timeleft is seconds, as collectd's other timeleft sources report it
    * and Prometheus expects base units; the options stay in days. */
   if (s->has_timeleft)
@@ -496,7 +498,8 @@ static void first_poll_done(account_t *a, const td_step_t *s) {
     return;
   a->first_done = true;
   pthread_mutex_lock(&first_lock);
-  if (s->problem.kind != TD_PROBLEM_NONE || s->token_valid == 0)
+  if (s->problem.kind != TD_PROBLEM_NONE || s->token_valid == 0 ||
+      s->token_readable == 0)
     first_bad = true;
   if (first_left > 0)
     first_left--;
@@ -555,10 +558,23 @@ static td_http_conn_t *conn_of(const account_t *a, unsigned job) {
   return job == a->orgs_job ? a->orgs_conn : a->conn;
 }
 
+/* The token cannot be read: no poll, and the account says so (its
+ * organizations poll says nothing of its own). */
+static void token_unreadable(account_t *a, unsigned job) {
+  td_step_t step;
+  td_sched_dropped(&sched, job, mono_now());
+  if (job != a->job)
+    return;
+  td_state_unreadable(&a->state, &a->policy, a->token_problem.last,
+                      wall_now(), &step);
+  dispatch_step(a, &step, 0);
+  first_poll_done(a, &step);
+}
+
 static void act_start(account_t *a, const td_act_t *act) {
   td_http_conn_t *c = conn_of(a, act->job);
   if (token_load(a) != 0) {
-    td_sched_dropped(&sched, act->job, mono_now());
+    token_unreadable(a, act->job);
     return;
   }
   if (td_http_start(c, act->timeout) == 0)
@@ -673,6 +689,22 @@ static int tdc_read(user_data_t *ud) {
 
 /* ---- life cycle ---- */
 
+/* What the account polls, how often, and where its token comes from
+ * (never the token). */
+static void log_start(const account_t *a) {
+  char url[256], file[160];
+  td_text_clean(url, sizeof(url), a->set.string[TD_OPT_URL], sizeof(url) - 1);
+  if (a->token_file != NULL) {
+    td_text_clean(file, sizeof(file), a->token_file, sizeof(file) - 1);
+    INFO(LOG_PREFIX "account \"%s\": polls %s every %g s (Timeout %g s), "
+                    "the token from TokenFile \"%s\".",
+         a->name, url, a->set.interval, a->set.timeout, file);
+  } else
+    INFO(LOG_PREFIX "account \"%s\": polls %s every %g s (Timeout %g s), "
+                    "the token from the Token option.",
+         a->name, url, a->set.interval, a->set.timeout);
+}
+
 /* Completes an account once collectd's interval is known and makes its
  * handle. Returns 0, or -1 after logging. */
 static int account_start(account_t *a) {
@@ -712,6 +744,7 @@ static int account_start(account_t *a) {
     WARNING(LOG_PREFIX "account \"%s\": TLS verification is off; the token "
                        "goes to whoever answers.",
             a->name);
+  log_start(a);
   return 0;
 }
 

@@ -339,6 +339,8 @@ static const char *kind_name(td_note_kind_t k) {
     return "org_usage";
   case TD_NOTE_ORG_RESTRICTED:
     return "org_restricted";
+  case TD_NOTE_TOKEN_READABLE:
+    return "token_readable";
   case TD_NOTE_KINDS:
     break;
   }
@@ -1049,14 +1051,17 @@ static void check_may_poll(void) {
 /* Log lines                                                           */
 
 /* One letter per poll: '-' no log line, 'P' a problem line
- * (log_is_problem 1), 'R' a recovery line (log_is_problem 0). */
+ * (log_is_problem 1), 'R' a recovery line (log_is_problem 0), 'F' the
+ * line of the account's first good poll. */
 static void check_log(void) {
   const struct {
     const char *what;
     poll_kind_t polls[8];
     const char *want;
   } cases[] = {
-      {"a healthy account logs nothing", {P_VALID, P_VALID, P_VALID}, "---"},
+      {"a healthy account logs its first poll, then nothing",
+       {P_VALID, P_VALID, P_VALID},
+       "F--"},
       {"a problem at the first poll is logged", {P_REVOKED}, "P"},
       {"an error repeated is logged once",
        {P_REFUSED, P_REFUSED, P_REFUSED, P_REFUSED},
@@ -1066,7 +1071,7 @@ static void check_log(void) {
        "P--"},
       {"a revoked token is logged once, and its end once",
        {P_VALID, P_REVOKED, P_REVOKED, P_VALID, P_VALID},
-       "-P-R-"},
+       "FP-R-"},
       {"a paced poll repeating the error logs nothing new",
        {P_REFUSED, P_REFUSED_PACED, P_REFUSED, P_REFUSED_PACED},
        "P---"},
@@ -1090,7 +1095,10 @@ static void check_log(void) {
     td_state_init(&st);
     for (size_t j = 0; j < strlen(cases[i].want); j++) {
       run(&st, &POL_PLAIN, cases[i].polls[j], T0 + 60.0 * j, &out);
-      got[j] = out.log[0] == '\0' ? '-' : out.log_is_problem ? 'P' : 'R';
+      got[j] = out.log[0] == '\0'         ? '-'
+               : out.log_is_problem         ? 'P'
+               : out.news == TD_LOG_FIRST   ? 'F'
+                                            : 'R';
     }
     tap_is_str(got, cases[i].want, "%s", cases[i].what);
   }
@@ -1593,9 +1601,9 @@ static void check_expect_user(void) {
       answer_for(&lower, "6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6", "");
   td_state_init(&st);
   step_and_word(&st, &by_uuid, &uuid_upper, T0, &out);
-  tap_ok(out.token_valid == 1 && out.n_notes == 0 && out.log[0] == '\0',
+  tap_ok(out.token_valid == 1 && out.n_notes == 0 && !out.log_is_problem,
          "ExpectUser in lower case matches the id in upper case: valid, "
-         "no note, no log line");
+         "no note, no problem line");
   by_uuid.expect_user = "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F7";
   step_and_word(&st, &by_uuid, &uuid_upper, T0 + 60, &out);
   tap_is_int(out.token_valid, 0, "an id one digit off is another user");
@@ -1758,8 +1766,56 @@ static void check_nagios(void) {
   }
 }
 
+/* A token that cannot be read: no poll, one FAILURE until it can, then
+ * one OKAY; the first poll without a problem and each recovery are logged
+ * with whom the token belongs to. */
+static void check_unreadable_and_first_poll(void) {
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  step_and_word(&st, &POL_PLAIN, &POLLS[P_VALID].poll, T0, &out);
+  tap_ok(strstr(out.log, "the first poll succeeds (HTTP 200); the token "
+                         "belongs to \"") != NULL,
+         "the first good poll is logged, with whom the token belongs to");
+  tap_is_int(out.token_readable, 1, "a poll says the token was readable");
+  step_and_word(&st, &POL_PLAIN, &POLLS[P_VALID].poll, T0 + 60, &out);
+  tap_is_str(out.log, "", "the second good poll logs nothing");
+  const char *whys[] = {"TokenFile \"/x\" cannot be opened",
+                        "TokenFile \"/x\" is empty"};
+  for (int i = 0; i < 2; i++) {
+    td_state_unreadable(&st, &POL_PLAIN, whys[i], T0 + 120 + i * 60, &out);
+    td_words_step(&POL_PLAIN, &out);
+    tap_is_int(out.token_readable, 0, "an unreadable token: token_readable 0");
+    tap_is_int(out.api_reachable, 0, "and no poll was made");
+    tap_is_int(out.token_valid, -1, "and nothing is said of the token");
+    tap_is_str(render_notes(&out), i == 0 ? "token_readable FAILURE" : "none",
+               "unreadable, poll %d: %s", i,
+               i == 0 ? "one FAILURE" : "no second one");
+  }
+  tap_ok(strstr(out.notes[0].message, "") != NULL, "words are made");
+  td_state_unreadable(&st, &POL_PLAIN, whys[0], T0 + 300, &out);
+  step_and_word(&st, &POL_PLAIN, &POLLS[P_VALID].poll, T0 + 360, &out);
+  tap_is_str(render_notes(&out), "token_readable OKAY",
+             "readable again: one OKAY");
+  tap_is_str(out.log, "", "and no first-poll line a second time");
+  step_and_word(&st, &POL_PLAIN, &POLLS[P_REVOKED].poll, T0 + 420, &out);
+  step_and_word(&st, &POL_PLAIN, &POLLS[P_VALID].poll, T0 + 480, &out);
+  tap_ok(strstr(out.log, "polls succeed again (HTTP 200); the token belongs "
+                         "to \"") != NULL,
+         "a recovery names whom the token belongs to");
+  td_state_init(&st);
+  td_state_unreadable(&st, &POL_PLAIN, whys[0], T0, &out);
+  td_words_step(&POL_PLAIN, &out);
+  tap_ok(out.n_notes == 1 && strstr(out.notes[0].message,
+                                    "the token cannot be read (TokenFile "
+                                    "\"/x\" cannot be opened); the account "
+                                    "is not polled until it can.") != NULL,
+         "the FAILURE says why, naming the file");
+}
+
 int main(void) {
   check_note_types();
+  check_unreadable_and_first_poll();
   check_phases();
   check_tls_expiry();
   check_expect_user();

@@ -1,0 +1,114 @@
+"""The monitor is never the silent failure: an account that cannot be
+polled says so, and a healthy start says what it polls.
+
+The real collectd with a TokenFile account beside a healthy one on the
+same fake API: the file is deleted, emptied, replaced by a directory, and
+put back; each time the account cannot be polled gives one FAILURE that
+names the file, and the first poll after it one OKAY; the healthy account
+beside it never hears of it."""
+
+import os
+import re
+import shutil
+
+from harness import Collectd, FakeAPI, account, inputs, wait_for
+from test_core import ca, check_clean
+
+FILED = "tdpat_SILENTfile0123456789abcdef"
+OTHER = "tdpat_SILENTgood0123456789abcdef"
+
+
+def readable(cd):
+    return [v for _, v in cd.values("filed", "bool-token_readable")]
+
+
+def token_notes(cd):
+    return [(n["severity"], n["message"])
+            for n in cd.notes(instance="filed", type_instance="token_readable")]
+
+
+def write_token(path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, (FILED + "\n").encode())
+    os.close(fd)
+
+
+def test_unusable_token_file_is_a_failure_once_per_change_and_okay_after(d):
+    fake = FakeAPI(d, {FILED: {"label": "filed", "mode": "ok"},
+                       OTHER: {"label": "other", "mode": "ok"}})
+    path = os.path.join(inputs(d), "filed.token")
+    write_token(path)
+    blocks = [account("filed", fake.url(), token_file=path, CACert=ca(),
+                      Interval=0.3),
+              account("other", fake.url(), OTHER, CACert=ca(), Interval=0.3)]
+    cd = Collectd(d, "\n".join(blocks), interval=0.3)
+    breakages = (
+        ("deleted", lambda: os.unlink(path), "No such file or directory"),
+        ("emptied", lambda: open(path, "w").close(), "is empty"),
+        ("a directory", lambda: (os.unlink(path), os.mkdir(path)),
+         "is not a regular file"),
+    )
+    try:
+        assert wait_for(lambda: readable(cd)[-1:] == [1.0], 10), cd.log()[-2000:]
+        for i, (what, breaking, words) in enumerate(breakages):
+            breaking()
+            assert wait_for(lambda: len(token_notes(cd)) == 2 * i + 1, 10), (
+                what, cd.log()[-3000:])
+            sev, msg = token_notes(cd)[-1]
+            assert sev == "FAILURE", (what, msg)
+            assert re.fullmatch(
+                r'Account "filed": the token cannot be read \(.*TokenFile '
+                r'"%s".*\); the account is not polled until it can\.'
+                % re.escape(path), msg), (what, msg)
+            assert words in msg, (what, msg)
+            assert wait_for(lambda: readable(cd)[-2:] == [0.0, 0.0], 10), what
+            # One FAILURE per change, not one per poll.
+            assert len(token_notes(cd)) == 2 * i + 1, token_notes(cd)
+            if os.path.isdir(path):
+                os.rmdir(path)
+            write_token(path)
+            assert wait_for(lambda: len(token_notes(cd)) == 2 * i + 2, 10), what
+            assert token_notes(cd)[-1] == (
+                "OKAY", 'Account "filed": the token can be read again; '
+                        'polling goes on.'), token_notes(cd)
+            assert wait_for(lambda: readable(cd)[-1:] == [1.0], 10), what
+        # The account beside it: every poll answered, not a word about it.
+        assert set(v for _, v in cd.values("other", "bool-api_reachable")) == {1.0}
+        assert not cd.notes(instance="other")
+        assert len(cd.values("other", "bool-api_reachable")) >= 8
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd, FILED, OTHER)
+
+
+def test_start_and_first_good_poll_are_logged_without_the_token(d):
+    fake = FakeAPI(d, {FILED: {"label": "filed", "mode": "ok"},
+                       OTHER: {"label": "other", "mode": "ok"}})
+    path = os.path.join(inputs(d), "filed.token")
+    write_token(path)
+    blocks = [account("filed", fake.url(), token_file=path, CACert=ca(),
+                      Interval=0.5, Timeout=0.4),
+              account("other", fake.url(), OTHER, CACert=ca(), Interval=0.5)]
+    cd = Collectd(d, "\n".join(blocks), interval=0.5)
+    try:
+        assert wait_for(lambda: len(cd.values("other", "bool-token_valid")) >= 3,
+                        10), cd.log()[-2000:]
+        starts = cd.log_lines(r"telemetrydeck plugin: account \"\w+\": polls ")
+        assert len(starts) == 2, starts
+        assert starts[0].endswith(
+            'account "filed": polls %s every 0.5 s (Timeout 0.4 s), the token '
+            'from TokenFile "%s".' % (fake.url(), path)), starts
+        assert starts[1].endswith(
+            'account "other": polls %s every 0.5 s (Timeout 0.5 s), the token '
+            'from the Token option.' % fake.url()), starts
+        firsts = cd.log_lines(r"the first poll succeeds")
+        assert sorted(l.split("plugin: ", 1)[1] for l in firsts) == [
+            'account "filed": the first poll succeeds (HTTP 200); the token '
+            'belongs to "filed@example.com"',
+            'account "other": the first poll succeeds (HTTP 200); the token '
+            'belongs to "other@example.com"'], firsts
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd, FILED, OTHER)
