@@ -314,7 +314,7 @@ static void step_user(const td_poll_t *p, td_step_t *out) {
   if (out->problem.kind != TD_PROBLEM_NONE || p->info == NULL)
     return;
   keep(out->user, sizeof(out->user),
-       p->info->email[0] != '\0' ? p->info->email : p->info->id);
+       p->info->id[0] != '\0' ? p->info->id : p->info->email);
 }
 
 void td_state_step(td_state_t *st, const td_policy_t *pol,

@@ -58,7 +58,7 @@ typedef struct {
   td_problem_t problem; /* what went wrong with this poll (or NONE) */
   td_log_t news;        /* whether the problem is to be logged now */
   char user[TD_EXTRACT_MAX_STRING + 1]; /* whom the token belongs to (the
-                                           e-mail, else the id), or "" */
+                                           id, else the e-mail), or "" */
   /* Filled by td_words_step, not by td_state: */
   int log_is_problem;   /* 1: warning-worthy; 0: a recovery (info) */
   char log[TD_VERDICT_MAX_TEXT + 1]; /* "" when nothing new to log */

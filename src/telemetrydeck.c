@@ -626,6 +626,9 @@ static void carry_out(const td_act_t *act) {
   td_http_report(c, &x, &report_events, NULL);
 }
 
+/* Seconds between two looks of collectd's read callback at the thread. */
+#define TD_WATCH_INTERVAL 10.0
+
 /* The longest the thread sleeps without a reason: a bound, not a tick. */
 #define TD_IO_MAX_WAIT_MS 1000L
 
@@ -855,9 +858,12 @@ static int tdc_init(void) {
     return -1;
   }
   io_started = true;
-  /* The read callback only watches the thread; once per shortest
-   * interval is enough. */
-  return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read, shortest,
+  /* The read callback only watches the thread: at most every
+   * TD_WATCH_INTERVAL, so it costs the daemon a wake-up per poll at no
+   * interval. */
+  cdtime_t watch = DOUBLE_TO_CDTIME_T(TD_WATCH_INTERVAL);
+  return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read,
+                                      shortest > watch ? shortest : watch,
                                       NULL);
 }
 

@@ -302,6 +302,14 @@ class Collectd:
         rx = re.compile(pattern)
         return [l for l in self.log().splitlines() if rx.search(l)]
 
+    def account_lines(self, name):
+        """The plugin's own log lines about account name (not
+        notifications), without the start and first-poll lines every
+        account logs."""
+        return [l for l in self.log_lines(r'telemetrydeck plugin: account '
+                                          r'"%s": ' % re.escape(name))
+                if not LIFE_LINES.search(l)]
+
     def notes(self, instance=None, type_instance=None):
         out = []
         for line in self.log().splitlines():
@@ -356,6 +364,10 @@ class Collectd:
         self.stdout.close()
         return running
 
+
+# The lines every account logs at start and at its first good poll.
+LIFE_LINES = re.compile(r': (polls \S+ every .* s \(Timeout .* s\), the token '
+                        r'from |the first poll succeeds \(HTTP )')
 
 CONF_TEMPLATE = """\
 Hostname "%(hostname)s"

@@ -326,8 +326,11 @@ def test_token_file_problems_are_logged_once_and_repairs_picked_up_at_next_poll(
             assert errs == ['account "%s": TokenFile "%s" %s'
                             % (name, paths[name], why)], (
                 name, errs)
-            assert not os.path.exists(os.path.join(
-                cd.csv, "testhost", "telemetrydeck-" + name)), name
+            # Not polled: nothing but token_readable 0 (see VALUES).
+            assert {v for _, v in cd.values(name, "bool-token_readable")} \
+                == {0.0}, name
+            for ident in ("bool-api_reachable", "bool-token_valid"):
+                assert cd.values(name, ident) == [], (name, ident)
             assert fake.label(name)["requests"] == 0, name
         for name, mode in (("tf_group", "0640"), ("tf_others", "0604")):
             warn = cd.log_lines(

@@ -105,9 +105,9 @@ def test_start_and_first_good_poll_are_logged_without_the_token(d):
         firsts = cd.log_lines(r"the first poll succeeds")
         assert sorted(l.split("plugin: ", 1)[1] for l in firsts) == [
             'account "filed": the first poll succeeds (HTTP 200); the token '
-            'belongs to "filed@example.com"',
+            'belongs to "id-filed"',
             'account "other": the first poll succeeds (HTTP 200); the token '
-            'belongs to "other@example.com"'], firsts
+            'belongs to "id-other"'], firsts
     finally:
         cd.stop()
         fake.stop()
