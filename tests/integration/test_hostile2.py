@@ -666,3 +666,66 @@ def test_rejected_token_says_expired_after_token_expires_and_revoked_before(d):
         cd.stop()
         fake.stop()
     check_clean(d, cd, SECRET)
+
+
+class NotHttp:
+    """A listener on 127.0.0.1 that reads a request and answers it with
+    the given bytes, then closes: a status line that is not HTTP."""
+
+    def __init__(self, answer):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.answer = answer
+        self.done = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def url(self):
+        return "http://127.0.0.1:%d/api/v3/users/info" % self.sock.getsockname()[1]
+
+    def serve(self):
+        while not self.done:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.done = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_answer_that_is_not_http_is_said_so_not_unsupported_protocol(d):
+    answers = {"four_digits": b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+               "below_100": b"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
+               "http09": b"hello, this is not HTTP at all\r\n"}
+    servers = {n: NotHttp(a) for n, a in answers.items()}
+    block = "\n".join(account(n, s.url(), tok(n), Interval=INTERVAL,
+                              Timeout=TIMEOUT) for n, s in servers.items())
+    cd = Collectd(d, block, interval=INTERVAL)
+    try:
+        assert wait_for(lambda: all(cd.account_lines(n) for n in answers), 10), cd.log()
+        for name in answers:
+            lines = cd.account_lines(name)
+            assert lines[0].endswith(
+                'account "%s": no answer from the API: the answer is not '
+                'valid HTTP' % name), lines
+            assert cd.last(name, "bool-api_reachable") == 0, name
+        assert "nsupported protocol" not in cd.log()
+    finally:
+        cd.stop()
+        for s in servers.values():
+            s.stop()
+    check_clean(d, cd, SECRET)
