@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from harness import wait_for  # noqa: E402  the tests' polling helper
 import isolation  # noqa: E402  the sections tls, iso, h2
 import tlscost  # noqa: E402  the sections newconn, recon-system
+import stop  # noqa: E402  the section stop
 MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
 DOC_BODY = os.path.join(TOP, "tests", "data", "bodies",
                         "documented_example.json")
@@ -1128,13 +1129,15 @@ def table(S, R):
         rows += tlscost.rows_recon_system(S, R["recon-system"])
     if "newconn" in R:
         rows += tlscost.rows_newconn(S, R["newconn"])
+    if "stop" in R:
+        rows += stop.rows_stop(S, R["stop"])
     head = ("| measure | ours | curl_json | baseline | ratio | goal | "
             "verdict |\n|---|---|---|---|---|---|---|\n")
     return head + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n"
 
 
 SECTIONS = ("cpu", "mem", "conn", "parse", "prof", "scale", "tls", "iso",
-            "h2", "recon-system", "newconn")
+            "h2", "recon-system", "newconn", "stop")
 
 
 def main():
@@ -1163,7 +1166,8 @@ def main():
     S = dict(QUICK if args.quick else FULL)
     S.update(isolation.ISO_QUICK if args.quick else isolation.ISO_FULL)
     S.update(tlscost.TLSCOST_QUICK if args.quick else tlscost.TLSCOST_FULL)
-    isolation.B = tlscost.B = sys.modules[__name__]
+    S.update(stop.STOP_QUICK if args.quick else stop.STOP_FULL)
+    isolation.B = tlscost.B = stop.B = sys.modules[__name__]
     global BIN
     BIN = args.bin
     if not S["prof_polls"]:
@@ -1229,6 +1233,11 @@ def main():
             R["recon-system"] = tlscost.bench_recon_system(env, S)
         if "newconn" in only:
             R["newconn"] = tlscost.bench_newconn(env, S)
+        if "stop" in only:
+            plugins = [("ours", PLUGIN_SO)]
+            if env.baseline_so:
+                plugins.append(("before", env.baseline_so))
+            R["stop"] = stop.bench_stop(plugins, S)
         text = table(S, dict(R, env=env))
         sys.stdout.write(text)
         sys.stdout.flush()
