@@ -95,20 +95,27 @@ cat >"$tmp/tokens.json" <<EOF
 }
 EOF
 
-python3 "$here/fake_api.py" --port 0 --port-file "$tmp/api.port" \
-    --control-port 0 --control-port-file "$tmp/ctl.port" \
-    --cert "$c/server.pem" --key "$c/server.key" \
-    --config "$tmp/tokens.json" >"$tmp/fake.out" 2>"$tmp/fake.err" &
-fake_pid=$!
+# start_fake PIDVAR SUFFIX [ARGS...]: starts a fake with TLS and the token
+# table, its files named with SUFFIX, its pid in PIDVAR (for cleanup), and
+# waits for its API port file, which is written last, once both listeners
+# are up.
+start_fake() {
+    local pidvar=$1 sfx=$2
+    shift 2
+    python3 "$here/fake_api.py" "$@" --port 0 --port-file "$tmp/api$sfx.port" \
+        --control-port 0 --control-port-file "$tmp/ctl$sfx.port" \
+        --cert "$c/server.pem" --key "$c/server.key" \
+        --config "$tmp/tokens.json" >"$tmp/fake$sfx.out" \
+        2>"$tmp/fake$sfx.err" &
+    printf -v "$pidvar" %s "$!"
+    for _ in $(seq 100); do
+        [[ -s $tmp/api$sfx.port ]] && break
+        kill -0 "${!pidvar}" 2>/dev/null || break
+        sleep 0.1
+    done
+}
 
-# The API port file is written last, once both listeners are up.
-for _ in $(seq 100); do
-    [[ -s $tmp/api.port ]] && break
-    if ! kill -0 "$fake_pid" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
+start_fake fake_pid ""
 if [[ ! -s $tmp/api.port ]]; then
     echo "selftest: the fake did not start; its log:" >&2
     cat "$tmp/fake.err" >&2
@@ -244,16 +251,7 @@ expect "cert: api.telemetrydeck.test verifies, resolved to 127.0.0.1" 200 \
         "https://api.telemetrydeck.test:$port/api/v3/users/info")"
 
 # --host ::1: the API listens on IPv6 loopback, its certificate names ::1.
-python3 "$here/fake_api.py" --host ::1 --port 0 --port-file "$tmp/api6.port" \
-    --control-port 0 --control-port-file "$tmp/ctl6.port" \
-    --cert "$c/server.pem" --key "$c/server.key" \
-    --config "$tmp/tokens.json" >"$tmp/fake6.out" 2>"$tmp/fake6.err" &
-fake6_pid=$!
-for _ in $(seq 100); do
-    [[ -s $tmp/api6.port ]] && break
-    kill -0 "$fake6_pid" 2>/dev/null || break
-    sleep 0.1
-done
+start_fake fake6_pid 6 --host ::1
 port6=$(cat "$tmp/api6.port" 2>/dev/null)
 expect "--host ::1: https://[::1] answers 200 and verifies" 200 \
     "$(api -H "$(auth "$tok_main")" -o /dev/null -w '%{http_code}' \
