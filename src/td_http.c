@@ -40,6 +40,8 @@ struct td_http_group {
   int multiplexed;     /* the last answer came over HTTP/2; -1: no answer
                           yet */
   double cert_expires; /* epoch seconds, or 0 */
+  CURLSH *share;       /* the group's own connections and host cache, or NULL:
+                          the multi handle's */
   td_http_group_t *next;
 };
 
@@ -93,6 +95,10 @@ void td_http_free(td_http_t *h) {
   while (h->groups != NULL) {
     td_http_group_t *g = h->groups;
     h->groups = g->next;
+    /* Every handle of the group is gone by now; a share still in use
+     * would be a fault of ours, and is left rather than freed under it. */
+    if (g->share != NULL)
+      (void)curl_share_cleanup(g->share);
     free(g->key);
     free(g);
   }
@@ -253,6 +259,25 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
   return 0;
 }
 
+/* A group with AddressFamily, Interface or Resolve keeps its connections
+ * and host names to itself: libcurl reuses a connection for a transfer
+ * that asked for no interface or family whatever the connection was
+ * bound to, and keeps a resolve entry in the cache every handle of the
+ * multi shares. Groups without them share the multi's, as before.
+ * Returns 0, or -1 when libcurl refused. */
+static int group_share(td_http_group_t *g, const td_http_opts_t *o) {
+  if (o->family == TD_HTTP_FAMILY_ANY && o->interface == NULL &&
+      o->resolve == NULL)
+    return 0;
+  if ((g->share = curl_share_init()) == NULL ||
+      curl_share_setopt(g->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
+          CURLSHE_OK ||
+      curl_share_setopt(g->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+          CURLSHE_OK)
+    return -1;
+  return 0;
+}
+
 /* The group of transfers that may share connections with these options.
  * Returns NULL when out of memory. */
 static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
@@ -294,6 +319,14 @@ static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
     goto out;
   }
   g->key = key;
+  if (group_share(g, o) != 0) {
+    if (g->share != NULL)
+      (void)curl_share_cleanup(g->share);
+    free(g->key);
+    free(g);
+    g = NULL;
+    goto out;
+  }
   g->multiplexed = -1;
   g->index = h->n_groups++;
   g->next = h->groups;
@@ -330,6 +363,13 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
     *why = "out of memory";
     td_http_conn_free(c);
     return NULL;
+  }
+  if (c->group->share != NULL) {
+    const opt_t sh[] = {{CURLOPT_SHARE, OPT_PTR, 0, c->group->share}};
+    if (apply(c->easy, sh, 1, why) != 0) {
+      td_http_conn_free(c);
+      return NULL;
+    }
   }
   h->conns++;
   /* Keep one cached connection per account between polls. */
@@ -454,6 +494,9 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
     break;
   case CURLE_COULDNT_RESOLVE_PROXY:
     x->kind = TD_XFER_NO_PROXY_HOST;
+    break;
+  case CURLE_INTERFACE_FAILED:
+    x->kind = TD_XFER_NO_INTERFACE;
     break;
   case CURLE_COULDNT_CONNECT:
     x->kind =

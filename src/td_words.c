@@ -54,6 +54,9 @@ void td_words_xfer(const td_xfer_t *x, char *dst, size_t size) {
   case TD_XFER_NO_PROXY_HOST:
     snprintf(dst, size, "could not resolve the proxy's host");
     return;
+  case TD_XFER_NO_INTERFACE:
+    snprintf(dst, size, "could not bind to the interface or local address");
+    return;
   case TD_XFER_REFUSED:
     snprintf(dst, size, "connection refused");
     return;

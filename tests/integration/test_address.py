@@ -13,7 +13,9 @@ CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOK_V4 = "tdpat_ADDRV4SECRET0123456789abcdef"
 TOK_V6 = "tdpat_ADDRV6SECRET0123456789abcdef"
 TOK_SRC = "tdpat_ADDRSRCSECRET0123456789abcde"
-TOKENS = (TOK_V4, TOK_V6, TOK_SRC)
+TOK_NOWHERE = "tdpat_ADDRNOWHERESECRET0123456789a"
+TOKENS = (TOK_V4, TOK_V6, TOK_SRC, TOK_NOWHERE)
+NO_BIND = "could not bind to the interface or local address"
 NAME = "api.telemetrydeck.test"  # in the test server certificate only
 OK, CRITICAL, UNKNOWN = 0, 2, 3
 
@@ -67,17 +69,26 @@ def test_address_family_picks_127_0_0_1_or_ipv6_loopback(d):
 
 def test_interface_127_0_0_2_is_the_source_address(d):
     fake = FakeAPI(d, {TOK_SRC: {"label": "src", "mode": "ok"},
-                       TOK_V4: {"label": "plain", "mode": "ok"}})
+                       TOK_V4: {"label": "plain", "mode": "ok"},
+                       TOK_NOWHERE: {"label": "nowhere", "mode": "ok"}})
     cd = Collectd(d, "\n".join([
         account("src", fake.url(), TOK_SRC, CACert=ca(),
                 Interface="127.0.0.2"),
-        account("plain", fake.url(), TOK_V4, CACert=ca())]))
+        account("plain", fake.url(), TOK_V4, CACert=ca()),
+        # No such interface here: the poll fails before any connection.
+        account("nowhere", fake.url(), TOK_NOWHERE, CACert=ca(),
+                Interface="if!tdnosuch0", UnreachableAfter=1)]))
     try:
         assert wait_for(lambda: len(fake.peers("src")) >= 2 and
                         len(fake.peers("plain")) >= 2, 15), cd.log()
         assert cd.last("src", "bool-token_valid") == 1
         assert set(fake.peers("src")) == {"127.0.0.2"}, fake.peers("src")
         assert set(fake.peers("plain")) == {"127.0.0.1"}, fake.peers("plain")
+        assert wait_for(lambda: cd.notes("nowhere", "api_reachable"), 10), \
+            cd.log()
+        assert NO_BIND in cd.notes("nowhere", "api_reachable")[0]["message"]
+        assert cd.last("nowhere", "bool-api_reachable") == 0
+        assert fake.peers("nowhere") == []
     finally:
         cd.stop()
         fake.stop()
@@ -158,6 +169,9 @@ def test_check_address_family_interface_and_resolve(d):
                             "127.0.0.2")
         assert rc == OK, out
         assert four.peers("check")[-1] == "127.0.0.2", four.peers("check")
+        rc, out = run_check(d, "--url", four.url(), "--interface",
+                            "if!tdnosuch0")
+        assert rc == CRITICAL and NO_BIND in out, out
         named = "https://%s:%d/api/v3/users/info" % (NAME, four.port)
         rc, out = run_check(d, "--url", named, "--resolve",
                             "%s:%d:127.0.0.1" % (NAME, four.port))
