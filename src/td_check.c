@@ -147,6 +147,14 @@ static void print_help(void) {
       "                          socks5h; \"\" for none); without it, an https\n"
       "                          URL takes https_proxy or all_proxy from the\n"
       "                          environment and a plain http URL no proxy\n"
+      "  -4, -6, --address-family=any|ipv4|ipv6\n"
+      "                          connect over IPv4 or IPv6 only (default any)\n"
+      "      --interface=NAME    connect from this interface or source\n"
+      "                          address (if!NAME: an interface only,\n"
+      "                          host!ADDRESS: an address only)\n"
+      "      --resolve=HOST:PORT:ADDRESS\n"
+      "                          connect to ADDRESS for HOST and PORT instead\n"
+      "                          of asking DNS; TLS still verifies HOST\n"
       "  -e, --expires=DATE      the token's expiry, as chosen in the\n"
       "                          dashboard: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]\n"
       "                          with Z, UTC or +HH:MM (no suffix: UTC)\n"
@@ -209,6 +217,9 @@ enum {
   OPT_SHAPE,
   OPT_ORGANIZATIONS,
   OPT_TOKEN, /* refused */
+  OPT_ADDRESS_FAMILY,
+  OPT_INTERFACE,
+  OPT_RESOLVE,
 };
 
 /* Hands a flag and its value to td_settings; a refusal is a usage error. */
@@ -228,6 +239,17 @@ static void set_flag(options_t *o, const struct option *longopts, int c,
   usage_error("unknown option -%c", isprint(c) ? c : '?');
 }
 
+/* -4 and -6: short for --address-family=ipv4 and =ipv6. */
+static void set_family(options_t *o, const char *family) {
+  char why[512];
+  td_set_error_t e;
+  if (td_settings_set_text(&o->set, "--address-family", family, &e) ==
+      TD_SET_OK)
+    return;
+  td_words_setting(&e, why, sizeof(why));
+  usage_error("%s", why);
+}
+
 static void parse_args(int argc, char **argv, options_t *o) {
   static const struct option longopts[] = {
       {"token-file", required_argument, NULL, 'f'},
@@ -240,6 +262,9 @@ static void parse_args(int argc, char **argv, options_t *o) {
       {"critical-days", required_argument, NULL, 'c'},
       {"expect-user", required_argument, NULL, OPT_EXPECT_USER},
       {"proxy", required_argument, NULL, OPT_PROXY},
+      {"address-family", required_argument, NULL, OPT_ADDRESS_FAMILY},
+      {"interface", required_argument, NULL, OPT_INTERFACE},
+      {"resolve", required_argument, NULL, OPT_RESOLVE},
       {"verbose", no_argument, NULL, 'v'},
       {"shape", no_argument, NULL, OPT_SHAPE},
       {"organizations", no_argument, NULL, OPT_ORGANIZATIONS},
@@ -253,7 +278,7 @@ static void parse_args(int argc, char **argv, options_t *o) {
   char name[64];
   int c;
   opterr = 0; /* getopt's own messages would quote "--x=value" whole */
-  while ((c = getopt_long(argc, argv, ":f:u:t:e:w:c:vhV", longopts, NULL)) !=
+  while ((c = getopt_long(argc, argv, ":f:u:t:e:w:c:vhV46", longopts, NULL)) !=
          -1) {
     switch (c) {
     case 'v':
@@ -264,6 +289,12 @@ static void parse_args(int argc, char **argv, options_t *o) {
       break;
     case OPT_ORGANIZATIONS:
       o->organizations = 1;
+      break;
+    case '4':
+      set_family(o, "ipv4");
+      break;
+    case '6':
+      set_family(o, "ipv6");
       break;
     /* The monitoring-plugins guidelines: --help and --version are no
      * check, so their status is UNKNOWN, as check_http's. */

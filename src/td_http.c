@@ -40,6 +40,8 @@ struct td_http_group {
   int multiplexed;     /* the last answer came over HTTP/2; -1: no answer
                           yet */
   double cert_expires; /* epoch seconds, or 0 */
+  CURLSH *share;       /* the group's own connections and host cache, or NULL:
+                          the multi handle's */
   td_http_group_t *next;
 };
 
@@ -62,7 +64,8 @@ struct td_http_conn {
   int busy;
   td_reached_t reached; /* of the running transfer */
   td_http_group_t *group;
-  td_xfer_t last; /* how its last transfer ended */
+  td_xfer_t last;             /* how its last transfer ended */
+  struct curl_slist *resolve; /* CURLOPT_RESOLVE's list, owned */
   char curl_error[CURL_ERROR_SIZE];
   char error[TD_VERDICT_MAX_ERROR + 1];
 };
@@ -92,6 +95,10 @@ void td_http_free(td_http_t *h) {
   while (h->groups != NULL) {
     td_http_group_t *g = h->groups;
     h->groups = g->next;
+    /* Every handle of the group is gone by now; a share still in use
+     * would be a fault of ours, and is left rather than freed under it. */
+    if (g->share != NULL)
+      (void)curl_share_cleanup(g->share);
     free(g->key);
     free(g);
   }
@@ -158,6 +165,33 @@ static int apply(CURL *e, const opt_t *opts, size_t n, const char **why) {
   return 0;
 }
 
+/* AddressFamily, Interface and Resolve, as td_settings checked them. The
+ * resolve list lives as long as the handle. */
+static int configure_network(td_http_conn_t *c, const td_http_opts_t *o,
+                             const char **why) {
+  static const long family[] = {
+      [TD_HTTP_FAMILY_ANY] = CURL_IPRESOLVE_WHATEVER,
+      [TD_HTTP_FAMILY_IPV4] = CURL_IPRESOLVE_V4,
+      [TD_HTTP_FAMILY_IPV6] = CURL_IPRESOLVE_V6,
+  };
+  const opt_t ip[] = {{CURLOPT_IPRESOLVE, OPT_LONG, family[o->family], NULL}};
+  if (apply(c->easy, ip, 1, why) != 0)
+    return -1;
+  if (o->interface != NULL) {
+    const opt_t itf[] = {{CURLOPT_INTERFACE, OPT_STR, 0, o->interface}};
+    if (apply(c->easy, itf, 1, why) != 0)
+      return -1;
+  }
+  if (o->resolve == NULL)
+    return 0;
+  if ((c->resolve = curl_slist_append(NULL, o->resolve)) == NULL) {
+    *why = "out of memory";
+    return -1;
+  }
+  const opt_t res[] = {{CURLOPT_RESOLVE, OPT_PTR, 0, c->resolve}};
+  return apply(c->easy, res, 1, why);
+}
+
 static int configure(td_http_conn_t *c, const td_http_opts_t *o,
                      const char **why) {
   const char *proxy = td_url_proxy_setting(o->url, o->proxy);
@@ -191,7 +225,8 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
       {CURLOPT_PRIVATE, OPT_PTR, 0, c},
       {CURLOPT_CERTINFO, OPT_LONG, 1L, NULL},
   };
-  if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0)
+  if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0 ||
+      configure_network(c, o, why) != 0)
     return -1;
   if (proxy != NULL) {
     const opt_t px[] = {{CURLOPT_PROXY, OPT_STR, 0, proxy}};
@@ -224,6 +259,25 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
   return 0;
 }
 
+/* A group with AddressFamily, Interface or Resolve keeps its connections
+ * and host names to itself: libcurl reuses a connection for a transfer
+ * that asked for no interface or family whatever the connection was
+ * bound to, and keeps a resolve entry in the cache every handle of the
+ * multi shares. Groups without them share the multi's, as before.
+ * Returns 0, or -1 when libcurl refused. */
+static int group_share(td_http_group_t *g, const td_http_opts_t *o) {
+  if (o->family == TD_HTTP_FAMILY_ANY && o->interface == NULL &&
+      o->resolve == NULL)
+    return 0;
+  if ((g->share = curl_share_init()) == NULL ||
+      curl_share_setopt(g->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
+          CURLSHE_OK ||
+      curl_share_setopt(g->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+          CURLSHE_OK)
+    return -1;
+  return 0;
+}
+
 /* The group of transfers that may share connections with these options.
  * Returns NULL when out of memory. */
 static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
@@ -241,16 +295,18 @@ static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
   const char *proxy = td_url_proxy_setting(o->url, o->proxy);
   if (proxy == NULL)
     proxy = "(environment)";
+  const char *itf = o->interface != NULL ? o->interface : "";
+  const char *res = o->resolve != NULL ? o->resolve : "";
   size_t size = strlen(scheme) + strlen(host) + strlen(port) + strlen(ca) +
-                strlen(proxy) + 20;
+                strlen(proxy) + strlen(itf) + strlen(res) + 40;
   char *key = malloc(size);
   if (key == NULL)
     goto out;
   /* Organizations transfers form groups of their own: they never go
    * first for users/info ones. */
-  snprintf(key, size, "%s://%s:%s %d%d%d %s %s", scheme, host, port,
-           o->verify_peer != 0, o->verify_host != 0, o->organizations != 0, ca,
-           proxy);
+  snprintf(key, size, "%s://%s:%s %d%d%d%d %s %s %s %s", scheme, host, port,
+           o->verify_peer != 0, o->verify_host != 0, o->organizations != 0,
+           (int)o->family, ca, proxy, itf, res);
   for (g = h->groups; g != NULL; g = g->next)
     if (strcasecmp(g->key, key) == 0)
       break;
@@ -263,6 +319,14 @@ static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
     goto out;
   }
   g->key = key;
+  if (group_share(g, o) != 0) {
+    if (g->share != NULL)
+      (void)curl_share_cleanup(g->share);
+    free(g->key);
+    free(g);
+    g = NULL;
+    goto out;
+  }
   g->multiplexed = -1;
   g->index = h->n_groups++;
   g->next = h->groups;
@@ -300,6 +364,13 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
     td_http_conn_free(c);
     return NULL;
   }
+  if (c->group->share != NULL) {
+    const opt_t sh[] = {{CURLOPT_SHARE, OPT_PTR, 0, c->group->share}};
+    if (apply(c->easy, sh, 1, why) != 0) {
+      td_http_conn_free(c);
+      return NULL;
+    }
+  }
   h->conns++;
   /* Keep one cached connection per account between polls. */
   CURLMcode mc =
@@ -327,6 +398,7 @@ void td_http_conn_free(td_http_conn_t *c) {
     curl_easy_cleanup(c->easy);
     c->http->conns--;
   }
+  curl_slist_free_all(c->resolve);
   td_answer_free(c->answer);
   free(c);
 }
@@ -422,6 +494,9 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
     break;
   case CURLE_COULDNT_RESOLVE_PROXY:
     x->kind = TD_XFER_NO_PROXY_HOST;
+    break;
+  case CURLE_INTERFACE_FAILED:
+    x->kind = TD_XFER_NO_INTERFACE;
     break;
   case CURLE_COULDNT_CONNECT:
     x->kind =

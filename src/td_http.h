@@ -16,6 +16,13 @@
 typedef struct td_http td_http_t;
 typedef struct td_http_conn td_http_conn_t;
 
+/* Which addresses a host name may resolve to (CURLOPT_IPRESOLVE). */
+typedef enum {
+  TD_HTTP_FAMILY_ANY = 0,
+  TD_HTTP_FAMILY_IPV4,
+  TD_HTTP_FAMILY_IPV6,
+} td_http_family_t;
+
 typedef struct {
   const char *url;
   const char *ca_cert; /* NULL: the system trust store */
@@ -27,6 +34,10 @@ typedef struct {
   int organizations;   /* 1: the body is an organizations list (td_orgs),
                           0: a users/info answer (td_extract) */
   int shape;           /* 1: also record the answer's shape (poll->shape) */
+  td_http_family_t family;
+  const char *interface; /* CURLOPT_INTERFACE as given, or NULL */
+  const char *resolve;   /* one CURLOPT_RESOLVE entry, HOST:PORT:ADDRESS
+                            as td_settings checked it, or NULL */
 } td_http_opts_t;
 
 /* What td_http_run reports, and how failures are worded. ready: the
@@ -60,7 +71,8 @@ void *td_http_conn_user(const td_http_conn_t *c);
 
 /* The index of the handle's group (0 .. td_http_groups - 1): handles
  * whose transfers may share a connection (scheme, host, port, TLS
- * settings, proxy, and the kind of answer). */
+ * settings, proxy, address family, interface, resolve entry, and the kind
+ * of answer). */
 unsigned td_http_conn_group(const td_http_conn_t *c);
 unsigned td_http_groups(const td_http_t *h);
 

@@ -13,10 +13,11 @@ td_fate_t td_sched_fate(const td_xfer_t *x) {
     return TD_FATE_ANSWERED;
   case TD_XFER_NO_HOST:
   case TD_XFER_NO_PROXY_HOST:
+  case TD_XFER_NO_INTERFACE:
   case TD_XFER_REFUSED:
   case TD_XFER_TLS_VERIFY:
   case TD_XFER_CA_UNREADABLE:
-    /* The group shares host, port, proxy and TLS settings. */
+    /* The group shares host, port, proxy, TLS and network settings. */
     return TD_FATE_SHARED;
   case TD_XFER_TIMEOUT:
     return x->reached < TD_REACHED_SENT ? TD_FATE_SETUP_TIMEOUT : TD_FATE_OWN;
@@ -30,6 +31,7 @@ static int is_costly(const td_xfer_t *x) {
   switch (x->kind) {
   case TD_XFER_NO_HOST:
   case TD_XFER_NO_PROXY_HOST:
+  case TD_XFER_NO_INTERFACE:
   case TD_XFER_REFUSED:
   case TD_XFER_CONNECT_FAILED:
   case TD_XFER_NOT_STARTED:

@@ -1,6 +1,7 @@
 /* td_settings: one account's settings. See td_settings.h. */
 #include "td_settings.h"
 
+#include <arpa/inet.h> /* inet_pton */
 #include <errno.h>
 #include <math.h> /* isfinite */
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #define TD_SET_MAX_QUOTED 64 /* bytes of a string value an error quotes */
 #define TD_USERS_PATH "/users/info"
 #define TD_ORGS_PATH "/organizations"
+#define TD_INTERFACE_MAX 255 /* bytes of Interface, a name or an address */
+#define TD_HOST_MAX 253      /* bytes of a DNS name */
 
 /* What a number option accepts besides its range. */
 enum {
@@ -73,6 +76,10 @@ static const struct {
      TD_KIND_NUMBER, 0, -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_FAILURE_DAYS},
     {TD_OPT_UNREACHABLE_AFTER, "UnreachableAfter", NULL, TD_KIND_NUMBER,
      TD_NUM_WHOLE, 1, 1000000, TD_DEFAULT_UNREACHABLE_AFTER},
+    {TD_OPT_ADDRESS_FAMILY, "AddressFamily", "--address-family", TD_KIND_STRING,
+     0, 0, 0, 0},
+    {TD_OPT_INTERFACE, "Interface", "--interface", TD_KIND_STRING, 0, 0, 0, 0},
+    {TD_OPT_RESOLVE, "Resolve", "--resolve", TD_KIND_STRING, 0, 0, 0, 0},
 };
 
 const char *td_settings_name(td_opt_t opt, td_front_t front) {
@@ -446,6 +453,127 @@ static td_set_status_t finish_scale(td_settings_t *s, td_set_error_t *e) {
   return fail(e, TD_SET_E_SCALE, TD_OPT_USAGE_SCALE);
 }
 
+/* AddressFamily: any, ipv4 or ipv6, in any case. */
+static td_set_status_t finish_family(td_settings_t *s, td_set_error_t *e) {
+  static const struct {
+    const char *name;
+    td_http_family_t family;
+  } names[] = {{"any", TD_HTTP_FAMILY_ANY},
+               {"ipv4", TD_HTTP_FAMILY_IPV4},
+               {"ipv6", TD_HTTP_FAMILY_IPV6}};
+  const char *text = s->string[TD_OPT_ADDRESS_FAMILY];
+  s->family = TD_HTTP_FAMILY_ANY;
+  if (text == NULL)
+    return TD_SET_OK;
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (strcasecmp(text, names[i].name) == 0) {
+      s->family = names[i].family;
+      return TD_SET_OK;
+    }
+  quote(s, TD_OPT_ADDRESS_FAMILY, e->value, sizeof(e->value));
+  return fail(e, TD_SET_E_FAMILY, TD_OPT_ADDRESS_FAMILY);
+}
+
+/* Interface goes to libcurl as written (a name, an address, or libcurl's
+ * "if!NAME" and "host!ADDRESS"); a space or a control character is a
+ * typo, and would also break td_http's group key. */
+static td_set_status_t finish_interface(td_settings_t *s, td_set_error_t *e) {
+  const char *text = s->string[TD_OPT_INTERFACE];
+  if (text == NULL)
+    return TD_SET_OK;
+  size_t len = strlen(text);
+  int ok = len > 0 && len <= TD_INTERFACE_MAX && strcmp(text, "if!") != 0 &&
+           strcmp(text, "host!") != 0;
+  for (size_t i = 0; ok && i < len; i++)
+    ok = (unsigned char)text[i] > 0x20 && (unsigned char)text[i] != 0x7f;
+  if (ok)
+    return TD_SET_OK;
+  quote(s, TD_OPT_INTERFACE, e->value, sizeof(e->value));
+  e->bound = TD_INTERFACE_MAX;
+  return fail(e, TD_SET_E_INTERFACE, TD_OPT_INTERFACE);
+}
+
+/* A DNS name of len bytes: letters, digits, '-', '_' and '.', not
+ * starting with '-' or '.'. */
+static int is_host_name(const char *name, size_t len) {
+  if (len == 0 || len > TD_HOST_MAX || name[0] == '-' || name[0] == '.')
+    return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)name[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+      return 0;
+  }
+  return 1;
+}
+
+/* A port of len bytes: 1 to 65535 in decimal digits only. */
+static int is_port(const char *text, size_t len) {
+  long port = 0;
+  if (len == 0 || len > 5)
+    return 0;
+  for (size_t i = 0; i < len; i++) {
+    if (text[i] < '0' || text[i] > '9')
+      return 0;
+    port = port * 10 + (text[i] - '0');
+  }
+  return port >= 1 && port <= 65535;
+}
+
+/* One address, IPv4 or IPv6 (bare or in brackets), written into dst as
+ * libcurl's resolve entries take it: IPv6 in brackets. Returns 0 or -1. */
+static int resolve_address(const char *text, char *dst, size_t size) {
+  unsigned char buf[16];
+  char inner[INET6_ADDRSTRLEN + 1];
+  size_t len = strlen(text);
+  if (inet_pton(AF_INET, text, buf) == 1)
+    return snprintf(dst, size, "%s", text) < (int)size ? 0 : -1;
+  if (len > 2 && text[0] == '[' && text[len - 1] == ']' &&
+      len - 2 < sizeof(inner)) {
+    memcpy(inner, text + 1, len - 2);
+    inner[len - 2] = '\0';
+    text = inner;
+  }
+  if (inet_pton(AF_INET6, text, buf) != 1)
+    return -1;
+  return snprintf(dst, size, "[%s]", text) < (int)size ? 0 : -1;
+}
+
+/* Resolve: HOST:PORT:ADDRESS, one address; rewritten with an IPv6
+ * address in brackets. libcurl's other forms (a "-" or "+" in front, a
+ * list of addresses, a "*" host) are refused: one fixed address for one
+ * host and port is what the option promises. */
+static td_set_status_t finish_resolve(td_settings_t *s, td_set_error_t *e) {
+  char *text = s->string[TD_OPT_RESOLVE];
+  char address[INET6_ADDRSTRLEN + 3];
+  if (text == NULL)
+    return TD_SET_OK;
+  const char *colon = strchr(text, ':');
+  const char *colon2 = colon != NULL ? strchr(colon + 1, ':') : NULL;
+  if (colon2 == NULL || !is_host_name(text, (size_t)(colon - text)) ||
+      !is_port(colon + 1, (size_t)(colon2 - colon - 1)) ||
+      resolve_address(colon2 + 1, address, sizeof(address)) != 0) {
+    quote(s, TD_OPT_RESOLVE, e->value, sizeof(e->value));
+    return fail(e, TD_SET_E_RESOLVE, TD_OPT_RESOLVE);
+  }
+  size_t size = (size_t)(colon2 - text) + 1 + strlen(address) + 1;
+  char *entry = malloc(size);
+  if (entry == NULL)
+    return fail(e, TD_SET_E_NOMEM, TD_OPT_RESOLVE);
+  snprintf(entry, size, "%.*s:%s", (int)(colon2 - text), text, address);
+  free(text);
+  s->string[TD_OPT_RESOLVE] = entry;
+  return TD_SET_OK;
+}
+
+/* The options that choose where connections go. */
+static td_set_status_t finish_network(td_settings_t *s, td_set_error_t *e) {
+  if (finish_family(s, e) != TD_SET_OK || finish_interface(s, e) != TD_SET_OK ||
+      finish_resolve(s, e) != TD_SET_OK)
+    return e->status;
+  return TD_SET_OK;
+}
+
 td_set_status_t td_settings_finish(td_settings_t *s, double now,
                                    td_set_error_t *e) {
   error_reset(s, e);
@@ -463,7 +591,8 @@ td_set_status_t td_settings_finish(td_settings_t *s, double now,
           TD_SET_OK ||
       finish_days(s, TD_OPT_TLS_WARNING_DAYS, TD_OPT_TLS_FAILURE_DAYS, e) !=
           TD_SET_OK ||
-      finish_orgs_url(s, e) != TD_SET_OK || finish_scale(s, e) != TD_SET_OK)
+      finish_orgs_url(s, e) != TD_SET_OK || finish_scale(s, e) != TD_SET_OK ||
+      finish_network(s, e) != TD_SET_OK)
     return e->status;
   return TD_SET_OK;
 }
@@ -532,5 +661,8 @@ void td_settings_http(const td_settings_t *s, int organizations,
       .timeout = s->interval > 0 && limit < s->timeout ? limit : s->timeout,
       .proxy = s->string[TD_OPT_PROXY],
       .organizations = organizations,
+      .family = s->family,
+      .interface = s->string[TD_OPT_INTERFACE],
+      .resolve = s->string[TD_OPT_RESOLVE],
   };
 }

@@ -45,6 +45,9 @@ typedef enum {
   TD_OPT_WARNING_DAYS,
   TD_OPT_FAILURE_DAYS,
   TD_OPT_UNREACHABLE_AFTER,
+  TD_OPT_ADDRESS_FAMILY,
+  TD_OPT_INTERFACE,
+  TD_OPT_RESOLVE,
   TD_OPTS,
   TD_OPT_NONE = -1,
 } td_opt_t;
@@ -82,6 +85,10 @@ typedef enum {
   TD_SET_E_ORDER,     /* not opt >= opt2 >= 0 (the days pairs) */
   TD_SET_E_TIMEOUT,   /* Timeout longer than the interval (bound) */
   TD_SET_E_INTERVAL,  /* Interval below bound s for a remote URL */
+  TD_SET_E_FAMILY,    /* AddressFamily is not any, ipv4 or ipv6 */
+  TD_SET_E_INTERFACE, /* Interface empty, longer than bound, or with a
+                         space or control character */
+  TD_SET_E_RESOLVE,   /* Resolve is not HOST:PORT:ADDRESS */
   /* Warnings: the account runs. */
   TD_SET_W_EXPIRY_FAR,   /* TokenExpires more than TD_TOKEN_LIFE_DAYS on */
   TD_SET_W_TOKEN_PREFIX, /* Token does not start with "tdpat_" */
@@ -126,6 +133,9 @@ typedef struct {
   td_usage_scale_t usage_scale; /* UsageScale, read by td_settings_finish */
   double interval;              /* seconds; 0 for the check (one poll) */
   double timeout;               /* seconds */
+  /* Set by td_settings_finish: AddressFamily; Resolve's string is
+   * rewritten as HOST:PORT:ADDRESS with an IPv6 address in brackets. */
+  td_http_family_t family;
 } td_settings_t;
 
 /* The option's name for a front end ("ExpiryWarningDays",
@@ -152,7 +162,8 @@ td_set_status_t td_settings_set_text(td_settings_t *s, const char *flag,
 
 /* The rules across options, once everything is set: the token options,
  * the URLs and the proxy, the dates, CACert (a regular file of at most
- * TD_CA_FILE_MAX bytes), the days pairs, OrganizationsURL's derivation.
+ * TD_CA_FILE_MAX bytes), the days pairs, OrganizationsURL's derivation,
+ * the network options (AddressFamily, Interface, Resolve).
  * now (epoch seconds) dates the TokenExpires warning. */
 td_set_status_t td_settings_finish(td_settings_t *s, double now,
                                    td_set_error_t *e);

@@ -54,6 +54,9 @@ void td_words_xfer(const td_xfer_t *x, char *dst, size_t size) {
   case TD_XFER_NO_PROXY_HOST:
     snprintf(dst, size, "could not resolve the proxy's host");
     return;
+  case TD_XFER_NO_INTERFACE:
+    snprintf(dst, size, "could not bind to the interface or local address");
+    return;
   case TD_XFER_REFUSED:
     snprintf(dst, size, "connection refused");
     return;
@@ -753,6 +756,30 @@ static void setting_noun(const td_set_error_t *e, const char *name,
            value);
 }
 
+/* The errors about AddressFamily, Interface and Resolve. */
+static int word_network(const td_set_error_t *e, const char *noun, char *dst,
+                        size_t size) {
+  switch (e->status) {
+  case TD_SET_E_FAMILY:
+    td_text_format(dst, size, "%s must be any, ipv4 or ipv6", noun);
+    return 1;
+  case TD_SET_E_INTERFACE:
+    td_text_format(dst, size,
+                   "%s is not an interface name or address (1 to %.0f bytes, "
+                   "no spaces or control characters)",
+                   noun, e->bound);
+    return 1;
+  case TD_SET_E_RESOLVE:
+    td_text_format(dst, size,
+                   "%s is not HOST:PORT:ADDRESS (a host name, a port from 1 "
+                   "to 65535 and one IPv4 or IPv6 address)",
+                   noun);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 /* The errors about a value on its own. */
 static int word_value(const td_set_error_t *e, const char *noun, char *dst,
                       size_t size) {
@@ -791,7 +818,7 @@ static int word_value(const td_set_error_t *e, const char *noun, char *dst,
                    noun);
     return 1;
   default:
-    return 0;
+    return word_network(e, noun, dst, size);
   }
 }
 

@@ -14,6 +14,8 @@ typedef enum {
   TD_XFER_OK,                /* an HTTP answer came, whole */
   TD_XFER_NO_HOST,           /* the host name did not resolve */
   TD_XFER_NO_PROXY_HOST,     /* the proxy's host name did not resolve */
+  TD_XFER_NO_INTERFACE,      /* the connection could not start from the
+                                Interface: no such interface or address */
   TD_XFER_REFUSED,           /* the connection was refused */
   TD_XFER_CONNECT_FAILED,    /* another connect error: os_errno, or 0 */
   TD_XFER_TIMEOUT,           /* the transfer's own Timeout ran out */

@@ -2,7 +2,10 @@
 # make-certs.sh DIR - writes the TLS material the integration tests need.
 #
 #   ca.pem ca.key                  test CA (the only trust anchor tests use)
-#   server.pem server.key          127.0.0.1 + localhost, signed by the CA
+#   server.pem server.key          127.0.0.1 + localhost, signed by the CA,
+#                                  also ::1 and api.telemetrydeck.test (a
+#                                  made-up name the Resolve tests map to
+#                                  127.0.0.1)
 #   selfsigned.pem selfsigned.key  same names, self-signed (must be refused)
 #   expired.pem expired.key        same names, signed by the CA, expired
 #                                  30 days ago..1 day ago (must be refused)
@@ -46,7 +49,7 @@ subjectKeyIdentifier = hash
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectAltName = IP:127.0.0.1, DNS:localhost, IP:::1, DNS:api.telemetrydeck.test
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 

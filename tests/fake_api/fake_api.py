@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fake TelemetryDeck API for the collectd-telemetrydeck integration tests.
 
-Serves GET /api/v3/users/info (and the trailing-slash form) on 127.0.0.1,
+Serves GET /api/v3/users/info (and the trailing-slash form) on 127.0.0.1
+(or, with --host, on 127.0.0.2 or ::1),
 over TLS when --cert/--key are given, plain HTTP otherwise. Each bearer
 token in a table maps to an entry {"label": ..., "mode": ..., ...}; the
 mode decides the answer (a valid account, a revoked token, a rate limit,
@@ -33,6 +34,9 @@ import time
 import traceback
 
 LOOPBACK = "127.0.0.1"  # project rule: bind and connect to this only
+# The loopback addresses the API listener may take instead (--host): IPv6
+# and a second IPv4 address, for the address family and source tests.
+API_HOSTS = ("127.0.0.1", "127.0.0.2", "::1")
 API_PATHS = ("/api/v3/users/info", "/api/v3/users/info/")
 ORGS_PATHS = ("/api/v3/organizations", "/api/v3/organizations/")
 UNKNOWN_LABEL = "unknown"  # stats bucket for requests with no known token
@@ -475,6 +479,9 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.aborted = False
+        peer = writer.get_extra_info("peername")
+        # The client's address, for tests of the source address it binds.
+        self.peer = peer[0] if peer else "?"
 
     async def serve(self):
         """Answers requests until the client or a mode ends the connection."""
@@ -571,8 +578,8 @@ class Connection:
         if not QUIET:
             method = req.method if re.fullmatch(r"[A-Z]{1,10}", req.method) \
                 else "?"
-            log("conn=%d label=%s mode=%s %s %s -> %s"
-                % (self.cid, label, mode, method, path,
+            log("conn=%d peer=%s label=%s mode=%s %s %s -> %s"
+                % (self.cid, self.peer, label, mode, method, path,
                    status if status is not None else "(no answer)"))
 
         if answer is None:
@@ -907,7 +914,7 @@ class FakeApi:
             tls_opts = {"ssl": self.tls, "ssl_handshake_timeout": 30}
         # A deep backlog: a benchmark opens 1000 connections at once.
         api = await loop.create_server(
-            self.api_protocol, LOOPBACK, self.args.port, backlog=4096,
+            self.api_protocol, self.args.host, self.args.port, backlog=4096,
             **tls_opts)
         control = await loop.create_server(
             self.control_protocol, LOOPBACK, self.args.control_port,
@@ -921,7 +928,7 @@ class FakeApi:
             write_atomically(self.args.port_file, self.api_port)
         log("API on %s:%d (%s), control on %s:%d (http), %d tokens, "
             "labels %s, delay %gs"
-            % (LOOPBACK, self.api_port, "https" if self.tls else "http",
+            % (self.args.host, self.api_port, "https" if self.tls else "http",
                LOOPBACK, self.control_port, len(self.tokens),
                ", ".join(sorted(self.labels())) or "-", self.delay))
 
@@ -968,6 +975,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         description="Fake TelemetryDeck API on 127.0.0.1 for tests.",
         epilog="modes: " + ", ".join(MODES))
+    p.add_argument("--host", choices=API_HOSTS, default=LOOPBACK,
+                   help="loopback address of the API listener (default "
+                        "127.0.0.1; the control port stays on 127.0.0.1)")
     p.add_argument("--port", type=int, default=0,
                    help="API port (0: ephemeral, the default)")
     p.add_argument("--port-file",

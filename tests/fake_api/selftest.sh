@@ -19,13 +19,16 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fake_api_selftest.XXXXXX")
 fake_pid=
+fake6_pid=
 
 cleanup() {
-    # Stop only the fake this script started, by its pid.
-    if [[ -n $fake_pid ]] && kill -0 "$fake_pid" 2>/dev/null; then
-        kill -TERM "$fake_pid" 2>/dev/null
-        wait "$fake_pid" 2>/dev/null
-    fi
+    # Stop only the fakes this script started, by their pids.
+    for pid in "$fake_pid" "$fake6_pid"; do
+        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        fi
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -92,20 +95,27 @@ cat >"$tmp/tokens.json" <<EOF
 }
 EOF
 
-python3 "$here/fake_api.py" --port 0 --port-file "$tmp/api.port" \
-    --control-port 0 --control-port-file "$tmp/ctl.port" \
-    --cert "$c/server.pem" --key "$c/server.key" \
-    --config "$tmp/tokens.json" >"$tmp/fake.out" 2>"$tmp/fake.err" &
-fake_pid=$!
+# start_fake PIDVAR SUFFIX [ARGS...]: starts a fake with TLS and the token
+# table, its files named with SUFFIX, its pid in PIDVAR (for cleanup), and
+# waits for its API port file, which is written last, once both listeners
+# are up.
+start_fake() {
+    local pidvar=$1 sfx=$2
+    shift 2
+    python3 "$here/fake_api.py" "$@" --port 0 --port-file "$tmp/api$sfx.port" \
+        --control-port 0 --control-port-file "$tmp/ctl$sfx.port" \
+        --cert "$c/server.pem" --key "$c/server.key" \
+        --config "$tmp/tokens.json" >"$tmp/fake$sfx.out" \
+        2>"$tmp/fake$sfx.err" &
+    printf -v "$pidvar" %s "$!"
+    for _ in $(seq 100); do
+        [[ -s $tmp/api$sfx.port ]] && break
+        kill -0 "${!pidvar}" 2>/dev/null || break
+        sleep 0.1
+    done
+}
 
-# The API port file is written last, once both listeners are up.
-for _ in $(seq 100); do
-    [[ -s $tmp/api.port ]] && break
-    if ! kill -0 "$fake_pid" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
+start_fake fake_pid ""
 if [[ ! -s $tmp/api.port ]]; then
     echo "selftest: the fake did not start; its log:" >&2
     cat "$tmp/fake.err" >&2
@@ -225,6 +235,37 @@ expect "auth: unknown_auth" 2 "$(stats_get unknown_auth)"
 expect "auth: labels.unknown.requests" 2 "$(stats_get labels.unknown.requests)"
 expect "auth: requests" 4 "$(stats_get requests)"
 
+# --- addresses -------------------------------------------------------------
+
+# The per-request log line names the client's address: a request from
+# 127.0.0.2 says so.
+api --interface 127.0.0.2 -H "$(auth "$tok_main")" -o /dev/null "$url"
+if grep -q "peer=127.0.0.2 label=main " "$tmp/fake.err"; then
+    ok "log: the peer address of a request from 127.0.0.2"
+else
+    not_ok "log: the peer address of a request from 127.0.0.2"
+fi
+expect "cert: api.telemetrydeck.test verifies, resolved to 127.0.0.1" 200 \
+    "$(api --resolve "api.telemetrydeck.test:$port:127.0.0.1" \
+        -H "$(auth "$tok_main")" -o /dev/null -w '%{http_code}' \
+        "https://api.telemetrydeck.test:$port/api/v3/users/info")"
+
+# --host ::1: the API listens on IPv6 loopback, its certificate names ::1.
+start_fake fake6_pid 6 --host ::1
+port6=$(cat "$tmp/api6.port" 2>/dev/null)
+expect "--host ::1: https://[::1] answers 200 and verifies" 200 \
+    "$(api -H "$(auth "$tok_main")" -o /dev/null -w '%{http_code}' \
+        "https://[::1]:${port6:-1}/api/v3/users/info")"
+if grep -q "peer=::1 label=main " "$tmp/fake6.err"; then
+    ok "--host ::1: the log names the peer ::1"
+else
+    not_ok "--host ::1: the log names the peer ::1"
+fi
+kill -TERM "$fake6_pid"
+wait "$fake6_pid"
+expect "--host ::1: SIGTERM, status 0" 0 "$?"
+fake6_pid=
+
 # --- secrecy ---------------------------------------------------------------
 
 # A path holding a token must come out scrubbed, too.
@@ -233,7 +274,7 @@ ctl /stats >"$tmp/stats.json"
 leaks=0
 for tok in "$tok_main" "$tok_gone" "$tok_rl" "$tok_rld" "$tok_unknown"; do
     if grep -qF "$tok" "$tmp/fake.out" "$tmp/fake.err" "$tmp/stats.json" \
-        "$tmp/api.port" "$tmp/ctl.port"; then
+        "$tmp/api.port" "$tmp/ctl.port" "$tmp/fake6.out" "$tmp/fake6.err"; then
         leaks=$((leaks + 1))
     fi
 done

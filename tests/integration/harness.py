@@ -106,10 +106,11 @@ def _read_port(path, proc, timeout=10):
 
 
 class FakeAPI:
-    """Our fake TelemetryDeck API on 127.0.0.1, TLS unless cert is None."""
+    """Our fake TelemetryDeck API on 127.0.0.1 (host: 127.0.0.2 or ::1),
+    TLS unless cert is None."""
 
     def __init__(self, workdir, tokens, cert="server", delay=None, name="fake",
-                 port=0, tls_max=None):
+                 port=0, tls_max=None, host=None):
         self.dir = workdir
         cfg = os.path.join(inputs(workdir), name + "-tokens.json")
         with open(cfg, "w") as f:
@@ -132,6 +133,9 @@ class FakeAPI:
             cmd += ["--delay", str(delay)]
         if tls_max:
             cmd += ["--tls-max", tls_max]
+        if host:
+            cmd += ["--host", host]
+        self.logfile = os.path.join(workdir, name + ".log")
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         self.port = _read_port(port_file, self.proc)
@@ -149,6 +153,12 @@ class FakeAPI:
         with urllib.request.urlopen(req, timeout=10) as r:
             text = r.read()
         return json.loads(text) if text else None
+
+    def peers(self, label):
+        """The client addresses of label's requests, from the fake's log."""
+        with open(self.logfile, errors="replace") as f:
+            return re.findall(r" peer=(\S+) label=%s " % re.escape(label),
+                              f.read())
 
     def mode(self, label, mode, **extra):
         self._call("POST", "/mode", dict(label=label, mode=mode, **extra))

@@ -300,10 +300,124 @@ out:
   return e.status;
 }
 
-static void test_bad_values(void) {
+/* AddressFamily, Interface and Resolve: values that would send the
+ * connection somewhere the operator did not mean, or nowhere. */
+static const bad_t bad_network[] = {
+    {"a family by number",
+     {O("AddressFamily", S("4"))},
+     0,
+     TD_SET_E_FAMILY,
+     "option AddressFamily \"4\" must be any, ipv4 or ipv6"},
+    {"a family curl has no name for",
+     {O("AddressFamily", S("inet6"))},
+     0,
+     TD_SET_E_FAMILY,
+     "option AddressFamily \"inet6\" must be any, ipv4 or ipv6"},
+    {"a family as a boolean",
+     {O("AddressFamily", B(1))},
+     0,
+     TD_SET_E_TYPE,
+     "option AddressFamily true is not of the right type (or count) of value"},
+    {"an empty interface",
+     {O("Interface", S(""))},
+     0,
+     TD_SET_E_INTERFACE,
+     "option Interface \"\" is not an interface name or address (1 to 255 "
+     "bytes, no spaces or control characters)"},
+    {"an interface with a space",
+     {O("Interface", S("eth0 eth1"))},
+     0,
+     TD_SET_E_INTERFACE,
+     "option Interface \"eth0 eth1\" is not an interface name or address (1 "
+     "to 255 bytes, no spaces or control characters)"},
+    {"if! with no name",
+     {O("Interface", S("if!"))},
+     0,
+     TD_SET_E_INTERFACE,
+     "option Interface \"if!\" is not an interface name or address (1 to "
+     "255 bytes, no spaces or control characters)"},
+    {"an interface with a newline",
+     {O("Interface", S("lo\nfake"))},
+     0,
+     TD_SET_E_INTERFACE,
+     "option Interface \"lo fake\" is not an interface name or address (1 "
+     "to 255 bytes, no spaces or control characters)"},
+    {"resolve without an address",
+     {O("Resolve", S("api.telemetrydeck.test:443"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"api.telemetrydeck.test:443\" is not "
+     "HOST:PORT:ADDRESS (a host name, a port from 1 to 65535 and one IPv4 or "
+     "IPv6 address)"},
+    {"resolve to port 0",
+     {O("Resolve", S("api.telemetrydeck.test:0:127.0.0.1"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"api.telemetrydeck.test:0:127.0.0.1\" is not "
+     "HOST:PORT:ADDRESS (a host name, a port from 1 to 65535 and one IPv4 or "
+     "IPv6 address)"},
+    {"resolve to port 65536",
+     {O("Resolve", S("a.test:65536:127.0.0.1"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"a.test:65536:127.0.0.1\" is not HOST:PORT:ADDRESS (a "
+     "host name, a port from 1 to 65535 and one IPv4 or IPv6 address)"},
+    {"resolve with a port name",
+     {O("Resolve", S("a.test:https:127.0.0.1"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"a.test:https:127.0.0.1\" is not HOST:PORT:ADDRESS (a "
+     "host name, a port from 1 to 65535 and one IPv4 or IPv6 address)"},
+    {"resolve to a name",
+     {O("Resolve", S("a.test:443:localhost"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"a.test:443:localhost\" is not HOST:PORT:ADDRESS (a "
+     "host name, a port from 1 to 65535 and one IPv4 or IPv6 address)"},
+    {"resolve to an address out of range",
+     {O("Resolve", S("a.test:443:127.0.0.256"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"a.test:443:127.0.0.256\" is not HOST:PORT:ADDRESS (a "
+     "host name, a port from 1 to 65535 and one IPv4 or IPv6 address)"},
+    {"resolve to two addresses",
+     {O("Resolve", S("a.test:443:127.0.0.1,127.0.0.2"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"a.test:443:127.0.0.1,127.0.0.2\" is not "
+     "HOST:PORT:ADDRESS (a host name, a port from 1 to 65535 and one IPv4 or "
+     "IPv6 address)"},
+    {"resolve with libcurl's removal form",
+     {O("Resolve", S("-a.test:443:127.0.0.1"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"-a.test:443:127.0.0.1\" is not HOST:PORT:ADDRESS (a "
+     "host name, a port from 1 to 65535 and one IPv4 or IPv6 address)"},
+    {"resolve with an empty host",
+     {O("Resolve", S(":443:127.0.0.1"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \":443:127.0.0.1\" is not HOST:PORT:ADDRESS (a host "
+     "name, a port from 1 to 65535 and one IPv4 or IPv6 address)"},
+    {"resolve with a half-bracketed IPv6 address",
+     {O("Resolve", S("a.test:443:[::1"))},
+     0,
+     TD_SET_E_RESOLVE,
+     "option Resolve \"a.test:443:[::1\" is not HOST:PORT:ADDRESS (a host "
+     "name, a port from 1 to 65535 and one IPv4 or IPv6 address)"},
+    {"resolve given twice",
+     {O("Resolve", S("a.test:443:127.0.0.1")),
+      O("Resolve", S("b.test:443:127.0.0.1"))},
+     0,
+     TD_SET_E_TWICE,
+     "Resolve is given twice"},
+};
+
+/* Each row refused with its status and its one ERROR line. */
+static void run_bad(const bad_t *rows, size_t n) {
   char line[512];
-  for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
-    const bad_t *b = &bad_values[i];
+  for (size_t i = 0; i < n; i++) {
+    const bad_t *b = &rows[i];
     td_settings_t s;
     td_set_status_t st =
         plugin_block(&s, b->opts, MAX_OPTS, b->interval, line, sizeof(line));
@@ -311,6 +425,11 @@ static void test_bad_values(void) {
     tap_is_str(line, b->line, "%s: the ERROR names the option", b->what);
     td_settings_free(&s);
   }
+}
+
+static void test_bad_values(void) {
+  run_bad(bad_values, sizeof(bad_values) / sizeof(bad_values[0]));
+  run_bad(bad_network, sizeof(bad_network) / sizeof(bad_network[0]));
 }
 
 /* The check's command line: flag and text pairs, ending in NULL. */
@@ -630,6 +749,105 @@ static void test_rules(void) {
              "an option the check does not have");
 }
 
+/* Good network values reach the HTTP options, Resolve as libcurl takes
+ * it; the check's flags mean the same as the plugin's options. */
+typedef struct {
+  const char *what;
+  opt_t opts[MAX_OPTS];
+  const char *args[8];
+  td_http_family_t family;
+  const char *interface;
+  const char *resolve;
+} network_t;
+
+static const network_t network[] = {
+    {"nothing given", {O(NULL, N(0))}, {NULL}, TD_HTTP_FAMILY_ANY, NULL, NULL},
+    {"ipv4, any case",
+     {O("AddressFamily", S("IPv4"))},
+     {"--address-family", "IPv4", NULL},
+     TD_HTTP_FAMILY_IPV4,
+     NULL,
+     NULL},
+    {"ipv6",
+     {O("AddressFamily", S("ipv6"))},
+     {"--address-family", "ipv6", NULL},
+     TD_HTTP_FAMILY_IPV6,
+     NULL,
+     NULL},
+    {"any",
+     {O("AddressFamily", S("any"))},
+     {"--address-family", "any", NULL},
+     TD_HTTP_FAMILY_ANY,
+     NULL,
+     NULL},
+    {"a source address",
+     {O("Interface", S("127.0.0.2"))},
+     {"--interface", "127.0.0.2", NULL},
+     TD_HTTP_FAMILY_ANY,
+     "127.0.0.2",
+     NULL},
+    {"libcurl's if! form",
+     {O("Interface", S("if!lo"))},
+     {"--interface", "if!lo", NULL},
+     TD_HTTP_FAMILY_ANY,
+     "if!lo",
+     NULL},
+    {"an IPv4 resolve",
+     {O("Resolve", S("api.telemetrydeck.test:443:127.0.0.1"))},
+     {"--resolve", "api.telemetrydeck.test:443:127.0.0.1", NULL},
+     TD_HTTP_FAMILY_ANY,
+     NULL,
+     "api.telemetrydeck.test:443:127.0.0.1"},
+    {"a bare IPv6 resolve gains brackets",
+     {O("Resolve", S("a.test:8443:::1"))},
+     {"--resolve", "a.test:8443:::1", NULL},
+     TD_HTTP_FAMILY_ANY,
+     NULL,
+     "a.test:8443:[::1]"},
+    {"a bracketed IPv6 resolve",
+     {O("Resolve", S("a.test:1:[::1]"))},
+     {"--resolve", "a.test:1:[::1]", NULL},
+     TD_HTTP_FAMILY_ANY,
+     NULL,
+     "a.test:1:[::1]"},
+};
+
+static void network_is(const td_settings_t *s, const network_t *r,
+                       const char *front) {
+  td_http_opts_t o;
+  td_settings_http(s, 0, &o);
+  tap_is_int(o.family, r->family, "%s (%s): the family", r->what, front);
+  tap_is_str(o.interface, r->interface, "%s (%s): the interface", r->what,
+             front);
+  tap_is_str(o.resolve, r->resolve, "%s (%s): the resolve entry", r->what,
+             front);
+}
+
+static void test_network(void) {
+  char line[512];
+  for (size_t i = 0; i < sizeof(network) / sizeof(network[0]); i++) {
+    const network_t *r = &network[i];
+    td_settings_t s;
+    tap_is_int(plugin_block(&s, r->opts, MAX_OPTS, 0, line, sizeof(line)),
+               TD_SET_OK, "%s: the plugin takes it", r->what);
+    network_is(&s, r, "plugin");
+    td_settings_free(&s);
+    tap_is_int(check_line(&s, r->args, line, sizeof(line)), TD_SET_OK,
+               "%s: the check takes it", r->what);
+    network_is(&s, r, "check");
+    td_settings_free(&s);
+  }
+  td_settings_t s;
+  static const char *const bad[] = {"--resolve", "a.test:0:127.0.0.1", NULL};
+  tap_is_int(check_line(&s, bad, line, sizeof(line)), TD_SET_E_RESOLVE,
+             "--resolve with port 0");
+  tap_is_str(line,
+             "--resolve is not HOST:PORT:ADDRESS (a host name, a port from 1 "
+             "to 65535 and one IPv4 or IPv6 address)",
+             "the check never repeats the value");
+  td_settings_free(&s);
+}
+
 int main(void) {
   test_bad_values();
   test_drift();
@@ -638,5 +856,6 @@ int main(void) {
   test_drift_policy();
   test_interval_and_timeout();
   test_rules();
+  test_network();
   return tap_done();
 }
