@@ -1,7 +1,7 @@
 /* fuzz_answer: libFuzzer target for the whole answer handling, without a
  * network: the very code td_http hands a transfer to (td_answer: header
  * lines, body chunks, the end of the transfer -> td_poll_t) and what the
- * plugin does with a finished poll (td_state_may_poll, td_state_step or
+ * plugin does with a finished poll (the Retry-After hold, td_state_step or
  * td_state_tick, then td_words_step), over a sequence of polls of one
  * account.
  *
@@ -37,10 +37,9 @@
  *    token expiry only;
  *  - td_answer_phases never gives a negative or NaN phase, nor one longer
  *    than the total when the marks grow as libcurl's do;
- *  - a wait is bounded: right after a 429 the account is not polled before
- *    the wait ends, and an account that may not poll waits at most
- *    TD_STATE_MAX_WAIT from now, whatever the clock did before (compile
- *    with -DFUZZ_NO_WAIT_BOUND to leave that last check out);
+ *  - a wait is bounded: a 429 with a Retry-After asks for a hold of that
+ *    wait, and any hold is at most TD_STATE_MAX_WAIT (td_sched keeps it,
+ *    on its monotonic clock);
  *  - td_time_parse_retry_after and td_time_parse_utc return 0 or -1 and,
  *    on 0, a finite value (a wait >= 0);
  *  - td_text_clean keeps its bounds for any size and max, and leaves no
@@ -350,9 +349,7 @@ static void check_tick(const td_state_t *prev, const td_state_t *st,
         !out->has_tls_timeleft);
   CHECK(st->token == prev->token && st->reach == prev->reach &&
         st->rate_limited == prev->rate_limited &&
-        st->failures == prev->failures &&
-        st->tls_expiry == prev->tls_expiry &&
-        st->not_before == prev->not_before &&
+        st->failures == prev->failures && st->tls_expiry == prev->tls_expiry &&
         strcmp(st->problem.last, prev->problem.last) == 0);
   CHECK(out->n_notes == check_deadline_notes(prev->expiry, st->expiry,
                                              TD_NOTE_TOKEN_EXPIRY, out));
@@ -438,9 +435,8 @@ static void trace(const char *what, double now, const td_poll_t *p,
   if (p != NULL)
     fprintf(stderr, " status=%d body=%d retry=%g error=%s", p->http_status,
             (int)p->body, p->retry_after, p->error ? "yes" : "no");
-  fprintf(stderr, " -> reach=%d token=%d ev=%d not_before=%.0f\n",
-          out->api_reachable, out->token_valid, out->email_verified,
-          st->not_before);
+  fprintf(stderr, " -> reach=%d token=%d ev=%d hold=%.0f\n", out->api_reachable,
+          out->token_valid, out->email_verified, out->hold);
   for (size_t i = 0; i < out->n_notes; i++)
     fprintf(stderr, "  note %s-%s sev=%d: %s\n",
             td_words_note_type(out->notes[i].kind),
@@ -507,6 +503,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   td_state_t st;
+  double hold_until = 0; /* as td_sched holds it */
   td_state_init(&st);
   check_state(&st);
   double cert_expires = 0; /* kept across polls, as td_http keeps it */
@@ -598,8 +595,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     td_state_t prev = st;
     td_step_t out;
     memset(&out, 0xA5, sizeof(out)); /* no field may be left unset */
-    int may = td_state_may_poll(&st, now);
-    CHECK(may == 0 || may == 1);
+    int may = now >= hold_until;
     int tick = (op & 3) == 3 || ((op & 3) < 2 && !may);
     if (tick) {
       td_state_tick(&st, &pol, now, &out);
@@ -620,16 +616,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       int err = p.error != NULL && p.error[0] != '\0';
       double wait = p.retry_after > TD_STATE_MAX_WAIT ? TD_STATE_MAX_WAIT
                                                       : p.retry_after;
-      if (p.http_status == 429 && !err && wait > 0 && now + wait > now)
-        CHECK(!td_state_may_poll(&st, now));
+      if (p.http_status == 429 && !err && wait > 0)
+        CHECK(out.hold == wait);
+      CHECK(out.hold >= 0 && out.hold <= TD_STATE_MAX_WAIT);
+      if (out.hold > 0)
+        hold_until = now + out.hold;
     }
-#ifndef FUZZ_NO_WAIT_BOUND
-    /* However the clock moved, an account that may not poll now waits
-     * TD_STATE_MAX_WAIT at most from now: a clock set back after a
-     * Retry-After must not hold polls back by the size of the jump. */
-    CHECK(td_state_may_poll(&st, now) ||
-          st.not_before - now <= TD_STATE_MAX_WAIT);
-#endif
 
     /* td_text_clean on its own, any size and max. */
     if (p.error != NULL) {

@@ -2,14 +2,13 @@
 polled says so, and a healthy start says what it polls.
 
 The real collectd with a TokenFile account beside a healthy one on the
-same fake API: the file is deleted, emptied, replaced by a directory, and
+same fake API: the file is deleted, emptied, replaced by a FIFO, and
 put back; each time the account cannot be polled gives one FAILURE that
 names the file, and the first poll after it one OKAY; the healthy account
 beside it never hears of it."""
 
 import os
 import re
-import shutil
 
 from harness import Collectd, FakeAPI, account, inputs, wait_for
 from test_core import ca, check_clean
@@ -45,7 +44,9 @@ def test_unusable_token_file_is_a_failure_once_per_change_and_okay_after(d):
     breakages = (
         ("deleted", lambda: os.unlink(path), "No such file or directory"),
         ("emptied", lambda: open(path, "w").close(), "is empty"),
-        ("a directory", lambda: (os.unlink(path), os.mkdir(path)),
+        # In one step (rename), so that no poll sees the file missing.
+        ("a FIFO", lambda: (os.mkfifo(path + ".fifo"),
+                            os.rename(path + ".fifo", path)),
          "is not a regular file"),
     )
     try:
@@ -64,9 +65,8 @@ def test_unusable_token_file_is_a_failure_once_per_change_and_okay_after(d):
             assert wait_for(lambda: readable(cd)[-2:] == [0.0, 0.0], 10), what
             # One FAILURE per change, not one per poll.
             assert len(token_notes(cd)) == 2 * i + 1, token_notes(cd)
-            if os.path.isdir(path):
-                os.rmdir(path)
-            write_token(path)
+            write_token(path + ".new")
+            os.rename(path + ".new", path)
             assert wait_for(lambda: len(token_notes(cd)) == 2 * i + 2, 10), what
             assert token_notes(cd)[-1] == (
                 "OKAY", 'Account "filed": the token can be read again; '
