@@ -25,3 +25,32 @@ td_log_t td_verdict_news(td_text_once_t *last, const td_problem_t *pr) {
     return TD_LOG_PROBLEM;
   return key[0] == '\0' && had ? TD_LOG_RECOVERED : TD_LOG_NOTHING;
 }
+
+void td_verdict_remember(td_remind_t *r, const td_note_t *n, double now) {
+  if (n->severity == TD_SEV_OKAY) {
+    td_verdict_forget(r);
+    return;
+  }
+  r->note = *n;
+  r->since = now;
+  r->last = now;
+}
+
+void td_verdict_forget(td_remind_t *r) { memset(r, 0, sizeof(*r)); }
+
+/* A zeroed record (severity 0) stands for nothing, as an OKAY does. */
+static int stands(const td_remind_t *r) {
+  return r->note.severity == TD_SEV_FAILURE ||
+         r->note.severity == TD_SEV_WARNING;
+}
+
+int td_verdict_remind(td_remind_t *r, double repeat, double now) {
+  if (!stands(r) || !(repeat > 0))
+    return 0;
+  if (now < r->last)
+    r->last = now;
+  if (now - r->last < repeat)
+    return 0;
+  r->last = now;
+  return 1;
+}

@@ -7,8 +7,9 @@
  *
  * Sequences are tables: one row per poll with the notifications that poll
  * must raise, written "kind SEVERITY, kind SEVERITY" in the order of
- * td_note_kind_t, or "none". Every output of every step is also held to
- * the bounds of td_state.h (see check_bounds). */
+ * td_note_kind_t ("kind SEVERITY again" for a reminder), or "none". Every
+ * output of every step is also held to the bounds of td_state.h (see
+ * check_bounds). */
 #include "td_state.h"
 #include "td_answer.h"
 #include "td_nagios.h"
@@ -82,6 +83,31 @@ static const td_policy_t POL_EXPIRY_PATIENT = {
     .warning_days = 30,
     .failure_days = 7,
     .unreachable_after = 1000,
+};
+
+/* RepeatNotificationsAfter: an hour, two minutes, a day. */
+static const td_policy_t POL_REPEAT_HOUR = {
+    .account = "acme-prod",
+    .warning_days = 30,
+    .failure_days = 7,
+    .unreachable_after = 3,
+    .repeat_after = 3600,
+};
+static const td_policy_t POL_REPEAT_2MIN = {
+    .account = "acme-prod",
+    .warning_days = 30,
+    .failure_days = 7,
+    .unreachable_after = 3,
+    .repeat_after = 120,
+};
+static const td_policy_t POL_EXPIRY_REPEAT_DAY = {
+    .account = "acme-prod",
+    .has_expiry = 1,
+    .expires = T0 + 40 * DAY,
+    .warning_days = 30,
+    .failure_days = 7,
+    .unreachable_after = 1000,
+    .repeat_after = DAY,
 };
 
 /* ------------------------------------------------------------------ */
@@ -370,9 +396,10 @@ static const char *render_notes(const td_step_t *out) {
       if ((int)out->notes[i].kind != k)
         continue;
       size_t len = strlen(buf);
-      snprintf(buf + len, sizeof(buf) - len, "%s%s %s", len ? ", " : "",
+      snprintf(buf + len, sizeof(buf) - len, "%s%s %s%s", len ? ", " : "",
                kind_name(out->notes[i].kind),
-               severity_name(out->notes[i].severity));
+               severity_name(out->notes[i].severity),
+               out->notes[i].reminder ? " again" : "");
     }
   }
   for (size_t i = 0; i < out->n_notes; i++) {
@@ -792,6 +819,119 @@ static const sequence_t SEQUENCES[] = {
       {P_REVOKED, 34 * DAY,
        "token_valid FAILURE, api_reachable OKAY, token_expiry FAILURE"},
       {P_REVOKED, 50 * DAY, "none"},
+      END}},
+
+    /* Reminders (RepeatNotificationsAfter) */
+    {"reminders off: a token revoked for hours is notified once",
+     &POL_PLAIN,
+     {{P_VALID, 0, "none"},
+      {P_REVOKED, 60, "token_valid FAILURE"},
+      {P_REVOKED, 3660, "none"},
+      {P_REVOKED, 7260, "none"},
+      {P_REVOKED, 10860, "none"},
+      {P_REVOKED, 14460, "none"},
+      {P_VALID, 14520, "token_valid OKAY"},
+      END}},
+    {"reminders every hour: a revoked token comes again hourly until OKAY",
+     &POL_REPEAT_HOUR,
+     {{P_VALID, 0, "none"},
+      {P_REVOKED, 60, "token_valid FAILURE"},
+      {P_REVOKED, 1800, "none"},
+      {P_REVOKED, 3659, "none"},
+      {P_REVOKED, 3660, "token_valid FAILURE again"},
+      {P_REVOKED, 5400, "none"},
+      {P_REVOKED, 7260, "token_valid FAILURE again"},
+      {P_REVOKED, 10000, "none"},
+      {P_REVOKED, 10860, "token_valid FAILURE again"},
+      {P_VALID, 12000, "token_valid OKAY"},
+      {P_VALID, 15600, "none"},
+      {P_VALID, 19200, "none"},
+      {P_VALID, 90000, "none"},
+      END}},
+    {"the hour counts from the last reminder, not from each poll",
+     &POL_REPEAT_HOUR,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_REVOKED, 5000, "token_valid FAILURE again"},
+      {P_REVOKED, 8599, "none"},
+      {P_REVOKED, 8600, "token_valid FAILURE again"},
+      END}},
+    {"polls that cannot tell keep a rejection standing, and reminded",
+     &POL_REPEAT_HOUR,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_NO_ID, 3600, "token_valid FAILURE again"},
+      {P_BAD_JSON, 7200, "token_valid FAILURE again"},
+      {P_VALID, 7260, "token_valid OKAY"},
+      END}},
+    {"a rejection after an OKAY starts its hour afresh",
+     &POL_REPEAT_HOUR,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_VALID, 3000, "token_valid OKAY"},
+      {P_REVOKED, 3300, "token_valid FAILURE"},
+      {P_REVOKED, 3600, "none"},
+      {P_REVOKED, 6899, "none"},
+      {P_REVOKED, 6900, "token_valid FAILURE again"},
+      END}},
+    {"a clock set back restarts the hour from then",
+     &POL_REPEAT_HOUR,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_REVOKED, 3600, "token_valid FAILURE again"},
+      {P_REVOKED, 1800, "none"},
+      {P_REVOKED, 5399, "none"},
+      {P_REVOKED, 5400, "token_valid FAILURE again"},
+      END}},
+    {"an unreachable API is reminded while it lasts, its OKAY once",
+     &POL_REPEAT_2MIN,
+     {{P_REFUSED, 0, "none"},
+      {P_REFUSED, 60, "none"},
+      {P_REFUSED, 120, "api_reachable WARNING"},
+      {P_REFUSED, 180, "none"},
+      {P_TIMEOUT, 240, "api_reachable WARNING again"},
+      {P_UNAVAILABLE, 300, "none"},
+      {P_REFUSED, 360, "api_reachable WARNING again"},
+      {P_VALID, 420, "api_reachable OKAY"},
+      {P_VALID, 540, "none"},
+      {P_VALID, 660, "none"},
+      END}},
+    {"a rate limit is reminded during its wait, by the ticks",
+     &POL_REPEAT_2MIN,
+     {{P_RATE_LIMITED, 0, "rate_limited WARNING"},
+      {P_TICK, 60, "none"},
+      {P_TICK, 120, "rate_limited WARNING again"},
+      {P_TICK, 180, "none"},
+      {P_RATE_LIMITED_NO_WAIT, 240, "rate_limited WARNING again"},
+      {P_VALID, 300, "rate_limited OKAY"},
+      {P_TICK, 420, "none"},
+      END}},
+    {"each standing problem keeps its own reminders",
+     &POL_REPEAT_2MIN,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_REFUSED, 60, "none"},
+      {P_REFUSED, 120, "token_valid FAILURE again"},
+      {P_REFUSED, 180, "api_reachable WARNING"},
+      {P_REFUSED, 240, "token_valid FAILURE again"},
+      {P_REFUSED, 300, "api_reachable WARNING again"},
+      {P_REVOKED, 360, "token_valid FAILURE again, api_reachable OKAY"},
+      {P_VALID, 420, "token_valid OKAY"},
+      {P_VALID, 600, "none"},
+      END}},
+    {"a change of level restarts the reminders' day",
+     &POL_EXPIRY_REPEAT_DAY,
+     {{P_VALID, 0, "none"},
+      {P_VALID, 10.5 * DAY, "token_expiry WARNING"},
+      {P_VALID, 11 * DAY, "none"},
+      {P_VALID, 11.5 * DAY, "token_expiry WARNING again"},
+      {P_VALID, 12 * DAY, "none"},
+      {P_VALID, 33.25 * DAY, "token_expiry FAILURE"},
+      {P_VALID, 33.75 * DAY, "none"},
+      {P_VALID, 34.2 * DAY, "none"},
+      {P_VALID, 34.25 * DAY, "token_expiry FAILURE again"},
+      {P_VALID, 45 * DAY, "token_expiry FAILURE again"},
+      END}},
+    {"expiry reminders come from the ticks of a rate limit's wait too",
+     &POL_EXPIRY_REPEAT_DAY,
+     {{P_VALID, 20 * DAY, "token_expiry WARNING"},
+      {P_TICK, 20.5 * DAY, "none"},
+      {P_TICK, 21 * DAY, "token_expiry WARNING again"},
       END}},
 };
 
@@ -1813,6 +1953,92 @@ static void check_unreadable_and_first_poll(void) {
          "the FAILURE says why, naming the file");
 }
 
+/* A reminder is the note's message with when its problem was first
+ * notified, the facts that move brought up to date; it fits the bounds
+ * however long the message it repeats. */
+static void check_reminder_messages(void) {
+  td_state_t st;
+  td_step_t out;
+  const td_note_t *n;
+  td_state_init(&st);
+  run(&st, &POL_REPEAT_HOUR, P_REVOKED, T0, &out);
+  char first[TD_VERDICT_MAX_TEXT + 1];
+  snprintf(first, sizeof(first), "%s", out.notes[0].message);
+  run(&st, &POL_REPEAT_HOUR, P_REVOKED, T0 + 3600, &out);
+  n = find_note(&out, TD_NOTE_TOKEN_VALID);
+  char want[TD_VERDICT_MAX_TEXT * 2];
+  snprintf(want, sizeof(want),
+           "%.*s (reminder: standing since "
+           "2027-01-15T08:00:00Z).",
+           (int)strlen(first) - 1, first);
+  tap_is_str(n != NULL ? n->message : "(none)", want,
+             "a reminder is the FAILURE's message, then since when it "
+             "stands");
+  tap_ok(n != NULL && n->reminder == 1 && n->since == T0 &&
+             n->severity == TD_SEV_FAILURE,
+         "a reminder is marked as one, with its FAILURE's time and "
+         "severity");
+
+  td_state_init(&st);
+  run(&st, &POL_EXPIRY_REPEAT_DAY, P_VALID, T0 + 20 * DAY, &out);
+  run(&st, &POL_EXPIRY_REPEAT_DAY, P_VALID, T0 + 25 * DAY, &out);
+  n = find_note(&out, TD_NOTE_TOKEN_EXPIRY);
+  check_message_has(n != NULL ? n->message : "(none)",
+                    "an expiry reminder gives the days left now",
+                    (const char *const[]){"expires in 15.0 days",
+                                          "(reminder: standing since "
+                                          "2027-02-04T08:00:00Z).",
+                                          NULL},
+                    (const char *const[]){"20.0 days", NULL});
+  run(&st, &POL_EXPIRY_REPEAT_DAY, P_VALID, T0 + 41 * DAY, &out);
+  run(&st, &POL_EXPIRY_REPEAT_DAY, P_VALID, T0 + 43 * DAY, &out);
+  n = find_note(&out, TD_NOTE_TOKEN_EXPIRY);
+  check_message_has(n != NULL ? n->message : "(none)",
+                    "once the date has passed, the reminder says it expired",
+                    (const char *const[]){"the token expired on",
+                                          "(reminder: standing since "
+                                          "2027-02-25T08:00:00Z).",
+                                          NULL},
+                    NULL);
+
+  /* A message at its longest: a long account name, a long reason. */
+  td_policy_t pol = POL_REPEAT_HOUR;
+  char name[128];
+  memset(name, 'n', sizeof(name) - 1);
+  name[sizeof(name) - 1] = '\0';
+  pol.account = name;
+  td_account_info_t info = INFO_REVOKED;
+  memset(info.reason, 'r', TD_VERDICT_MAX_REASON);
+  info.reason[TD_VERDICT_MAX_REASON] = '\0';
+  td_poll_t p = POLLS[P_REVOKED].poll;
+  p.info = &info;
+  td_state_init(&st);
+  step_and_word(&st, &pol, &p, T0, &out);
+  step_and_word(&st, &pol, &p, T0 + 3600, &out);
+  check_bounds(&out, 0, "reminder of a long message");
+  n = find_note(&out, TD_NOTE_TOKEN_VALID);
+  const char *end = "(reminder: standing since 2027-01-15T08:00:00Z).";
+  size_t len = n != NULL ? strlen(n->message) : 0;
+  tap_ok(n != NULL && len <= TD_VERDICT_MAX_TEXT && len > strlen(end) &&
+             strcmp(n->message + len - strlen(end), end) == 0,
+         "a reminder of a message cut at %d bytes still ends saying it is "
+         "one",
+         TD_VERDICT_MAX_TEXT);
+
+  /* The user-change WARNING is an event without a state: never repeated. */
+  td_account_info_t mine, other;
+  td_poll_t a = answer_for(&mine, "BADA55", "you@example.com");
+  td_poll_t b = answer_for(&other, "C0FFEE", "someone@example.com");
+  td_state_init(&st);
+  step_and_word(&st, &POL_REPEAT_HOUR, &a, T0, &out);
+  step_and_word(&st, &POL_REPEAT_HOUR, &b, T0 + 60, &out);
+  tap_is_str(render_notes(&out), "token_valid WARNING",
+             "another user's token: the user-change WARNING");
+  step_and_word(&st, &POL_REPEAT_HOUR, &b, T0 + 7200, &out);
+  tap_is_str(render_notes(&out), "none",
+             "two hours on, the user-change WARNING is not repeated");
+}
+
 int main(void) {
   check_note_types();
   check_unreadable_and_first_poll();
@@ -1834,6 +2060,7 @@ int main(void) {
   check_odd_inputs();
   check_sanitize();
   check_nagios();
+  check_reminder_messages();
 
   tap_ok(bounds_first_broken == NULL,
          "every output of all %zu steps keeps td_state.h's bounds: notes, "
