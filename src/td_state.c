@@ -340,21 +340,25 @@ static void remind_step(td_state_t *st, const td_policy_t *pol, double now,
                         td_step_t *out) {
   size_t noted = out->n_notes;
   td_note_t *n;
-  for (size_t i = 0; i < noted; i++)
-    if (out->notes[i].event != TD_EV_TOKEN_NEW_USER) /* an event only */
-      td_verdict_remember(&st->remind[out->notes[i].kind], &out->notes[i], now);
-  for (int k = 0; k < TD_NOTE_KINDS; k++) {
+  for (size_t i = 0; i < noted; i++) {
+    const td_note_t *m = &out->notes[i];
+    if (m->event == TD_EV_TOKEN_NEW_USER || m->kind >= TD_STATE_KINDS)
+      continue; /* an event without a state */
+    td_verdict_remember(&st->remind[m->kind], m->severity, now);
+    st->reminded[m->kind] = *m;
+  }
+  for (int k = 0; k < TD_STATE_KINDS; k++) {
     td_remind_t *r = &st->remind[k];
     if (standing(st, (td_note_kind_t)k) < TD_LEVEL_WARNING) {
       td_verdict_forget(r);
       continue;
     }
     if (raised(out, noted, (td_note_kind_t)k) ||
-        !td_verdict_remind(r, pol->repeat_after, now) ||
-        (n = add_note(out, (td_note_kind_t)k, r->note.severity,
-                      r->note.event)) == NULL)
+        out->n_notes >= TD_STATE_MAX_NOTES ||
+        !td_verdict_remind(r, pol->repeat_after, now))
       continue;
-    *n = r->note;
+    n = &out->notes[out->n_notes++];
+    *n = st->reminded[k];
     n->reminder = 1;
     n->since = r->since;
     n->message[0] = '\0';

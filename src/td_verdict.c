@@ -26,26 +26,20 @@ td_log_t td_verdict_news(td_text_once_t *last, const td_problem_t *pr) {
   return key[0] == '\0' && had ? TD_LOG_RECOVERED : TD_LOG_NOTHING;
 }
 
-void td_verdict_remember(td_remind_t *r, const td_note_t *n, double now) {
-  if (n->severity == TD_SEV_OKAY) {
+void td_verdict_remember(td_remind_t *r, td_severity_t sev, double now) {
+  if (sev == TD_SEV_OKAY) {
     td_verdict_forget(r);
     return;
   }
-  r->note = *n;
+  r->stands = 1;
   r->since = now;
   r->last = now;
 }
 
 void td_verdict_forget(td_remind_t *r) { memset(r, 0, sizeof(*r)); }
 
-/* A zeroed record (severity 0) stands for nothing, as an OKAY does. */
-static int stands(const td_remind_t *r) {
-  return r->note.severity == TD_SEV_FAILURE ||
-         r->note.severity == TD_SEV_WARNING;
-}
-
 int td_verdict_remind(td_remind_t *r, double repeat, double now) {
-  if (!stands(r) || !(repeat > 0))
+  if (!r->stands || !(repeat > 0))
     return 0;
   if (now < r->last)
     r->last = now;

@@ -94,11 +94,11 @@ typedef struct {
   char message[TD_VERDICT_MAX_TEXT + 1]; /* filled by td_words */
 } td_note_t;
 
-/* A standing problem's reminders: the note that reported it, when that
- * went out and when the last reminder did. A zeroed record, or one whose
- * note is an OKAY, stands for nothing. */
+/* A standing problem's reminder clock: when the note that reported it
+ * went out and when the last reminder did. A zeroed one stands for
+ * nothing. */
 typedef struct {
-  td_note_t note;
+  int stands;
   double since; /* epoch seconds */
   double last;  /* epoch seconds */
 } td_remind_t;
@@ -143,9 +143,9 @@ td_note_t *td_verdict_note(td_note_t *n, td_note_kind_t kind,
  * without one after a problem, else TD_LOG_NOTHING. last remembers. */
 td_log_t td_verdict_news(td_text_once_t *last, const td_problem_t *pr);
 
-/* Hears a note a step raised at now: a WARNING or a FAILURE (re)starts
- * r's reminders from now, an OKAY ends them. */
-void td_verdict_remember(td_remind_t *r, const td_note_t *n, double now);
+/* Hears a note of the problem r watches, raised at now with severity
+ * sev: a WARNING or a FAILURE (re)starts r from now, an OKAY ends it. */
+void td_verdict_remember(td_remind_t *r, td_severity_t sev, double now);
 
 /* Forgets r: no reminder follows until a note starts one again. */
 void td_verdict_forget(td_remind_t *r);
