@@ -85,31 +85,6 @@ static const td_policy_t POL_EXPIRY_PATIENT = {
     .unreachable_after = 1000,
 };
 
-/* RepeatNotificationsAfter: an hour, two minutes, a day. */
-static const td_policy_t POL_REPEAT_HOUR = {
-    .account = "acme-prod",
-    .warning_days = 30,
-    .failure_days = 7,
-    .unreachable_after = 3,
-    .repeat_after = 3600,
-};
-static const td_policy_t POL_REPEAT_2MIN = {
-    .account = "acme-prod",
-    .warning_days = 30,
-    .failure_days = 7,
-    .unreachable_after = 3,
-    .repeat_after = 120,
-};
-static const td_policy_t POL_EXPIRY_REPEAT_DAY = {
-    .account = "acme-prod",
-    .has_expiry = 1,
-    .expires = T0 + 40 * DAY,
-    .warning_days = 30,
-    .failure_days = 7,
-    .unreachable_after = 1000,
-    .repeat_after = DAY,
-};
-
 /* ------------------------------------------------------------------ */
 /* Polls                                                               */
 
@@ -821,9 +796,37 @@ static const sequence_t SEQUENCES[] = {
       {P_REVOKED, 50 * DAY, "none"},
       END}},
 
-    /* Reminders (RepeatNotificationsAfter) */
+};
+
+static void run_sequence(const char *name, const td_policy_t *pol,
+                         const step_t *steps) {
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  for (size_t i = 0; steps[i].notes != NULL; i++) {
+    run(&st, pol, steps[i].poll, T0 + steps[i].t, &out);
+    tap_is_str(render_notes(&out), steps[i].notes, "%s: poll %zu (%s)", name,
+               i + 1, POLLS[steps[i].poll].name);
+  }
+}
+
+static void check_sequences(void) {
+  for (size_t s = 0; s < sizeof(SEQUENCES) / sizeof(SEQUENCES[0]); s++)
+    run_sequence(SEQUENCES[s].name, SEQUENCES[s].pol, SEQUENCES[s].steps);
+}
+
+/* Reminders: the sequences of a policy with RepeatNotificationsAfter. */
+typedef struct {
+  const char *name;
+  const td_policy_t *pol;
+  double repeat_after; /* seconds */
+  step_t steps[24];
+} reminders_t;
+
+static const reminders_t REMINDERS[] = {
     {"reminders off: a token revoked for hours is notified once",
      &POL_PLAIN,
+     0,
      {{P_VALID, 0, "none"},
       {P_REVOKED, 60, "token_valid FAILURE"},
       {P_REVOKED, 3660, "none"},
@@ -833,7 +836,8 @@ static const sequence_t SEQUENCES[] = {
       {P_VALID, 14520, "token_valid OKAY"},
       END}},
     {"reminders every hour: a revoked token comes again hourly until OKAY",
-     &POL_REPEAT_HOUR,
+     &POL_PLAIN,
+     3600,
      {{P_VALID, 0, "none"},
       {P_REVOKED, 60, "token_valid FAILURE"},
       {P_REVOKED, 1800, "none"},
@@ -849,21 +853,24 @@ static const sequence_t SEQUENCES[] = {
       {P_VALID, 90000, "none"},
       END}},
     {"the hour counts from the last reminder, not from each poll",
-     &POL_REPEAT_HOUR,
+     &POL_PLAIN,
+     3600,
      {{P_REVOKED, 0, "token_valid FAILURE"},
       {P_REVOKED, 5000, "token_valid FAILURE again"},
       {P_REVOKED, 8599, "none"},
       {P_REVOKED, 8600, "token_valid FAILURE again"},
       END}},
     {"polls that cannot tell keep a rejection standing, and reminded",
-     &POL_REPEAT_HOUR,
+     &POL_PLAIN,
+     3600,
      {{P_REVOKED, 0, "token_valid FAILURE"},
       {P_NO_ID, 3600, "token_valid FAILURE again"},
       {P_BAD_JSON, 7200, "token_valid FAILURE again"},
       {P_VALID, 7260, "token_valid OKAY"},
       END}},
     {"a rejection after an OKAY starts its hour afresh",
-     &POL_REPEAT_HOUR,
+     &POL_PLAIN,
+     3600,
      {{P_REVOKED, 0, "token_valid FAILURE"},
       {P_VALID, 3000, "token_valid OKAY"},
       {P_REVOKED, 3300, "token_valid FAILURE"},
@@ -872,7 +879,8 @@ static const sequence_t SEQUENCES[] = {
       {P_REVOKED, 6900, "token_valid FAILURE again"},
       END}},
     {"a clock set back restarts the hour from then",
-     &POL_REPEAT_HOUR,
+     &POL_PLAIN,
+     3600,
      {{P_REVOKED, 0, "token_valid FAILURE"},
       {P_REVOKED, 3600, "token_valid FAILURE again"},
       {P_REVOKED, 1800, "none"},
@@ -880,7 +888,8 @@ static const sequence_t SEQUENCES[] = {
       {P_REVOKED, 5400, "token_valid FAILURE again"},
       END}},
     {"an unreachable API is reminded while it lasts, its OKAY once",
-     &POL_REPEAT_2MIN,
+     &POL_PLAIN,
+     120,
      {{P_REFUSED, 0, "none"},
       {P_REFUSED, 60, "none"},
       {P_REFUSED, 120, "api_reachable WARNING"},
@@ -893,7 +902,8 @@ static const sequence_t SEQUENCES[] = {
       {P_VALID, 660, "none"},
       END}},
     {"a rate limit is reminded during its wait, by the ticks",
-     &POL_REPEAT_2MIN,
+     &POL_PLAIN,
+     120,
      {{P_RATE_LIMITED, 0, "rate_limited WARNING"},
       {P_TICK, 60, "none"},
       {P_TICK, 120, "rate_limited WARNING again"},
@@ -903,7 +913,8 @@ static const sequence_t SEQUENCES[] = {
       {P_TICK, 420, "none"},
       END}},
     {"each standing problem keeps its own reminders",
-     &POL_REPEAT_2MIN,
+     &POL_PLAIN,
+     120,
      {{P_REVOKED, 0, "token_valid FAILURE"},
       {P_REFUSED, 60, "none"},
       {P_REFUSED, 120, "token_valid FAILURE again"},
@@ -915,7 +926,8 @@ static const sequence_t SEQUENCES[] = {
       {P_VALID, 600, "none"},
       END}},
     {"a change of level restarts the reminders' day",
-     &POL_EXPIRY_REPEAT_DAY,
+     &POL_EXPIRY_PATIENT,
+     DAY,
      {{P_VALID, 0, "none"},
       {P_VALID, 10.5 * DAY, "token_expiry WARNING"},
       {P_VALID, 11 * DAY, "none"},
@@ -928,25 +940,19 @@ static const sequence_t SEQUENCES[] = {
       {P_VALID, 45 * DAY, "token_expiry FAILURE again"},
       END}},
     {"expiry reminders come from the ticks of a rate limit's wait too",
-     &POL_EXPIRY_REPEAT_DAY,
+     &POL_EXPIRY_PATIENT,
+     DAY,
      {{P_VALID, 20 * DAY, "token_expiry WARNING"},
       {P_TICK, 20.5 * DAY, "none"},
       {P_TICK, 21 * DAY, "token_expiry WARNING again"},
       END}},
 };
 
-static void check_sequences(void) {
-  for (size_t s = 0; s < sizeof(SEQUENCES) / sizeof(SEQUENCES[0]); s++) {
-    const sequence_t *seq = &SEQUENCES[s];
-    td_state_t st;
-    td_step_t out;
-    td_state_init(&st);
-    for (size_t i = 0; seq->steps[i].notes != NULL; i++) {
-      const step_t *step = &seq->steps[i];
-      run(&st, seq->pol, step->poll, T0 + step->t, &out);
-      tap_is_str(render_notes(&out), step->notes, "%s: poll %zu (%s)",
-                 seq->name, i + 1, POLLS[step->poll].name);
-    }
+static void check_reminders(void) {
+  for (size_t s = 0; s < sizeof(REMINDERS) / sizeof(REMINDERS[0]); s++) {
+    td_policy_t pol = *REMINDERS[s].pol;
+    pol.repeat_after = REMINDERS[s].repeat_after;
+    run_sequence(REMINDERS[s].name, &pol, REMINDERS[s].steps);
   }
 }
 
@@ -1957,14 +1963,17 @@ static void check_unreadable_and_first_poll(void) {
  * notified, the facts that move brought up to date; it fits the bounds
  * however long the message it repeats. */
 static void check_reminder_messages(void) {
+  td_policy_t hourly = POL_PLAIN, daily = POL_EXPIRY_PATIENT;
+  hourly.repeat_after = 3600;
+  daily.repeat_after = DAY;
   td_state_t st;
   td_step_t out;
   const td_note_t *n;
   td_state_init(&st);
-  run(&st, &POL_REPEAT_HOUR, P_REVOKED, T0, &out);
+  run(&st, &hourly, P_REVOKED, T0, &out);
   char first[TD_VERDICT_MAX_TEXT + 1];
   snprintf(first, sizeof(first), "%s", out.notes[0].message);
-  run(&st, &POL_REPEAT_HOUR, P_REVOKED, T0 + 3600, &out);
+  run(&st, &hourly, P_REVOKED, T0 + 3600, &out);
   n = find_note(&out, TD_NOTE_TOKEN_VALID);
   char want[TD_VERDICT_MAX_TEXT * 2];
   snprintf(want, sizeof(want),
@@ -1980,8 +1989,8 @@ static void check_reminder_messages(void) {
          "severity");
 
   td_state_init(&st);
-  run(&st, &POL_EXPIRY_REPEAT_DAY, P_VALID, T0 + 20 * DAY, &out);
-  run(&st, &POL_EXPIRY_REPEAT_DAY, P_VALID, T0 + 25 * DAY, &out);
+  run(&st, &daily, P_VALID, T0 + 20 * DAY, &out);
+  run(&st, &daily, P_VALID, T0 + 25 * DAY, &out);
   n = find_note(&out, TD_NOTE_TOKEN_EXPIRY);
   check_message_has(n != NULL ? n->message : "(none)",
                     "an expiry reminder gives the days left now",
@@ -1990,8 +1999,8 @@ static void check_reminder_messages(void) {
                                           "2027-02-04T08:00:00Z).",
                                           NULL},
                     (const char *const[]){"20.0 days", NULL});
-  run(&st, &POL_EXPIRY_REPEAT_DAY, P_VALID, T0 + 41 * DAY, &out);
-  run(&st, &POL_EXPIRY_REPEAT_DAY, P_VALID, T0 + 43 * DAY, &out);
+  run(&st, &daily, P_VALID, T0 + 41 * DAY, &out);
+  run(&st, &daily, P_VALID, T0 + 43 * DAY, &out);
   n = find_note(&out, TD_NOTE_TOKEN_EXPIRY);
   check_message_has(n != NULL ? n->message : "(none)",
                     "once the date has passed, the reminder says it expired",
@@ -2002,7 +2011,7 @@ static void check_reminder_messages(void) {
                     NULL);
 
   /* A message at its longest: a long account name, a long reason. */
-  td_policy_t pol = POL_REPEAT_HOUR;
+  td_policy_t pol = hourly;
   char name[128];
   memset(name, 'n', sizeof(name) - 1);
   name[sizeof(name) - 1] = '\0';
@@ -2030,11 +2039,11 @@ static void check_reminder_messages(void) {
   td_poll_t a = answer_for(&mine, "BADA55", "you@example.com");
   td_poll_t b = answer_for(&other, "C0FFEE", "someone@example.com");
   td_state_init(&st);
-  step_and_word(&st, &POL_REPEAT_HOUR, &a, T0, &out);
-  step_and_word(&st, &POL_REPEAT_HOUR, &b, T0 + 60, &out);
+  step_and_word(&st, &hourly, &a, T0, &out);
+  step_and_word(&st, &hourly, &b, T0 + 60, &out);
   tap_is_str(render_notes(&out), "token_valid WARNING",
              "another user's token: the user-change WARNING");
-  step_and_word(&st, &POL_REPEAT_HOUR, &b, T0 + 7200, &out);
+  step_and_word(&st, &hourly, &b, T0 + 7200, &out);
   tap_is_str(render_notes(&out), "none",
              "two hours on, the user-change WARNING is not repeated");
 }
@@ -2047,6 +2056,7 @@ int main(void) {
   check_expect_user();
   check_values();
   check_sequences();
+  check_reminders();
   check_timeleft();
   check_tick_fills_output();
   check_expiry_first_poll();
