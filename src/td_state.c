@@ -280,6 +280,9 @@ static void tls_step(td_state_t *st, const td_policy_t *pol,
   deadline_step(&st->tls_expiry, left, pol->tls_warning_days,
                 pol->tls_failure_days, TD_NOTE_TLS_EXPIRY, events,
                 p->cert_expires, out);
+  /* A reminder speaks of the certificate seen last: a renewed one may
+   * still be close to its expiry. */
+  st->reminded[TD_NOTE_TLS_EXPIRY].when = p->cert_expires;
 }
 
 /* The level a note kind of the account stands at now. */

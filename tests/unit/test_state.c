@@ -2034,6 +2034,39 @@ static void check_reminder_messages(void) {
          "one",
          TD_VERDICT_MAX_TEXT);
 
+  /* The API's certificate: its reminders give the days left now, and a
+   * FAILURE that falls to the warning window without a note (a renewal
+   * into it) is reminded as the WARNING it now is. */
+  td_policy_t tls = hourly;
+  tls.tls_warning_days = 14;
+  tls.tls_failure_days = 3;
+  td_account_info_t cert_info;
+  td_poll_t c = answer_for(&cert_info, "BADA55", "you@example.com");
+  const struct {
+    double t, cert_days; /* the certificate's days left at T0 */
+    const char *notes, *has;
+  } certs[] = {
+      {0, 10, "tls_expiry WARNING", "expires in 10.0 days"},
+      {3600, 10, "tls_expiry WARNING again", "expires in 10.0 days (2027"},
+      {4 * 3600, 2, "tls_expiry FAILURE", "expires in 1.8 days"},
+      {5 * 3600, 2, "tls_expiry FAILURE again", "expires in 1.8 days (2027"},
+      {6 * 3600, 5, "tls_expiry WARNING again",
+       "expires in 4.8 days (2027-01-20T08:00:00Z) (reminder"},
+  };
+  td_state_init(&st);
+  for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+    c.cert_expires = T0 + certs[i].cert_days * DAY;
+    step_and_word(&st, &tls, &c, T0 + certs[i].t, &out);
+    check_bounds(&out, 0, "TLS reminder");
+    n = find_note(&out, TD_NOTE_TLS_EXPIRY);
+    tap_is_str(render_notes(&out), certs[i].notes,
+               "certificate at %.0f s, %.0f days left at the start: notes",
+               certs[i].t, certs[i].cert_days);
+    check_message_has(n != NULL ? n->message : "(none)",
+                      "and its message says how many days are left now",
+                      (const char *const[]){certs[i].has, NULL}, NULL);
+  }
+
   /* The user-change WARNING is an event without a state: never repeated. */
   td_account_info_t mine, other;
   td_poll_t a = answer_for(&mine, "BADA55", "you@example.com");
