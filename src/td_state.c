@@ -298,6 +298,8 @@ static td_level_t standing(const td_state_t *st, td_note_kind_t kind) {
     return st->rate_limited ? TD_LEVEL_WARNING : TD_LEVEL_OK;
   case TD_NOTE_TLS_EXPIRY:
     return st->tls_expiry;
+  case TD_NOTE_TOKEN_READABLE:
+    return st->readable;
   default: /* the organizations' kinds: td_orgstate's */
     return TD_LEVEL_UNKNOWN;
   }
@@ -345,12 +347,12 @@ static void remind_step(td_state_t *st, const td_policy_t *pol, double now,
   td_note_t *n;
   for (size_t i = 0; i < noted; i++) {
     const td_note_t *m = &out->notes[i];
-    if (m->event == TD_EV_TOKEN_NEW_USER || m->kind >= TD_STATE_KINDS)
+    if (m->event == TD_EV_TOKEN_NEW_USER || (size_t)m->kind >= TD_NOTE_KINDS)
       continue; /* an event without a state */
     td_verdict_remember(&st->remind[m->kind], m->severity, now);
     st->reminded[m->kind] = *m;
   }
-  for (int k = 0; k < TD_STATE_KINDS; k++) {
+  for (int k = 0; k < TD_NOTE_KINDS; k++) {
     td_remind_t *r = &st->remind[k];
     if (standing(st, (td_note_kind_t)k) < TD_LEVEL_WARNING) {
       td_verdict_forget(r);
@@ -387,6 +389,10 @@ void td_state_unreadable(td_state_t *st, const td_policy_t *pol,
     keep(n->text, sizeof(n->text), why);
   st->readable = TD_LEVEL_FAILURE;
   expiry_step(st, pol, now, out);
+  /* A reminder says why the token cannot be read now. */
+  td_note_t *was = &st->reminded[TD_NOTE_TOKEN_READABLE];
+  keep(was->text, sizeof(was->text), why);
+  remind_step(st, pol, now, out);
 }
 
 /* A poll was made, so the token could be read. */

@@ -19,10 +19,6 @@
                                      (2 with a user change), reachability,
                                      rate limit, token and TLS expiry */
 
-/* The account's note kinds come first in td_note_kind_t, up to TLS
- * expiry; the organizations' are td_orgstate's. */
-#define TD_STATE_KINDS (TD_NOTE_TLS_EXPIRY + 1)
-
 /* The account's settings the state machine (and its wording) needs. */
 typedef struct {
   const char *account;      /* name, for td_words; NULL or "": none */
@@ -81,10 +77,11 @@ typedef struct {
   unsigned failures;  /* consecutive failed polls */
   td_text_once_t problem; /* the last problem logged, as a key */
   char last_id[TD_EXTRACT_MAX_STRING + 1]; /* account id at the last 200 */
-  /* Per note kind of the account, its standing problem's reminder clock
-   * and the note that reported it. */
-  td_remind_t remind[TD_STATE_KINDS];
-  td_note_t reminded[TD_STATE_KINDS];
+  /* Per note kind, its standing problem's reminder clock and the note
+   * that reported it (the organizations' kinds stay unused: td_orgstate
+   * reminds of those). */
+  td_remind_t remind[TD_NOTE_KINDS];
+  td_note_t reminded[TD_NOTE_KINDS];
 } td_state_t;
 
 void td_state_init(td_state_t *st);

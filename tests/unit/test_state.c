@@ -2067,6 +2067,32 @@ static void check_reminder_messages(void) {
                       (const char *const[]){certs[i].has, NULL}, NULL);
   }
 
+  /* A token that cannot be read: reminded while no poll can be made, with
+   * why it cannot be read now; the poll that reads it sends one OKAY. */
+  td_state_init(&st);
+  td_state_unreadable(&st, &hourly, "TokenFile \"/x\" cannot be opened", T0,
+                      &out);
+  td_state_unreadable(&st, &hourly, "TokenFile \"/x\" is empty", T0 + 1800,
+                      &out);
+  tap_is_str(render_notes(&out), "none", "unreadable for half an hour: none");
+  td_state_unreadable(&st, &hourly, "TokenFile \"/x\" is empty", T0 + 3600,
+                      &out);
+  td_words_step(&hourly, &out);
+  tap_is_str(render_notes(&out), "token_readable FAILURE again",
+             "unreadable for an hour: the FAILURE again");
+  n = find_note(&out, TD_NOTE_TOKEN_READABLE);
+  check_message_has(n != NULL ? n->message : "(none)",
+                    "and it says why the token cannot be read now",
+                    (const char *const[]){"(TokenFile \"/x\" is empty)",
+                                          "(reminder: standing since "
+                                          "2027-01-15T08:00:00Z).",
+                                          NULL},
+                    (const char *const[]){"cannot be opened", NULL});
+  step_and_word(&st, &hourly, &POLLS[P_VALID].poll, T0 + 3660, &out);
+  tap_is_str(render_notes(&out), "token_readable OKAY", "read again: the OKAY");
+  step_and_word(&st, &hourly, &POLLS[P_VALID].poll, T0 + 9000, &out);
+  tap_is_str(render_notes(&out), "none", "and no reminder after it");
+
   /* The user-change WARNING is an event without a state: never repeated. */
   td_account_info_t mine, other;
   td_poll_t a = answer_for(&mine, "BADA55", "you@example.com");
