@@ -51,14 +51,14 @@ typedef enum {
   TD_EV_REACHABLE,        /* status, failures */
   TD_EV_RATE_LIMITED,     /* number = the wait in seconds, 0: none given */
   TD_EV_RATE_LIMIT_OVER,
-  TD_EV_EXPIRY_NEAR,      /* number = days left, when = the date */
-  TD_EV_EXPIRED,          /* when = the date */
-  TD_EV_EXPIRY_FAR,       /* no longer close */
-  TD_EV_TLS_EXPIRY_NEAR,  /* number = days left, when = the date */
-  TD_EV_TLS_EXPIRED,      /* when */
-  TD_EV_TLS_EXPIRY_FAR,   /* when */
-  TD_EV_ORG_USAGE_HIGH,   /* number = usage %, limit = the warning % */
-  TD_EV_ORG_USAGE_OK,     /* number, limit */
+  TD_EV_EXPIRY_NEAR,     /* number = days left, when = the date */
+  TD_EV_EXPIRED,         /* when = the date */
+  TD_EV_EXPIRY_FAR,      /* no longer close */
+  TD_EV_TLS_EXPIRY_NEAR, /* number = days left, when = the date */
+  TD_EV_TLS_EXPIRED,     /* when */
+  TD_EV_TLS_EXPIRY_FAR,  /* when */
+  TD_EV_ORG_USAGE_HIGH,  /* number = usage %, limit = the warning % */
+  TD_EV_ORG_USAGE_OK,    /* number, limit */
   TD_EV_ORG_RESTRICTED,
   TD_EV_ORG_UNRESTRICTED,
   TD_EV_TOKEN_UNREADABLE, /* text = why, in td_words' words */

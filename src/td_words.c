@@ -380,8 +380,8 @@ static void word_org(const td_policy_t *pol, const td_note_t *n, char *dst,
 }
 
 /* The token could not be read, and so the account is not polled. */
-static void word_readable(const td_policy_t *pol, const td_note_t *n,
-                          char *dst, size_t size) {
+static void word_readable(const td_policy_t *pol, const td_note_t *n, char *dst,
+                          size_t size) {
   char why[TD_VERDICT_MAX_ERROR + 1];
   td_text_clean(why, sizeof(why), n->text, TD_VERDICT_MAX_ERROR);
   if (n->event == TD_EV_TOKEN_UNREADABLE)

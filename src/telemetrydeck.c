@@ -568,8 +568,8 @@ static void token_unreadable(account_t *a, unsigned job) {
   td_sched_dropped(&sched, job, mono_now());
   if (job != a->job)
     return;
-  td_state_unreadable(&a->state, &a->policy, a->token_problem.last,
-                      wall_now(), &step);
+  td_state_unreadable(&a->state, &a->policy, a->token_problem.last, wall_now(),
+                      &step);
   dispatch_step(a, &step, 0);
   first_poll_done(a, &step);
 }
@@ -865,9 +865,8 @@ static int tdc_init(void) {
    * TD_WATCH_INTERVAL, so it costs the daemon a wake-up per poll at no
    * interval. */
   cdtime_t watch = DOUBLE_TO_CDTIME_T(TD_WATCH_INTERVAL);
-  return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read,
-                                      shortest > watch ? shortest : watch,
-                                      NULL);
+  return plugin_register_complex_read(
+      NULL, PLUGIN_NAME, tdc_read, shortest > watch ? shortest : watch, NULL);
 }
 
 static int tdc_shutdown(void) {

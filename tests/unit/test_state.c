@@ -1242,9 +1242,9 @@ static void check_log(void) {
     for (size_t j = 0; j < strlen(cases[i].want); j++) {
       run(&st, &POL_PLAIN, cases[i].polls[j], T0 + 60.0 * j, &out);
       got[j] = out.log[0] == '\0'         ? '-'
-               : out.log_is_problem         ? 'P'
-               : out.news == TD_LOG_FIRST   ? 'F'
-                                            : 'R';
+               : out.log_is_problem       ? 'P'
+               : out.news == TD_LOG_FIRST ? 'F'
+                                          : 'R';
     }
     tap_is_str(got, cases[i].want, "%s", cases[i].what);
   }
