@@ -334,3 +334,34 @@ def test_revoked_token_is_reminded_every_second_until_okay(d):
         cd.stop()
         fake.stop()
     check_clean(d, cd)
+
+
+def test_unreadable_token_file_is_reminded_until_it_can_be_read(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
+    path = os.path.join(inputs(d), "main.token")
+    cd = Collectd(d, account("main", fake.url(), token_file=path, CACert=ca(),
+                             Interval=0.3, RepeatNotificationsAfter=1),
+                  interval=0.3)
+    try:
+        seen = _arrivals(cd, "token_readable", 4.0)
+        notes = [n for _, n in seen]
+        assert len(notes) >= 3, (notes, cd.log()[-2000:])
+        assert notes[0]["severity"] == "FAILURE", notes
+        assert "reminder" not in notes[0]["message"], notes
+        for n in notes[1:]:
+            assert n["severity"] == "FAILURE", n
+            assert "No such file or directory" in n["message"], n
+            assert "(reminder: standing since " in n["message"], n
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, (TOKEN + "\n").encode())
+        os.close(fd)
+        assert wait_for(lambda: cd.notes("main", "token_readable")[-1]
+                        ["severity"] == "OKAY", 10), cd.log()[-2000:]
+        count = len(cd.notes("main", "token_readable"))
+        time.sleep(2.5)
+        assert len(cd.notes("main", "token_readable")) == count
+        assert cd.last("main", "bool-token_valid") == 1
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
