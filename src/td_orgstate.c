@@ -140,9 +140,12 @@ void td_orgstate_step(td_orgstate_t *st, double usage_warning_percent,
     const td_org_t *org = &list->orgs[i];
     const td_org_level_t *before = find(st, idents[i]);
     td_org_level_t *now = &next[kept++];
+    if (before != NULL)
+      *now = *before; /* its levels and reminder clocks */
+    else
+      *now = (td_org_level_t){.usage = TD_LEVEL_UNKNOWN,
+                              .restricted = TD_LEVEL_UNKNOWN};
     memcpy(now->ident, idents[i], sizeof(now->ident));
-    now->usage = before ? before->usage : TD_LEVEL_UNKNOWN;
-    now->restricted = before ? before->restricted : TD_LEVEL_UNKNOWN;
     double usage = 0;
     int has_usage = usage_in_percent(org, scale, &usage);
     if (has_usage) {
@@ -165,4 +168,65 @@ void td_orgstate_step(td_orgstate_t *st, double usage_warning_percent,
     snprintf(counts, sizeof(counts), "%zu|%zu", out->dropped,
              out->duplicates);
   out->log_left_out = td_text_once(&st->left_out, counts);
+}
+
+static td_org_level_t *find_level(td_orgstate_t *st, const char *ident) {
+  for (size_t i = 0; i < st->count; i++)
+    if (strcmp(st->orgs[i].ident, ident) == 0)
+      return &st->orgs[i];
+  return NULL;
+}
+
+static int noted(const td_orgstate_step_t *out, size_t upto,
+                 td_note_kind_t kind, const char *ident) {
+  for (size_t i = 0; i < upto; i++)
+    if (out->notes[i].kind == kind &&
+        strcmp(out->notes[i].instance, ident) == 0)
+      return 1;
+  return 0;
+}
+
+/* A reminder of kind for the organization, if one is due. */
+static td_note_t *remind_one(td_orgstate_step_t *out, size_t upto,
+                             td_remind_t *r, td_note_kind_t kind,
+                             td_severity_t sev, td_event_t ev,
+                             const char *ident, double repeat, double now) {
+  td_note_t *n;
+  if (noted(out, upto, kind, ident) ||
+      out->n_notes >= sizeof(out->notes) / sizeof(out->notes[0]) ||
+      !td_verdict_remind(r, repeat, now) ||
+      (n = add_note(out, kind, sev, ev, ident)) == NULL)
+    return NULL;
+  n->reminder = 1;
+  n->since = r->since;
+  return n;
+}
+
+void td_orgstate_remind(td_orgstate_t *st, double usage_warning_percent,
+                        double repeat, double now, td_orgstate_step_t *out) {
+  size_t upto = out->n_notes;
+  for (size_t i = 0; i < upto; i++) {
+    const td_note_t *m = &out->notes[i];
+    td_org_level_t *o = find_level(st, m->instance);
+    if (o != NULL)
+      td_verdict_remember(m->kind == TD_NOTE_ORG_USAGE ? &o->usage_remind
+                                                       : &o->restricted_remind,
+                          m->severity, now);
+  }
+  for (size_t i = 0; i < out->count; i++) {
+    td_org_level_t *o = find_level(st, out->orgs[i].ident);
+    td_note_t *n;
+    if (o == NULL)
+      continue;
+    if (o->usage == TD_LEVEL_WARNING && out->orgs[i].has_usage &&
+        (n = remind_one(out, upto, &o->usage_remind, TD_NOTE_ORG_USAGE,
+                        TD_SEV_WARNING, TD_EV_ORG_USAGE_HIGH, o->ident, repeat,
+                        now)) != NULL) {
+      n->number = out->orgs[i].usage_percent;
+      n->limit = usage_warning_percent;
+    }
+    if (o->restricted == TD_LEVEL_FAILURE)
+      remind_one(out, upto, &o->restricted_remind, TD_NOTE_ORG_RESTRICTED,
+                 TD_SEV_FAILURE, TD_EV_ORG_RESTRICTED, o->ident, repeat, now);
+  }
 }

@@ -17,6 +17,8 @@ typedef struct {
   char ident[TD_ORGS_MAX_IDENT + 1];
   td_level_t usage;
   td_level_t restricted;
+  td_remind_t usage_remind; /* the reminder clocks of each */
+  td_remind_t restricted_remind;
 } td_org_level_t;
 
 /* The self-check of UsageScale: an answer the scale makes implausible.
@@ -77,6 +79,15 @@ void td_orgstate_init(td_orgstate_t *st);
 void td_orgstate_step(td_orgstate_t *st, double usage_warning_percent,
                       td_usage_scale_t scale, const td_poll_t *poll,
                       td_orgstate_step_t *out);
+
+/* The reminders of an organizations step just taken at now: its notes
+ * start or end them; then a WARNING or FAILURE that still stands for an
+ * organization the answer lists, with no new note, comes again (note
+ * .reminder 1, its facts from this answer) once repeat seconds (0: never)
+ * have passed since its note or its last reminder. usage_warning_percent
+ * is td_orgstate_step's. */
+void td_orgstate_remind(td_orgstate_t *st, double usage_warning_percent,
+                        double repeat, double now, td_orgstate_step_t *out);
 
 /* "fraction" or "percent", without regard to case, into *scale. Returns
  * 0, or -1 for any other text. */

@@ -59,6 +59,8 @@ static const struct {
     {TD_OPT_VERIFY_PEER, "VerifyPeer", NULL, TD_KIND_BOOL, 0, 0, 0, 1},
     {TD_OPT_VERIFY_HOST, "VerifyHost", NULL, TD_KIND_BOOL, 0, 0, 0, 1},
     {TD_OPT_NOTIFICATIONS, "Notifications", NULL, TD_KIND_BOOL, 0, 0, 0, 1},
+    {TD_OPT_REPEAT_AFTER, "RepeatNotificationsAfter", NULL, TD_KIND_NUMBER, 0,
+     0, TD_MAX_INTERVAL, 0},
     {TD_OPT_ALLOW_PLAINTEXT, "AllowPlaintext", "--allow-plaintext",
      TD_KIND_BOOL, 0, 0, 0, 0},
     {TD_OPT_COLLECT_TIMINGS, "CollectTimings", NULL, TD_KIND_BOOL, 0, 0, 0, 1},
@@ -647,6 +649,7 @@ void td_settings_policy(const td_settings_t *s, const char *account,
       .tls_failure_days = s->number[TD_OPT_TLS_FAILURE_DAYS],
       .usage_warning_percent = s->number[TD_OPT_USAGE_WARNING],
       .usage_scale = s->usage_scale,
+      .repeat_after = s->number[TD_OPT_REPEAT_AFTER],
   };
 }
 

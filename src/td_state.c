@@ -280,12 +280,102 @@ static void tls_step(td_state_t *st, const td_policy_t *pol,
   deadline_step(&st->tls_expiry, left, pol->tls_warning_days,
                 pol->tls_failure_days, TD_NOTE_TLS_EXPIRY, events,
                 p->cert_expires, out);
+  /* A reminder speaks of the certificate seen last: a renewed one may
+   * still be close to its expiry. */
+  st->reminded[TD_NOTE_TLS_EXPIRY].when = p->cert_expires;
+}
+
+/* The level a note kind of the account stands at now. */
+static td_level_t standing(const td_state_t *st, td_note_kind_t kind) {
+  switch (kind) {
+  case TD_NOTE_TOKEN_VALID:
+    return st->token;
+  case TD_NOTE_API_REACHABLE:
+    return st->reach;
+  case TD_NOTE_TOKEN_EXPIRY:
+    return st->expiry;
+  case TD_NOTE_RATE_LIMITED:
+    return st->rate_limited ? TD_LEVEL_WARNING : TD_LEVEL_OK;
+  case TD_NOTE_TLS_EXPIRY:
+    return st->tls_expiry;
+  case TD_NOTE_TOKEN_READABLE:
+    return st->readable;
+  default: /* the organizations' kinds: td_orgstate's */
+    return TD_LEVEL_UNKNOWN;
+  }
+}
+
+static int raised(const td_step_t *out, size_t upto, td_note_kind_t kind) {
+  for (size_t i = 0; i < upto; i++)
+    if (out->notes[i].kind == kind)
+      return 1;
+  return 0;
+}
+
+/* A deadline's reminder says how it stands now: the days left, and a
+ * level that fell without a note (a certificate renewed into the warning
+ * window) as that level. */
+static void refresh_deadline(td_level_t level, double expires, double now,
+                             const td_event_t events[3], td_note_t *n) {
+  double left = (expires - now) / SECONDS_PER_DAY;
+  n->number = left > 0 ? left : 0;
+  n->severity = level == TD_LEVEL_FAILURE ? TD_SEV_FAILURE : TD_SEV_WARNING;
+  n->event = left > 0 ? events[0] : events[1];
+}
+
+/* The facts that move while a problem stands: the failed polls, the days
+ * left. The rest is what the problem's note said. */
+static void refresh(const td_state_t *st, const td_policy_t *pol, double now,
+                    td_note_t *n) {
+  static const td_event_t token[3] = {TD_EV_EXPIRY_NEAR, TD_EV_EXPIRED,
+                                      TD_EV_EXPIRY_FAR};
+  static const td_event_t tls[3] = {TD_EV_TLS_EXPIRY_NEAR, TD_EV_TLS_EXPIRED,
+                                    TD_EV_TLS_EXPIRY_FAR};
+  if (n->kind == TD_NOTE_API_REACHABLE)
+    n->failures = st->failures;
+  else if (n->kind == TD_NOTE_TOKEN_EXPIRY)
+    refresh_deadline(st->expiry, pol->expires, now, token, n);
+  else if (n->kind == TD_NOTE_TLS_EXPIRY)
+    refresh_deadline(st->tls_expiry, n->when, now, tls, n);
+}
+
+/* Starts and ends the reminders from this step's notes, then adds those
+ * due: a kind with a note of its own in this step is not reminded. */
+static void remind_step(td_state_t *st, const td_policy_t *pol, double now,
+                        td_step_t *out) {
+  size_t noted = out->n_notes;
+  td_note_t *n;
+  for (size_t i = 0; i < noted; i++) {
+    const td_note_t *m = &out->notes[i];
+    if (m->event == TD_EV_TOKEN_NEW_USER || (size_t)m->kind >= TD_NOTE_KINDS)
+      continue; /* an event without a state */
+    td_verdict_remember(&st->remind[m->kind], m->severity, now);
+    st->reminded[m->kind] = *m;
+  }
+  for (int k = 0; k < TD_NOTE_KINDS; k++) {
+    td_remind_t *r = &st->remind[k];
+    if (standing(st, (td_note_kind_t)k) < TD_LEVEL_WARNING) {
+      td_verdict_forget(r);
+      continue;
+    }
+    if (raised(out, noted, (td_note_kind_t)k) ||
+        out->n_notes >= TD_STATE_MAX_NOTES ||
+        !td_verdict_remind(r, pol->repeat_after, now))
+      continue;
+    n = &out->notes[out->n_notes++];
+    *n = st->reminded[k];
+    n->reminder = 1;
+    n->since = r->since;
+    n->message[0] = '\0';
+    refresh(st, pol, now, n);
+  }
 }
 
 void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
                    td_step_t *out) {
   step_clear(out);
   expiry_step(st, pol, now, out);
+  remind_step(st, pol, now, out);
 }
 
 void td_state_unreadable(td_state_t *st, const td_policy_t *pol,
@@ -299,6 +389,10 @@ void td_state_unreadable(td_state_t *st, const td_policy_t *pol,
     keep(n->text, sizeof(n->text), why);
   st->readable = TD_LEVEL_FAILURE;
   expiry_step(st, pol, now, out);
+  /* A reminder says why the token cannot be read now. */
+  td_note_t *was = &st->reminded[TD_NOTE_TOKEN_READABLE];
+  keep(was->text, sizeof(was->text), why);
+  remind_step(st, pol, now, out);
 }
 
 /* A poll was made, so the token could be read. */
@@ -336,6 +430,7 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
   tls_step(st, pol, p, now, out);
   step_readable(st, out);
   step_user(p, out);
+  remind_step(st, pol, now, out);
   out->news = td_verdict_news(&st->problem, &out->problem);
   if (out->problem.kind == TD_PROBLEM_NONE) {
     if (!st->answered && out->news == TD_LOG_NOTHING)

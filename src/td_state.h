@@ -32,6 +32,7 @@ typedef struct {
   double tls_failure_days;  /* TLSExpiryFailureDays */
   double usage_warning_percent; /* UsageWarningPercent */
   td_usage_scale_t usage_scale; /* UsageScale */
+  double repeat_after; /* RepeatNotificationsAfter, seconds; 0: never */
 } td_policy_t;
 
 /* What one poll produces. A value is dispatched only when its has_ flag
@@ -76,12 +77,21 @@ typedef struct {
   unsigned failures;  /* consecutive failed polls */
   td_text_once_t problem; /* the last problem logged, as a key */
   char last_id[TD_EXTRACT_MAX_STRING + 1]; /* account id at the last 200 */
+  /* Per note kind, its standing problem's reminder clock and the note
+   * that reported it (the organizations' kinds stay unused: td_orgstate
+   * reminds of those). */
+  td_remind_t remind[TD_NOTE_KINDS];
+  td_note_t reminded[TD_NOTE_KINDS];
 } td_state_t;
 
 void td_state_init(td_state_t *st);
 
 /* Advances the state by one finished poll at time now (epoch seconds) and
- * fills *out. Never fails: every input, however odd, maps to an output. */
+ * fills *out. Never fails: every input, however odd, maps to an output.
+ * With pol->repeat_after, a WARNING or FAILURE of the account that still
+ * stands, with no new note of its kind, comes again as a reminder (note
+ * .reminder 1) once repeat_after seconds have passed since its note or
+ * its last reminder; an OKAY is never repeated. */
 void td_state_step(td_state_t *st, const td_policy_t *pol,
                    const td_poll_t *poll, double now, td_step_t *out);
 
@@ -93,7 +103,7 @@ void td_state_unreadable(td_state_t *st, const td_policy_t *pol,
 
 /* The time-only part, for an account that is not polled this round (it
  * waits out a Retry-After, which td_sched holds): fills the timeleft
- * value and expiry notes. */
+ * value and expiry notes, and the reminders due. */
 void td_state_tick(td_state_t *st, const td_policy_t *pol, double now,
                    td_step_t *out);
 

@@ -25,3 +25,26 @@ td_log_t td_verdict_news(td_text_once_t *last, const td_problem_t *pr) {
     return TD_LOG_PROBLEM;
   return key[0] == '\0' && had ? TD_LOG_RECOVERED : TD_LOG_NOTHING;
 }
+
+void td_verdict_remember(td_remind_t *r, td_severity_t sev, double now) {
+  if (sev == TD_SEV_OKAY) {
+    td_verdict_forget(r);
+    return;
+  }
+  r->stands = 1;
+  r->since = now;
+  r->last = now;
+}
+
+void td_verdict_forget(td_remind_t *r) { memset(r, 0, sizeof(*r)); }
+
+int td_verdict_remind(td_remind_t *r, double repeat, double now) {
+  if (!r->stands || !(repeat > 0))
+    return 0;
+  if (now < r->last)
+    r->last = now;
+  if (now - r->last < repeat)
+    return 0;
+  r->last = now;
+  return 1;
+}

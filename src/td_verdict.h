@@ -89,8 +89,19 @@ typedef struct {
   double limit;
   double when;  /* a date, epoch seconds */
   char text[TD_VERDICT_MAX_ERROR + 1]; /* reason or error, not cleaned */
+  int reminder; /* 1: the note of a problem that still stands, again */
+  double since; /* a reminder's: when its problem's note went out */
   char message[TD_VERDICT_MAX_TEXT + 1]; /* filled by td_words */
 } td_note_t;
+
+/* A standing problem's reminder clock: when the note that reported it
+ * went out and when the last reminder did. A zeroed one stands for
+ * nothing. */
+typedef struct {
+  int stands;
+  double since; /* epoch seconds */
+  double last;  /* epoch seconds */
+} td_remind_t;
 
 /* What went wrong with one poll. */
 typedef enum {
@@ -131,5 +142,18 @@ td_note_t *td_verdict_note(td_note_t *n, td_note_kind_t kind,
  * when it differs from the last one), TD_LOG_RECOVERED at the first poll
  * without one after a problem, else TD_LOG_NOTHING. last remembers. */
 td_log_t td_verdict_news(td_text_once_t *last, const td_problem_t *pr);
+
+/* Hears a note of the problem r watches, raised at now with severity
+ * sev: a WARNING or a FAILURE (re)starts r from now, an OKAY ends it. */
+void td_verdict_remember(td_remind_t *r, td_severity_t sev, double now);
+
+/* Forgets r: no reminder follows until a note starts one again. */
+void td_verdict_forget(td_remind_t *r);
+
+/* 1 when a reminder of r is due at now: a problem stands, repeat (seconds,
+ * 0: never) is on and at least repeat seconds have passed since its note
+ * or its last reminder; r then counts now as its last reminder. A clock
+ * set back restarts the count from now. */
+int td_verdict_remind(td_remind_t *r, double repeat, double now);
 
 #endif /* TD_VERDICT_H */

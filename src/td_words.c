@@ -396,8 +396,8 @@ static void word_readable(const td_policy_t *pol, const td_note_t *n, char *dst,
                    name_of(pol));
 }
 
-void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
-                   size_t size) {
+static void word_note(const td_policy_t *pol, const td_note_t *n, char *dst,
+                      size_t size) {
   switch (n->kind) {
   case TD_NOTE_TOKEN_READABLE:
     word_readable(pol, n, dst, size);
@@ -418,6 +418,33 @@ void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
   default:
     word_org(pol, n, dst, size);
   }
+}
+
+/* A reminder is its note's message, its final period making way for when
+ * the problem was first notified; the message is cut to leave room, so
+ * the reminder always says it is one. */
+#define TD_WORDS_REMINDER_ROOM 56 /* " (reminder: standing since DATE)." */
+static void word_reminder(const td_policy_t *pol, const td_note_t *n, char *dst,
+                          size_t size) {
+  char base[TD_VERDICT_MAX_TEXT + 1], date[32];
+  size_t room =
+      size > TD_WORDS_REMINDER_ROOM ? size - TD_WORDS_REMINDER_ROOM : 1;
+  if (room > sizeof(base))
+    room = sizeof(base);
+  word_note(pol, n, base, room);
+  size_t len = strlen(base);
+  if (len > 0 && base[len - 1] == '.')
+    base[len - 1] = '\0';
+  td_words_date(n->since, date, sizeof(date));
+  td_text_format(dst, size, "%s (reminder: standing since %s).", base, date);
+}
+
+void td_words_note(const td_policy_t *pol, const td_note_t *n, char *dst,
+                   size_t size) {
+  if (n->reminder)
+    word_reminder(pol, n, dst, size);
+  else
+    word_note(pol, n, dst, size);
 }
 
 void td_words_problem(const td_policy_t *pol, const td_problem_t *pr,

@@ -437,6 +437,9 @@ static void orgs_done(account_t *a, const td_poll_t *poll) {
   char line[TD_VERDICT_MAX_TEXT + 1], ti[DATA_MAX_NAME_LEN];
   td_orgstate_step(&a->orgs_state, a->usage_warning_percent,
                    a->policy.usage_scale, poll, &step);
+  td_orgstate_remind(&a->orgs_state, a->usage_warning_percent,
+                     a->policy.repeat_after, CDTIME_T_TO_DOUBLE(cdtime()),
+                     &step);
   td_words_orgstate_step(&a->policy, &step);
   td_words_orgs_scale(&a->policy, &step, line, sizeof(line));
   if (line[0] != '\0')

@@ -1,6 +1,7 @@
 """The core plugin in the real collectd against our fake API."""
 
 import os
+import re
 import time
 
 from harness import (Collectd, FakeAPI, account, certs, files_containing,
@@ -275,6 +276,91 @@ def test_viewer_path_with_trailing_slash_and_an_answer_without_organization(d):
         assert not cd.account_lines("main"), cd.log()
         paths = fake.label("main")["paths"]
         assert set(paths) == {"/api/v3/users/info/"}, paths
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def _arrivals(cd, type_instance, seconds):
+    """The notes of type_instance seen within seconds, each with the
+    monotonic time this process first saw it (the log's own stamps are
+    whole seconds)."""
+    seen, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        notes = cd.notes("main", type_instance)
+        now = time.monotonic()
+        seen.extend((now, n) for n in notes[len(seen):])
+        time.sleep(0.05)
+    return seen
+
+
+def test_revoked_token_is_reminded_every_second_until_okay(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "revoked"}})
+    cd = Collectd(d, account("main", fake.url(), TOKEN, CACert=ca(),
+                             Interval=0.3, RepeatNotificationsAfter=1),
+                  interval=0.3)
+    try:
+        assert wait_for(lambda: cd.notes("main", "token_valid"), 10), cd.log()
+        first = cd.notes("main", "token_valid")[0]
+        assert first["severity"] == "FAILURE", first
+        assert "reminder" not in first["message"], first
+        seen = _arrivals(cd, "token_valid", 5.0)
+        notes = [n for _, n in seen]
+        assert notes[0] == first and len(notes) >= 4, notes
+        for n in notes[1:]:
+            assert n["severity"] == "FAILURE", n
+            # The FAILURE's words, then since when it stands.
+            assert n["message"].startswith(first["message"].rstrip(".")), n
+            assert re.search(r" \(reminder: standing since "
+                             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)\.$",
+                             n["message"]), n
+        # About every second: at the first poll (0.3 s apart) at least a
+        # second after the last one, seen here within 0.1 s or so, with
+        # room for a loaded machine.
+        gaps = [b - a for (a, _), (b, _) in zip(seen, seen[1:])]
+        assert all(0.8 <= g <= 3.0 for g in gaps), gaps
+        fake.mode("main", "ok")
+        assert wait_for(lambda: cd.notes("main", "token_valid")[-1]["severity"]
+                        == "OKAY", 10), cd.notes("main", "token_valid")
+        count = len(cd.notes("main", "token_valid"))
+        # The OKAY is sent once and ends the reminders.
+        time.sleep(3.0)
+        after = cd.notes("main", "token_valid")
+        assert len(after) == count, after[count - 1:]
+        assert [n["severity"] for n in after].count("OKAY") == 1, after
+        assert cd.last("main", "bool-token_valid") == 1
+    finally:
+        cd.stop()
+        fake.stop()
+    check_clean(d, cd)
+
+
+def test_unreadable_token_file_is_reminded_until_it_can_be_read(d):
+    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
+    path = os.path.join(inputs(d), "main.token")
+    cd = Collectd(d, account("main", fake.url(), token_file=path, CACert=ca(),
+                             Interval=0.3, RepeatNotificationsAfter=1),
+                  interval=0.3)
+    try:
+        seen = _arrivals(cd, "token_readable", 4.0)
+        notes = [n for _, n in seen]
+        assert len(notes) >= 3, (notes, cd.log()[-2000:])
+        assert notes[0]["severity"] == "FAILURE", notes
+        assert "reminder" not in notes[0]["message"], notes
+        for n in notes[1:]:
+            assert n["severity"] == "FAILURE", n
+            assert "No such file or directory" in n["message"], n
+            assert "(reminder: standing since " in n["message"], n
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, (TOKEN + "\n").encode())
+        os.close(fd)
+        assert wait_for(lambda: cd.notes("main", "token_readable")[-1]
+                        ["severity"] == "OKAY", 10), cd.log()[-2000:]
+        count = len(cd.notes("main", "token_readable"))
+        time.sleep(2.5)
+        assert len(cd.notes("main", "token_readable")) == count
+        assert cd.last("main", "bool-token_valid") == 1
     finally:
         cd.stop()
         fake.stop()

@@ -22,6 +22,7 @@ typedef struct {
 } want_org_t;
 
 #define NONE (-2e9)
+#define T0 1800000000.0 /* 2027-01-15T08:00:00Z */
 
 static const struct {
   const char *what;
@@ -267,6 +268,71 @@ static void check_state(void) {
   tap_is_str(out.notes[0].instance, "Acme", "notes carry the organization");
 }
 
+/* Reminders with RepeatNotificationsAfter an hour, polls at the times
+ * given: a standing WARNING or FAILURE comes again with this answer's
+ * facts, an OKAY ends it and is never repeated, an unusable answer
+ * reminds of nothing. */
+static void check_reminders(void) {
+  td_policy_t pol = {.account = "main", .usage_warning_percent = 90};
+  static td_orgstate_t st;
+  static td_orgstate_step_t out;
+  td_org_list_t list = {.count = 1};
+  list.orgs[0] = org("Acme", "A-1", 0, 0);
+  td_orgstate_init(&st);
+  const struct {
+    double t; /* seconds */
+    double usage;
+    int restricted; /* 2: an unusable answer */
+    const char *notes;
+  } steps[] = {
+      {0, 50, 0, ""},
+      {600, 95, 0, "usage:WARNING"},
+      {3599, 96, 0, ""},
+      {4200, 97, 1, "restricted:FAILURE usage:WARNING+"},
+      {7800, 98, 2, ""},
+      {7900, 99, 1, "usage:WARNING+ restricted:FAILURE+"},
+      {9000, 99, 1, ""},
+      {11500, 50, 1, "usage:OKAY restricted:FAILURE+"},
+      {15100, 50, 0, "restricted:OKAY"},
+      {30000, 50, 0, ""},
+  };
+  char msg[TD_VERDICT_MAX_TEXT + 1] = "";
+  for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    list.orgs[0].usage_percent = steps[i].usage;
+    list.orgs[0].restricted = steps[i].restricted == 1;
+    td_poll_t p = orgs_poll(&list);
+    if (steps[i].restricted == 2)
+      p.http_status = 503;
+    td_orgstate_step(&st, pol.usage_warning_percent, TD_USAGE_PERCENT, &p,
+                     &out);
+    td_orgstate_remind(&st, pol.usage_warning_percent, 3600, T0 + steps[i].t,
+                       &out);
+    td_words_orgstate_step(&pol, &out);
+    char got[128] = "";
+    for (size_t k = 0; k < out.n_notes; k++) {
+      const td_note_t *n = &out.notes[k];
+      snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s:%s%s",
+               k ? " " : "",
+               n->kind == TD_NOTE_ORG_USAGE ? "usage" : "restricted",
+               n->severity == TD_SEV_OKAY      ? "OKAY"
+               : n->severity == TD_SEV_WARNING ? "WARNING"
+                                               : "FAILURE",
+               n->reminder ? "+" : "");
+      if (n->reminder && n->kind == TD_NOTE_ORG_USAGE && i == 5)
+        snprintf(msg, sizeof(msg), "%s", n->message);
+    }
+    tap_is_str(got, steps[i].notes, "reminders: at %.0f s, usage %.0f%%%s",
+               steps[i].t, steps[i].usage,
+               steps[i].restricted == 2 ? ", an unusable answer" : "");
+  }
+  tap_is_str(msg,
+             "Account \"main\": organization Acme has used 99.0% of its "
+             "signals (UsageWarningPercent 90) (reminder: standing since "
+             "2027-01-15T08:10:00Z).",
+             "an organization's reminder gives its usage now and since when "
+             "it stands");
+}
+
 /* UsageScale: usagePercentage read as a fraction (the default) or as a
  * percent, dispatched in percent either way; and the self-check that
  * speaks once when the answer contradicts the scale. */
@@ -373,5 +439,6 @@ int main(void) {
   check_collisions();
   check_left_out_once();
   check_scale();
+  check_reminders();
   return tap_done();
 }

@@ -169,6 +169,23 @@ static const bad_t bad_values[] = {
      TD_SET_E_MAX,
      "option UnreachableAfter 1000000000000 is out of range (at most "
      "1000000)"},
+    {"RepeatNotificationsAfter below 0",
+     {O("RepeatNotificationsAfter", N(-1))},
+     0,
+     TD_SET_E_MIN,
+     "option RepeatNotificationsAfter -1 must be at least 0"},
+    {"RepeatNotificationsAfter past a year",
+     {O("RepeatNotificationsAfter", N(4e7))},
+     0,
+     TD_SET_E_MAX,
+     "option RepeatNotificationsAfter 40000000 is out of range (at most "
+     "31622400)"},
+    {"RepeatNotificationsAfter as a word",
+     {O("RepeatNotificationsAfter", S("hourly"))},
+     0,
+     TD_SET_E_TYPE,
+     "option RepeatNotificationsAfter \"hourly\" is not of the right type (or "
+     "count) of value"},
     {"Interval below 0",
      {O("Interval", N(-1))},
      0,
@@ -640,6 +657,37 @@ static void test_drift_policy(void) {
   td_settings_free(&s);
 }
 
+/* RepeatNotificationsAfter: seconds, fractions allowed, off unless given;
+ * the check, one poll, has no such flag. */
+static void test_repeat_after(void) {
+  char line[512];
+  td_settings_t s;
+  td_policy_t pol;
+  td_set_error_t e;
+  static const opt_t none[] = {O(NULL, N(0))};
+  plugin_block(&s, none, 0, 0, line, sizeof(line));
+  td_settings_policy(&s, "main", &pol);
+  tap_is_double(pol.repeat_after, 0, 0, "no RepeatNotificationsAfter: never");
+  td_settings_free(&s);
+  static const opt_t hour[] = {O("RepeatNotificationsAfter", N(3600))};
+  plugin_block(&s, hour, 1, 0, line, sizeof(line));
+  td_settings_policy(&s, "main", &pol);
+  tap_is_double(pol.repeat_after, 3600, 0, "RepeatNotificationsAfter 3600");
+  td_settings_free(&s);
+  static const opt_t part[] = {O("RepeatNotificationsAfter", N(1.5))};
+  tap_is_int(plugin_block(&s, part, 1, 0, line, sizeof(line)), TD_SET_OK,
+             "RepeatNotificationsAfter 1.5: fractions allowed");
+  td_settings_policy(&s, "main", &pol);
+  tap_is_double(pol.repeat_after, 1.5, 0, "and kept as written");
+  td_settings_free(&s);
+  tap_ok(td_settings_name(TD_OPT_REPEAT_AFTER, TD_FRONT_CHECK) == NULL,
+         "telemetrydeck-check has no reminder flag");
+  td_settings_init(&s, TD_FRONT_CHECK);
+  tap_is_int(td_settings_set_text(&s, "--repeat-notifications-after", "60", &e),
+             TD_SET_E_UNKNOWN, "and refuses one");
+  td_settings_free(&s);
+}
+
 /* Interval and Timeout: seconds throughout, the defaults resolved from
  * collectd's interval or none. */
 static void test_interval_and_timeout(void) {
@@ -854,6 +902,7 @@ int main(void) {
   test_drift_expiry();
   test_drift_sentences();
   test_drift_policy();
+  test_repeat_after();
   test_interval_and_timeout();
   test_rules();
   test_network();

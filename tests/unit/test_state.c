@@ -7,8 +7,9 @@
  *
  * Sequences are tables: one row per poll with the notifications that poll
  * must raise, written "kind SEVERITY, kind SEVERITY" in the order of
- * td_note_kind_t, or "none". Every output of every step is also held to
- * the bounds of td_state.h (see check_bounds). */
+ * td_note_kind_t ("kind SEVERITY again" for a reminder), or "none". Every
+ * output of every step is also held to the bounds of td_state.h (see
+ * check_bounds). */
 #include "td_state.h"
 #include "td_answer.h"
 #include "td_nagios.h"
@@ -370,9 +371,10 @@ static const char *render_notes(const td_step_t *out) {
       if ((int)out->notes[i].kind != k)
         continue;
       size_t len = strlen(buf);
-      snprintf(buf + len, sizeof(buf) - len, "%s%s %s", len ? ", " : "",
+      snprintf(buf + len, sizeof(buf) - len, "%s%s %s%s", len ? ", " : "",
                kind_name(out->notes[i].kind),
-               severity_name(out->notes[i].severity));
+               severity_name(out->notes[i].severity),
+               out->notes[i].reminder ? " again" : "");
     }
   }
   for (size_t i = 0; i < out->n_notes; i++) {
@@ -793,20 +795,164 @@ static const sequence_t SEQUENCES[] = {
        "token_valid FAILURE, api_reachable OKAY, token_expiry FAILURE"},
       {P_REVOKED, 50 * DAY, "none"},
       END}},
+
 };
 
+static void run_sequence(const char *name, const td_policy_t *pol,
+                         const step_t *steps) {
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  for (size_t i = 0; steps[i].notes != NULL; i++) {
+    run(&st, pol, steps[i].poll, T0 + steps[i].t, &out);
+    tap_is_str(render_notes(&out), steps[i].notes, "%s: poll %zu (%s)", name,
+               i + 1, POLLS[steps[i].poll].name);
+  }
+}
+
 static void check_sequences(void) {
-  for (size_t s = 0; s < sizeof(SEQUENCES) / sizeof(SEQUENCES[0]); s++) {
-    const sequence_t *seq = &SEQUENCES[s];
-    td_state_t st;
-    td_step_t out;
-    td_state_init(&st);
-    for (size_t i = 0; seq->steps[i].notes != NULL; i++) {
-      const step_t *step = &seq->steps[i];
-      run(&st, seq->pol, step->poll, T0 + step->t, &out);
-      tap_is_str(render_notes(&out), step->notes, "%s: poll %zu (%s)",
-                 seq->name, i + 1, POLLS[step->poll].name);
-    }
+  for (size_t s = 0; s < sizeof(SEQUENCES) / sizeof(SEQUENCES[0]); s++)
+    run_sequence(SEQUENCES[s].name, SEQUENCES[s].pol, SEQUENCES[s].steps);
+}
+
+/* Reminders: the sequences of a policy with RepeatNotificationsAfter. */
+typedef struct {
+  const char *name;
+  const td_policy_t *pol;
+  double repeat_after; /* seconds */
+  step_t steps[24];
+} reminders_t;
+
+static const reminders_t REMINDERS[] = {
+    {"reminders off: a token revoked for hours is notified once",
+     &POL_PLAIN,
+     0,
+     {{P_VALID, 0, "none"},
+      {P_REVOKED, 60, "token_valid FAILURE"},
+      {P_REVOKED, 3660, "none"},
+      {P_REVOKED, 7260, "none"},
+      {P_REVOKED, 10860, "none"},
+      {P_REVOKED, 14460, "none"},
+      {P_VALID, 14520, "token_valid OKAY"},
+      END}},
+    {"reminders every hour: a revoked token comes again hourly until OKAY",
+     &POL_PLAIN,
+     3600,
+     {{P_VALID, 0, "none"},
+      {P_REVOKED, 60, "token_valid FAILURE"},
+      {P_REVOKED, 1800, "none"},
+      {P_REVOKED, 3659, "none"},
+      {P_REVOKED, 3660, "token_valid FAILURE again"},
+      {P_REVOKED, 5400, "none"},
+      {P_REVOKED, 7260, "token_valid FAILURE again"},
+      {P_REVOKED, 10000, "none"},
+      {P_REVOKED, 10860, "token_valid FAILURE again"},
+      {P_VALID, 12000, "token_valid OKAY"},
+      {P_VALID, 15600, "none"},
+      {P_VALID, 19200, "none"},
+      {P_VALID, 90000, "none"},
+      END}},
+    {"the hour counts from the last reminder, not from each poll",
+     &POL_PLAIN,
+     3600,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_REVOKED, 5000, "token_valid FAILURE again"},
+      {P_REVOKED, 8599, "none"},
+      {P_REVOKED, 8600, "token_valid FAILURE again"},
+      END}},
+    {"polls that cannot tell keep a rejection standing, and reminded",
+     &POL_PLAIN,
+     3600,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_NO_ID, 3600, "token_valid FAILURE again"},
+      {P_BAD_JSON, 7200, "token_valid FAILURE again"},
+      {P_VALID, 7260, "token_valid OKAY"},
+      END}},
+    {"a rejection after an OKAY starts its hour afresh",
+     &POL_PLAIN,
+     3600,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_VALID, 3000, "token_valid OKAY"},
+      {P_REVOKED, 3300, "token_valid FAILURE"},
+      {P_REVOKED, 3600, "none"},
+      {P_REVOKED, 6899, "none"},
+      {P_REVOKED, 6900, "token_valid FAILURE again"},
+      END}},
+    {"a clock set back restarts the hour from then",
+     &POL_PLAIN,
+     3600,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_REVOKED, 3600, "token_valid FAILURE again"},
+      {P_REVOKED, 1800, "none"},
+      {P_REVOKED, 5399, "none"},
+      {P_REVOKED, 5400, "token_valid FAILURE again"},
+      END}},
+    {"an unreachable API is reminded while it lasts, its OKAY once",
+     &POL_PLAIN,
+     120,
+     {{P_REFUSED, 0, "none"},
+      {P_REFUSED, 60, "none"},
+      {P_REFUSED, 120, "api_reachable WARNING"},
+      {P_REFUSED, 180, "none"},
+      {P_TIMEOUT, 240, "api_reachable WARNING again"},
+      {P_UNAVAILABLE, 300, "none"},
+      {P_REFUSED, 360, "api_reachable WARNING again"},
+      {P_VALID, 420, "api_reachable OKAY"},
+      {P_VALID, 540, "none"},
+      {P_VALID, 660, "none"},
+      END}},
+    {"a rate limit is reminded during its wait, by the ticks",
+     &POL_PLAIN,
+     120,
+     {{P_RATE_LIMITED, 0, "rate_limited WARNING"},
+      {P_TICK, 60, "none"},
+      {P_TICK, 120, "rate_limited WARNING again"},
+      {P_TICK, 180, "none"},
+      {P_RATE_LIMITED_NO_WAIT, 240, "rate_limited WARNING again"},
+      {P_VALID, 300, "rate_limited OKAY"},
+      {P_TICK, 420, "none"},
+      END}},
+    {"each standing problem keeps its own reminders",
+     &POL_PLAIN,
+     120,
+     {{P_REVOKED, 0, "token_valid FAILURE"},
+      {P_REFUSED, 60, "none"},
+      {P_REFUSED, 120, "token_valid FAILURE again"},
+      {P_REFUSED, 180, "api_reachable WARNING"},
+      {P_REFUSED, 240, "token_valid FAILURE again"},
+      {P_REFUSED, 300, "api_reachable WARNING again"},
+      {P_REVOKED, 360, "token_valid FAILURE again, api_reachable OKAY"},
+      {P_VALID, 420, "token_valid OKAY"},
+      {P_VALID, 600, "none"},
+      END}},
+    {"a change of level restarts the reminders' day",
+     &POL_EXPIRY_PATIENT,
+     DAY,
+     {{P_VALID, 0, "none"},
+      {P_VALID, 10.5 * DAY, "token_expiry WARNING"},
+      {P_VALID, 11 * DAY, "none"},
+      {P_VALID, 11.5 * DAY, "token_expiry WARNING again"},
+      {P_VALID, 12 * DAY, "none"},
+      {P_VALID, 33.25 * DAY, "token_expiry FAILURE"},
+      {P_VALID, 33.75 * DAY, "none"},
+      {P_VALID, 34.2 * DAY, "none"},
+      {P_VALID, 34.25 * DAY, "token_expiry FAILURE again"},
+      {P_VALID, 45 * DAY, "token_expiry FAILURE again"},
+      END}},
+    {"expiry reminders come from the ticks of a rate limit's wait too",
+     &POL_EXPIRY_PATIENT,
+     DAY,
+     {{P_VALID, 20 * DAY, "token_expiry WARNING"},
+      {P_TICK, 20.5 * DAY, "none"},
+      {P_TICK, 21 * DAY, "token_expiry WARNING again"},
+      END}},
+};
+
+static void check_reminders(void) {
+  for (size_t s = 0; s < sizeof(REMINDERS) / sizeof(REMINDERS[0]); s++) {
+    td_policy_t pol = *REMINDERS[s].pol;
+    pol.repeat_after = REMINDERS[s].repeat_after;
+    run_sequence(REMINDERS[s].name, &pol, REMINDERS[s].steps);
   }
 }
 
@@ -1813,6 +1959,154 @@ static void check_unreadable_and_first_poll(void) {
          "the FAILURE says why, naming the file");
 }
 
+/* A reminder is the note's message with when its problem was first
+ * notified, the facts that move brought up to date; it fits the bounds
+ * however long the message it repeats. */
+static void check_reminder_messages(void) {
+  td_policy_t hourly = POL_PLAIN, daily = POL_EXPIRY_PATIENT;
+  hourly.repeat_after = 3600;
+  daily.repeat_after = DAY;
+  td_state_t st;
+  td_step_t out;
+  const td_note_t *n;
+  td_state_init(&st);
+  run(&st, &hourly, P_REVOKED, T0, &out);
+  char first[TD_VERDICT_MAX_TEXT + 1];
+  snprintf(first, sizeof(first), "%s", out.notes[0].message);
+  run(&st, &hourly, P_REVOKED, T0 + 3600, &out);
+  n = find_note(&out, TD_NOTE_TOKEN_VALID);
+  char want[TD_VERDICT_MAX_TEXT * 2];
+  snprintf(want, sizeof(want),
+           "%.*s (reminder: standing since "
+           "2027-01-15T08:00:00Z).",
+           (int)strlen(first) - 1, first);
+  tap_is_str(n != NULL ? n->message : "(none)", want,
+             "a reminder is the FAILURE's message, then since when it "
+             "stands");
+  tap_ok(n != NULL && n->reminder == 1 && n->since == T0 &&
+             n->severity == TD_SEV_FAILURE,
+         "a reminder is marked as one, with its FAILURE's time and "
+         "severity");
+
+  td_state_init(&st);
+  run(&st, &daily, P_VALID, T0 + 20 * DAY, &out);
+  run(&st, &daily, P_VALID, T0 + 25 * DAY, &out);
+  n = find_note(&out, TD_NOTE_TOKEN_EXPIRY);
+  check_message_has(n != NULL ? n->message : "(none)",
+                    "an expiry reminder gives the days left now",
+                    (const char *const[]){"expires in 15.0 days",
+                                          "(reminder: standing since "
+                                          "2027-02-04T08:00:00Z).",
+                                          NULL},
+                    (const char *const[]){"20.0 days", NULL});
+  run(&st, &daily, P_VALID, T0 + 41 * DAY, &out);
+  run(&st, &daily, P_VALID, T0 + 43 * DAY, &out);
+  n = find_note(&out, TD_NOTE_TOKEN_EXPIRY);
+  check_message_has(n != NULL ? n->message : "(none)",
+                    "once the date has passed, the reminder says it expired",
+                    (const char *const[]){"the token expired on",
+                                          "(reminder: standing since "
+                                          "2027-02-25T08:00:00Z).",
+                                          NULL},
+                    NULL);
+
+  /* A message at its longest: a long account name, a long reason. */
+  td_policy_t pol = hourly;
+  char name[128];
+  memset(name, 'n', sizeof(name) - 1);
+  name[sizeof(name) - 1] = '\0';
+  pol.account = name;
+  td_account_info_t info = INFO_REVOKED;
+  memset(info.reason, 'r', TD_VERDICT_MAX_REASON);
+  info.reason[TD_VERDICT_MAX_REASON] = '\0';
+  td_poll_t p = POLLS[P_REVOKED].poll;
+  p.info = &info;
+  td_state_init(&st);
+  step_and_word(&st, &pol, &p, T0, &out);
+  step_and_word(&st, &pol, &p, T0 + 3600, &out);
+  check_bounds(&out, 0, "reminder of a long message");
+  n = find_note(&out, TD_NOTE_TOKEN_VALID);
+  const char *end = "(reminder: standing since 2027-01-15T08:00:00Z).";
+  size_t len = n != NULL ? strlen(n->message) : 0;
+  tap_ok(n != NULL && len <= TD_VERDICT_MAX_TEXT && len > strlen(end) &&
+             strcmp(n->message + len - strlen(end), end) == 0,
+         "a reminder of a message cut at %d bytes still ends saying it is "
+         "one",
+         TD_VERDICT_MAX_TEXT);
+
+  /* The API's certificate: its reminders give the days left now, and a
+   * FAILURE that falls to the warning window without a note (a renewal
+   * into it) is reminded as the WARNING it now is. */
+  td_policy_t tls = hourly;
+  tls.tls_warning_days = 14;
+  tls.tls_failure_days = 3;
+  td_account_info_t cert_info;
+  td_poll_t c = answer_for(&cert_info, "BADA55", "you@example.com");
+  const struct {
+    double t, cert_days; /* the certificate's days left at T0 */
+    const char *notes, *has;
+  } certs[] = {
+      {0, 10, "tls_expiry WARNING", "expires in 10.0 days"},
+      {3600, 10, "tls_expiry WARNING again", "expires in 10.0 days (2027"},
+      {4 * 3600, 2, "tls_expiry FAILURE", "expires in 1.8 days"},
+      {5 * 3600, 2, "tls_expiry FAILURE again", "expires in 1.8 days (2027"},
+      {6 * 3600, 5, "tls_expiry WARNING again",
+       "expires in 4.8 days (2027-01-20T08:00:00Z) (reminder"},
+  };
+  td_state_init(&st);
+  for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+    c.cert_expires = T0 + certs[i].cert_days * DAY;
+    step_and_word(&st, &tls, &c, T0 + certs[i].t, &out);
+    check_bounds(&out, 0, "TLS reminder");
+    n = find_note(&out, TD_NOTE_TLS_EXPIRY);
+    tap_is_str(render_notes(&out), certs[i].notes,
+               "certificate at %.0f s, %.0f days left at the start: notes",
+               certs[i].t, certs[i].cert_days);
+    check_message_has(n != NULL ? n->message : "(none)",
+                      "and its message says how many days are left now",
+                      (const char *const[]){certs[i].has, NULL}, NULL);
+  }
+
+  /* A token that cannot be read: reminded while no poll can be made, with
+   * why it cannot be read now; the poll that reads it sends one OKAY. */
+  td_state_init(&st);
+  td_state_unreadable(&st, &hourly, "TokenFile \"/x\" cannot be opened", T0,
+                      &out);
+  td_state_unreadable(&st, &hourly, "TokenFile \"/x\" is empty", T0 + 1800,
+                      &out);
+  tap_is_str(render_notes(&out), "none", "unreadable for half an hour: none");
+  td_state_unreadable(&st, &hourly, "TokenFile \"/x\" is empty", T0 + 3600,
+                      &out);
+  td_words_step(&hourly, &out);
+  tap_is_str(render_notes(&out), "token_readable FAILURE again",
+             "unreadable for an hour: the FAILURE again");
+  n = find_note(&out, TD_NOTE_TOKEN_READABLE);
+  check_message_has(n != NULL ? n->message : "(none)",
+                    "and it says why the token cannot be read now",
+                    (const char *const[]){"(TokenFile \"/x\" is empty)",
+                                          "(reminder: standing since "
+                                          "2027-01-15T08:00:00Z).",
+                                          NULL},
+                    (const char *const[]){"cannot be opened", NULL});
+  step_and_word(&st, &hourly, &POLLS[P_VALID].poll, T0 + 3660, &out);
+  tap_is_str(render_notes(&out), "token_readable OKAY", "read again: the OKAY");
+  step_and_word(&st, &hourly, &POLLS[P_VALID].poll, T0 + 9000, &out);
+  tap_is_str(render_notes(&out), "none", "and no reminder after it");
+
+  /* The user-change WARNING is an event without a state: never repeated. */
+  td_account_info_t mine, other;
+  td_poll_t a = answer_for(&mine, "BADA55", "you@example.com");
+  td_poll_t b = answer_for(&other, "C0FFEE", "someone@example.com");
+  td_state_init(&st);
+  step_and_word(&st, &hourly, &a, T0, &out);
+  step_and_word(&st, &hourly, &b, T0 + 60, &out);
+  tap_is_str(render_notes(&out), "token_valid WARNING",
+             "another user's token: the user-change WARNING");
+  step_and_word(&st, &hourly, &b, T0 + 7200, &out);
+  tap_is_str(render_notes(&out), "none",
+             "two hours on, the user-change WARNING is not repeated");
+}
+
 int main(void) {
   check_note_types();
   check_unreadable_and_first_poll();
@@ -1821,6 +2115,7 @@ int main(void) {
   check_expect_user();
   check_values();
   check_sequences();
+  check_reminders();
   check_timeleft();
   check_tick_fills_output();
   check_expiry_first_poll();
@@ -1834,6 +2129,7 @@ int main(void) {
   check_odd_inputs();
   check_sanitize();
   check_nagios();
+  check_reminder_messages();
 
   tap_ok(bounds_first_broken == NULL,
          "every output of all %zu steps keeps td_state.h's bounds: notes, "
