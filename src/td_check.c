@@ -28,6 +28,7 @@
 
 #include <curl/curl.h>
 
+#include "td_check_config.h"
 #include "td_defaults.h"
 #include "td_file.h"
 #include "td_http.h"
@@ -672,6 +673,9 @@ int main(int argc, char **argv) {
   const char *why;
   char msg[1024], trust[200] = "";
 
+  int config = td_check_config_main(argc, argv);
+  if (config >= 0)
+    return config;
   td_settings_init(&o.set, TD_FRONT_CHECK);
   parse_args(argc, argv, &o);
   const char *warning = check_options(&o);

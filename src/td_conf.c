@@ -194,7 +194,7 @@ static int is_address(const char *s) {
 }
 
 static int bool_word(const char *s) {
-  static const char *const words[] = {"false", "no", "off",
+  static const char *const words[] = {"false", "no",  "off",
                                       "true",  "yes", "on"};
   for (int i = 0; i < 6; i++)
     if (strcmp(s, words[i]) == 0)
@@ -331,8 +331,8 @@ static int adopt(parser_t *p, td_conf_item_t *parent, td_conf_item_t *it) {
     td_conf_free(it);
     return fail(p, TD_CONF_E_ITEMS);
   }
-  td_conf_item_t *grown = realloc(parent->children, (parent->n_children + 1) *
-                                                        sizeof(*grown));
+  td_conf_item_t *grown =
+      realloc(parent->children, (parent->n_children + 1) * sizeof(*grown));
   if (grown == NULL) {
     td_conf_free(it);
     return fail(p, TD_CONF_E_NOMEM);
@@ -374,8 +374,8 @@ static int parse_end(parser_t *p, const td_conf_item_t *open) {
   tok_t t;
   if (lex(p, &t) != 0)
     return -1;
-  int same = t.type == T_WORD && open->key != NULL &&
-             strcmp(t.text, open->key) == 0;
+  int same =
+      t.type == T_WORD && open->key != NULL && strcmp(t.text, open->key) == 0;
   free(t.text);
   if (!same)
     return fail(p, TD_CONF_E_CLOSE);

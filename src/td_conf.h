@@ -9,12 +9,12 @@
 
 #include <stddef.h>
 
-#define TD_CONF_MAX_BYTES (1 << 20) /* bytes of one file */
-#define TD_CONF_MAX_DEPTH 32        /* blocks inside blocks */
-#define TD_CONF_MAX_WORD 4096       /* bytes of a key or a value */
-#define TD_CONF_MAX_VALUES 64       /* values of one option or block */
-#define TD_CONF_MAX_ITEMS 65536     /* options and blocks of one tree */
-#define TD_CONF_MAX_INCLUDE 8       /* Include nesting, collectd's own */
+#define TD_CONF_MAX_BYTES (1 << 20)   /* bytes of one file */
+#define TD_CONF_MAX_DEPTH 32          /* blocks inside blocks */
+#define TD_CONF_MAX_WORD 4096         /* bytes of a key or a value */
+#define TD_CONF_MAX_VALUES 64         /* values of one option or block */
+#define TD_CONF_MAX_ITEMS 65536       /* options and blocks of one tree */
+#define TD_CONF_MAX_INCLUDE 8         /* Include nesting, collectd's own */
 #define TD_CONF_DEFAULT_INTERVAL 10.0 /* collectd's Interval when none */
 
 typedef enum {

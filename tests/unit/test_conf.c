@@ -17,17 +17,16 @@ static void dump(const td_conf_item_t *it, char *out, size_t size) {
   size_t len = strlen(out);
   for (size_t i = 0; i < it->n_children && len < size; i++) {
     const td_conf_item_t *c = &it->children[i];
-    len += (size_t)snprintf(out + len, size - len, "%s%s(", i ? ";" : "",
-                            c->key);
+    len +=
+        (size_t)snprintf(out + len, size - len, "%s%s(", i ? ";" : "", c->key);
     for (size_t j = 0; j < c->n_values && len < size; j++) {
       const td_conf_value_t *v = &c->values[j];
       const char *sep = j ? "," : "";
       if (v->kind == TD_CONF_STRING)
-        len += (size_t)snprintf(out + len, size - len, "%s\"%s\"", sep,
-                                v->string);
+        len +=
+            (size_t)snprintf(out + len, size - len, "%s\"%s\"", sep, v->string);
       else if (v->kind == TD_CONF_NUMBER)
-        len += (size_t)snprintf(out + len, size - len, "%s%g", sep,
-                                v->number);
+        len += (size_t)snprintf(out + len, size - len, "%s%g", sep, v->number);
       else
         len += (size_t)snprintf(out + len, size - len, "%s%s", sep,
                                 v->boolean ? "true" : "false");
@@ -59,10 +58,9 @@ static const parse_case_t cases[] = {
     {"one option", "Interval 10\n", "Interval(10)", 0, 0},
     {"CR LF lines", "Interval 10\r\nHostname \"x\"\r\n",
      "Interval(10);Hostname(\"x\")", 0, 0},
-    {"quoted string with escapes", "A \"a\\\"b\\\\c\\n\"\n",
-     "A(\"a\"b\\cn\")", 0, 0},
-    {"booleans, lower case only",
-     "A true yes on false no off\nB True YES\n",
+    {"quoted string with escapes", "A \"a\\\"b\\\\c\\n\"\n", "A(\"a\"b\\cn\")",
+     0, 0},
+    {"booleans, lower case only", "A true yes on false no off\nB True YES\n",
      "A(true,true,true,false,false,false);B(\"True\",\"YES\")", 0, 0},
     {"numbers", "A 10 -5 +2 1.5 .5 -0.25 0x1F 010 1.5e+3\n",
      "A(10,-5,2,1.5,0.5,-0.25,31,10,1500)", 0, 0},
@@ -70,21 +68,19 @@ static const parse_case_t cases[] = {
      "A(\"1e5\",\"10s\",\"yesterday\")", 0, 0},
     {"addresses are strings", "A 127.0.0.1 127.0.0.1:8080 ::1 [::1]:443\n",
      "A(\"127.0.0.1\",\"127.0.0.1:8080\",\"::1\",\"[::1]:443\")", 0, 0},
-    {"comment after a value", "A \"x#y\" # not \"this\"\n", "A(\"x#y\")", 0,
-     0},
+    {"comment after a value", "A \"x#y\" # not \"this\"\n", "A(\"x#y\")", 0, 0},
     {"line continuation", "A 1 \\\n  2\n", "A(1,2)", 0, 0},
     {"continued quoted string drops the next line's blanks",
      "A \"abc\\\n    def\"\n", "A(\"abcdef\")", 0, 0},
-    {"quoted string over lines", "A \"a\nb\"\nB 1\n", "A(\"a\nb\");B(1)", 0,
-     0},
+    {"quoted string over lines", "A \"a\nb\"\nB 1\n", "A(\"a\nb\");B(1)", 0, 0},
     {"block with an argument",
      "<Plugin telemetrydeck>\n  <Account \"main\">\n    Token \"t\"\n  "
      "</Account>\n</Plugin>\n",
      "Plugin(\"telemetrydeck\"){Account(\"main\"){Token(\"t\")}}", 0, 0},
     {"blanks inside the brackets", "< Plugin \"x\" >\nA 1\n< / Plugin >\n",
      "Plugin(\"x\"){A(1)}", 0, 0},
-    {"an empty block without arguments is dropped", "<A>\n</A>\nB 1\n",
-     "B(1)", 0, 0},
+    {"an empty block without arguments is dropped", "<A>\n</A>\nB 1\n", "B(1)",
+     0, 0},
     {"an empty block with an argument stays", "<A 1>\n</A>\n", "A(1)", 0, 0},
     {"keys keep their case", "<Plugin \"x\">\ntoken 1\n</Plugin>\n",
      "Plugin(\"x\"){token(1)}", 0, 0},
@@ -102,13 +98,11 @@ static const parse_case_t cases[] = {
     {"a word collectd would split", "A 1.2.3\n", NULL, TD_CONF_E_WORD, 1},
     {"a backslash outside a string", "A 1 \\ 2\n", NULL, TD_CONF_E_CHAR, 1},
     {"block not closed", "<A 1>\nB 2\n", NULL, TD_CONF_E_UNCLOSED, 3},
-    {"closed by another key", "<A 1>\nB 2\n</C>\n", NULL, TD_CONF_E_CLOSE,
-     3},
+    {"closed by another key", "<A 1>\nB 2\n</C>\n", NULL, TD_CONF_E_CLOSE, 3},
     {"end keys are case-sensitive", "<Plugin x>\nB 2\n</plugin>\n", NULL,
      TD_CONF_E_CLOSE, 3},
     {"a close with nothing open", "B 2\n</B>\n", NULL, TD_CONF_E_CLOSE, 2},
-    {"block line without >", "<A 1\nB 2\n</A>\n", NULL, TD_CONF_E_BRACKET,
-     2},
+    {"block line without >", "<A 1\nB 2\n</A>\n", NULL, TD_CONF_E_BRACKET, 2},
     {"text after >", "<A 1> B\n</A>\n", NULL, TD_CONF_E_BRACKET, 1},
     {"a NUL byte", "A 1\nB \"\0\"\n", NULL, TD_CONF_E_NUL, 2},
 };
@@ -227,11 +221,10 @@ static void test_include_and_splice(void) {
 }
 
 static void test_plugin_and_interval(void) {
-  td_conf_item_t root =
-      parsed("Interval 5\n<Plugin cpu>\nA 1\n</Plugin>\n"
-             "<Plugin \"TelemetryDeck\">\nB 1\n</Plugin>\n"
-             "<Plugin telemetrydeck>\nC 1\n</Plugin>\n",
-             0);
+  td_conf_item_t root = parsed("Interval 5\n<Plugin cpu>\nA 1\n</Plugin>\n"
+                               "<Plugin \"TelemetryDeck\">\nB 1\n</Plugin>\n"
+                               "<Plugin telemetrydeck>\nC 1\n</Plugin>\n",
+                               0);
   size_t first = td_conf_plugin(&root, "telemetrydeck", 0);
   tap_is_int((long long)first, 2, "the first <Plugin telemetrydeck>");
   tap_is_int((long long)td_conf_plugin(&root, "telemetrydeck", first + 1), 3,
@@ -255,8 +248,8 @@ static void test_plugin_and_interval(void) {
   };
   for (size_t i = 0; i < sizeof(iv) / sizeof(iv[0]); i++) {
     root = parsed(iv[i].text, 0);
-    tap_is_double(td_conf_interval(&root, "telemetrydeck"), iv[i].want, 0,
-                  "%s", iv[i].name);
+    tap_is_double(td_conf_interval(&root, "telemetrydeck"), iv[i].want, 0, "%s",
+                  iv[i].name);
     td_conf_free(&root);
   }
 }
