@@ -127,6 +127,7 @@ static void unknown(const char *fmt, ...) {
 static void print_help(void) {
   printf(
       "Usage: " PROGRAM " [OPTION]...\n"
+      "   or: " PROGRAM " --config FILE [--verbose]\n"
       "Polls TelemetryDeck's users/info endpoint once with a personal access\n"
       "token and reports whether the token works, in the monitoring-plugins\n"
       "convention: one status line with performance data, and exit status\n"
@@ -165,6 +166,10 @@ static void print_help(void) {
       "      --organizations     with --shape, also poll the organizations\n"
       "                          list (URL with /users/info replaced by\n"
       "                          /organizations) and show its structure\n"
+      "      --config=FILE       instead: check every account of the\n"
+      "                          <Plugin telemetrydeck> blocks of a collectd\n"
+      "                          configuration and its Includes, one line\n"
+      "                          each (only --verbose goes with it)\n"
       "  -h, --help              show this help and exit (status 3)\n"
       "  -V, --version           show the version and exit (status 3)\n"
       "\n"
