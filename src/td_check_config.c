@@ -195,6 +195,7 @@ static int load_file(files_t *f, const char *path, unsigned depth,
   }
   td_conf_error_t e;
   td_conf_status_t st = td_conf_parse(buf, len, file, out, &e);
+  explicit_bzero(buf, len); /* it may hold a Token */
   free(buf);
   if (st != TD_CONF_OK)
     return problem(f, path, "line %u: %s", e.line, td_words_conf(st));

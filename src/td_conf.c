@@ -40,6 +40,13 @@ typedef struct {
   unsigned err_line;
 } parser_t;
 
+/* Any text read may be a token: wiped before it is freed. */
+static void wipe_free(char *s) {
+  if (s != NULL)
+    explicit_bzero(s, strlen(s));
+  free(s);
+}
+
 static int fail(parser_t *p, td_conf_status_t st) {
   if (p->err == TD_CONF_OK) {
     p->err = st;
@@ -95,14 +102,14 @@ static int word_add(parser_t *p, word_t *w, char c) {
  * character as it is, a backslash before a newline joins the next line
  * without its leading blanks. */
 static int lex_quoted(parser_t *p, tok_t *t) {
-  word_t w = {malloc(TD_CONF_MAX_WORD + 1), 0};
+  word_t w = {calloc(1, TD_CONF_MAX_WORD + 1), 0};
   if (w.s == NULL)
     return fail(p, TD_CONF_E_NOMEM);
   for (;;) {
     int c = peek(p, 0);
     size_t nl;
     if (c == -1) {
-      free(w.s);
+      wipe_free(w.s);
       return fail(p, TD_CONF_E_QUOTE);
     }
     if (c == '"') {
@@ -118,7 +125,7 @@ static int lex_quoted(parser_t *p, tok_t *t) {
     }
     if (c == '\\') {
       if (peek(p, 1) == -1) {
-        free(w.s);
+        wipe_free(w.s);
         return fail(p, TD_CONF_E_QUOTE);
       }
       p->pos++;
@@ -128,7 +135,7 @@ static int lex_quoted(parser_t *p, tok_t *t) {
       p->line++;
     p->pos++;
     if (word_add(p, &w, (char)c) != 0) {
-      free(w.s);
+      wipe_free(w.s);
       return -1;
     }
   }
@@ -229,10 +236,10 @@ static int lex_word(parser_t *p, tok_t *t) {
     *t = (tok_t){.type = T_WORD, .text = s, .is_key = 1};
     return 0;
   } else {
-    free(s);
+    wipe_free(s);
     return fail(p, TD_CONF_E_WORD);
   }
-  free(s);
+  wipe_free(s);
   return 0;
 }
 
@@ -262,7 +269,7 @@ static int lex(parser_t *p, tok_t *t) {
 
 static void values_free(td_conf_value_t *v, size_t n) {
   for (size_t i = 0; i < n; i++)
-    free(v[i].string);
+    wipe_free(v[i].string);
   free(v);
 }
 
@@ -290,13 +297,13 @@ static int read_values(parser_t *p, td_conf_item_t *it, tok_t *end) {
       return 0;
     }
     if (it->n_values >= TD_CONF_MAX_VALUES) {
-      free(t.text);
+      wipe_free(t.text);
       return fail(p, TD_CONF_E_VALUES);
     }
     if (it->values == NULL &&
         (it->values = calloc(TD_CONF_MAX_VALUES, sizeof(*it->values))) ==
             NULL) {
-      free(t.text);
+      wipe_free(t.text);
       return fail(p, TD_CONF_E_NOMEM);
     }
     td_conf_value_t *v = &it->values[it->n_values++];
@@ -312,7 +319,7 @@ static int read_values(parser_t *p, td_conf_item_t *it, tok_t *end) {
 /* A line's end: a newline, or the error the token stands for. */
 static int want_eol(parser_t *p, tok_t *t, td_conf_status_t otherwise) {
   tok_type_t type = t->type;
-  free(t->text);
+  wipe_free(t->text);
   if (type == T_EOL)
     return 0;
   return fail(p, type == T_EOF ? TD_CONF_E_NEWLINE : otherwise);
@@ -349,14 +356,14 @@ static int parse_block(parser_t *p, td_conf_item_t *parent, unsigned depth) {
   if (lex(p, &t) != 0)
     return -1;
   if (t.type != T_WORD || !t.is_key) {
-    free(t.text);
+    wipe_free(t.text);
     return fail(p, TD_CONF_E_BRACKET);
   }
   it.key = t.text;
   if (read_values(p, &it, &t) != 0 || t.type != T_CLOSE) {
     if (p->err == TD_CONF_OK)
       fail(p, TD_CONF_E_BRACKET);
-    free(t.text);
+    wipe_free(t.text);
     td_conf_free(&it);
     return -1;
   }
@@ -376,13 +383,13 @@ static int parse_end(parser_t *p, const td_conf_item_t *open) {
     return -1;
   int same =
       t.type == T_WORD && open->key != NULL && strcmp(t.text, open->key) == 0;
-  free(t.text);
+  wipe_free(t.text);
   if (!same)
     return fail(p, TD_CONF_E_CLOSE);
   if (lex(p, &t) != 0)
     return -1;
   if (t.type != T_CLOSE) {
-    free(t.text);
+    wipe_free(t.text);
     return fail(p, TD_CONF_E_BRACKET);
   }
   if (lex(p, &t) != 0)
@@ -426,7 +433,7 @@ static int parse_list(parser_t *p, td_conf_item_t *parent, unsigned depth) {
       continue;
     }
     if (t.type != T_OPEN) {
-      free(t.text);
+      wipe_free(t.text);
       return fail(p, TD_CONF_E_KEY);
     }
     size_t at = p->pos;

@@ -71,8 +71,8 @@ typedef struct {
 td_conf_status_t td_conf_parse(const char *bytes, size_t len, unsigned file,
                                td_conf_item_t *root, td_conf_error_t *e);
 
-/* Frees what an item holds, and the item's children; the item itself is
- * the caller's. */
+/* Frees what an item holds, and the item's children, wiping every value
+ * (one may be a token); the item itself is the caller's. */
 void td_conf_free(td_conf_item_t *it);
 
 /* Whether it (a top-level item) is an Include, as collectd reads it:
