@@ -432,16 +432,9 @@ static const char *problem_text(const poll_ctx_t *ctx, const td_step_t *s) {
 static void add_part(char *msg, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void add_part(char *msg, size_t size, const char *fmt, ...) {
-  size_t len = strlen(msg);
-  if (len > 0 && len + 2 < size) {
-    memcpy(msg + len, "; ", 3);
-    len += 2;
-  }
-  if (len + 1 >= size)
-    return;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg + len, size - len, fmt, ap);
+  td_text_vappend(msg, size, fmt, ap);
   va_end(ap);
 }
 

@@ -80,16 +80,9 @@ typedef struct {
 static void say(char *msg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void say(char *msg, const char *fmt, ...) {
-  size_t len = strlen(msg);
-  if (len > 0 && len + 2 < LINE_MAX_LEN) {
-    memcpy(msg + len, "; ", 3);
-    len += 2;
-  }
-  if (len + 1 >= LINE_MAX_LEN)
-    return;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg + len, LINE_MAX_LEN - len, fmt, ap);
+  td_text_vappend(msg, LINE_MAX_LEN, fmt, ap);
   va_end(ap);
 }
 

@@ -7,13 +7,12 @@ import datetime
 import glob
 import os
 import re
-import shutil
 import subprocess
 
-from harness import (OUR_PLUGIN, TOP, ConfigCheck, FakeAPI, account,
+from harness import (OUR_PLUGIN, ConfigCheck, FakeAPI, account,
                      files_containing, free_port, inputs)
 from test_check import CHECK, CRITICAL, OK, UNKNOWN, WARNING
-from test_config import man_examples, with_local_files
+from test_config import shipped_configurations
 from test_core import ca
 
 SECRET = "Pf7Lq2Wd9"
@@ -89,17 +88,8 @@ def test_config_finds_the_accounts_collectd_finds(d):
     """Every file of conf/ and every example of the man page: the accounts
     --config prints are the accounts collectd -T polled, and neither finds
     a configuration error."""
-    confs = sorted(glob.glob(os.path.join(TOP, "conf", "*.conf")))
-    cases = [(os.path.basename(p), open(p).read()) for p in confs]
-    cases += [("man page example %d" % i, t)
-              for i, t in enumerate(man_examples(), 1)]
     seen = 0
-    for name, text in cases:
-        sub = os.path.join(d, re.sub(r"\W+", "_", name))
-        os.makedirs(sub)
-        text = with_local_files(sub, text)
-        debian = [x for x in re.findall(r"^<?LoadPlugin\s+(\w+)", text, re.M)
-                  if x not in ("telemetrydeck", "logfile", "csv")]
+    for name, sub, text, debian in shipped_configurations(d):
         c, p = run_both(sub, text, debian)
         assert c.accepted and c.lines("error") == [], (name, c)
         want = collectd_accounts(c)

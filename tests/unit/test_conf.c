@@ -152,28 +152,36 @@ static td_conf_status_t parse_text(const char *text, unsigned *line) {
 }
 
 static void test_bounds(void) {
-  unsigned line;
-  char *deep = repeat("", "<A 1>\n", TD_CONF_MAX_DEPTH + 1, "");
-  tap_is_int(parse_text(deep, &line), TD_CONF_E_DEPTH,
-             "blocks deeper than TD_CONF_MAX_DEPTH");
-  tap_is_int(line, TD_CONF_MAX_DEPTH + 2, "the depth error's line");
-  free(deep);
-  char *ok = repeat("", "<A 1>\n", TD_CONF_MAX_DEPTH, "");
-  tap_is_int(parse_text(ok, &line), TD_CONF_E_UNCLOSED,
-             "TD_CONF_MAX_DEPTH blocks are read (then not closed)");
-  free(ok);
-  char *wide = repeat("A", " 1", TD_CONF_MAX_VALUES + 1, "\n");
-  tap_is_int(parse_text(wide, &line), TD_CONF_E_VALUES,
-             "more than TD_CONF_MAX_VALUES values");
-  free(wide);
-  char *word = repeat("A \"", "x", TD_CONF_MAX_WORD + 1, "\"\n");
-  tap_is_int(parse_text(word, &line), TD_CONF_E_LONG,
-             "a string longer than TD_CONF_MAX_WORD");
-  free(word);
-  char *bare = repeat("A ", "x", TD_CONF_MAX_WORD + 1, "\n");
-  tap_is_int(parse_text(bare, &line), TD_CONF_E_LONG,
-             "a bare word longer than TD_CONF_MAX_WORD");
-  free(bare);
+  const struct {
+    const char *head, *unit;
+    size_t n;
+    const char *tail;
+    td_conf_status_t want;
+    unsigned line;
+    const char *name;
+  } bounds[] = {
+      {"", "<A 1>\n", TD_CONF_MAX_DEPTH + 1, "", TD_CONF_E_DEPTH,
+       TD_CONF_MAX_DEPTH + 2, "blocks deeper than TD_CONF_MAX_DEPTH"},
+      {"", "<A 1>\n", TD_CONF_MAX_DEPTH, "", TD_CONF_E_UNCLOSED,
+       TD_CONF_MAX_DEPTH + 1,
+       "TD_CONF_MAX_DEPTH blocks are read (then not closed)"},
+      {"A", " 1", TD_CONF_MAX_VALUES + 1, "\n", TD_CONF_E_VALUES, 1,
+       "more than TD_CONF_MAX_VALUES values"},
+      {"A \"", "x", TD_CONF_MAX_WORD + 1, "\"\n", TD_CONF_E_LONG, 1,
+       "a string longer than TD_CONF_MAX_WORD"},
+      {"A ", "x", TD_CONF_MAX_WORD + 1, "\n", TD_CONF_E_LONG, 1,
+       "a bare word longer than TD_CONF_MAX_WORD"},
+      {"A \"", "x", TD_CONF_MAX_WORD, "\"\n", TD_CONF_OK, 0,
+       "a string of TD_CONF_MAX_WORD bytes"},
+  };
+  for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+    unsigned line;
+    char *text =
+        repeat(bounds[i].head, bounds[i].unit, bounds[i].n, bounds[i].tail);
+    tap_is_int(parse_text(text, &line), bounds[i].want, "%s", bounds[i].name);
+    tap_is_int(line, bounds[i].line, "%s: the line", bounds[i].name);
+    free(text);
+  }
   td_conf_item_t root;
   td_conf_error_t e;
   tap_is_int(td_conf_parse("A 1\n", TD_CONF_MAX_BYTES + 1, 0, &root, &e),
