@@ -360,6 +360,7 @@ static int parse_block(parser_t *p, td_conf_item_t *parent, unsigned depth) {
     return fail(p, TD_CONF_E_BRACKET);
   }
   it.key = t.text;
+  t = (tok_t){.type = T_EOF}; /* the key is the item's now */
   if (read_values(p, &it, &t) != 0 || t.type != T_CLOSE) {
     if (p->err == TD_CONF_OK)
       fail(p, TD_CONF_E_BRACKET);

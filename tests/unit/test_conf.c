@@ -104,6 +104,10 @@ static const parse_case_t cases[] = {
     {"a close with nothing open", "B 2\n</B>\n", NULL, TD_CONF_E_CLOSE, 2},
     {"block line without >", "<A 1\nB 2\n</A>\n", NULL, TD_CONF_E_BRACKET, 2},
     {"text after >", "<A 1> B\n</A>\n", NULL, TD_CONF_E_BRACKET, 1},
+    {"a stray character after a block's key", "<A\377 1>\n</A>\n", NULL,
+     TD_CONF_E_CHAR, 1},
+    {"a stray character after an option's key", "A\377 1\n", NULL,
+     TD_CONF_E_CHAR, 1},
     {"a NUL byte", "A 1\nB \"\0\"\n", NULL, TD_CONF_E_NUL, 2},
 };
 
