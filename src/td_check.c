@@ -28,6 +28,7 @@
 
 #include <curl/curl.h>
 
+#include "td_check_config.h"
 #include "td_defaults.h"
 #include "td_file.h"
 #include "td_http.h"
@@ -126,6 +127,7 @@ static void unknown(const char *fmt, ...) {
 static void print_help(void) {
   printf(
       "Usage: " PROGRAM " [OPTION]...\n"
+      "   or: " PROGRAM " --config FILE [--verbose]\n"
       "Polls TelemetryDeck's users/info endpoint once with a personal access\n"
       "token and reports whether the token works, in the monitoring-plugins\n"
       "convention: one status line with performance data, and exit status\n"
@@ -172,6 +174,10 @@ static void print_help(void) {
       "      --organizations     with --shape, also poll the organizations\n"
       "                          list (URL with /users/info replaced by\n"
       "                          /organizations) and show its structure\n"
+      "      --config=FILE       instead: check every account of the\n"
+      "                          <Plugin telemetrydeck> blocks of a collectd\n"
+      "                          configuration and its Includes, one line\n"
+      "                          each (only --verbose goes with it)\n"
       "  -h, --help              show this help and exit (status 3)\n"
       "  -V, --version           show the version and exit (status 3)\n"
       "\n"
@@ -457,16 +463,9 @@ static const char *problem_text(const poll_ctx_t *ctx, const td_step_t *s) {
 static void add_part(char *msg, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void add_part(char *msg, size_t size, const char *fmt, ...) {
-  size_t len = strlen(msg);
-  if (len > 0 && len + 2 < size) {
-    memcpy(msg + len, "; ", 3);
-    len += 2;
-  }
-  if (len + 1 >= size)
-    return;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg + len, size - len, fmt, ap);
+  td_text_vappend(msg, size, fmt, ap);
   va_end(ap);
 }
 
@@ -703,6 +702,9 @@ int main(int argc, char **argv) {
   const char *why;
   char msg[1024], trust[200] = "";
 
+  int config = td_check_config_main(argc, argv);
+  if (config >= 0)
+    return config;
   td_settings_init(&o.set, TD_FRONT_CHECK);
   parse_args(argc, argv, &o);
   const char *warning = check_options(&o);

@@ -64,6 +64,19 @@ char *td_text_format(char *dst, size_t size, const char *fmt, ...) {
   return dst;
 }
 
+void td_text_vappend(char *dst, size_t size, const char *fmt, va_list ap) {
+  size_t len = strnlen(dst, size);
+  if (len > 0 && len + 3 < size) {
+    memcpy(dst + len, "; ", 3);
+    len += 2;
+  } else if (len > 0 || size == 0) {
+    return; /* no room for a separator and a character */
+  }
+  int n = vsnprintf(dst + len, size - len, fmt, ap);
+  if (n >= 0 && (size_t)n >= size - len)
+    dst[len + td_text_cut(dst + len, size - len - 1)] = '\0';
+}
+
 int td_text_once(td_text_once_t *o, const char *text) {
   char now[sizeof(o->last)];
   size_t len = td_text_cut(text, strnlen(text, sizeof(now) - 1));

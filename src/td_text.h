@@ -5,6 +5,7 @@
 #ifndef TD_TEXT_H
 #define TD_TEXT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Length of the longest prefix of s[0..len) that ends on a UTF-8
@@ -23,6 +24,11 @@ void td_text_clean(char *dst, size_t size, const char *text, size_t max);
  * boundary. Returns dst. */
 char *td_text_format(char *dst, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Appends a part to the text in dst (size bytes with the NUL), with "; "
+ * between parts; a part cut to fit still ends on a character boundary. */
+void td_text_vappend(char *dst, size_t size, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* "Once until it changes": remembers the last text said. */
 #define TD_TEXT_ONCE_MAX 255

@@ -119,6 +119,37 @@ void td_words_xfer(const td_xfer_t *x, char *dst, size_t size) {
   snprintf(dst, size, "%s", why);
 }
 
+const char *td_words_conf(td_conf_status_t s) {
+  static const char *const words[] = {
+      [TD_CONF_OK] = "no error",
+      [TD_CONF_E_NOMEM] = "out of memory",
+      [TD_CONF_E_SIZE] = "the file is larger than 1 MiB",
+      [TD_CONF_E_NUL] = "a NUL byte",
+      [TD_CONF_E_CHAR] = "a character that starts no key, value or bracket",
+      [TD_CONF_E_WORD] = "a value that is neither a quoted string, a "
+                         "number, a boolean nor a bare word of letters, "
+                         "digits and _ (quote it)",
+      [TD_CONF_E_LONG] = "a key or value longer than 4096 bytes",
+      [TD_CONF_E_QUOTE] = "a quoted string does not end",
+      [TD_CONF_E_KEY] = "a line must start with an option name or <",
+      [TD_CONF_E_NO_VALUE] = "an option without a value",
+      [TD_CONF_E_VALUES] = "more than 64 values",
+      [TD_CONF_E_BRACKET] = "a block line must be <Key values> or </Key> "
+                            "alone on its line",
+      [TD_CONF_E_CLOSE] = "</Key> does not close the open block",
+      [TD_CONF_E_UNCLOSED] = "a block is not closed at the end of the file",
+      [TD_CONF_E_DEPTH] = "blocks nested more than 32 deep",
+      [TD_CONF_E_ITEMS] = "more than 65536 options and blocks",
+      [TD_CONF_E_NEWLINE] = "the last line does not end with a newline",
+      [TD_CONF_E_INCLUDE] = "Include needs exactly one string (and "
+                            "<Include> holds only one Filter string)",
+      [TD_CONF_E_INCLUDE_DEEP] = "Include nested more than 8 deep",
+  };
+  return (size_t)s < sizeof(words) / sizeof(words[0]) && words[s] != NULL
+             ? words[s]
+             : "unknown error";
+}
+
 const char *td_words_json(td_json_status_t s) {
   switch (s) {
   case TD_JSON_OK:
@@ -926,3 +957,9 @@ void td_words_setting(const td_set_error_t *e, char *dst, size_t size) {
       word_rule(e, noun, dst, size);
   }
 }
+
+/* td_words_conf names these bounds in its words. */
+_Static_assert(TD_CONF_MAX_BYTES == 1 << 20 && TD_CONF_MAX_WORD == 4096 &&
+                   TD_CONF_MAX_VALUES == 64 && TD_CONF_MAX_DEPTH == 32 &&
+                   TD_CONF_MAX_ITEMS == 65536 && TD_CONF_MAX_INCLUDE == 8,
+               "td_words_conf's words name td_conf's bounds");

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "td_conf.h"
 #include "td_file.h"
 #include "td_json.h"
 #include "td_orgstate.h"
@@ -25,6 +26,10 @@ void td_words_xfer(const td_xfer_t *x, char *dst, size_t size);
 
 /* A short constant phrase for a parse status ("the body is empty"). */
 const char *td_words_json(td_json_status_t s);
+
+/* A short constant phrase for a configuration syntax error ("a quoted
+ * string does not end"). */
+const char *td_words_conf(td_conf_status_t s);
 
 /* collectd type and type instance of a notification kind. */
 const char *td_words_note_type(td_note_kind_t kind);

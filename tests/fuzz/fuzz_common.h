@@ -1,4 +1,4 @@
-/* fuzz_common.h: what the three fuzz targets share. Each target is one
+/* fuzz_common.h: what the fuzz targets share. Each target is one
  * translation unit, so the helpers are static here. Define FUZZ_NAME (the
  * target's name, for CHECK's message) before including this file. */
 #ifndef FUZZ_COMMON_H

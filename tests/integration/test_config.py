@@ -485,10 +485,10 @@ def with_local_files(d, text):
     return re.sub(r'\b(TokenFile|CACert)\s+"([^"]+)"', local, text)
 
 
-def test_every_conf_file_and_man_page_example_is_a_valid_configuration(d):
-    """collectd -T (see harness.ConfigCheck: no packet leaves the machine)
-    reads each file of conf/ and each example of the man page without an
-    ERROR of the plugin, and exits 0."""
+def shipped_configurations(d):
+    """Each file of conf/ and each example of the man page, its TokenFile
+    and CACert made in a directory of its own under d: yields the name,
+    that directory, the text and the Debian plugins it loads."""
     confs = sorted(glob.glob(os.path.join(TOP, "conf", "*.conf")))
     cases = [(os.path.basename(p), open(p).read()) for p in confs]
     cases += [("man page example %d" % i, t)
@@ -500,6 +500,14 @@ def test_every_conf_file_and_man_page_example_is_a_valid_configuration(d):
         text = with_local_files(sub, text)
         debian = [p for p in re.findall(r"^<?LoadPlugin\s+(\w+)", text, re.M)
                   if p not in ("telemetrydeck", "logfile", "csv")]
+        yield name, sub, text, debian
+
+
+def test_every_conf_file_and_man_page_example_is_a_valid_configuration(d):
+    """collectd -T (see harness.ConfigCheck: no packet leaves the machine)
+    reads each file of conf/ and each example of the man page without an
+    ERROR of the plugin, and exits 0."""
+    for name, sub, text, debian in shipped_configurations(d):
         c = ConfigCheck(sub, text + "\n", debian=debian)
         assert c.accepted and "Parsing the config file failed" not in c.out, (name, c)
         assert c.lines("error") == [], (name, c)

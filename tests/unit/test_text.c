@@ -6,6 +6,8 @@
  *   tools/build && _build/tests/unit/test_text */
 #include "td_text.h"
 
+#include <stdarg.h>
+
 #include <string.h>
 
 #include "tap.h"
@@ -71,6 +73,27 @@ static void check_format(void) {
   tap_is_str(dst, "ab\xc3\xa9", "td_text_format cuts on a character boundary");
 }
 
+static void append(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void append(char *dst, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  td_text_vappend(dst, size, fmt, ap);
+  va_end(ap);
+}
+
+static void check_append(void) {
+  char dst[12] = "";
+  append(dst, sizeof(dst), "%s", "one");
+  tap_is_str(dst, "one", "td_text_vappend: the first part alone");
+  append(dst, sizeof(dst), "%d", 2);
+  tap_is_str(dst, "one; 2", "the next after \"; \"");
+  append(dst, sizeof(dst), "%s", "\xc3\xa9\xc3\xa9\xc3\xa9");
+  tap_is_str(dst, "one; 2; \xc3\xa9", "a part cut to fit on a boundary");
+  append(dst, sizeof(dst), "%s", "more");
+  tap_is_str(dst, "one; 2; \xc3\xa9", "no room: nothing added");
+}
+
 static void check_once(void) {
   td_text_once_t o = {0};
   const struct {
@@ -87,6 +110,7 @@ int main(void) {
   check_clean();
   check_cut();
   check_format();
+  check_append();
   check_once();
   return tap_done();
 }
