@@ -45,6 +45,9 @@ typedef enum {
   TD_OPT_WARNING_DAYS,
   TD_OPT_FAILURE_DAYS,
   TD_OPT_UNREACHABLE_AFTER,
+  TD_OPT_TIME_WARNING,  /* the check's only: response-time thresholds, */
+  TD_OPT_TIME_CRITICAL, /* seconds, 0: none */
+  TD_OPT_OUTAGE_STATE,  /* the check's only: td_nagios reads the word */
   TD_OPTS,
   TD_OPT_NONE = -1,
 } td_opt_t;
