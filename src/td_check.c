@@ -53,6 +53,7 @@ static const char *const status_names[] = {"OK", "WARNING", "CRITICAL",
 
 typedef struct {
   td_settings_t set; /* every flag that is a setting, read by td_settings */
+  td_nagios_policy_t nagios; /* what the flags add to the verdict */
   int verbose;
   int shape;         /* --shape: print the answer's structure */
   int organizations; /* --organizations: also the organizations' */
@@ -164,6 +165,17 @@ static void print_help(void) {
       "                          (default %g)\n"
       "  -c, --critical-days=N   CRITICAL when N days or fewer are left\n"
       "                          (default %g)\n"
+      "      --tls-warning-days=N   WARNING when the API's TLS certificate\n"
+      "                          has N days or fewer left (default %g)\n"
+      "      --tls-critical-days=N  CRITICAL when it has N days or fewer\n"
+      "                          left (default %g)\n"
+      "      --time-warning=SECONDS   WARNING when the answer takes longer\n"
+      "                          (default: no limit)\n"
+      "      --time-critical=SECONDS  CRITICAL when the answer takes longer\n"
+      "                          (default: no limit)\n"
+      "      --outage-state=STATE  the status of an outage (no answer,\n"
+      "                          timeout, TLS failure, HTTP 5xx): warning,\n"
+      "                          critical or unknown (default critical)\n"
       "      --expect-user=USER  the account id or e-mail address the token\n"
       "                          must belong to; another user is CRITICAL\n"
       "  -v, --verbose           add lines with the account id, e-mail,\n"
@@ -187,13 +199,16 @@ static void print_help(void) {
       "     --warning-days or fewer away\n"
       "  2  CRITICAL: the token is rejected (HTTP 401, 402 or 403, or\n"
       "     another user than --expect-user), the API is unreachable (no\n"
-      "     answer, timeout, TLS failure, HTTP 5xx), or --expires is\n"
-      "     --critical-days or fewer away or past\n"
+      "     answer, timeout, TLS failure, HTTP 5xx; see --outage-state), or\n"
+      "     --expires is --critical-days or fewer away or past\n"
       "  3  UNKNOWN: bad usage, no usable token, or an answer that cannot be\n"
       "     judged (an unusable HTTP 200 body, an unexpected HTTP status)\n"
+      "  Of several findings the worst counts: CRITICAL, then UNKNOWN, then\n"
+      "  WARNING, then OK.\n"
       "\n"
       "See telemetrydeck-check(1) and collectd-telemetrydeck(5).\n",
-      TD_DEFAULT_TIMEOUT, TD_DEFAULT_WARNING_DAYS, TD_DEFAULT_FAILURE_DAYS);
+      TD_DEFAULT_TIMEOUT, TD_DEFAULT_WARNING_DAYS, TD_DEFAULT_FAILURE_DAYS,
+      TD_DEFAULT_TLS_WARNING_DAYS, TD_DEFAULT_TLS_FAILURE_DAYS);
 }
 /* clang-format on */
 
@@ -226,6 +241,11 @@ enum {
   OPT_ADDRESS_FAMILY,
   OPT_INTERFACE,
   OPT_RESOLVE,
+  OPT_TLS_WARNING_DAYS,
+  OPT_TLS_CRITICAL_DAYS,
+  OPT_TIME_WARNING,
+  OPT_TIME_CRITICAL,
+  OPT_OUTAGE_STATE,
 };
 
 /* Hands a flag and its value to td_settings; a refusal is a usage error. */
@@ -267,6 +287,11 @@ static void parse_args(int argc, char **argv, options_t *o) {
       {"warning-days", required_argument, NULL, 'w'},
       {"critical-days", required_argument, NULL, 'c'},
       {"expect-user", required_argument, NULL, OPT_EXPECT_USER},
+      {"tls-warning-days", required_argument, NULL, OPT_TLS_WARNING_DAYS},
+      {"tls-critical-days", required_argument, NULL, OPT_TLS_CRITICAL_DAYS},
+      {"time-warning", required_argument, NULL, OPT_TIME_WARNING},
+      {"time-critical", required_argument, NULL, OPT_TIME_CRITICAL},
+      {"outage-state", required_argument, NULL, OPT_OUTAGE_STATE},
       {"proxy", required_argument, NULL, OPT_PROXY},
       {"address-family", required_argument, NULL, OPT_ADDRESS_FAMILY},
       {"interface", required_argument, NULL, OPT_INTERFACE},
@@ -377,6 +402,17 @@ static const char *check_options(options_t *o) {
     return NULL;
   td_words_setting(&e, note, sizeof(note));
   return note;
+}
+
+/* What the check's own flags add to the verdict, for td_nagios; a word
+ * --outage-state does not know is a usage error. */
+static void nagios_policy(options_t *o) {
+  td_nagios_policy_init(&o->nagios);
+  o->nagios.time_warning = o->set.number[TD_OPT_TIME_WARNING];
+  o->nagios.time_critical = o->set.number[TD_OPT_TIME_CRITICAL];
+  const char *word = o->set.string[TD_OPT_OUTAGE_STATE];
+  if (word != NULL && td_nagios_parse_state(word, &o->nagios.outage) != 0)
+    usage_error("--outage-state takes warning, critical or unknown");
 }
 
 /* Reads the token file with the plugin's rules for TokenFile. Returns
@@ -493,14 +529,12 @@ static void verdict_words(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
   case TD_PROBLEM_OTHER_USER:
     clean(who, sizeof(who), ctx->policy.expect_user, TD_VERDICT_MAX_REASON);
     add_part(msg, size,
-             "the token works but belongs to another user than "
-             "--expect-user \"%s\"",
-             who);
+             "the token works but belongs to another user, not \"%s\"", who);
     break;
   case TD_PROBLEM_REJECTED:
     snprintf(why, sizeof(why), "was revoked or has expired");
     if ((n = note_of(s, TD_EV_TOKEN_REJECTED)) != NULL)
-      td_words_rejection(n, "--expires", why, sizeof(why));
+      td_words_rejection(n, "its expiry date", why, sizeof(why));
     add_part(msg, size, "%s: the token %s", problem_text(ctx, s), why);
     break;
   case TD_PROBLEM_RATE_LIMITED:
@@ -516,10 +550,34 @@ static void verdict_words(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
   }
 }
 
+/* The findings besides the token's verdict: the API's certificate close
+ * to its end, a slow answer. */
+static void finding_words(const options_t *o, const td_step_t *s, char *msg,
+                          size_t size) {
+  int tls_noted = 0;
+  for (size_t i = 0; i < s->n_notes && i < TD_STATE_MAX_NOTES; i++)
+    tls_noted |= s->notes[i].kind == TD_NOTE_TLS_EXPIRY &&
+                 s->notes[i].severity != TD_SEV_OKAY;
+  if (tls_noted && s->has_tls_timeleft) {
+    if (s->tls_timeleft <= 0)
+      add_part(msg, size, "the API's TLS certificate has expired");
+    else
+      add_part(msg, size, "the API's TLS certificate expires in %.1f days",
+               s->tls_timeleft / TD_TIME_DAY);
+  }
+  double limit =
+      o->nagios.time_critical > 0 && s->response_time > o->nagios.time_critical
+          ? o->nagios.time_critical
+          : o->nagios.time_warning;
+  if (s->has_response_time && limit > 0 && s->response_time > limit)
+    add_part(msg, size, "the answer took %.3f s, more than %g s",
+             s->response_time, limit);
+}
+
 /* Judges the poll: the core's verdict, as a status (td_nagios) and in
  * words. Fills msg and returns the status. */
-static td_nagios_t judge(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
-                         size_t size) {
+static td_nagios_t judge(const poll_ctx_t *ctx, const options_t *o,
+                         const outcome_t *r, char *msg, size_t size) {
   const td_policy_t *pol = &ctx->policy;
   const td_step_t *s = &r->step;
   msg[0] = '\0';
@@ -529,7 +587,10 @@ static td_nagios_t judge(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
   for (char *p = msg; *p != '\0'; p++)
     if (*p == '|')
       *p = '/';
-  if (pol->has_expiry) {
+  finding_words(o, s, msg, size);
+  /* A rejected token's words say what became of it; its expiry date no
+   * longer matters. */
+  if (pol->has_expiry && s->problem.kind != TD_PROBLEM_REJECTED) {
     char date[32];
     td_words_date(pol->expires, date, sizeof(date));
     if (s->timeleft <= 0)
@@ -538,15 +599,27 @@ static td_nagios_t judge(const poll_ctx_t *ctx, const outcome_t *r, char *msg,
       add_part(msg, size, "the token expires in %.1f days (%s)",
                s->timeleft / TD_TIME_DAY, date);
   }
-  return td_nagios_step(s);
+  return td_nagios_judge(s, &o->nagios);
 }
 
-static void print_perfdata(const td_policy_t *pol, const outcome_t *r) {
+/* A threshold of perfdata: "" when none. */
+static const char *threshold(double v, char *dst, size_t size) {
+  dst[0] = '\0';
+  if (v > 0)
+    snprintf(dst, size, "%g", v);
+  return dst;
+}
+
+static void print_perfdata(const options_t *o, const td_policy_t *pol,
+                           const outcome_t *r) {
   const td_step_t *s = &r->step;
   const char *sep = " | ";
+  char warn[32], crit[32];
   /* Microseconds, the precision check_http gives. */
   if (s->has_response_time) {
-    printf("%sresponse_time=%.6fs;;;0", sep, s->response_time);
+    printf("%sresponse_time=%.6fs;%s;%s;0", sep, s->response_time,
+           threshold(o->nagios.time_warning, warn, sizeof(warn)),
+           threshold(o->nagios.time_critical, crit, sizeof(crit)));
     sep = " ";
   }
   printf("%sapi_reachable=%d;;;0;1", sep, s->api_reachable ? 1 : 0);
@@ -557,9 +630,10 @@ static void print_perfdata(const td_policy_t *pol, const outcome_t *r) {
   if (pol->has_expiry)
     printf(" days_left=%.3f;%g:;%g:;0", s->timeleft / TD_TIME_DAY,
            pol->warning_days, pol->failure_days);
-  /* The API's own certificate: information only, it sets no state. */
+  /* The API's own certificate, against the TLS days thresholds. */
   if (s->has_tls_timeleft)
-    printf(" tls_days_left=%.3f;;;0", s->tls_timeleft / TD_TIME_DAY);
+    printf(" tls_days_left=%.3f;%g:;%g:;0", s->tls_timeleft / TD_TIME_DAY,
+           pol->tls_warning_days, pol->tls_failure_days);
 }
 
 static void print_verbose(const options_t *o, const outcome_t *r,
@@ -708,6 +782,7 @@ int main(int argc, char **argv) {
   td_settings_init(&o.set, TD_FRONT_CHECK);
   parse_args(argc, argv, &o);
   const char *warning = check_options(&o);
+  nagios_policy(&o);
   if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
     unknown("curl_global_init failed");
   td_settings_policy(&o.set, NULL, &ctx.policy);
@@ -738,7 +813,7 @@ int main(int argc, char **argv) {
   if (rc != 0)
     unknown("%s", why);
 
-  td_nagios_t st = judge(&ctx, &result, msg, sizeof(msg));
+  td_nagios_t st = judge(&ctx, &o, &result, msg, sizeof(msg));
   /* Said, as the plugin logs it; the status stays the poll's. */
   if (warning != NULL)
     add_part(msg, sizeof(msg), "%s", warning);
@@ -748,7 +823,7 @@ int main(int argc, char **argv) {
     st = td_nagios_worse(st, TD_NAGIOS_WARNING);
   }
   printf("TELEMETRYDECK %s - %s", status_names[st], msg);
-  print_perfdata(&ctx.policy, &result);
+  print_perfdata(&o, &ctx.policy, &result);
   printf("\n");
   if (o.verbose)
     print_verbose(&o, &result, token_source, file_note);

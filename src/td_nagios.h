@@ -24,12 +24,33 @@ td_nagios_t td_nagios_problem(td_problem_kind_t kind);
 /* A note's severity: FAILURE is CRITICAL, WARNING a WARNING, OKAY OK. */
 td_nagios_t td_nagios_severity(td_severity_t sev);
 
-/* The worse of two: CRITICAL, then WARNING, then UNKNOWN, then OK. */
+/* The worse of two: CRITICAL, then UNKNOWN, then WARNING, then OK. A
+ * check that cannot judge the answer says so even when a lesser warning
+ * (an expiry some days away) also stands; only CRITICAL outranks it. */
 td_nagios_t td_nagios_worse(td_nagios_t a, td_nagios_t b);
 
-/* A step's status: its problem's, CRITICAL when the core found the API
- * unreachable, made worse by its token expiry notes (the API's
- * certificate sets no status). */
+/* A step's status under the default policy (td_nagios_judge). */
 td_nagios_t td_nagios_step(const td_step_t *s);
+
+/* What the check's command line adds to the verdict. */
+typedef struct {
+  td_nagios_t outage;   /* the status of an outage (no answer, a broken
+                           transfer, HTTP 5xx); TD_NAGIOS_CRITICAL */
+  double time_warning;  /* response time in seconds above which the
+                           status is at least WARNING; 0: none */
+  double time_critical; /* ... CRITICAL; 0: none */
+} td_nagios_policy_t;
+
+/* The defaults: an outage is CRITICAL, no response-time thresholds. */
+void td_nagios_policy_init(td_nagios_policy_t *p);
+
+/* An --outage-state word (warning, critical, unknown; any case) as a
+ * status. Returns 0, or -1 for another word. */
+int td_nagios_parse_state(const char *text, td_nagios_t *out);
+
+/* A step's status under the check's policy: its problem's (an outage's
+ * as p->outage says), its token and TLS certificate expiry notes, and its
+ * response time against the thresholds. */
+td_nagios_t td_nagios_judge(const td_step_t *s, const td_nagios_policy_t *p);
 
 #endif /* TD_NAGIOS_H */

@@ -64,10 +64,10 @@ static const struct {
     {TD_OPT_ALLOW_PLAINTEXT, "AllowPlaintext", "--allow-plaintext",
      TD_KIND_BOOL, 0, 0, 0, 0},
     {TD_OPT_COLLECT_TIMINGS, "CollectTimings", NULL, TD_KIND_BOOL, 0, 0, 0, 1},
-    {TD_OPT_TLS_WARNING_DAYS, "TLSExpiryWarningDays", NULL, TD_KIND_NUMBER, 0,
-     -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_TLS_WARNING_DAYS},
-    {TD_OPT_TLS_FAILURE_DAYS, "TLSExpiryFailureDays", NULL, TD_KIND_NUMBER, 0,
-     -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_TLS_FAILURE_DAYS},
+    {TD_OPT_TLS_WARNING_DAYS, "TLSExpiryWarningDays", "--tls-warning-days",
+     TD_KIND_NUMBER, 0, -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_TLS_WARNING_DAYS},
+    {TD_OPT_TLS_FAILURE_DAYS, "TLSExpiryFailureDays", "--tls-critical-days",
+     TD_KIND_NUMBER, 0, -TD_MAX_DAYS, TD_MAX_DAYS, TD_DEFAULT_TLS_FAILURE_DAYS},
     {TD_OPT_INTERVAL, "Interval", NULL, TD_KIND_NUMBER, TD_NUM_POSITIVE, 0,
      TD_MAX_INTERVAL, 0},
     {TD_OPT_TIMEOUT, "Timeout", "--timeout", TD_KIND_NUMBER, TD_NUM_POSITIVE, 0,
@@ -82,6 +82,11 @@ static const struct {
      0, 0, 0, 0},
     {TD_OPT_INTERFACE, "Interface", "--interface", TD_KIND_STRING, 0, 0, 0, 0},
     {TD_OPT_RESOLVE, "Resolve", "--resolve", TD_KIND_STRING, 0, 0, 0, 0},
+    {TD_OPT_TIME_WARNING, NULL, "--time-warning", TD_KIND_NUMBER,
+     TD_NUM_POSITIVE, 0, TD_MAX_TIMEOUT, 0},
+    {TD_OPT_TIME_CRITICAL, NULL, "--time-critical", TD_KIND_NUMBER,
+     TD_NUM_POSITIVE, 0, TD_MAX_TIMEOUT, 0},
+    {TD_OPT_OUTAGE_STATE, NULL, "--outage-state", TD_KIND_STRING, 0, 0, 0, 0},
 };
 
 const char *td_settings_name(td_opt_t opt, td_front_t front) {
@@ -173,7 +178,7 @@ static void values_text(const td_settings_t *s, td_opt_t opt,
 
 static td_opt_t find_name(const char *name) {
   for (int i = 0; i < TD_OPTS; i++)
-    if (strcasecmp(name, options[i].name) == 0)
+    if (options[i].name != NULL && strcasecmp(name, options[i].name) == 0)
       return options[i].opt;
   return TD_OPT_NONE;
 }

@@ -49,6 +49,9 @@ typedef enum {
   TD_OPT_ADDRESS_FAMILY,
   TD_OPT_INTERFACE,
   TD_OPT_RESOLVE,
+  TD_OPT_TIME_WARNING,  /* the check's only: response-time thresholds, */
+  TD_OPT_TIME_CRITICAL, /* seconds, 0: none */
+  TD_OPT_OUTAGE_STATE,  /* the check's only: td_nagios reads the word */
   TD_OPTS,
   TD_OPT_NONE = -1,
 } td_opt_t;

@@ -194,10 +194,69 @@ def test_check_expiry_warning_and_critical(d):
         r = run(*base, "--expires", days_from_now(400), "--warning-days=30",
                 "--critical-days=7")
         assert r.rc == OK, r
-        # A rejected token is CRITICAL whatever the expiry says.
+        # A rejected token is CRITICAL whatever the expiry says, and its
+        # words stop at what became of it: no option names, no "expires in".
         fake.mode("exp", "revoked")
         r = run(*base, "--expires", days_from_now(20))
-        assert r.rc == CRITICAL and "expires in" in r.parsed()[1], r
+        assert r.rc == CRITICAL, r
+        assert re.search(r"the token was revoked before its expiry date "
+                         r"\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$", r.parsed()[1]), r
+        assert "--" not in r.parsed()[1] and "expires in" not in r.parsed()[1], r
+    finally:
+        fake.stop()
+    run.assert_no_token()
+
+
+def test_check_tls_time_and_outage_thresholds(d):
+    """check_curl's -C, -w/-c in seconds and the state of an outage."""
+    fake = FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}})
+    run = Runner(d)
+    try:
+        tf = run.token_file()
+        base = ("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
+        # The test certificate has 825 days left; the defaults are 14 and 3.
+        r = run(*base)
+        assert r.rc == OK, r
+        perf = r.parsed()[2]
+        assert perf["tls_days_left"]["warn"] == "14:", r
+        assert perf["tls_days_left"]["crit"] == "3:", r
+        r = run(*base, "--tls-warning-days", "900")
+        assert r.rc == WARNING, r
+        assert re.search(r"the API's TLS certificate expires in 82[45]\.\d days$",
+                         r.parsed()[1]), r
+        assert r.parsed()[2]["tls_days_left"]["warn"] == "900:", r
+        r = run(*base, "--tls-warning-days", "900", "--tls-critical-days", "850")
+        assert r.rc == CRITICAL, r
+        r = run(*base, "--tls-warning-days", "3", "--tls-critical-days", "14")
+        assert r.rc == UNKNOWN and "--tls-warning-days" in r.status, r
+        # Response time, in seconds, "above" as check_curl's -w/-c.
+        r = run(*base, "--time-warning", "5", "--time-critical", "9")
+        assert r.rc == OK, r
+        perf = r.parsed()[2]
+        assert perf["response_time"]["warn"] == "5" and perf["response_time"]["crit"] == "9", r
+        fake.mode("t", "ok", delay=0.6)
+        r = run(*base, "--time-warning", "0.3")
+        assert r.rc == WARNING, r
+        assert re.search(r"the answer took 0\.\d+ s, more than 0\.3 s$", r.parsed()[1]), r
+        r = run(*base, "--time-warning", "0.1", "--time-critical", "0.3")
+        assert r.rc == CRITICAL and "more than 0.3 s" in r.parsed()[1], r
+        fake.mode("t", "ok", delay=0)
+        # An outage: CRITICAL by default, or as --outage-state says; a
+        # revoked token stays CRITICAL.
+        fake.mode("t", "503_html")
+        assert run(*base).rc == CRITICAL
+        assert run(*base, "--outage-state", "warning").rc == WARNING
+        assert run(*base, "--outage-state", "unknown").rc == UNKNOWN
+        r = run(*base, "--outage-state", "ok")
+        assert r.rc == UNKNOWN and "--outage-state takes warning, critical or unknown" in r.status, r
+        fake.mode("t", "revoked")
+        assert run(*base, "--outage-state", "warning").rc == CRITICAL
+        fake.mode("t", "ratelimit_seconds")
+        assert run(*base, "--outage-state", "unknown").rc == WARNING
+        # An answer that cannot be judged is not hidden behind a WARNING.
+        fake.mode("t", "html200")
+        r = run(*base, "--expires", days_from_now(20))
+        assert r.rc == UNKNOWN, r
     finally:
         fake.stop()
     run.assert_no_token()
@@ -240,8 +299,8 @@ def test_check_rejected_token_is_critical(d):
         r = run("--url", fake.url(), "--ca-cert", ca(), "--expect-user",
                 "someone@example.org", env_token=TOKEN)
         assert r.rc == CRITICAL, r
-        assert r.parsed()[1] == ('the token works but belongs to another user '
-                                 'than --expect-user "someone@example.org"'), r
+        assert r.parsed()[1] == ('the token works but belongs to another user, '
+                                 'not "someone@example.org"'), r
         assert "rev@example.com" not in r.out, r
     finally:
         fake.stop()

@@ -896,8 +896,64 @@ static void test_network(void) {
   td_settings_free(&s);
 }
 
+/* The check's own rows: the TLS days under the plugin's options, the
+ * response-time thresholds and the outage state, which the plugin has
+ * not. */
+static void test_check_rows(void) {
+  td_settings_t s;
+  char line[512];
+  const char *const tls[] = {"--tls-warning-days", "20", "--tls-critical-days",
+                             "5", NULL};
+  tap_is_int(check_line(&s, tls, line, sizeof(line)), TD_SET_OK,
+             "the TLS days flags are read");
+  td_policy_t pol;
+  td_settings_policy(&s, NULL, &pol);
+  tap_ok(pol.tls_warning_days == 20 && pol.tls_failure_days == 5,
+         "the TLS days flags reach the policy");
+  td_settings_free(&s);
+  td_settings_init(&s, TD_FRONT_CHECK);
+  td_settings_policy(&s, NULL, &pol);
+  tap_ok(pol.tls_warning_days == TD_DEFAULT_TLS_WARNING_DAYS &&
+             pol.tls_failure_days == TD_DEFAULT_TLS_FAILURE_DAYS,
+         "the check's TLS days default to the plugin's");
+  td_settings_free(&s);
+  const char *const tls_order[] = {"--tls-warning-days", "3",
+                                   "--tls-critical-days", "14", NULL};
+  tap_is_int(check_line(&s, tls_order, line, sizeof(line)), TD_SET_E_ORDER,
+             "TLS days the wrong way round are refused");
+  tap_is_str(line,
+             "--tls-warning-days and --tls-critical-days must satisfy "
+             "--tls-warning-days >= --tls-critical-days >= 0",
+             "in the flags' names");
+  td_settings_free(&s);
+  const char *const times[] = {
+      "--time-warning", "1.5", "--time-critical", "3", "--outage-state",
+      "warning",        NULL};
+  tap_is_int(check_line(&s, times, line, sizeof(line)), TD_SET_OK,
+             "the response-time thresholds and the outage state are read");
+  tap_ok(s.number[TD_OPT_TIME_WARNING] == 1.5 &&
+             s.number[TD_OPT_TIME_CRITICAL] == 3,
+         "the response-time thresholds, in seconds");
+  tap_is_str(s.string[TD_OPT_OUTAGE_STATE], "warning",
+             "the outage state's word, for td_nagios");
+  td_settings_free(&s);
+  const char *const negative[] = {"--time-warning", "-1", NULL};
+  tap_is_int(check_line(&s, negative, line, sizeof(line)), TD_SET_E_POSITIVE,
+             "a negative response time is refused");
+  td_settings_free(&s);
+  td_settings_init(&s, TD_FRONT_PLUGIN);
+  td_set_error_t e;
+  td_value_t v = N(2);
+  tap_is_int(td_settings_set(&s, "--time-warning", &v, 1, &e), TD_SET_E_UNKNOWN,
+             "the plugin has no response-time option");
+  tap_is_str(td_settings_name(TD_OPT_OUTAGE_STATE, TD_FRONT_PLUGIN), NULL,
+             "nor an outage state");
+  td_settings_free(&s);
+}
+
 int main(void) {
   test_bad_values();
+  test_check_rows();
   test_drift();
   test_drift_expiry();
   test_drift_sentences();

@@ -1896,7 +1896,11 @@ static void check_nagios(void) {
       {-1, P_REVOKED, TD_NAGIOS_CRITICAL},
       {20, P_RATE_LIMITED, TD_NAGIOS_WARNING},
       {3, P_RATE_LIMITED, TD_NAGIOS_CRITICAL},
-      {20, P_NOT_FOUND, TD_NAGIOS_WARNING},
+      /* An answer that cannot be judged is UNKNOWN, not hidden behind
+       * the expiry's WARNING; a CRITICAL expiry still outranks it. */
+      {20, P_NOT_FOUND, TD_NAGIOS_UNKNOWN},
+      {3, P_NOT_FOUND, TD_NAGIOS_CRITICAL},
+      {20, P_BAD_JSON, TD_NAGIOS_UNKNOWN},
   };
   td_policy_t pol = POL_EXPIRY;
   pol.unreachable_after = 1;
@@ -2107,6 +2111,107 @@ static void check_reminder_messages(void) {
              "two hours on, the user-change WARNING is not repeated");
 }
 
+/* The check's own policy: the state of an outage, the response-time
+ * thresholds and the API certificate's expiry notes, by td_nagios_judge
+ * on steps made by hand. */
+static void check_nagios_policy(void) {
+  const struct {
+    td_problem_kind_t kind;
+    int reachable;
+    double time;       /* response time, s; < 0: none */
+    td_severity_t tls; /* the TLS expiry note's severity */
+    td_nagios_t outage;
+    double warn, crit;
+    td_nagios_t want;
+    const char *what;
+  } rows[] = {
+      {TD_PROBLEM_NONE, 1, 0.2, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 0, 0,
+       TD_NAGIOS_OK, "a valid token, no thresholds"},
+      {TD_PROBLEM_NO_ANSWER, 0, -1, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 0, 0,
+       TD_NAGIOS_CRITICAL, "no answer, outage critical"},
+      {TD_PROBLEM_NO_ANSWER, 0, -1, TD_SEV_OKAY, TD_NAGIOS_WARNING, 0, 0,
+       TD_NAGIOS_WARNING, "no answer, outage warning"},
+      {TD_PROBLEM_NO_ANSWER, 0, -1, TD_SEV_OKAY, TD_NAGIOS_UNKNOWN, 0, 0,
+       TD_NAGIOS_UNKNOWN, "no answer, outage unknown"},
+      {TD_PROBLEM_BROKE_OFF, 0, 1.0, TD_SEV_OKAY, TD_NAGIOS_WARNING, 0, 0,
+       TD_NAGIOS_WARNING, "a broken transfer, outage warning"},
+      {TD_PROBLEM_SERVER_ERROR, 0, 0.1, TD_SEV_OKAY, TD_NAGIOS_WARNING, 0, 0,
+       TD_NAGIOS_WARNING, "HTTP 503, outage warning"},
+      {TD_PROBLEM_SERVER_ERROR, 0, 0.1, TD_SEV_OKAY, TD_NAGIOS_UNKNOWN, 0, 0,
+       TD_NAGIOS_UNKNOWN, "HTTP 503, outage unknown"},
+      {TD_PROBLEM_REJECTED, 1, 0.1, TD_SEV_OKAY, TD_NAGIOS_WARNING, 0, 0,
+       TD_NAGIOS_CRITICAL, "a revoked token stays CRITICAL, outage warning"},
+      {TD_PROBLEM_RATE_LIMITED, 1, 0.1, TD_SEV_OKAY, TD_NAGIOS_UNKNOWN, 0, 0,
+       TD_NAGIOS_WARNING, "a rate limit is no outage"},
+      {TD_PROBLEM_UNUSABLE_BODY, 1, 0.1, TD_SEV_WARNING, TD_NAGIOS_CRITICAL, 0,
+       0, TD_NAGIOS_UNKNOWN, "an unusable body outranks a TLS WARNING"},
+      {TD_PROBLEM_NONE, 1, 0.2, TD_SEV_WARNING, TD_NAGIOS_CRITICAL, 0, 0,
+       TD_NAGIOS_WARNING, "the certificate's WARNING note"},
+      {TD_PROBLEM_NONE, 1, 0.2, TD_SEV_FAILURE, TD_NAGIOS_CRITICAL, 0, 0,
+       TD_NAGIOS_CRITICAL, "the certificate's FAILURE note"},
+      {TD_PROBLEM_NONE, 1, 0.5, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 1, 2,
+       TD_NAGIOS_OK, "0.5 s under 1 and 2 s"},
+      {TD_PROBLEM_NONE, 1, 1.0, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 1, 2,
+       TD_NAGIOS_OK, "1 s at the warning threshold is not above it"},
+      {TD_PROBLEM_NONE, 1, 1.5, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 1, 2,
+       TD_NAGIOS_WARNING, "1.5 s above 1 s"},
+      {TD_PROBLEM_NONE, 1, 2.5, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 1, 2,
+       TD_NAGIOS_CRITICAL, "2.5 s above 2 s"},
+      {TD_PROBLEM_NONE, 1, 2.5, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 0, 2,
+       TD_NAGIOS_CRITICAL, "a critical threshold alone"},
+      {TD_PROBLEM_NONE, 1, 2.5, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 1, 0,
+       TD_NAGIOS_WARNING, "a warning threshold alone"},
+      {TD_PROBLEM_NO_ANSWER, 0, 9.0, TD_SEV_OKAY, TD_NAGIOS_WARNING, 1, 0,
+       TD_NAGIOS_WARNING, "a timeout's time, outage warning"},
+      {TD_PROBLEM_UNEXPECTED, 1, 2.5, TD_SEV_OKAY, TD_NAGIOS_CRITICAL, 1, 0,
+       TD_NAGIOS_UNKNOWN, "UNKNOWN outranks a slow answer's WARNING"},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    td_step_t s;
+    memset(&s, 0, sizeof(s));
+    s.problem.kind = rows[i].kind;
+    s.api_reachable = rows[i].reachable;
+    s.has_response_time = rows[i].time >= 0;
+    s.response_time = rows[i].time;
+    if (rows[i].tls != TD_SEV_OKAY) {
+      s.n_notes = 1;
+      s.notes[0].kind = TD_NOTE_TLS_EXPIRY;
+      s.notes[0].severity = rows[i].tls;
+    }
+    td_nagios_policy_t p;
+    td_nagios_policy_init(&p);
+    p.outage = rows[i].outage;
+    p.time_warning = rows[i].warn;
+    p.time_critical = rows[i].crit;
+    tap_is_int(td_nagios_judge(&s, &p), rows[i].want, "judged: %s",
+               rows[i].what);
+  }
+  const struct {
+    const char *text;
+    int rc;
+    td_nagios_t want;
+  } words[] = {{"warning", 0, TD_NAGIOS_WARNING},
+               {"CRITICAL", 0, TD_NAGIOS_CRITICAL},
+               {"Unknown", 0, TD_NAGIOS_UNKNOWN},
+               {"ok", -1, TD_NAGIOS_OK},
+               {"", -1, TD_NAGIOS_OK},
+               {"warn", -1, TD_NAGIOS_OK}};
+  for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+    td_nagios_t got = TD_NAGIOS_OK;
+    int rc = td_nagios_parse_state(words[i].text, &got);
+    tap_is_int(rc, words[i].rc, "--outage-state \"%s\": %s", words[i].text,
+               rc == 0 ? "read" : "refused");
+    tap_is_int(got, words[i].want, "--outage-state \"%s\": its status",
+               words[i].text);
+  }
+  tap_is_int(td_nagios_worse(TD_NAGIOS_WARNING, TD_NAGIOS_UNKNOWN),
+             TD_NAGIOS_UNKNOWN, "UNKNOWN is worse than WARNING");
+  tap_is_int(td_nagios_worse(TD_NAGIOS_UNKNOWN, TD_NAGIOS_CRITICAL),
+             TD_NAGIOS_CRITICAL, "CRITICAL is worse than UNKNOWN");
+  tap_is_int(td_nagios_worse(TD_NAGIOS_OK, TD_NAGIOS_WARNING),
+             TD_NAGIOS_WARNING, "WARNING is worse than OK");
+}
+
 int main(void) {
   check_note_types();
   check_unreadable_and_first_poll();
@@ -2130,6 +2235,7 @@ int main(void) {
   check_sanitize();
   check_nagios();
   check_reminder_messages();
+  check_nagios_policy();
 
   tap_ok(bounds_first_broken == NULL,
          "every output of all %zu steps keeps td_state.h's bounds: notes, "
