@@ -162,3 +162,15 @@ def test_goaway_listed_last_leaves_every_account_reachable(d):
 
 def test_settings_flood_listed_last_delays_no_other_stream(d):
     beside_hostile(d, "settings_flood", first=False, check=fails_with(CLOSED))
+
+
+def test_oversized_header_block_listed_first_delays_no_other_stream(d):
+    beside_hostile(d, "big_headers", check=fails_with(CLOSED))
+
+
+def test_goaway_listed_first_leaves_every_account_reachable(d):
+    beside_hostile(d, "goaway", check=answered)
+
+
+def test_settings_flood_listed_first_delays_no_other_stream(d):
+    beside_hostile(d, "settings_flood", check=fails_with(CLOSED))
