@@ -11,8 +11,9 @@ import json
 import os
 import subprocess
 
-from harness import (TOP, Collectd, _read_port, account, certs, inputs,
-                     stop_process, wait_for)
+from harness import (TOP, Collectd, _read_port, account, certs, free_port,
+                     inputs, stop_process, wait_for)
+from nginx import Nginx
 from test_core import ca, check_clean
 
 HOSTILE_H2 = os.path.join(TOP, "tests", "fake_api", "hostile_h2.py")
@@ -174,3 +175,24 @@ def test_goaway_listed_first_leaves_every_account_reachable(d):
 
 def test_settings_flood_listed_first_delays_no_other_stream(d):
     beside_hostile(d, "settings_flood", check=fails_with(CLOSED))
+
+
+def test_streams_refused_by_nginx_goaways_are_answered_at_every_poll(d):
+    # nginx ends a connection with GOAWAY after keepalive_requests (1000 by
+    # default) and refuses the streams beyond it; the client is to send
+    # them again on a new connection, at every poll, however often that
+    # happened before.
+    ng = Nginx(d, free_port(), max_requests=3)
+    names = ["n%d" % i for i in range(4)]
+    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
+                               for n, t in zip(names, TOKENS)), interval=1)
+    try:
+        assert wait_for(lambda: all(len(reach(cd, n)) >= 10 for n in names),
+                        40), cd.log()[-3000:]
+        for n in names:
+            assert set(reach(cd, n)) == {1.0}, (n, reach(cd, n), cd.log()[-3000:])
+        assert not cd.notes(), cd.notes()
+    finally:
+        cd.stop()
+        ng.stop()
+    check_clean(d, cd, *TOKENS)
