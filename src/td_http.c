@@ -58,6 +58,11 @@ struct td_http {
 struct td_http_conn {
   td_http_t *http;
   CURL *easy;
+  /* What configure() sets, kept to set it again at every start (see
+   * td_http_start); the strings are the conn's own copies. */
+  td_http_opts_t opts;
+  char *url, *ca_cert, *proxy;
+  char *token;         /* the conn's copy, wiped when replaced or freed */
   td_answer_t *answer; /* judges what the transfer delivers */
   void *user;
   double timeout; /* the Timeout its failures are worded with */
@@ -278,6 +283,33 @@ static int group_share(td_http_group_t *g, const td_http_opts_t *o) {
   return 0;
 }
 
+/* *dst: a copy of src (NULL for NULL). Returns 1, or 0 when out of
+ * memory. */
+static int copy_string(char **dst, const char *src) {
+  *dst = src != NULL ? strdup(src) : NULL;
+  return src == NULL || *dst != NULL;
+}
+
+/* Keeps o, with copies of its strings, in c->opts. 0, or -1 (memory). */
+static int keep_opts(td_http_conn_t *c, const td_http_opts_t *o) {
+  c->opts = *o;
+  if (!copy_string(&c->url, o->url) || !copy_string(&c->ca_cert, o->ca_cert) ||
+      !copy_string(&c->proxy, o->proxy))
+    return -1;
+  c->opts.url = c->url;
+  c->opts.ca_cert = c->ca_cert;
+  c->opts.proxy = c->proxy;
+  return 0;
+}
+
+static void wipe_token(td_http_conn_t *c) {
+  if (c->token == NULL)
+    return;
+  explicit_bzero(c->token, strlen(c->token));
+  free(c->token);
+  c->token = NULL;
+}
+
 /* The group of transfers that may share connections with these options.
  * Returns NULL when out of memory. */
 static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
@@ -348,6 +380,10 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
   c->http = h;
   c->user = user;
   c->timeout = o->timeout;
+  if (keep_opts(c, o) != 0) {
+    td_http_conn_free(c);
+    return NULL;
+  }
   c->easy = curl_easy_init();
   c->answer = td_answer_new(o->organizations ? TD_ANSWER_ORGS
                                              : TD_ANSWER_USER);
@@ -355,7 +391,8 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
     td_answer_free(c->answer);
     c->answer = NULL;
   }
-  if (c->easy == NULL || c->answer == NULL || configure(c, o, why) != 0) {
+  if (c->easy == NULL || c->answer == NULL ||
+      configure(c, &c->opts, why) != 0) {
     td_http_conn_free(c);
     return NULL;
   }
@@ -400,6 +437,10 @@ void td_http_conn_free(td_http_conn_t *c) {
   }
   curl_slist_free_all(c->resolve);
   td_answer_free(c->answer);
+  wipe_token(c);
+  free(c->url);
+  free(c->ca_cert);
+  free(c->proxy);
   free(c);
 }
 
@@ -412,9 +453,39 @@ unsigned td_http_groups(const td_http_t *h) { return h->n_groups; }
 const td_xfer_t *td_http_conn_last(const td_http_conn_t *c) { return &c->last; }
 
 int td_http_set_token(td_http_conn_t *c, const char *token) {
-  return curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, token) == CURLE_OK
-             ? 0
-             : -1;
+  char *copy = strdup(token);
+  if (copy == NULL ||
+      curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, token) != CURLE_OK) {
+    if (copy != NULL) {
+      explicit_bzero(copy, strlen(copy));
+      free(copy);
+    }
+    return -1;
+  }
+  wipe_token(c);
+  c->token = copy;
+  return 0;
+}
+
+/* libcurl 7.88 retries a transfer whose connection died before any answer
+ * (a stream refused by GOAWAY, a reused connection found closed) at most
+ * 5 times, but counts the retries over the handle's whole life and resets
+ * the count only in curl_easy_reset: a handle kept between polls would
+ * fail the poll after its sixth refused stream, however far apart.
+ * curl_easy_reset keeps the connections and the TLS session cache; every
+ * option is set again. Returns 0, or -1 when libcurl refused one. */
+static int renew(td_http_conn_t *c) {
+  const char *why;
+  curl_easy_reset(c->easy);
+  if (configure(c, &c->opts, &why) != 0)
+    return -1;
+  if (c->group->share != NULL &&
+      curl_easy_setopt(c->easy, CURLOPT_SHARE, c->group->share) != CURLE_OK)
+    return -1;
+  if (c->token != NULL &&
+      curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, c->token) != CURLE_OK)
+    return -1;
+  return 0;
 }
 
 int td_http_start(td_http_conn_t *c, double seconds) {
@@ -423,7 +494,7 @@ int td_http_start(td_http_conn_t *c, double seconds) {
     ms = 1;
   if (c->busy)
     return 1;
-  if (td_answer_begin(c->answer) != TD_JSON_OK ||
+  if (renew(c) != 0 || td_answer_begin(c->answer) != TD_JSON_OK ||
       curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK ||
       curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK)
     return -1;

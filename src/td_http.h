@@ -62,8 +62,9 @@ void td_http_free(td_http_t *h);
 /* Makes td_http_run return at once; any thread may call it. 0, or -1. */
 int td_http_wakeup(td_http_t *h);
 
-/* Makes an account's handle with every option set once. Returns NULL and
- * a constant reason in *why when libcurl refuses an option. */
+/* Makes an account's handle with every option set, and keeps copies of
+ * o's strings to set them again at every start. Returns NULL and a
+ * constant reason in *why when libcurl refuses an option. */
 td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
                                  void *user, const char **why);
 void td_http_conn_free(td_http_conn_t *c);
@@ -79,8 +80,10 @@ unsigned td_http_groups(const td_http_t *h);
 /* How the handle's last transfer (or last report) ended. */
 const td_xfer_t *td_http_conn_last(const td_http_conn_t *c);
 
-/* Sets the bearer token for the next polls. libcurl keeps its own copy;
- * the caller wipes its own. Returns 0, or -1 when libcurl refused it. */
+/* Sets the bearer token for the next polls. libcurl and the conn keep
+ * their own copies (the conn's is wiped when replaced or freed); the
+ * caller wipes its own. Returns 0, or -1 when libcurl refused it or out of
+ * memory. */
 int td_http_set_token(td_http_conn_t *c, const char *token);
 
 /* Starts a transfer that may take at most seconds. Returns 0, 1 when the

@@ -54,6 +54,16 @@ http {
 """
 
 KEEP = "    keepalive_timeout 300s;\n"
+
+
+def keep(max_requests):
+    """Connections kept; max_requests: nginx's keepalive_requests, after
+    which it sends GOAWAY and refuses the streams beyond it."""
+    if max_requests is None:
+        return KEEP
+    return KEEP + "    keepalive_requests %d;\n" % max_requests
+
+
 CLOSING = """\
     ssl_protocols TLSv1.2;
     ssl_session_cache shared:td:1m;
@@ -65,7 +75,7 @@ class Nginx:
     """One nginx master in the foreground, bound to 127.0.0.1:port."""
 
     def __init__(self, workdir, port, log="nginx-access.log", cert_dir=None,
-                 closing=False):
+                 closing=False, max_requests=None):
         self.dir = workdir
         self.port = port
         self.access_log = os.path.join(workdir, log)
@@ -75,7 +85,7 @@ class Nginx:
         with open(self.conf, "w") as f:
             f.write(CONF % dict(dir=workdir, log=log, port=port, body=BODY,
                                 http2="" if closing else " http2",
-                                tls=CLOSING if closing else KEEP,
+                                tls=CLOSING if closing else keep(max_requests),
                                 cert=os.path.join(d, "server.pem"),
                                 key=os.path.join(d, "server.key")))
         self.out = open(os.path.join(workdir, "nginx.out"), "a")
