@@ -128,6 +128,7 @@ static void enter(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
   td_group_t *g = &s->groups[j->conf.group];
   j->due_at = now;
+  j->retried = 0;
   if (g->open && !g->multiplexed)
     start(s, job, now);
   else if (g->first == TD_SCHED_NONE)
@@ -319,11 +320,17 @@ void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now) {
     release(s, g, now);
 }
 
-void td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
-                       double now) {
+int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
+                      double now) {
   td_job_t *j = &s->jobs[job];
   td_group_t *g = &s->groups[j->conf.group];
   td_fate_t fate = td_sched_fate(x);
+  if (x->kind == TD_XFER_HTTP2 && x->reached == TD_REACHED_SENT &&
+      !j->retried && deadline(j) - now > TD_SCHED_MIN_LEFT) {
+    j->retried = 1;
+    start(s, job, now);
+    return 0;
+  }
   j->where = TD_JOB_IDLE;
   j->costly = fate != TD_FATE_ANSWERED && is_costly(x);
   record(j, fate == TD_FATE_ANSWERED || !j->costly);
@@ -335,6 +342,7 @@ void td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
     else
       first_failed(s, g, job, fate);
   }
+  return 1;
 }
 
 void td_sched_dropped(td_sched_t *s, unsigned job, double now) {

@@ -89,6 +89,7 @@ typedef struct {
   double due_at;     /* when its current poll fell due */
   double hold_until; /* no poll before this (Retry-After) */
   int overlap_said;  /* OVERLAP returned since its last start */
+  int retried;       /* its poll was started again once */
   int costly;        /* its last failure cost a connection attempt */
   td_pace_t pace;
   unsigned next; /* in its group's waiting list or the queue */
@@ -135,9 +136,13 @@ double td_sched_next(const td_sched_t *s);
  * HTTP/2): jobs waiting behind it may start. */
 void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now);
 
-/* The job's transfer ended as x says. */
-void td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
-                       double now);
+/* The job's transfer ended as x says. Returns 1 when its poll ended, or 0
+ * when the poll goes on: an HTTP/2 stream that failed after its request
+ * went and before any status (one a GOAWAY refused, which libcurl does not
+ * always send again) is started again once, at once, within the job's
+ * own time (a START follows); nothing is to be reported then. */
+int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
+                      double now);
 
 /* A START the shell could not carry out (no usable token, libcurl
  * refused): the job is idle again and the next waiting job may go first. */

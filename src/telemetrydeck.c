@@ -528,7 +528,8 @@ static void on_done(td_http_conn_t *c, const td_poll_t *poll,
                     const td_xfer_t *x, void *unused) {
   (void)unused;
   account_t *a = td_http_conn_user(c);
-  td_sched_finished(&sched, job_of(a, c), x, mono_now());
+  if (!td_sched_finished(&sched, job_of(a, c), x, mono_now()))
+    return; /* started again at once: the poll goes on */
   if (c == a->orgs_conn)
     orgs_done(a, poll);
   else

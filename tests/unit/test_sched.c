@@ -23,11 +23,13 @@ typedef enum {
   B_HANG_REQ,   /* ready at once, never answers */
   B_HANG_SETUP, /* TCP connects, TLS never completes */
   B_REFUSED,
-  B_TLS_BAD,     /* the certificate fails verification */
-  B_SETUP_RESET, /* reset during the TLS handshake: its own */
-  B_STALL,       /* status and headers, then the body stalls */
-  B_RST,         /* HTTP/2: the stream is reset after the request */
-  B_NO_TOKEN,    /* the shell has no token: the START is dropped */
+  B_TLS_BAD,      /* the certificate fails verification */
+  B_SETUP_RESET,  /* reset during the TLS handshake: its own */
+  B_STALL,        /* status and headers, then the body stalls */
+  B_RST,          /* HTTP/2: the stream is reset after the request */
+  B_NO_TOKEN,     /* the shell has no token: the START is dropped */
+  B_REFUSED_ONCE, /* HTTP/2: every other stream refused after the request
+                     (a GOAWAY), the next one answered */
 } behaviour_t;
 
 typedef struct {
@@ -108,6 +110,12 @@ static void begin(const job_spec_t *j, transfer_t *t, double now, double left) {
     t->x.kind = TD_XFER_TLS_HANDSHAKE;
     t->x.reached = TD_REACHED_TCP;
     break;
+  case B_REFUSED_ONCE:
+    t->ready_at = now + 0.001;
+    t->end_at = now + 0.002;
+    t->x.kind = TD_XFER_HTTP2;
+    t->x.reached = TD_REACHED_SENT;
+    break;
   case B_NO_TOKEN:
     break;
   }
@@ -127,6 +135,11 @@ static void carry_out(td_sched_t *s, const job_spec_t *spec, transfer_t *tr,
     }
     r->starts[a->job]++;
     begin(&spec[a->job], &tr[a->job], now, a->timeout);
+    if (spec[a->job].b == B_REFUSED_ONCE && r->starts[a->job] % 2 == 0) {
+      tr[a->job].end_at = now + 0.01; /* this time it is answered */
+      tr[a->job].x.kind = TD_XFER_OK;
+      tr[a->job].x.reached = TD_REACHED_STATUS;
+    }
     return;
   }
   case TD_ACT_OVERLAP:
@@ -181,8 +194,8 @@ static void play(const job_spec_t *spec, size_t n, double seconds,
       }
       if (t->active && t->end_at <= now) {
         t->active = 0;
-        note(r, (unsigned)i, t->x.kind == TD_XFER_OK ? 'A' : 'F');
-        td_sched_finished(&s, (unsigned)i, &t->x, now);
+        if (td_sched_finished(&s, (unsigned)i, &t->x, now))
+          note(r, (unsigned)i, t->x.kind == TD_XFER_OK ? 'A' : 'F');
         if (t->x.kind == TD_XFER_OK && spec[i].hold > 0)
           td_sched_hold(&s, (unsigned)i, spec[i].hold, now);
       }
@@ -401,6 +414,20 @@ static void many_http2_streams(void) {
              "answered");
 }
 
+static void refused_stream_is_sent_again_once(void) {
+  job_spec_t jobs[] = {
+      {.b = B_REFUSED_ONCE, .interval = 2, .timeout = 1, .h2 = 1},
+      {.b = B_RST, .interval = 2, .timeout = 1, .h2 = 1},
+  };
+  play(jobs, 2, 5.9, &r);
+  tap_is_str(r.out[0], "AAA",
+             "a stream a GOAWAY refused is sent again at "
+             "once, and answered");
+  tap_is_int(r.starts[0], 6, "once per poll");
+  tap_is_str(r.out[1], "FFF", "a stream reset every time fails on its own");
+  tap_is_int(r.starts[1], 6, "after one more try per poll, not more");
+}
+
 static void fate_table(void) {
   static const struct {
     td_xfer_kind_t kind;
@@ -449,5 +476,6 @@ int main(void) {
   retry_after_holds();
   no_token_first_does_not_hold_others();
   many_http2_streams();
+  refused_stream_is_sent_again_once();
   return tap_done();
 }
