@@ -171,7 +171,7 @@ static int apply(CURL *e, const opt_t *opts, size_t n, const char **why) {
 }
 
 /* AddressFamily, Interface and Resolve, as td_settings checked them. The
- * resolve list lives as long as the handle. */
+ * resolve list is made once and lives as long as the handle. */
 static int configure_network(td_http_conn_t *c, const td_http_opts_t *o,
                              const char **why) {
   static const long family[] = {
@@ -189,7 +189,9 @@ static int configure_network(td_http_conn_t *c, const td_http_opts_t *o,
   }
   if (o->resolve == NULL)
     return 0;
-  if ((c->resolve = curl_slist_append(NULL, o->resolve)) == NULL) {
+  /* Made once: configure runs again at every start (renew). */
+  if (c->resolve == NULL &&
+      (c->resolve = curl_slist_append(NULL, o->resolve)) == NULL) {
     *why = "out of memory";
     return -1;
   }

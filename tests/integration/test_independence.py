@@ -22,12 +22,18 @@ def reach(cd, name):
     return [v for _, v in cd.values(name, "bool-api_reachable")]
 
 
-def test_hanging_token_listed_first_delays_no_neighbour(d):
+def hang_beside_good(d, interval, **opts):
+    """The fake API with a hanging and a healthy token, and collectd with
+    the hanging account listed first, both at interval."""
     fake = FakeAPI(d, {HANG: {"label": "hang", "mode": "hang"},
                        GOOD: {"label": "good", "mode": "ok"}})
-    blocks = [account("hang", fake.url(), HANG, CACert=ca(), Interval=2),
-              account("good", fake.url(), GOOD, CACert=ca(), Interval=2)]
-    cd = Collectd(d, "\n".join(blocks), interval=2)
+    blocks = [account(n, fake.url(), t, CACert=ca(), Interval=interval,
+                      **opts) for n, t in (("hang", HANG), ("good", GOOD))]
+    return fake, Collectd(d, "\n".join(blocks), interval=interval)
+
+
+def test_hanging_token_listed_first_delays_no_neighbour(d):
+    fake, cd = hang_beside_good(d, 2)
     try:
         assert wait_for(lambda: len(reach(cd, "good")) >= 4, 15), cd.log()[-2000:]
         assert reach(cd, "good")[:4] == [1.0] * 4, reach(cd, "good")
@@ -39,7 +45,6 @@ def test_hanging_token_listed_first_delays_no_neighbour(d):
         note = cd.notes(instance="good", type_instance="token_valid")[0]
         assert note["severity"] == "FAILURE", note
         assert 0.0 in [v for _, v in cd.values("good", "bool-token_valid")]
-        hang_notes = cd.notes(instance="hang", type_instance="api_reachable")
         assert wait_for(lambda: cd.notes(instance="hang",
                                          type_instance="api_reachable"), 10)
         hang_notes = cd.notes(instance="hang", type_instance="api_reachable")
@@ -53,11 +58,7 @@ def test_hanging_token_listed_first_delays_no_neighbour(d):
 def test_long_interval_neighbour_of_a_hanging_token_is_polled_at_once(d):
     # The man page's Interval 60: the healthy account's first poll is
     # sent and answered at once, not paced behind the hanging one.
-    fake = FakeAPI(d, {HANG: {"label": "hang", "mode": "hang"},
-                       GOOD: {"label": "good", "mode": "ok"}})
-    blocks = [account("hang", fake.url(), HANG, CACert=ca(), Interval=60),
-              account("good", fake.url(), GOOD, CACert=ca(), Interval=60)]
-    cd = Collectd(d, "\n".join(blocks), interval=60)
+    fake, cd = hang_beside_good(d, 60)
     try:
         assert wait_for(lambda: reach(cd, "good"), 8), cd.log()[-2000:]
         assert reach(cd, "good") == [1.0], reach(cd, "good")
@@ -128,13 +129,7 @@ def test_body_stalled_after_headers_delays_no_neighbour(d):
 
 
 def stop_during_hang(d, timeout):
-    fake = FakeAPI(d, {HANG: {"label": "hang", "mode": "hang"},
-                       GOOD: {"label": "good", "mode": "ok"}})
-    blocks = [account("hang", fake.url(), HANG, CACert=ca(),
-                      Interval=timeout, Timeout=timeout),
-              account("good", fake.url(), GOOD, CACert=ca(),
-                      Interval=timeout, Timeout=timeout)]
-    cd = Collectd(d, "\n".join(blocks), interval=timeout)
+    fake, cd = hang_beside_good(d, timeout, Timeout=timeout)
     try:
         assert wait_for(lambda: reach(cd, "good"), 8), cd.log()[-2000:]
         time.sleep(2)  # the hanging poll is in flight
@@ -153,13 +148,7 @@ def test_sigterm_with_a_poll_hanging_for_timeout_600_ends_collectd_at_once(d):
 
 
 def test_collectd_test_read_polls_the_healthy_account_beside_a_hanging_one(d):
-    fake = FakeAPI(d, {HANG: {"label": "hang", "mode": "hang"},
-                       GOOD: {"label": "good", "mode": "ok"}})
-    blocks = [account("hang", fake.url(), HANG, CACert=ca(), Interval=2,
-                      Timeout=1),
-              account("good", fake.url(), GOOD, CACert=ca(), Interval=2,
-                      Timeout=1)]
-    cd = Collectd(d, "\n".join(blocks), interval=2)
+    fake, cd = hang_beside_good(d, 2, Timeout=1)
     cd.stop()
     try:
         out = subprocess.run([COLLECTD, "-T", "-C", cd.conf],
