@@ -390,9 +390,12 @@ static void check_transitions(const td_state_t *prev, const td_state_t *st,
   /* Nothing else: every note is one of the above. */
   CHECK(out->n_notes == tf + to + tw + rw + ro + lw + lo + e + t);
 
-  /* A log line exactly when the problem changed. */
+  /* A log line exactly when the problem changed, and at the account's
+   * first poll without a problem. */
   int changed = strcmp(prev->problem.last, st->problem.last) != 0;
-  CHECK((out->log[0] != '\0') == changed);
+  int first = !prev->answered && st->answered;
+  CHECK((out->log[0] != '\0') == (changed || first));
+  CHECK((out->news == TD_LOG_FIRST) == (first && !changed));
 }
 
 /* What a poll says about the values, whatever the history. */
@@ -435,8 +438,9 @@ static void trace(const char *what, double now, const td_poll_t *p,
   if (p != NULL)
     fprintf(stderr, " status=%d body=%d retry=%g error=%s", p->http_status,
             (int)p->body, p->retry_after, p->error ? "yes" : "no");
-  fprintf(stderr, " -> reach=%d token=%d ev=%d hold=%.0f\n", out->api_reachable,
-          out->token_valid, out->email_verified, out->hold);
+  fprintf(stderr, " -> reach=%d token=%d ev=%d hold=%.0f failures=%u\n",
+          out->api_reachable, out->token_valid, out->email_verified, out->hold,
+          st->failures);
   for (size_t i = 0; i < out->n_notes; i++)
     fprintf(stderr, "  note %s-%s sev=%d: %s\n",
             td_words_note_type(out->notes[i].kind),
