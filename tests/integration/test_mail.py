@@ -13,8 +13,10 @@ import email
 import email.policy
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 from harness import (TOP, Collectd, FakeAPI, account, certs, files_containing,
@@ -73,8 +75,14 @@ def test_exec_script_mails_what_happened_in_the_subject(d):
                            capture_output=True)
     assert probe.returncode == 0, \
         "python3-aiosmtpd missing: tools/deps installs it"
-    # The exec plugin runs the script as nobody: it reads the shipped file.
+    # The exec plugin runs the script as nobody: it reads the shipped file,
+    # from a folder nobody can reach (a checkout under /root is not).
     assert os.stat(SCRIPT).st_mode & 0o005 == 0o005, "%s not r-x for all" % SCRIPT
+    reachable = tempfile.mkdtemp(prefix="td-mail-")
+    os.chmod(reachable, 0o755)
+    script = os.path.join(reachable, "telemetrydeck-mail")
+    shutil.copy(SCRIPT, script)
+    os.chmod(script, 0o755)
     smtp = SMTPServer(d)
     fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ",
@@ -82,7 +90,7 @@ def test_exec_script_mails_what_happened_in_the_subject(d):
     extra = ('LoadPlugin exec\n<Plugin exec>\n'
              '  NotificationExec "nobody" "%s" "--to" "ops@example.org" '
              '"--from" "collectd@testhost.example" "--smtp" "127.0.0.1:%d"\n'
-             '</Plugin>\n' % (SCRIPT, smtp.port))
+             '</Plugin>\n' % (script, smtp.port))
     cd = None
     head = "[%s] testhost telemetrydeck/main %s: %s"
 
@@ -137,6 +145,7 @@ def test_exec_script_mails_what_happened_in_the_subject(d):
             cd.stop()
         fake.stop()
         smtp.stop()
+        shutil.rmtree(reachable, ignore_errors=True)
     assert cd.was_alive, "collectd died:\n" + cd.log()[-2000:]
     assert not cd.log_lines(r"telemetrydeck-mail: "), cd.log()
     leaks = files_containing(d, (TOKEN,))
