@@ -76,9 +76,10 @@ def test_exec_script_mails_what_happened_in_the_subject(d):
     assert probe.returncode == 0, \
         "python3-aiosmtpd missing: tools/deps installs it"
     # The exec plugin runs the script as nobody: it reads the shipped file,
-    # from a folder nobody can reach (a checkout under /root is not).
+    # from a folder nobody can reach (neither a checkout under /root nor a
+    # TMPDIR inside a folder of mode 0700, as tools/sanitize sets, is).
     assert os.stat(SCRIPT).st_mode & 0o005 == 0o005, "%s not r-x for all" % SCRIPT
-    reachable = tempfile.mkdtemp(prefix="td-mail-")
+    reachable = tempfile.mkdtemp(prefix="td-mail-", dir="/tmp")
     os.chmod(reachable, 0o755)
     script = os.path.join(reachable, "telemetrydeck-mail")
     shutil.copy(SCRIPT, script)
