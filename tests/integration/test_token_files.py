@@ -1,7 +1,7 @@
-"""The plugin and telemetrydeck-check judge every token file alike (issue
-12): one table of odd files, each given to a collectd account as TokenFile
-and to the check as --token-file; both must take it or both refuse it,
-and a refused file's token never reaches the API."""
+"""The plugin and telemetrydeck-check judge every token file alike: one
+table of odd files, each given to a collectd account as TokenFile and to
+the check as --token-file; both must take it or both refuse it, and a
+refused file's token never reaches the API."""
 
 import os
 import subprocess
