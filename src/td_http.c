@@ -65,7 +65,6 @@ struct td_http_conn {
   char *token;         /* the conn's copy, wiped when replaced or freed */
   td_answer_t *answer; /* judges what the transfer delivers */
   void *user;
-  double timeout; /* the Timeout its failures are worded with */
   int busy;
   td_reached_t reached; /* of the running transfer */
   td_http_group_t *group;
@@ -381,7 +380,6 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
     return NULL;
   c->http = h;
   c->user = user;
-  c->timeout = o->timeout;
   if (keep_opts(c, o) != 0) {
     td_http_conn_free(c);
     return NULL;
@@ -693,7 +691,7 @@ static void finish(td_http_conn_t *c, CURLcode rc, const td_http_events_t *ev,
   end.http_status = (int)status;
   c->last = (td_xfer_t){.kind = TD_XFER_OK,
                         .reached = status > 0 ? TD_REACHED_STATUS : c->reached,
-                        .timeout = c->timeout};
+                        .timeout = c->opts.timeout};
   if (c->last.reached == TD_REACHED_NOTHING) {
     curl_off_t connected = 0;
     if (curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connected) ==
