@@ -49,6 +49,19 @@ static double own_limit(const td_job_t *j) {
 
 static double deadline(const td_job_t *j) { return j->due_at + own_limit(j); }
 
+/* When a job waiting for a stream of a working HTTP/2 connection starts
+ * anyway: before its own time runs out, always. */
+static double patience(const td_job_t *j) {
+  double quarter = own_limit(j) / 4;
+  return j->due_at +
+         (quarter < TD_SCHED_H2_PATIENCE ? quarter : TD_SCHED_H2_PATIENCE);
+}
+
+/* The group has a working HTTP/2 connection, and no one goes first. */
+static int streams_ready(const td_group_t *g) {
+  return g->open && g->multiplexed && g->first == TD_SCHED_NONE;
+}
+
 static void push(td_sched_t *s, td_act_kind_t kind, unsigned job, unsigned from,
                  double timeout) {
   /* Each job has at most two actions pending (see max_actions): the ring
@@ -104,6 +117,8 @@ static void list_remove(td_sched_t *s, unsigned *head, unsigned *tail,
 
 static void start(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
+  if (j->where != TD_JOB_RUNNING) /* not a second try of its stream */
+    s->groups[j->conf.group].running++;
   j->where = TD_JOB_RUNNING;
   j->overlap_said = 0;
   push(s, TD_ACT_START, job, TD_SCHED_NONE, deadline(j) - now);
@@ -129,26 +144,44 @@ static void enter(td_sched_t *s, unsigned job, double now) {
   td_group_t *g = &s->groups[j->conf.group];
   j->due_at = now;
   j->retried = 0;
-  if (g->open && !g->multiplexed)
+  if ((g->open && !g->multiplexed) ||
+      (streams_ready(g) && g->running < TD_SCHED_H2_STREAMS))
     start(s, job, now);
-  else if (g->first == TD_SCHED_NONE)
+  else if (g->first == TD_SCHED_NONE && !g->open)
     go_first(s, job);
   else {
     j->where = TD_JOB_WAITING;
     list_add(s, &g->wait_head, &g->wait_tail, job);
+    if (streams_ready(g) && patience(j) < s->next_check)
+      s->next_check = patience(j);
   }
 }
 
-/* Waiting jobs start behind a ready connection: all of them over
- * HTTP/1.1 (each opens its own), a wave over HTTP/2 (streams on it). */
-static void release(td_sched_t *s, td_group_t *g, double now) {
-  size_t wave = g->multiplexed ? TD_SCHED_H2_WAVE : (size_t)-1;
+/* Waiting jobs of g start as far as its connection allows: all of them
+ * behind a working HTTP/1.1 connection (each opens its own), up to
+ * TD_SCHED_H2_STREAMS running behind an HTTP/2 one (streams on it); with
+ * no working connection, the next one goes first. */
+static void admit(td_sched_t *s, td_group_t *g, double now) {
   unsigned job;
-  g->first = TD_SCHED_NONE;
-  while (wave-- > 0 &&
+  if (g->first != TD_SCHED_NONE)
+    return; /* they wait for its connection */
+  if (!g->open) {
+    next_first(s, g);
+    return;
+  }
+  while ((!g->multiplexed || g->running < TD_SCHED_H2_STREAMS) &&
          (job = list_take(s, &g->wait_head, &g->wait_tail)) != TD_SCHED_NONE)
     start(s, job, now);
-  next_first(s, g);
+}
+
+/* The first job's connection is ready: those it leaves waiting for a
+ * stream now wait at most their patience (the clock's next check). */
+static void release(td_sched_t *s, td_group_t *g, double now) {
+  g->first = TD_SCHED_NONE;
+  admit(s, g, now);
+  for (unsigned at = g->wait_head; at != TD_SCHED_NONE; at = s->jobs[at].next)
+    if (patience(&s->jobs[at]) < s->next_check)
+      s->next_check = patience(&s->jobs[at]);
 }
 
 /* Records a poll that got no answer (or one) for pacing; at is the time
@@ -212,7 +245,8 @@ static void expire(td_sched_t *s, unsigned job) {
   unsigned from = job;
   if (j->where == TD_JOB_WAITING) {
     list_remove(s, &g->wait_head, &g->wait_tail, job);
-    from = g->first;
+    if (g->first != TD_SCHED_NONE)
+      from = g->first;
   } else {
     list_remove(s, &s->queue_head, &s->queue_tail, job);
     next_first(s, g);
@@ -223,10 +257,21 @@ static void expire(td_sched_t *s, unsigned job) {
   push(s, TD_ACT_EXPIRED, job, from, j->conf.timeout);
 }
 
+/* A job waiting for a stream: it has waited long enough. */
+static void impatient(td_sched_t *s, unsigned job, double now) {
+  td_group_t *g = &s->groups[s->jobs[job].conf.group];
+  list_remove(s, &g->wait_head, &g->wait_tail, job);
+  start(s, job, now);
+}
+
 static void scan(td_sched_t *s, double now) {
   double next = now + 86400.0 * 366;
   for (unsigned i = 0; i < s->n_jobs; i++) {
     td_job_t *j = &s->jobs[i];
+    int for_stream =
+        j->where == TD_JOB_WAITING && streams_ready(&s->groups[j->conf.group]);
+    if (for_stream && patience(j) <= now)
+      impatient(s, i, now);
     if ((j->where == TD_JOB_WAITING || j->where == TD_JOB_QUEUED) &&
         deadline(j) <= now + TD_SCHED_MIN_LEFT)
       expire(s, i);
@@ -237,6 +282,9 @@ static void scan(td_sched_t *s, double now) {
     if ((j->where == TD_JOB_WAITING || j->where == TD_JOB_QUEUED) &&
         deadline(j) < next)
       next = deadline(j);
+    if (j->where == TD_JOB_WAITING &&
+        streams_ready(&s->groups[j->conf.group]) && patience(j) < next)
+      next = patience(j);
   }
   s->next_check = next;
 }
@@ -318,6 +366,8 @@ void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now) {
   g->open = 1;
   if (g->first == job)
     release(s, g, now);
+  else
+    admit(s, g, now); /* HTTP/1.1 after all: no one waits for a stream */
 }
 
 int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
@@ -332,6 +382,7 @@ int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
     return 0;
   }
   j->where = TD_JOB_IDLE;
+  g->running--;
   j->costly = fate != TD_FATE_ANSWERED && is_costly(x);
   record(j, fate == TD_FATE_ANSWERED || !j->costly);
   if (x->reached < TD_REACHED_SENT)
@@ -341,6 +392,8 @@ int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
       release(s, g, now); /* ready was not reported */
     else
       first_failed(s, g, job, fate);
+  } else {
+    admit(s, g, now); /* a stream is free, or the connection is gone */
   }
   return 1;
 }
@@ -348,10 +401,12 @@ int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
 void td_sched_dropped(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
   td_group_t *g = &s->groups[j->conf.group];
-  (void)now;
   j->where = TD_JOB_IDLE;
+  g->running--;
   if (g->first == job)
     next_first(s, g);
+  else
+    admit(s, g, now);
 }
 
 void td_sched_hold(td_sched_t *s, unsigned job, double seconds, double now) {

@@ -12,12 +12,17 @@
  *  2. a Retry-After holds it: HELD;
  *  3. pacing says its API has been silent: PACED (its last failure again);
  *  4. else it enters its group: it STARTs at once when the group has a
- *     working HTTP/1.1 connection; else it goes first (at most
- *     TD_SCHED_SETUP_BUDGET firsts start per step), or waits for the one
- *     that goes first.
+ *     working HTTP/1.1 connection, or a working HTTP/2 one with fewer
+ *     than TD_SCHED_H2_STREAMS of the group's transfers running; else it
+ *     goes first when no connection works (at most TD_SCHED_SETUP_BUDGET
+ *     firsts start per step), or waits.
  * A waiting job starts as soon as the first one's connection is ready
- * (all of them over HTTP/1.1, TD_SCHED_H2_WAVE over HTTP/2, where the
- * next waiting job then goes first). When the first one fails before its
+ * (all of them over HTTP/1.1, up to TD_SCHED_H2_STREAMS running over
+ * HTTP/2), and over HTTP/2 as soon as a running transfer of its group
+ * ends, or when it has waited TD_SCHED_H2_PATIENCE (a quarter of its own
+ * time at most) for that: streams that stall delay no one longer, and
+ * libcurl then puts it on the connection up to the server's own stream
+ * limit, or opens another. When the first one fails before its
  * connection is ready, a waiting job takes over its failure (TAKEN) only
  * when that failure would certainly have been its own: a refused
  * connection, an unknown host or a failed certificate check at once, a
@@ -34,8 +39,11 @@
 #include "td_xfer.h"
 
 #define TD_SCHED_SETUP_BUDGET 4 /* first transfers started per step */
-/* Streams released per ready connection; nginx allows 128 on one. */
-#define TD_SCHED_H2_WAVE 99
+/* A group's transfers running at once over HTTP/2, below nginx's 128
+ * streams per connection: libcurl then needs no second connection. */
+#define TD_SCHED_H2_STREAMS 99
+/* Seconds a job waits at most for one of those to end. */
+#define TD_SCHED_H2_PATIENCE 0.2
 #define TD_SCHED_MIN_LEFT 0.001 /* seconds: less own time left is none */
 #define TD_SCHED_NONE ((unsigned)-1)
 
@@ -99,6 +107,7 @@ typedef struct {
   int open;                      /* an HTTP/1.1 connection is known to work */
   int multiplexed;               /* its last ready connection was HTTP/2 */
   unsigned first;                /* the job that goes first, or TD_SCHED_NONE */
+  unsigned running;              /* its jobs in TD_JOB_RUNNING */
   unsigned wait_head, wait_tail; /* waiting jobs, oldest first */
 } td_group_t;
 

@@ -57,6 +57,7 @@ typedef struct {
   int sent[MAX_JOBS];                /* requests that reached the server */
   double worst_wait[MAX_JOBS];       /* longest due-to-start delay */
   unsigned from[MAX_JOBS];           /* the last TAKEN/EXPIRED's from */
+  int most_running;                  /* transfers running at once, at most */
 } result_t;
 
 static void note(result_t *r, unsigned job, char c) {
@@ -203,6 +204,11 @@ static void play(const job_spec_t *spec, size_t n, double seconds,
     size_t k = td_sched_step(&s, now, acts, td_sched_max_actions(&s));
     for (size_t a = 0; a < k; a++)
       carry_out(&s, spec, tr, r, &acts[a], now);
+    int running = 0;
+    for (size_t i = 0; i < n; i++)
+      running += tr[i].active;
+    if (running > r->most_running)
+      r->most_running = running;
     double next = td_sched_next(&s);
     for (size_t i = 0; i < n; i++) {
       if (tr[i].active && !tr[i].ready_done && tr[i].ready_at >= 0 &&
@@ -414,6 +420,59 @@ static void many_http2_streams(void) {
              "answered");
 }
 
+static double worst_wait(size_t from, size_t to) {
+  double worst = 0;
+  for (size_t i = from; i < to; i++)
+    if (r.worst_wait[i] > worst)
+      worst = r.worst_wait[i];
+  return worst;
+}
+
+/* 250 accounts due at once over one HTTP/2 connection: never more streams
+ * at once than one connection takes, so libcurl opens no second one, and
+ * no poll waits long for a free stream. */
+static void http2_streams_fit_one_connection(void) {
+  static job_spec_t jobs[250];
+  for (int i = 0; i < 250; i++)
+    jobs[i] = (job_spec_t){
+        .b = B_OK, .interval = 5, .timeout = 4, .answer = 0.05, .h2 = 1};
+  play(jobs, 250, 14.9, &r);
+  int answered = 0;
+  for (int i = 0; i < 250; i++)
+    answered += count(r.out[i], 'A');
+  tap_is_int(answered, 750, "250 accounts over HTTP/2: every poll answered");
+  tap_ok(r.most_running <= TD_SCHED_H2_STREAMS,
+         "at most %d streams at once (%d)", TD_SCHED_H2_STREAMS,
+         r.most_running);
+  tap_ok(worst_wait(0, 250) <= TD_SCHED_H2_PATIENCE + 0.01,
+         "no poll waited more than %.1f s for a stream (%.3f s)",
+         TD_SCHED_H2_PATIENCE, worst_wait(0, 250));
+}
+
+/* 120 streams that never answer fill the connection's share; the 10
+ * healthy accounts of the group wait at most TD_SCHED_H2_PATIENCE. */
+static void stalled_streams_hold_no_one_long(void) {
+  static job_spec_t jobs[130];
+  for (int i = 0; i < 130; i++)
+    jobs[i] = (job_spec_t){.b = i < 120 ? B_HANG_REQ : B_OK,
+                           .interval = 2,
+                           .timeout = 1.8,
+                           .answer = 0.01,
+                           .h2 = 1};
+  play(jobs, 130, 9.9, &r);
+  int answered = 0;
+  for (int i = 120; i < 130; i++)
+    answered += count(r.out[i], 'A');
+  tap_is_int(answered, 50,
+             "10 healthy accounts beside 120 stalled streams: "
+             "every poll answered");
+  tap_ok(worst_wait(120, 130) <= TD_SCHED_H2_PATIENCE + 0.01,
+         "each waited at most %.1f s for a stream (%.3f s)",
+         TD_SCHED_H2_PATIENCE, worst_wait(120, 130));
+  tap_ok(count(r.out[0], 'F') >= 4 && count(r.out[0], 'A') == 0,
+         "a stalled one fails on its own (%s)", r.out[0]);
+}
+
 static void refused_stream_is_sent_again_once(void) {
   job_spec_t jobs[] = {
       {.b = B_REFUSED_ONCE, .interval = 2, .timeout = 1, .h2 = 1},
@@ -476,6 +535,8 @@ int main(void) {
   retry_after_holds();
   no_token_first_does_not_hold_others();
   many_http2_streams();
+  http2_streams_fit_one_connection();
+  stalled_streams_hold_no_one_long();
   refused_stream_is_sent_again_once();
   return tap_done();
 }
