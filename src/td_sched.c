@@ -50,11 +50,9 @@ static double own_limit(const td_job_t *j) {
 static double deadline(const td_job_t *j) { return j->due_at + own_limit(j); }
 
 /* When a job waiting for a stream of a working HTTP/2 connection starts
- * anyway: before its own time runs out, always. */
+ * anyway: well before its own time runs out. */
 static double patience(const td_job_t *j) {
-  double quarter = own_limit(j) / 4;
-  return j->due_at +
-         (quarter < TD_SCHED_H2_PATIENCE ? quarter : TD_SCHED_H2_PATIENCE);
+  return j->due_at + own_limit(j) * TD_SCHED_H2_PATIENCE;
 }
 
 /* The group has a working HTTP/2 connection, and no one goes first. */

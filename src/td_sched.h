@@ -19,8 +19,8 @@
  * A waiting job starts as soon as the first one's connection is ready
  * (all of them over HTTP/1.1, up to TD_SCHED_H2_STREAMS running over
  * HTTP/2), and over HTTP/2 as soon as a running transfer of its group
- * ends, or when it has waited TD_SCHED_H2_PATIENCE (a quarter of its own
- * time at most) for that: streams that stall delay no one longer, and
+ * ends, or when it has waited TD_SCHED_H2_PATIENCE of its own time for
+ * that: streams that stall delay no one longer, and
  * libcurl then puts it on the connection up to the server's own stream
  * limit, or opens another. When the first one fails before its
  * connection is ready, a waiting job takes over its failure (TAKEN) only
@@ -42,8 +42,10 @@
 /* A group's transfers running at once over HTTP/2, below nginx's 128
  * streams per connection: libcurl then needs no second connection. */
 #define TD_SCHED_H2_STREAMS 99
-/* Seconds a job waits at most for one of those to end. */
-#define TD_SCHED_H2_PATIENCE 0.2
+/* The share of its own time a job waits at most for one of those to end:
+ * a fixed bound would be shorter than a stream's round trip to a far or
+ * slow server, and waiting would then save nothing. */
+#define TD_SCHED_H2_PATIENCE 0.25
 #define TD_SCHED_MIN_LEFT 0.001 /* seconds: less own time left is none */
 #define TD_SCHED_NONE ((unsigned)-1)
 

@@ -45,6 +45,29 @@ def test_hundred_accounts_share_one_http2_connection(d):
     check_clean(d, cd, *TOKENS)
 
 
+def test_six_hundred_accounts_need_no_second_connection(d):
+    # nginx takes 128 streams on a connection; 600 accounts due at once
+    # run at most 99 at a time, so libcurl never needs a second connection.
+    # nginx's own limit of requests per connection is raised here: at it,
+    # nginx refuses the streams in flight with a GOAWAY, and libcurl 7.88
+    # sends each refused stream again on a fresh connection of its own.
+    ng = Nginx(d, free_port(), max_requests=100000)
+    tokens = ["tdpat_MANYSTREAMS%03dabcdef0123456" % i for i in range(600)]
+    names = ["m%d" % i for i in range(len(tokens))]
+    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=5)
+                               for n, t in zip(names, tokens)), interval=5)
+    try:
+        assert wait_for(lambda: all_polled(cd, names, 2), 60), cd.log()[-3000:]
+        reqs = ng.requests()
+        assert {r[2] for r in reqs} == {"HTTP/2.0"}, {r[2] for r in reqs}
+        assert len(ng.connections()) == 1, (len(reqs), ng.connections())
+        assert not cd.notes(type_instance="api_reachable"), cd.notes()[:3]
+    finally:
+        cd.stop()
+        ng.stop()
+    check_clean(d, cd, *tokens)
+
+
 def test_accounts_with_other_tls_settings_never_share(d):
     ng = Nginx(d, free_port())
     other_ca = os.path.join(inputs(d), "same-ca-other-file.pem")
