@@ -764,16 +764,18 @@ static void ensure_fd_limit(size_t connections) {
   rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
                     ? want
                     : rl.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+  if (rl.rlim_cur <= was || setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    rl.rlim_cur = was; /* at the hard limit already, or not allowed */
+  else
     INFO(LOG_PREFIX "raised the open-file limit from %llu to %llu for %zu "
                     "kept connections.",
          (unsigned long long)was, (unsigned long long)rl.rlim_cur,
          connections);
   if (rl.rlim_cur < want)
     WARNING(LOG_PREFIX "%zu kept connections need about %llu open files; "
-                       "the hard limit is %llu (raise LimitNOFILE).",
+                       "the limit is %llu (raise LimitNOFILE).",
             connections, (unsigned long long)want,
-            (unsigned long long)rl.rlim_max);
+            (unsigned long long)rl.rlim_cur);
 }
 
 /* The scheduler's jobs: each account's users/info poll, and its

@@ -511,3 +511,34 @@ def test_every_conf_file_and_man_page_example_is_a_valid_configuration(d):
         c = ConfigCheck(sub, text + "\n", debian=debian)
         assert c.accepted and "Parsing the config file failed" not in c.out, (name, c)
         assert c.lines("error") == [], (name, c)
+
+
+def test_open_file_limit_is_raised_or_its_shortfall_named_once(d):
+    # Each account keeps a connection: 100 accounts want about 356 open
+    # files. A soft limit below that is raised up to the hard one; a hard
+    # limit below it is named once, with the number and what to change.
+    fake = FakeAPI(d, {tok("f%d" % i): {"label": "f%d" % i, "mode": "ok"}
+                       for i in range(100)})
+    blocks = "\n".join(account("f%d" % i, fake.url(), tok("f%d" % i),
+                               CACert=ca(), Interval=60) for i in range(100))
+    try:
+        for soft, hard, want in ((200, 1000, "raised the open-file limit "
+                                  "from 200 to 356 for 100 kept connections."),
+                                 (300, 300, "100 kept connections need about "
+                                  "356 open files; the limit is 300 (raise "
+                                  "LimitNOFILE).")):
+            run = os.path.join(d, "limit-%d" % soft)
+            os.makedirs(run)
+            cd = Collectd(run, blocks, wrapper=[
+                "prlimit", "--nofile=%d:%d" % (soft, hard), "--"])
+            try:
+                assert wait_for(lambda: cd.log_lines("first poll succeeds"), 20), \
+                    cd.log()[-2000:]
+                lines = cd.log_lines("open-file limit|open files")
+                assert [l.split("telemetrydeck plugin: ", 1)[1]
+                        for l in lines] == [want], lines
+            finally:
+                cd.stop()
+            check_clean(run, cd, *(tok("f%d" % i) for i in range(100)))
+    finally:
+        fake.stop()
