@@ -4,11 +4,13 @@
 #endif
 #include "td_http.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,6 +115,12 @@ int td_http_wakeup(td_http_t *h) {
   return curl_multi_wakeup(h->multi) == CURLM_OK ? 0 : -1;
 }
 
+int td_http_max_connections(td_http_t *h, size_t n) {
+  return curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)n) == CURLM_OK
+             ? 0
+             : -1;
+}
+
 /* The body goes to the answer, chunk by chunk; a short count ends the
  * transfer when the answer refuses more. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
@@ -142,7 +150,7 @@ static int on_ready(void *arg, char *ip, char *local_ip, int port,
     /* Until an answer shows the protocol, a ready connection may be
      * HTTP/2: the transfers waiting behind it follow in waves then, and
      * share it instead of each opening its own. */
-    h->ev->ready(c, c->group->multiplexed != 0, h->ev_user);
+    h->ev->ready(c, c->group->multiplexed, h->ev_user);
   return CURL_PREREQFUNC_OK;
 }
 
@@ -553,6 +561,25 @@ static void keep_detail(td_xfer_t *x, const td_http_conn_t *c, CURLcode rc) {
   snprintf(x->detail, sizeof(x->detail), "%s", text);
 }
 
+/* The soft open-file limit when this process has (nearly) all the files
+ * it may open, else 0. Only asked after a failure: counting costs a
+ * directory read. */
+static unsigned long files_exhausted(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return 0;
+  unsigned long limit = (unsigned long)rl.rlim_cur, open_files = 0;
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir == NULL)
+    return errno == EMFILE || errno == ENFILE ? limit : 0;
+  while (readdir(dir) != NULL)
+    open_files++;
+  closedir(dir);
+  /* ".", "..", the directory's own descriptor; and the failed transfer
+   * may have closed its socket already. */
+  return open_files + 8 >= limit ? limit : 0;
+}
+
 /* What a failed transfer's code means, as facts. */
 static void classify(td_http_conn_t *c, CURLcode rc, long status,
                      td_tls_reason_t tls, td_xfer_t *x) {
@@ -573,6 +600,8 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
     x->kind =
         os_errno == ECONNREFUSED ? TD_XFER_REFUSED : TD_XFER_CONNECT_FAILED;
     x->os_errno = (int)os_errno;
+    if (os_errno == EMFILE || os_errno == ENFILE)
+      x->files = files_exhausted();
     break;
   case CURLE_OPERATION_TIMEDOUT:
     x->kind = TD_XFER_TIMEOUT;
@@ -587,7 +616,10 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
     x->tls = verify == 0 ? TD_TLS_OTHER_NAME : tls;
     break;
   case CURLE_SSL_CACERT_BADFILE:
+    /* GnuTLS says no more when the file could not be opened for want of
+     * a descriptor. */
     x->kind = TD_XFER_CA_UNREADABLE;
+    x->files = files_exhausted();
     break;
   case CURLE_SSL_CONNECT_ERROR:
     x->kind = TD_XFER_TLS_HANDSHAKE;
@@ -634,6 +666,10 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
   default:
     x->kind = TD_XFER_OTHER;
     snprintf(x->detail, sizeof(x->detail), "%s", curl_easy_strerror(rc));
+  }
+  if (x->files > 0) {
+    x->kind = TD_XFER_FILES_LIMIT;
+    x->os_errno = 0;
   }
 }
 

@@ -42,9 +42,10 @@ typedef struct {
 
 /* What td_http_run reports, and how failures are worded. ready: the
  * transfer's connection is set up (or reused) and its request about to go;
- * multiplexed when the group's last answer came over HTTP/2 or none came
- * yet. done: the transfer ended; the poll, x and everything they point to
- * are valid only during the call. Neither may call into td_http. */
+ * multiplexed: 1 when the group's last answer came over HTTP/2, 0 over
+ * HTTP/1.1, -1 when none came yet. done: the transfer ended; the poll, x and
+ * everything they point to are valid only during the call. Neither may call
+ * into td_http. */
 typedef struct {
   void (*ready)(td_http_conn_t *c, int multiplexed, void *user);
   void (*done)(td_http_conn_t *c, const td_poll_t *poll, const td_xfer_t *x,
@@ -61,6 +62,10 @@ void td_http_free(td_http_t *h);
 
 /* Makes td_http_run return at once; any thread may call it. 0, or -1. */
 int td_http_wakeup(td_http_t *h);
+
+/* libcurl keeps at most n connections open (idle ones beyond it are
+ * closed, oldest first); set after the last td_http_conn_new. */
+int td_http_max_connections(td_http_t *h, size_t n);
 
 /* Makes an account's handle with every option set, and keeps copies of
  * o's strings to set them again at every start. Returns NULL and a

@@ -35,6 +35,7 @@ static int is_costly(const td_xfer_t *x) {
   case TD_XFER_REFUSED:
   case TD_XFER_CONNECT_FAILED:
   case TD_XFER_NOT_STARTED:
+  case TD_XFER_FILES_LIMIT:
     return 0;
   default:
     return 1;
@@ -113,13 +114,55 @@ static void list_remove(td_sched_t *s, unsigned *head, unsigned *tail,
 
 /* ---- going first, waiting, starting ---- */
 
-static void start(td_sched_t *s, unsigned job, double now) {
+/* A stream of a working HTTP/2 connection needs no file of its own. */
+static int needs_file(const td_sched_t *s, const td_job_t *j) {
+  const td_group_t *g = &s->groups[j->conf.group];
+  return !(g->open && g->multiplexed == 1);
+}
+
+static void run(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
-  if (j->where != TD_JOB_RUNNING) /* not a second try of its stream */
+  if (j->where != TD_JOB_RUNNING) { /* not a second try of its stream */
     s->groups[j->conf.group].running++;
+    j->holds_file = needs_file(s, j);
+    s->running += (size_t)j->holds_file;
+  }
   j->where = TD_JOB_RUNNING;
   j->overlap_said = 0;
   push(s, TD_ACT_START, job, TD_SCHED_NONE, deadline(j) - now);
+}
+
+/* Runs the job, or queues it for a free file when the bound is reached. */
+static void start(td_sched_t *s, unsigned job, double now) {
+  td_job_t *j = &s->jobs[job];
+  if (j->where != TD_JOB_RUNNING && s->max_running > 0 &&
+      s->running >= s->max_running && needs_file(s, j)) {
+    j->where = TD_JOB_FILES;
+    list_add(s, &s->files_head, &s->files_tail, job);
+    return;
+  }
+  run(s, job, now);
+}
+
+static void expire(td_sched_t *s, unsigned job);
+
+/* A transfer ended: the oldest jobs waiting for a file may run, those
+ * with time left. */
+static void left_running(td_sched_t *s, td_job_t *j, double now) {
+  unsigned job;
+  j->where = TD_JOB_IDLE;
+  s->groups[j->conf.group].running--;
+  s->running -= (size_t)j->holds_file;
+  j->holds_file = 0;
+  while ((s->max_running == 0 || s->running < s->max_running) &&
+         (job = s->files_head) != TD_SCHED_NONE) {
+    if (deadline(&s->jobs[job]) - now <= TD_SCHED_MIN_LEFT) {
+      expire(s, job);
+      continue;
+    }
+    list_take(s, &s->files_head, &s->files_tail);
+    run(s, job, now);
+  }
 }
 
 static void go_first(td_sched_t *s, unsigned job) {
@@ -245,6 +288,11 @@ static void expire(td_sched_t *s, unsigned job) {
     list_remove(s, &g->wait_head, &g->wait_tail, job);
     if (g->first != TD_SCHED_NONE)
       from = g->first;
+  } else if (j->where == TD_JOB_FILES) {
+    list_remove(s, &s->files_head, &s->files_tail, job);
+    from = TD_SCHED_FILES;
+    if (g->first == job)
+      next_first(s, g);
   } else {
     list_remove(s, &s->queue_head, &s->queue_tail, job);
     next_first(s, g);
@@ -253,6 +301,11 @@ static void expire(td_sched_t *s, unsigned job) {
   j->costly = 1;
   record(j, 0);
   push(s, TD_ACT_EXPIRED, job, from, j->conf.timeout);
+}
+
+static int is_waiting(const td_job_t *j) {
+  return j->where == TD_JOB_WAITING || j->where == TD_JOB_QUEUED ||
+         j->where == TD_JOB_FILES;
 }
 
 /* A job waiting for a stream: it has waited long enough. */
@@ -270,15 +323,13 @@ static void scan(td_sched_t *s, double now) {
         j->where == TD_JOB_WAITING && streams_ready(&s->groups[j->conf.group]);
     if (for_stream && patience(j) <= now)
       impatient(s, i, now);
-    if ((j->where == TD_JOB_WAITING || j->where == TD_JOB_QUEUED) &&
-        deadline(j) <= now + TD_SCHED_MIN_LEFT)
+    if (is_waiting(j) && deadline(j) <= now + TD_SCHED_MIN_LEFT)
       expire(s, i);
     if (j->next_due <= now)
       due(s, i, now);
     if (j->next_due < next)
       next = j->next_due;
-    if ((j->where == TD_JOB_WAITING || j->where == TD_JOB_QUEUED) &&
-        deadline(j) < next)
+    if (is_waiting(j) && deadline(j) < next)
       next = deadline(j);
     if (j->where == TD_JOB_WAITING &&
         streams_ready(&s->groups[j->conf.group]) && patience(j) < next)
@@ -305,6 +356,7 @@ int td_sched_init(td_sched_t *s, const td_job_conf_t *jobs, size_t n,
   s->n_jobs = n;
   s->n_groups = n_groups;
   s->queue_head = s->queue_tail = TD_SCHED_NONE;
+  s->files_head = s->files_tail = TD_SCHED_NONE;
   for (size_t g = 0; g < n_groups; g++)
     s->groups[g] = (td_group_t){.first = TD_SCHED_NONE,
                                 .wait_head = TD_SCHED_NONE,
@@ -329,6 +381,16 @@ void td_sched_free(td_sched_t *s) {
   free(s->groups);
   free(s->ring);
   memset(s, 0, sizeof(*s));
+}
+
+size_t td_sched_files_budget(unsigned long limit) {
+  unsigned long kept =
+      limit < 2 * TD_SCHED_FILES_KEPT ? limit / 2 : TD_SCHED_FILES_KEPT;
+  return (limit - kept) / 2 > 0 ? (size_t)((limit - kept) / 2) : 1;
+}
+
+void td_sched_limit(td_sched_t *s, size_t max_running) {
+  s->max_running = max_running;
 }
 
 size_t td_sched_max_actions(const td_sched_t *s) { return s->ring_size; }
@@ -379,8 +441,7 @@ int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
     start(s, job, now);
     return 0;
   }
-  j->where = TD_JOB_IDLE;
-  g->running--;
+  left_running(s, j, now);
   j->costly = fate != TD_FATE_ANSWERED && is_costly(x);
   record(j, fate == TD_FATE_ANSWERED || !j->costly);
   if (x->reached < TD_REACHED_SENT)
@@ -399,8 +460,7 @@ int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
 void td_sched_dropped(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
   td_group_t *g = &s->groups[j->conf.group];
-  j->where = TD_JOB_IDLE;
-  g->running--;
+  left_running(s, j, now);
   if (g->first == job)
     next_first(s, g);
   else

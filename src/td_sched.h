@@ -28,7 +28,12 @@
  * connection, an unknown host or a failed certificate check at once, a
  * setup timeout only when its own Timeout is not longer. Otherwise the
  * next waiting job goes first. A waiting job whose own Timeout runs out
- * while the first one is still setting up is EXPIRED: its own timeout. */
+ * while the first one is still setting up is EXPIRED: its own timeout.
+ *
+ * With a bound on transfers at once (td_sched_limit: what the open-file
+ * limit leaves), a job that would start beyond it waits for a running one
+ * to end, oldest first; EXPIRED from TD_SCHED_FILES when its own time runs
+ * out meanwhile. */
 #ifndef TD_SCHED_H
 #define TD_SCHED_H
 
@@ -48,6 +53,7 @@
 #define TD_SCHED_H2_PATIENCE 0.25
 #define TD_SCHED_MIN_LEFT 0.001 /* seconds: less own time left is none */
 #define TD_SCHED_NONE ((unsigned)-1)
+#define TD_SCHED_FILES ((unsigned)-2) /* EXPIRED waiting for a free file */
 
 typedef enum {
   TD_ACT_START,   /* start the job's transfer with `timeout` seconds */
@@ -62,7 +68,7 @@ typedef enum {
 typedef struct {
   td_act_kind_t kind;
   unsigned job;
-  unsigned from;  /* TAKEN, EXPIRED; else TD_SCHED_NONE */
+  unsigned from;  /* TAKEN, EXPIRED (or TD_SCHED_FILES); else TD_SCHED_NONE */
   double timeout; /* START: seconds the transfer may take; EXPIRED: the
                      job's own Timeout that ran out */
 } td_act_t;
@@ -89,6 +95,7 @@ typedef enum {
   TD_JOB_IDLE,
   TD_JOB_WAITING, /* behind its group's first transfer */
   TD_JOB_QUEUED,  /* goes first; waits for the setup budget */
+  TD_JOB_FILES,   /* waits for a transfer to end (td_sched_limit) */
   TD_JOB_RUNNING,
 } td_job_where_t;
 
@@ -101,15 +108,18 @@ typedef struct {
   int overlap_said;  /* OVERLAP returned since its last start */
   int retried;       /* its poll was started again once */
   int costly;        /* its last failure cost a connection attempt */
+  int holds_file;    /* its transfer counts against td_sched_limit */
   td_pace_t pace;
   unsigned next; /* in its group's waiting list or the queue */
 } td_job_t;
 
 typedef struct {
-  int open;                      /* an HTTP/1.1 connection is known to work */
-  int multiplexed;               /* its last ready connection was HTTP/2 */
-  unsigned first;                /* the job that goes first, or TD_SCHED_NONE */
-  unsigned running;              /* its jobs in TD_JOB_RUNNING */
+  int open;         /* an HTTP/1.1 connection is known to work */
+  int multiplexed;  /* its last answer came over HTTP/2 (1), HTTP/1.1 (0),
+                       none yet (-1: streams are bounded as for HTTP/2,
+                       files as for HTTP/1.1) */
+  unsigned first;   /* the job that goes first, or TD_SCHED_NONE */
+  unsigned running; /* its jobs in TD_JOB_RUNNING */
   unsigned wait_head, wait_tail; /* waiting jobs, oldest first */
 } td_group_t;
 
@@ -119,6 +129,11 @@ typedef struct {
   td_group_t *groups;
   size_t n_groups;
   unsigned queue_head, queue_tail; /* firsts waiting for the budget */
+  unsigned files_head, files_tail; /* jobs waiting for a free file */
+  size_t running;                  /* transfers running that may need
+                                      a file: not streams of a working
+                                      HTTP/2 connection */
+  size_t max_running;              /* at most at once; 0: no bound */
   td_act_t *ring;                  /* actions decided, not yet returned */
   size_t ring_size, ring_start, ring_len;
   double next_check; /* no job is due or expires before this */
@@ -133,6 +148,17 @@ int td_sched_init(td_sched_t *s, const td_job_conf_t *jobs, size_t n,
                   size_t n_groups, double now);
 void td_sched_free(td_sched_t *s);
 
+/* Files the daemon keeps for itself and other plugins (log, csv, sockets)
+ * out of its open-file limit; half of a limit below twice this. */
+#define TD_SCHED_FILES_KEPT 256
+
+/* Connections an open-file limit leaves room for (at least 1): two files
+ * each, its socket and, while its TLS is set up, the CA file. */
+size_t td_sched_files_budget(unsigned long limit);
+
+/* At most max_running transfers at once from now on (0: no bound). */
+void td_sched_limit(td_sched_t *s, size_t max_running);
+
 /* The most actions one td_sched_step can return. */
 size_t td_sched_max_actions(const td_sched_t *s);
 
@@ -143,8 +169,9 @@ size_t td_sched_step(td_sched_t *s, double now, td_act_t *acts, size_t cap);
 /* When td_sched_step next has something to do by the clock alone. */
 double td_sched_next(const td_sched_t *s);
 
-/* The job's connection is ready and its request sent (multiplexed: over
- * HTTP/2): jobs waiting behind it may start. */
+/* The job's connection is ready and its request sent; multiplexed: its
+ * group's last answer came over HTTP/2 (1), HTTP/1.1 (0), none yet (-1).
+ * Jobs waiting behind it may start. */
 void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now);
 
 /* The job's transfer ended as x says. Returns 1 when its poll ended, or 0

@@ -111,6 +111,10 @@ void td_words_xfer(const td_xfer_t *x, char *dst, size_t size) {
   case TD_XFER_NOT_STARTED:
     snprintf(dst, size, "libcurl could not start the transfer");
     return;
+  case TD_XFER_FILES_LIMIT:
+    snprintf(dst, size, "open-file limit (%lu) reached: raise LimitNOFILE",
+             x->files);
+    return;
   case TD_XFER_HTTP2:
   case TD_XFER_OTHER:
     break;

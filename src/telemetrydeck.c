@@ -473,7 +473,8 @@ static void orgs_done(account_t *a, const td_poll_t *poll) {
  * transfer's end is seen when it happens, so libcurl's times are the
  * transfer's own. Everything below runs on it, except where marked. */
 static td_sched_t sched;
-static account_t **job_account; /* job index -> account */
+static unsigned long files_limit; /* the open-file limit, when it bounds */
+static account_t **job_account;   /* job index -> account */
 static td_act_t *acts;
 static pthread_t io_thread;
 static bool io_started;
@@ -624,7 +625,9 @@ static void carry_out(const td_act_t *act) {
     x.timeout = sched.jobs[act->job].conf.timeout;
     break;
   case TD_ACT_EXPIRED:
-    x = (td_xfer_t){.kind = TD_XFER_TIMEOUT, .timeout = act->timeout};
+    x = act->from == TD_SCHED_FILES
+            ? (td_xfer_t){.kind = TD_XFER_FILES_LIMIT, .files = files_limit}
+            : (td_xfer_t){.kind = TD_XFER_TIMEOUT, .timeout = act->timeout};
     break;
   }
   td_http_report(c, &x, &report_events, NULL);
@@ -755,11 +758,14 @@ static int account_start(account_t *a) {
   return 0;
 }
 
-static void ensure_fd_limit(size_t connections) {
+/* Raises the soft open-file limit for the connections as far as the hard
+ * one allows. Returns how many connections may be open at once: 0 for no
+ * bound. */
+static size_t ensure_fd_limit(size_t connections) {
   struct rlimit rl;
-  rlim_t want = (rlim_t)connections + 256; /* the daemon's own files too */
+  rlim_t want = (rlim_t)connections + TD_SCHED_FILES_KEPT;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-    return;
+    return 0;
   rlim_t was = rl.rlim_cur;
   rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
                     ? want
@@ -771,11 +777,16 @@ static void ensure_fd_limit(size_t connections) {
                     "kept connections.",
          (unsigned long long)was, (unsigned long long)rl.rlim_cur,
          connections);
-  if (rl.rlim_cur < want)
-    WARNING(LOG_PREFIX "%zu kept connections need about %llu open files; "
-                       "the limit is %llu (raise LimitNOFILE).",
-            connections, (unsigned long long)want,
-            (unsigned long long)rl.rlim_cur);
+  size_t budget = td_sched_files_budget((unsigned long)rl.rlim_cur);
+  if (rl.rlim_cur >= want || budget >= connections)
+    return 0; /* room for them all, if less for the rest of the daemon */
+  files_limit = (unsigned long)rl.rlim_cur;
+  WARNING(LOG_PREFIX "%zu kept connections need about %llu open files; "
+                     "the limit is %llu (raise LimitNOFILE): until then at "
+                     "most %zu are open at once.",
+          connections, (unsigned long long)want,
+          (unsigned long long)rl.rlim_cur, budget);
+  return budget;
 }
 
 /* The scheduler's jobs: each account's users/info poll, and its
@@ -855,9 +866,14 @@ static int tdc_init(void) {
   size_t connections = 0;
   for (size_t i = 0; i < accounts_num; i++)
     connections += accounts[i]->collect_orgs ? 2 : 1;
-  ensure_fd_limit(connections);
+  size_t budget = ensure_fd_limit(connections);
   if (jobs_start() != 0)
     return -1;
+  if (budget > 0) {
+    td_sched_limit(&sched, budget);
+    if (td_http_max_connections(http, budget) != 0)
+      WARNING(LOG_PREFIX "libcurl refused a bound of %zu connections.", budget);
+  }
   atomic_store(&io_stop, false);
   if (plugin_thread_create(&io_thread, io_main, NULL, "telemetrydeck") != 0) {
     ERROR(LOG_PREFIX "could not start its thread.");

@@ -163,6 +163,8 @@ static void carry_out(td_sched_t *s, const job_spec_t *spec, transfer_t *tr,
   }
 }
 
+static size_t play_limit; /* td_sched_limit for the next play */
+
 /* Plays n jobs for `seconds` of virtual time. */
 static void play(const job_spec_t *spec, size_t n, double seconds,
                  result_t *r) {
@@ -182,6 +184,7 @@ static void play(const job_spec_t *spec, size_t n, double seconds,
     tap_ok(0, "td_sched_init");
     return;
   }
+  td_sched_limit(&s, play_limit);
   td_act_t *acts = calloc(td_sched_max_actions(&s), sizeof(*acts));
   double now = 0;
   while (now < seconds) {
@@ -227,6 +230,15 @@ static void play(const job_spec_t *spec, size_t n, double seconds,
   td_sched_free(&s);
 }
 
+static result_t r;
+
+static void play_limited(const job_spec_t *spec, size_t n, double seconds,
+                         size_t limit) {
+  play_limit = limit;
+  play(spec, n, seconds, &r);
+  play_limit = 0;
+}
+
 static int count(const char *s, char c) {
   int k = 0;
   for (; *s; s++)
@@ -239,8 +251,6 @@ static int only(const char *s, const char *letters) {
 }
 
 /* ---- the rows ---- */
-
-static result_t r;
 
 static void hanging_token_first_healthy_beside(double interval,
                                                double seconds) {
@@ -474,6 +484,61 @@ static void stalled_streams_hold_no_one_long(void) {
          "a stalled one fails on its own (%s)", r.out[0]);
 }
 
+static void files_budget_table(void) {
+  static const struct {
+    unsigned long limit;
+    size_t want;
+  } rows[] = {{1024, 384}, {4096, 1920}, {512, 128}, {300, 75},
+              {100, 25},   {3, 1},       {1, 1},     {0, 1}};
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+    tap_is_int((long long)td_sched_files_budget(rows[i].limit),
+               (long long)rows[i].want, "an open-file limit of %lu leaves %zu",
+               rows[i].limit, rows[i].want);
+}
+
+/* Plays the jobs with at most `limit` transfers at once. */
+static void play_limited(const job_spec_t *spec, size_t n, double seconds,
+                         size_t limit);
+
+/* What the open-file limit leaves: 20 HTTP/1.1 accounts whose answers
+ * take 0.5 s, at most 10 transfers at once: every poll answered. */
+static void file_limit_spreads_transfers(void) {
+  static job_spec_t jobs[20];
+  for (int i = 0; i < 20; i++)
+    jobs[i] =
+        (job_spec_t){.b = B_OK, .interval = 2, .timeout = 1.8, .answer = 0.5};
+  play_limited(jobs, 20, 5.9, 10);
+  int answered = 0;
+  for (int i = 0; i < 20; i++)
+    answered += count(r.out[i], 'A');
+  tap_is_int(answered, 60,
+             "20 accounts, 10 transfers at once: every poll "
+             "answered");
+  tap_ok(r.most_running <= 10, "at most 10 at once (%d)", r.most_running);
+}
+
+/* At most 4 at once and 20 accounts: 12 answered in the first second
+ * and a half, the 4 started at 1.5 s time out on their own, and the last
+ * 4 expire waiting, from TD_SCHED_FILES. */
+static void file_limit_too_low_expires_the_rest(void) {
+  static job_spec_t jobs[20];
+  for (int i = 0; i < 20; i++)
+    jobs[i] =
+        (job_spec_t){.b = B_OK, .interval = 2, .timeout = 1.8, .answer = 0.5};
+  play_limited(jobs, 20, 1.95, 4);
+  int a = 0, f = 0, e = 0, from_files = 0;
+  for (int i = 0; i < 20; i++) {
+    a += count(r.out[i], 'A');
+    f += count(r.out[i], 'F');
+    e += count(r.out[i], 'E');
+    from_files += r.out[i][0] == 'E' && r.from[i] == TD_SCHED_FILES;
+  }
+  tap_ok(a == 12 && f == 4 && e == 4,
+         "12 answered, 4 out of time, 4 expired (%d, %d, %d)", a, f, e);
+  tap_is_int(from_files, 4, "each expired waiting for a free file");
+  tap_ok(r.most_running <= 4, "at most 4 at once (%d)", r.most_running);
+}
+
 static void refused_stream_is_sent_again_once(void) {
   job_spec_t jobs[] = {
       {.b = B_REFUSED_ONCE, .interval = 2, .timeout = 1, .h2 = 1},
@@ -507,6 +572,7 @@ static void fate_table(void) {
       {TD_XFER_RESET, TD_REACHED_SENT, TD_FATE_OWN},
       {TD_XFER_HTTP2, TD_REACHED_SENT, TD_FATE_OWN},
       {TD_XFER_CONNECT_FAILED, TD_REACHED_NOTHING, TD_FATE_OWN},
+      {TD_XFER_FILES_LIMIT, TD_REACHED_NOTHING, TD_FATE_OWN},
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
     td_xfer_t x = {.kind = rows[i].kind, .reached = rows[i].reached};
@@ -539,5 +605,8 @@ int main(void) {
   http2_streams_fit_one_connection();
   stalled_streams_hold_no_one_long();
   refused_stream_is_sent_again_once();
+  files_budget_table();
+  file_limit_spreads_transfers();
+  file_limit_too_low_expires_the_rest();
   return tap_done();
 }
