@@ -5,6 +5,7 @@ state, collectd's configuration, its log and its csv output. Everything the
 run produced stays in that directory so a test can grep it for the token.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -79,6 +80,27 @@ def stop_process(proc, grace=5):
             proc.wait()
 
 
+class Stack(contextlib.ExitStack):
+    """What a test starts, stopped when its with block ends, however it
+    ends (an assertion failing, a start failing halfway), the last started
+    first:
+
+        with Stack() as s:
+            fake = s.start(FakeAPI(d, tokens))
+            cd = s.start(Collectd(d, block))
+            ...assertions...
+        check_clean(d, cd)  # reads what collectd left once it stopped
+
+    start(thing) returns thing and stops it with thing.stop() at the end;
+    callback(fn, *args) (contextlib.ExitStack's) runs anything else there.
+    The stop methods of the harness may be called twice (a test may stop
+    something itself first): the second call changes nothing."""
+
+    def start(self, thing):
+        self.callback(thing.stop)
+        return thing
+
+
 def free_port():
     """A port on 127.0.0.1 that nothing listens on (for "connection
     refused"); free when asked, though not reserved."""
@@ -138,8 +160,11 @@ class FakeAPI:
         self.logfile = os.path.join(workdir, name + ".log")
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = _read_port(port_file, self.proc)
-        self.control = _read_port(ctl_file, self.proc)
+        with Stack() as s:
+            s.start(self)
+            self.port = _read_port(port_file, self.proc)
+            self.control = _read_port(ctl_file, self.proc)
+            s.pop_all()
         self.scheme = "https" if cert else "http"
 
     def url(self, host="127.0.0.1", path="/api/v3/users/info"):
@@ -213,6 +238,8 @@ class Hang:
             i % len(self.ports)]
 
     def stop(self):
+        if not self.running:
+            return
         self.running = False
         self.thread.join(5)
         for c in self.held:
@@ -234,7 +261,10 @@ class FakeProxy:
         self.proc = subprocess.Popen(
             ["python3", PROXY, "--port-file", port_file, "--log", self.logfile],
             stdout=self.out, stderr=subprocess.STDOUT)
-        self.port = _read_port(port_file, self.proc)
+        with Stack() as s:
+            s.start(self)
+            self.port = _read_port(port_file, self.proc)
+            s.pop_all()
 
     def url(self, userinfo=""):
         return "http://%s127.0.0.1:%d" % (userinfo + "@" if userinfo else "",
@@ -356,7 +386,10 @@ class Collectd:
     def stop(self, timeout=15):
         """Stops the daemon; remembers in was_alive whether it still ran,
         in killed whether SIGTERM was not enough within timeout seconds
-        (SIGKILL followed) and in stop_seconds how long it took."""
+        (SIGKILL followed) and in stop_seconds how long it took. Called
+        again, it changes nothing and returns what the first call did."""
+        if hasattr(self, "was_alive"):
+            return self.was_alive
         running = self.alive()
         self.was_alive = running
         self.killed = False
