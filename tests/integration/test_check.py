@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 
-from harness import BUILD, TOP, FakeAPI, certs, free_port, inputs
+from harness import BUILD, TOP, FakeAPI, Stack, certs, free_port, inputs
 
 CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOKEN = "tdpat_CHECKSECRET0123456789abcdef"
@@ -90,9 +90,9 @@ def days_from_now(days):
 
 
 def test_check_ok_with_token_file_and_environment(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}}))
+        run = Runner(d)
         tf = run.token_file()
         r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
         assert r.rc == OK, r
@@ -130,16 +130,14 @@ def test_check_ok_with_token_file_and_environment(d):
         st = fake.label("main")
         assert st["requests"] == st["auth_ok"] == 7, st
         assert fake.stats()["unknown_auth"] == 0  # tdpat_notknown was never sent
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_verbose_shows_account_never_token(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "vb", "mode": "ok",
-                               "org_name": "Pipe | Org"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "vb", "mode": "ok",
+                                           "org_name": "Pipe | Org"}}))
+        run = Runner(d)
         tf = run.token_file(mode=0o644)
         r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
                 "--verbose", "--expires", days_from_now(100))
@@ -164,15 +162,13 @@ def test_check_verbose_shows_account_never_token(d):
         assert r.rc == CRITICAL, r
         assert "HTTP status: 401" in r.out and "API reason: User not authenticated." in r.out, r
         assert "account id" not in r.out, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_expiry_warning_and_critical(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "exp", "mode": "ok"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "exp", "mode": "ok"}}))
+        run = Runner(d)
         tf = run.token_file()
         base = ("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
         r = run(*base, "--expires", days_from_now(20))
@@ -202,16 +198,14 @@ def test_check_expiry_warning_and_critical(d):
         assert re.search(r"the token was revoked before its expiry date "
                          r"\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$", r.parsed()[1]), r
         assert "--" not in r.parsed()[1] and "expires in" not in r.parsed()[1], r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_tls_time_and_outage_thresholds(d):
     """check_curl's -C, -w/-c in seconds and the state of an outage."""
-    fake = FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}}))
+        run = Runner(d)
         tf = run.token_file()
         base = ("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
         # The test certificate has 825 days left; the defaults are 14 and 3.
@@ -257,16 +251,14 @@ def test_check_tls_time_and_outage_thresholds(d):
         fake.mode("t", "html200")
         r = run(*base, "--expires", days_from_now(20))
         assert r.rc == UNKNOWN, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_rate_limit_is_warning(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "rl", "mode": "ratelimit_seconds",
-                               "retry_after": 120}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "rl", "mode": "ratelimit_seconds",
+                                           "retry_after": 120}}))
+        run = Runner(d)
         r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
         assert r.rc == WARNING, r
         state, text, perf = r.parsed()
@@ -276,16 +268,14 @@ def test_check_rate_limit_is_warning(d):
         r = run("--url", fake.url(), "--ca-cert", ca(), "--expires",
                 days_from_now(2), env_token=TOKEN)
         assert r.rc == CRITICAL, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_rejected_token_is_critical(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "rev", "mode": "revoked"},
-                       OTHER: {"label": "forb", "mode": "forbidden"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "rev", "mode": "revoked"},
+                                   OTHER: {"label": "forb", "mode": "forbidden"}}))
+        run = Runner(d)
         r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
         assert r.rc == CRITICAL, r
         state, text, perf = r.parsed()
@@ -302,16 +292,14 @@ def test_check_rejected_token_is_critical(d):
         assert r.parsed()[1] == ('the token works but belongs to another user, '
                                  'not "someone@example.org"'), r
         assert "rev@example.com" not in r.out, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_402_and_403_are_critical_in_their_own_words(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "plan", "mode": "payment_required"},
-                       OTHER: {"label": "forb", "mode": "forbidden"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "plan", "mode": "payment_required"},
+                                   OTHER: {"label": "forb", "mode": "forbidden"}}))
+        run = Runner(d)
         for args in ((), ("--expires", days_from_now(100))):
             r = run("--url", fake.url(), "--ca-cert", ca(), *args,
                     env_token=TOKEN)
@@ -329,17 +317,15 @@ def test_check_402_and_403_are_critical_in_their_own_words(d):
             "the token is valid but not allowed this request (permissions or "
             "plan)"), r
         assert "revoked" not in r.status, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_unreachable_api_is_critical(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "503_html"}})
-    selfsigned = FakeAPI(d, {TOKEN: {"label": "ss", "mode": "ok"}},
-                         cert="selfsigned", name="selfsigned")
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "down", "mode": "503_html"}}))
+        selfsigned = s.start(FakeAPI(d, {TOKEN: {"label": "ss", "mode": "ok"}},
+                                     cert="selfsigned", name="selfsigned"))
+        run = Runner(d)
         # No answer at all.
         url = "https://127.0.0.1:%d/api/v3/users/info" % free_port()
         r = run("--url", url, "--ca-cert", ca(), env_token=TOKEN)
@@ -363,16 +349,13 @@ def test_check_unreachable_api_is_critical(d):
         assert r.rc == CRITICAL, r
         assert "TLS verification failed" in r.parsed()[1], r
         assert selfsigned.stats()["requests"] == 0
-    finally:
-        fake.stop()
-        selfsigned.stop()
     run.assert_no_token()
 
 
 def test_check_unusable_answer_is_unknown(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "odd", "mode": "html200"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "odd", "mode": "html200"}}))
+        run = Runner(d)
         r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
         assert r.rc == UNKNOWN, r
         assert r.parsed()[1] == "the HTTP 200 answer is unusable: the body is not valid JSON", r
@@ -380,15 +363,13 @@ def test_check_unusable_answer_is_unknown(d):
         r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
         assert r.rc == UNKNOWN, r
         assert r.parsed()[1] == "unexpected HTTP 404 from the API (Not / Found)", r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_bad_usage_and_missing_token_are_unknown(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "use", "mode": "ok"}}, cert=None)
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "use", "mode": "ok"}}, cert=None))
+        run = Runner(d)
         url = fake.url()  # plain http to 127.0.0.1: allowed (loopback)
         tf = run.token_file()
         assert run("--url", url, "--token-file", tf).rc == OK
@@ -454,22 +435,18 @@ def test_check_bad_usage_and_missing_token_are_unknown(d):
         r = run("--url", "http://localhost:%d/api/v3/users/info" % fake.port,
                 "--token-file", tf)
         assert r.rc == OK, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_expires_at_the_epoch_is_shown_as_that_date(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}}))
+        run = Runner(d)
         r = run("--url", fake.url(), "--ca-cert", ca(), "--expires",
                 "1970-01-01", env_token=TOKEN)
         assert r.rc == CRITICAL, r
         assert r.parsed()[1] == ('token valid for "epoch@example.com"; the '
                                  'token expired on 1970-01-01T00:00:00Z'), r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 

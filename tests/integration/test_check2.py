@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from harness import FakeAPI, FakeProxy, inputs
+from harness import FakeAPI, FakeProxy, Stack, inputs
 from test_check import CHECK, CRITICAL, OK, UNKNOWN, ca
 from test_hostile2 import NASTY, PROXY_VARS, UNICODE_CONTROLS, clean_env
 
@@ -36,9 +36,9 @@ class Run:
 
 
 def test_check_no_proxy_variable_ever_carries_a_plain_http_request(d):
-    proxy = FakeProxy(d)
-    fake = FakeAPI(d, {TOKEN: {"label": "env", "mode": "ok"}}, cert=None)
-    try:
+    with Stack() as s:
+        proxy = s.start(FakeProxy(d))
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "env", "mode": "ok"}}, cert=None))
         cases = [{v: proxy.url()} for v in PROXY_VARS]
         cases.append({"http_proxy": proxy.url(), "no_proxy": "example.org"})
         cases.append({"ALL_PROXY": proxy.url(), "NO_PROXY": "other.example"})
@@ -49,18 +49,15 @@ def test_check_no_proxy_variable_ever_carries_a_plain_http_request(d):
             assert fake.label("env")["auth_ok"] == before + 1, env
             assert proxy.requests() == [], (env, proxy.lines()[:10])
         assert proxy.headers("authorization") == []
-    finally:
-        fake.stop()
-        proxy.stop()
 
 
 def test_check_proxy_option_tunnels_https_and_refuses_a_plaintext_proxy(d):
-    proxy = FakeProxy(d)
-    fake = FakeAPI(d, {TOKEN: {"label": "px", "mode": "ok"}})
-    plain = FakeAPI(d, {TOKEN: {"label": "plain", "mode": "ok"}}, cert=None,
-                    name="plain")
-    password = "pw0rdK7yU"
-    try:
+    with Stack() as s:
+        proxy = s.start(FakeProxy(d))
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "px", "mode": "ok"}}))
+        plain = s.start(FakeAPI(d, {TOKEN: {"label": "plain", "mode": "ok"}}, cert=None,
+                                name="plain"))
+        password = "pw0rdK7yU"
         r = Run(["--url", fake.url(), "--ca-cert", ca(), "--proxy",
                  proxy.url("user:" + password)])
         assert r.rc == OK, r
@@ -87,10 +84,6 @@ def test_check_proxy_option_tunnels_https_and_refuses_a_plaintext_proxy(d):
         r = Run(["--url", fake.url(), "--ca-cert", ca(), "--proxy",
                  "ftp://127.0.0.1:%d" % proxy.port])
         assert r.rc == UNKNOWN and "proxy" in r.status.lower(), r
-    finally:
-        fake.stop()
-        plain.stop()
-        proxy.stop()
     with open(proxy.logfile) as f:
         assert TOKEN not in f.read()
 
@@ -105,8 +98,8 @@ def test_check_special_files_as_ca_cert_are_unknown_at_once(d):
         pem = c.read()
     with open(big, "wb") as f:
         f.write(pem * (2 * 1024 * 1024 // len(pem) + 1))
-    fake = FakeAPI(d, {TOKEN: {"label": "sp", "mode": "ok"}})
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "sp", "mode": "ok"}}))
         for path in (fifo, "/dev/zero", directory, big):
             # A hang here raises TimeoutExpired: the check must not read a
             # FIFO or an endless file.
@@ -114,8 +107,6 @@ def test_check_special_files_as_ca_cert_are_unknown_at_once(d):
             assert r.rc == UNKNOWN, (path, r)
             assert "--ca-cert" in r.status or "CA" in r.status, (path, r)
         assert fake.stats()["requests"] == 0
-    finally:
-        fake.stop()
 
 
 def test_check_nul_in_token_file_is_unknown_and_nothing_is_sent(d):
@@ -123,20 +114,18 @@ def test_check_nul_in_token_file_is_unknown_and_nothing_is_sent(d):
     fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, TOKEN.encode() + b"\0garbage\n")
     os.close(fd)
-    fake = FakeAPI(d, {TOKEN: {"label": "nul", "mode": "ok"}}, cert=None)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "nul", "mode": "ok"}}, cert=None))
         r = Run(["--url", fake.url(), "--token-file", tf], token=None)
         assert r.rc == UNKNOWN, r
         assert "control characters" in r.status or "more than one line" in \
             r.status, r
         assert fake.stats()["requests"] == 0, fake.stats()
-    finally:
-        fake.stop()
 
 
 def test_check_invisible_character_in_the_environment_token_is_unknown(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "paste", "mode": "ok"}}, cert=None)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "paste", "mode": "ok"}}, cert=None))
         for pasted in (TOKEN + "\u00a0", TOKEN + "\u200b", "\ufeff" + TOKEN):
             r = Run(["--url", fake.url()], token=pasted)
             assert r.rc == UNKNOWN, r
@@ -146,20 +135,18 @@ def test_check_invisible_character_in_the_environment_token_is_unknown(d):
                 "invisible one pasted with it (no-break space, zero-width "
                 "space, byte order mark)"), r
         assert fake.stats()["requests"] == 0, fake.stats()
-    finally:
-        fake.stop()
 
 
 def test_check_unicode_controls_from_the_api_never_reach_the_output(d):
     reason = "Token%sgone%sfor good" % (NASTY, NASTY)
-    fake = FakeAPI(d, {TOKEN: {"label": "uc", "mode": "custom", "status": 401,
-                               "body": json.dumps({"error": True,
-                                                   "reason": reason})}})
-    def no_controls(r):
-        found = UNICODE_CONTROLS.findall(r.out + r.err)
-        assert not found, (found, r)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "uc", "mode": "custom", "status": 401,
+                                           "body": json.dumps({"error": True,
+                                                               "reason": reason})}}))
+        def no_controls(r):
+            found = UNICODE_CONTROLS.findall(r.out + r.err)
+            assert not found, (found, r)
 
-    try:
         r = Run(["--url", fake.url(), "--ca-cert", ca(), "--verbose"])
         assert r.rc == CRITICAL, r
         no_controls(r)
@@ -178,32 +165,28 @@ def test_check_unicode_controls_from_the_api_never_reach_the_output(d):
         assert re.search(r"account id: id.*x", r.text), r
         assert re.search(r"e-mail: mail.*@example\.org", r.text), r
         assert re.search(r"organization: Evil.*Corp", r.text), r
-    finally:
-        fake.stop()
 
 
 def test_check_server_speaking_only_tls_1_1_is_critical_without_request(d):
-    old = FakeAPI(d, {TOKEN: {"label": "old", "mode": "ok"}}, tls_max="1.1",
-                  name="old")
-    try:
+    with Stack() as s:
+        old = s.start(FakeAPI(d, {TOKEN: {"label": "old", "mode": "ok"}}, tls_max="1.1",
+                              name="old"))
         r = Run(["--url", old.url(), "--ca-cert", ca()])
         assert r.rc == CRITICAL, r
         assert "TLS" in r.status, r
         st = old.stats()
         assert st["requests"] == 0 and st["unknown_auth"] == 0, st
-    finally:
-        old.stop()
 
 
 def test_check_shape_shows_the_structure_of_both_answers_and_no_value(d):
     orgs = [{"id": "org-secret-1", "name": "Acme Secret Corp",
              "usagePercentage": 42.5, "isInRestrictedMode": False,
              "resolvedMaxSignals": 100000, "apps": [{"id": "app-1"}]}]
-    fake = FakeAPI(d, {TOKEN: {"label": "shape", "mode": "ok",
-                               "id": "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6",
-                               "email": "private@example.org",
-                               "orgs": orgs}}, cert=None)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "shape", "mode": "ok",
+                                           "id": "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6",
+                                           "email": "private@example.org",
+                                           "orgs": orgs}}, cert=None))
         r = Run(["--url", fake.url(), "--shape", "--organizations"])
         assert r.rc == OK, r
         lines = r.text.split("\n")
@@ -245,8 +228,6 @@ def test_check_shape_shows_the_structure_of_both_answers_and_no_value(d):
                  "--organizations needs a --url ending in /users/info")):
             r = Run(["--url", fake.url()] + args if "--url" not in args else args)
             assert r.rc == UNKNOWN and want in r.status, r
-    finally:
-        fake.stop()
 
 
 def test_check_url_with_user_or_password_is_refused_and_never_printed(d):
@@ -254,8 +235,8 @@ def test_check_url_with_user_or_password_is_refused_and_never_printed(d):
     before any request, and neither the user nor the password is printed,
     with or without -v (Nagios keeps the output where its web UI shows
     it)."""
-    fake = FakeAPI(d, {TOKEN: {"label": "cred", "mode": "ok"}})
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "cred", "mode": "ok"}}))
         host = fake.url().split("://", 1)[1]
         for url, extra in (("https://alice:s3cretPW@%s" % host, ["-v"]),
                            ("https://alice:s3cretPW@%s" % host, []),
@@ -268,5 +249,3 @@ def test_check_url_with_user_or_password_is_refused_and_never_printed(d):
                                 "remove it"), r
             assert "s3cretPW" not in r.text and "alice" not in r.text, r
         assert fake.stats()["requests"] == 0
-    finally:
-        fake.stop()

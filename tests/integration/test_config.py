@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from harness import (OUR_PLUGIN, TOP, Collectd, ConfigCheck, FakeAPI,
-                     account, files_containing, inputs, refused, wait_for)
+                     Stack, account, files_containing, inputs, refused, wait_for)
 from test_check import CHECK, UNKNOWN, WARNING
 from test_core import ca, check_clean
 from test_hostile import assert_healthy_kept_polling, loopback_dns_wrapper
@@ -33,13 +33,14 @@ def tok(label):
     return "tdpat_%s_%s" % (SECRET, label)
 
 
-def daemon(d, blocks, wrapper=None):
+def daemon(s, d, blocks, wrapper=None):
     """A fake that knows the token of "good", and collectd with the valid
-    account "good" first, then the blocks made by blocks(fake)."""
-    fake = FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}})
+    account "good" first, then the blocks made by blocks(fake); both
+    started on the Stack s."""
+    fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}}))
     good = account("good", fake.url(), tok("good"), CACert=ca(), Timeout=0.4)
-    cd = Collectd(d, "\n".join([good] + blocks(fake)), interval=INTERVAL,
-                  extra=SEVERITY, wrapper=wrapper)
+    cd = s.start(Collectd(d, "\n".join([good] + blocks(fake)),
+                          interval=INTERVAL, extra=SEVERITY, wrapper=wrapper))
     return fake, cd
 
 
@@ -124,18 +125,15 @@ def test_a_configuration_error_fails_collectd_with_one_error_naming_it(d):
 
 
 def test_a_broken_account_stops_the_valid_one_beside_it_too(d):
-    fake = FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}})
-    block = "\n".join([account("good", fake.url(), tok("good"), CACert=ca()),
-                       account("typo", fake.url(), tok("typo"), Colour="blue")])
-    cd = Collectd(d, block, interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([account("good", fake.url(), tok("good"), CACert=ca()),
+                           account("typo", fake.url(), tok("typo"), Colour="blue")])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
         assert wait_for(lambda: not cd.alive(), 10), cd.log()
         assert cd.proc.returncode != 0
         assert errors(cd, "typo") == ['account "typo": unknown option "Colour".']
         assert fake.stats()["requests"] == 0
-    finally:
-        cd.stop()
-        fake.stop()
     assert not files_containing(d, [SECRET]), files_containing(d, [SECRET])
 
 
@@ -200,13 +198,13 @@ def test_token_without_tdpat_prefix_is_a_warning_and_still_polls(d):
     table = {odd: {"label": "odd", "mode": "ok"},
              odd + "2": {"label": "odd_file", "mode": "ok"},
              tok("good"): {"label": "good", "mode": "ok"}}
-    fake = FakeAPI(d, table)
-    block = "\n".join([
-        account("odd", fake.url(), odd, CACert=ca()),
-        account("odd_file", fake.url(), token_file=tf, CACert=ca()),
-        account("good", fake.url(), tok("good"), CACert=ca())])
-    cd = Collectd(d, block, interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, table))
+        block = "\n".join([
+            account("odd", fake.url(), odd, CACert=ca()),
+            account("odd_file", fake.url(), token_file=tf, CACert=ca()),
+            account("good", fake.url(), tok("good"), CACert=ca())])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
         wait_good(cd)
         assert wait_for(lambda: len(cd.values("odd_file", "bool-token_valid")) >= 3, 5)
         for name in ("odd", "odd_file"):
@@ -218,9 +216,6 @@ def test_token_without_tdpat_prefix_is_a_warning_and_still_polls(d):
             assert errors(cd, name) == [], errors(cd, name)
         assert fake.label("odd")["auth_ok"] >= 3
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, odd, SECRET)
 
 
@@ -228,33 +223,34 @@ def test_token_without_tdpat_prefix_is_a_warning_and_still_polls(d):
 # Plain http.
 
 def test_plaintext_http_only_to_loopback_unless_allow_plaintext(d):
-    plain = FakeAPI(d, {tok("plain_loopback"): {"label": "plain_loopback", "mode": "ok"},
-                        tok("plain_localhost"): {"label": "plain_localhost", "mode": "ok"}},
-                    cert=None, name="plain")
-    invalid = "http://no-such-host.invalid/api/v3/users/info"
-    tricky = "http://127.0.0.1.no-such-host.invalid/api/v3/users/info"
-    refused(d, account("plain_invalid", invalid, tok("plain_invalid")),
-            'account "plain_invalid": option URL "%s" is refused: plain http'
-            % invalid, "AllowPlaintext")
-    refused(d, account("plain_tricky", tricky, tok("plain_tricky")),
-            'account "plain_tricky": option URL "%s" is refused: plain http'
-            % tricky)
-    refused(d, account("plain_bad_flag", invalid, tok("plain_bad_flag"),
-                       AllowPlaintext="maybe"),
-            'account "plain_bad_flag": option AllowPlaintext "maybe" is not '
-            'of the right type')
+    with Stack() as s:
+        plain = s.start(FakeAPI(
+            d, {tok("plain_loopback"): {"label": "plain_loopback", "mode": "ok"},
+                tok("plain_localhost"): {"label": "plain_localhost", "mode": "ok"}},
+            cert=None, name="plain"))
+        invalid = "http://no-such-host.invalid/api/v3/users/info"
+        tricky = "http://127.0.0.1.no-such-host.invalid/api/v3/users/info"
+        refused(d, account("plain_invalid", invalid, tok("plain_invalid")),
+                'account "plain_invalid": option URL "%s" is refused: plain http'
+                % invalid, "AllowPlaintext")
+        refused(d, account("plain_tricky", tricky, tok("plain_tricky")),
+                'account "plain_tricky": option URL "%s" is refused: plain http'
+                % tricky)
+        refused(d, account("plain_bad_flag", invalid, tok("plain_bad_flag"),
+                           AllowPlaintext="maybe"),
+                'account "plain_bad_flag": option AllowPlaintext "maybe" is not '
+                'of the right type')
 
-    def blocks(fake):
-        return [
-            account("plain_allowed", invalid, tok("plain_allowed"),
-                    AllowPlaintext=True, UnreachableAfter=1, Timeout=0.4),
-            account("plain_loopback", plain.url(), tok("plain_loopback"),
-                    Timeout=0.4),
-            account("plain_localhost", plain.url(host="localhost"),
-                    tok("plain_localhost"), Timeout=0.4),
-        ]
-    fake, cd = daemon(d, blocks, wrapper=loopback_dns_wrapper(d))
-    try:
+        def blocks(fake):
+            return [
+                account("plain_allowed", invalid, tok("plain_allowed"),
+                        AllowPlaintext=True, UnreachableAfter=1, Timeout=0.4),
+                account("plain_loopback", plain.url(), tok("plain_loopback"),
+                        Timeout=0.4),
+                account("plain_localhost", plain.url(host="localhost"),
+                        tok("plain_localhost"), Timeout=0.4),
+            ]
+        fake, cd = daemon(s, d, blocks, wrapper=loopback_dns_wrapper(d))
         wait_good(cd)
         # Allowed: polled, and the name does not resolve (DNS stays on
         # loopback, see loopback_dns_wrapper).
@@ -268,10 +264,6 @@ def test_plaintext_http_only_to_loopback_unless_allow_plaintext(d):
             assert errors(cd, name) == [], errors(cd, name)
         assert plain.label("plain_loopback")["auth_ok"] >= 1
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
-        plain.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -313,12 +305,12 @@ def test_token_file_problems_are_logged_once_and_repairs_picked_up_at_next_poll(
     table = {tok(n): {"label": n, "mode": "ok"} for n in paths}
     table[max_token] = {"label": "tf_4096", "mode": "ok"}
     table[tok("good")] = {"label": "good", "mode": "ok"}
-    fake = FakeAPI(d, table)
-    block = [account(n, fake.url(), token_file=p, CACert=ca(), Timeout=0.4)
-             for n, p in sorted(paths.items())]
-    block.append(account("good", fake.url(), tok("good"), CACert=ca()))
-    cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, table))
+        block = [account(n, fake.url(), token_file=p, CACert=ca(), Timeout=0.4)
+                 for n, p in sorted(paths.items())]
+        block.append(account("good", fake.url(), tok("good"), CACert=ca()))
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY))
         wait_good(cd)
         time.sleep(1)  # a few more polls of the broken accounts
         for name, (_, why) in broken.items():
@@ -357,9 +349,6 @@ def test_token_file_problems_are_logged_once_and_repairs_picked_up_at_next_poll(
                                 % (name, re.escape(paths[name])))
             assert len(errors(cd, name)) == 1, errors(cd, name)
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET, long_token, max_token)
 
 
@@ -389,12 +378,12 @@ def test_token_file_others_could_change_are_warned_and_a_foreign_symlink_refused
     os.symlink(root_only, paths["tr_link"])
     os.lchown(paths["tr_link"], NOBODY, NOBODY)
     table = {tok(n): {"label": n, "mode": "ok"} for n in list(paths) + ["good"]}
-    fake = FakeAPI(d, table)
-    block = [account(n, fake.url(), token_file=p, CACert=ca())
-             for n, p in sorted(paths.items())]
-    block.append(account("good", fake.url(), tok("good"), CACert=ca()))
-    cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, table))
+        block = [account(n, fake.url(), token_file=p, CACert=ca())
+                 for n, p in sorted(paths.items())]
+        block.append(account("good", fake.url(), tok("good"), CACert=ca()))
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY))
         wait_good(cd)
         warned = {
             "tr_nobody": 'TokenFile "%s" belongs to uid 65534, neither root '
@@ -436,9 +425,6 @@ def test_token_file_others_could_change_are_warned_and_a_foreign_symlink_refused
             assert r.returncode == rc and text in r.stdout, (name, r)
         assert fake.label("tr_link").get("requests", 0) == 0
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 

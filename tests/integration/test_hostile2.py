@@ -13,7 +13,7 @@ import re
 import time
 
 from harness import Collectd, FakeAPI, FakeProxy, account, inputs, wait_for
-from harness import free_port, refused
+from harness import Stack, free_port, refused
 from test_core import ca, check_clean, severities
 from test_hostile import assert_healthy_kept_polling, loopback_dns_wrapper
 
@@ -93,24 +93,24 @@ def test_no_proxy_variable_ever_carries_a_plain_http_poll(d):
     """Each proxy variable (and one with no_proxy beside it) in collectd's
     environment, a plain-http loopback URL: the polls go direct, the proxy
     sees nothing, least of all an Authorization header."""
-    proxy = FakeProxy(d)
-    cases = [(v, {v: proxy.url()}) for v in PROXY_VARS]
-    cases.append(("no_proxy", {"http_proxy": proxy.url(),
-                               "no_proxy": "example.org"}))
-    cases.append(("NO_PROXY", {"ALL_PROXY": proxy.url(),
-                               "NO_PROXY": "other.example"}))
-    labels = ["env_%s" % n for n, _ in cases]
-    fake = FakeAPI(d, {tok(l): {"label": l, "mode": "ok"} for l in labels},
-                   cert=None)
-    daemons = []
-    try:
+    with Stack() as s:
+        proxy = s.start(FakeProxy(d))
+        cases = [(v, {v: proxy.url()}) for v in PROXY_VARS]
+        cases.append(("no_proxy", {"http_proxy": proxy.url(),
+                                   "no_proxy": "example.org"}))
+        cases.append(("NO_PROXY", {"ALL_PROXY": proxy.url(),
+                                   "NO_PROXY": "other.example"}))
+        labels = ["env_%s" % n for n, _ in cases]
+        fake = s.start(FakeAPI(d, {tok(l): {"label": l, "mode": "ok"}
+                                   for l in labels}, cert=None))
+        daemons = []
         for (n, env), label in zip(cases, labels):
             sub = os.path.join(d, label)
             os.makedirs(sub)
-            daemons.append(Collectd(
+            daemons.append(s.start(Collectd(
                 sub, account(label, fake.url(), tok(label), Interval=INTERVAL,
                              Timeout=TIMEOUT),
-                interval=INTERVAL, env=clean_env(**env)))
+                interval=INTERVAL, env=clean_env(**env))))
         def all_polled():
             st = fake.stats()["labels"]
             return all(st[l]["auth_ok"] >= 3 for l in labels)
@@ -121,31 +121,27 @@ def test_no_proxy_variable_ever_carries_a_plain_http_poll(d):
             assert cd.last(label, "bool-token_valid") == 1, n
         assert proxy.headers("authorization") == [], proxy.lines()[:20]
         assert proxy.requests() == [], proxy.requests()[:10]
-    finally:
-        for cd in daemons:
-            cd.stop()
-        fake.stop()
-        proxy.stop()
     for cd in daemons:
         check_clean(d, cd, SECRET)
 
 
 def test_proxy_option_tunnels_https_and_is_logged_once_without_credentials(d):
-    proxy = FakeProxy(d)
-    fake = FakeAPI(d, {tok("via"): {"label": "via", "mode": "ok"}}, name="fake")
-    direct = FakeAPI(d, {tok("direct"): {"label": "direct", "mode": "ok"}},
-                     name="direct")
-    password = "pw0rdQ9zT"
-    block = "\n".join([
-        account("via", fake.url(), tok("via"), CACert=ca(), Interval=INTERVAL,
-                Timeout=TIMEOUT, Proxy=proxy.url("user:" + password)),
-        # Proxy "": direct, though every variable names the proxy.
-        account("direct", direct.url(), tok("direct"), CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT, Proxy=""),
-    ])
-    env = clean_env(**{v: proxy.url() for v in PROXY_VARS})
-    cd = Collectd(d, block, interval=INTERVAL, env=env, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        proxy = s.start(FakeProxy(d))
+        fake = s.start(FakeAPI(d, {tok("via"): {"label": "via", "mode": "ok"}},
+                               name="fake"))
+        direct = s.start(FakeAPI(d, {tok("direct"): {"label": "direct", "mode": "ok"}},
+                                 name="direct"))
+        password = "pw0rdQ9zT"
+        block = "\n".join([
+            account("via", fake.url(), tok("via"), CACert=ca(), Interval=INTERVAL,
+                    Timeout=TIMEOUT, Proxy=proxy.url("user:" + password)),
+            # Proxy "": direct, though every variable names the proxy.
+            account("direct", direct.url(), tok("direct"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT, Proxy=""),
+        ])
+        env = clean_env(**{v: proxy.url() for v in PROXY_VARS})
+        cd = s.start(Collectd(d, block, interval=INTERVAL, env=env, extra=SEVERITY))
         assert wait_for(lambda: len(cd.values("via", "bool-token_valid")) >= 3
                         and len(cd.values("direct", "bool-token_valid")) >= 3,
                         15), cd.log()[-3000:]
@@ -165,45 +161,40 @@ def test_proxy_option_tunnels_https_and_is_logged_once_without_credentials(d):
             % proxy.port, used[0]), used
         assert not cd.log_lines(r'account "direct": using proxy'), cd.log()
         assert password not in cd.log() and "user:" not in cd.log()
-    finally:
-        cd.stop()
-        fake.stop()
-        direct.stop()
-        proxy.stop()
     check_clean(d, cd, SECRET, password)
 
 
 def test_proxy_that_would_see_the_token_in_the_clear_is_refused(d):
-    proxy = FakeProxy(d)
-    fake = FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"},
-                       tok("clear"): {"label": "clear", "mode": "ok"}},
-                   cert=None)
-    # Plain http through an explicit http proxy: only with AllowPlaintext.
-    # Its token is not one of ours: the proxy logs it, as a proxy may.
-    allowed_token = "tdpat_allowedplain_0001"
-    fake_tls = FakeAPI(d, {tok("socks"): {"label": "socks", "mode": "ok"}},
-                       name="tls")
-    assert_refused(d, account("clear", fake.url(), tok("clear"),
-                              Interval=INTERVAL, Timeout=TIMEOUT,
-                              Proxy=proxy.url()),
-                   "clear", "option Proxy", "is refused")
-    assert_refused(d, account("bad_scheme", fake.url(), tok("bad_scheme"),
-                              Interval=INTERVAL, Timeout=TIMEOUT,
-                              Proxy="ftp://127.0.0.1:%d" % proxy.port),
-                   "bad_scheme", "option Proxy")
-    block = "\n".join([
-        account("good", fake.url(), tok("good"), Interval=INTERVAL,
-                Timeout=TIMEOUT),
-        account("allowed", fake.url(), allowed_token, Interval=INTERVAL,
-                Timeout=TIMEOUT, Proxy=proxy.url(), AllowPlaintext=True),
-        # socks5h is accepted (nothing listens there: the poll fails).
-        account("socks", fake_tls.url(), tok("socks"), CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT,
-                Proxy="socks5h://127.0.0.1:%d" % free_port()),
-    ])
-    cd = Collectd(d, block, interval=INTERVAL, extra=SEVERITY,
-                  env=clean_env())
-    try:
+    with Stack() as s:
+        proxy = s.start(FakeProxy(d))
+        fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"},
+                                   tok("clear"): {"label": "clear", "mode": "ok"}},
+                               cert=None))
+        # Plain http through an explicit http proxy: only with AllowPlaintext.
+        # Its token is not one of ours: the proxy logs it, as a proxy may.
+        allowed_token = "tdpat_allowedplain_0001"
+        fake_tls = s.start(FakeAPI(d, {tok("socks"): {"label": "socks", "mode": "ok"}},
+                                   name="tls"))
+        assert_refused(d, account("clear", fake.url(), tok("clear"),
+                                  Interval=INTERVAL, Timeout=TIMEOUT,
+                                  Proxy=proxy.url()),
+                       "clear", "option Proxy", "is refused")
+        assert_refused(d, account("bad_scheme", fake.url(), tok("bad_scheme"),
+                                  Interval=INTERVAL, Timeout=TIMEOUT,
+                                  Proxy="ftp://127.0.0.1:%d" % proxy.port),
+                       "bad_scheme", "option Proxy")
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), Interval=INTERVAL,
+                    Timeout=TIMEOUT),
+            account("allowed", fake.url(), allowed_token, Interval=INTERVAL,
+                    Timeout=TIMEOUT, Proxy=proxy.url(), AllowPlaintext=True),
+            # socks5h is accepted (nothing listens there: the poll fails).
+            account("socks", fake_tls.url(), tok("socks"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT,
+                    Proxy="socks5h://127.0.0.1:%d" % free_port()),
+        ])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY,
+                              env=clean_env()))
         wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 4, 10)
         assert fake.label("clear").get("requests", 0) == 0
         assert not level_lines(cd, "error", "allowed"), cd.log()[-2000:]
@@ -213,11 +204,6 @@ def test_proxy_that_would_see_the_token_in_the_clear_is_refused(d):
         assert not any(tok("clear") in h or tok("good") in h
                        for h in proxy.headers("authorization"))
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
-        fake_tls.stop()
-        proxy.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -237,21 +223,22 @@ COLLIDING = [
 ]
 
 
-def _org_scene(d, wrapper=None):
-    fake = FakeAPI(d, {tok(n): {"label": n, "mode": "ok", "orgs": orgs}
-                       for n, orgs, _ in COLLIDING})
+def _org_scene(s, d, wrapper=None):
+    """The fake and collectd of COLLIDING, started on the Stack s."""
+    fake = s.start(FakeAPI(d, {tok(n): {"label": n, "mode": "ok", "orgs": orgs}
+                               for n, orgs, _ in COLLIDING}))
     block = "\n".join(account(n, fake.url(), tok(n), CACert=ca(),
                               Interval=INTERVAL, Timeout=TIMEOUT,
                               CollectOrganizations=True,
                               OrganizationsInterval=1)
                       for n, _, _ in COLLIDING)
-    return fake, Collectd(d, block, interval=INTERVAL)
+    return fake, s.start(Collectd(d, block, interval=INTERVAL))
 
 
 def test_colliding_organization_names_each_get_their_own_stable_identifier(d):
-    fake, cd = _org_scene(d)
     seen = {}
-    try:
+    with Stack() as s:
+        fake, cd = _org_scene(s, d)
         def orgs_polls(n):
             return fake.label(n)["paths"].get("/api/v3/organizations", 0)
         assert wait_for(lambda: all(orgs_polls(n) >= 3 for n, _, _ in COLLIDING),
@@ -284,14 +271,11 @@ def test_colliding_organization_names_each_get_their_own_stable_identifier(d):
             assert now == seen[name], (name, now, seen[name])
             for i in seen[name]:
                 assert len(cd.values(name, i)) >= 4, (name, i)
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
     # A restart finds the same identifiers (same csv directory).
     first = cd
-    fake, cd = _org_scene(d)
-    try:
+    with Stack() as s:
+        fake, cd = _org_scene(s, d)
         assert wait_for(lambda: all(
             fake.label(n)["paths"].get("/api/v3/organizations", 0) >= 2
             for n, _, _ in COLLIDING), 15, 0.2)
@@ -300,23 +284,20 @@ def test_colliding_organization_names_each_get_their_own_stable_identifier(d):
             now = idents(cd, name, "gauge-usage_percent-") | idents(
                 cd, name, "bool-restricted_mode-")
             assert now == seen[name], (name, now, seen[name])
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
     assert first is not cd
 
 
 def test_more_organizations_than_the_cap_warn_once_not_at_every_poll(d):
     orgs = [org("id-%02d" % i, "Org %02d" % i, i, False) for i in range(40)]
-    fake = FakeAPI(d, {tok("many"): {"label": "many", "mode": "ok",
-                                     "orgs": orgs}})
-    cd = Collectd(d, account("many", fake.url(), tok("many"), CACert=ca(),
-                             Interval=INTERVAL, Timeout=TIMEOUT,
-                             CollectOrganizations=True,
-                             OrganizationsInterval=INTERVAL),
-                  interval=INTERVAL)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("many"): {"label": "many", "mode": "ok",
+                                                 "orgs": orgs}}))
+        cd = s.start(Collectd(d, account("many", fake.url(), tok("many"), CACert=ca(),
+                                         Interval=INTERVAL, Timeout=TIMEOUT,
+                                         CollectOrganizations=True,
+                                         OrganizationsInterval=INTERVAL),
+                              interval=INTERVAL))
         assert wait_for(lambda: fake.label("many")["paths"].get(
             "/api/v3/organizations", 0) >= 5, 15, 0.2), fake.stats()
         time.sleep(0.3)
@@ -324,9 +305,6 @@ def test_more_organizations_than_the_cap_warn_once_not_at_every_poll(d):
         assert len(lines) == 1, lines
         assert 'account "many"' in lines[0], lines
         assert len(idents(cd, "many", "gauge-usage_percent-")) == 32
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -345,24 +323,26 @@ def test_special_files_as_ca_cert_or_token_file_are_refused_and_stop_is_clean(d)
         f.write(pem * (2 * 1024 * 1024 // len(pem) + 1))  # > 2 MiB
     directory = os.path.join(inputs(d), "adir")
     os.makedirs(directory)
-    fake = FakeAPI(d, {tok(n): {"label": n, "mode": "ok"} for n in (
-        "good", "ca_fifo", "ca_zero", "ca_dir", "ca_big")})
-    cacerts = [("ca_fifo", fifo), ("ca_zero", "/dev/zero"),
-               ("ca_dir", directory), ("ca_big", big)]
-    tokenfiles = [("tf_fifo", tfifo), ("tf_zero", "/dev/zero"),
-                  ("tf_dir", directory)]
-    block = [account("good", fake.url(), tok("good"), CACert=ca(),
-                     Interval=INTERVAL, Timeout=TIMEOUT)]
-    for name, path in cacerts:
-        line = refused(d, account(name, fake.url(), tok(name), CACert=path,
-                                  Interval=INTERVAL, Timeout=TIMEOUT),
-                       'account "%s": option CACert' % name)
-        assert "is not a regular file" in line or "is larger than" in line, line
-    block += [account(n, fake.url(), token_file=p, CACert=ca(),
-                      Interval=INTERVAL, Timeout=TIMEOUT)
-              for n, p in tokenfiles]
-    cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok(n): {"label": n, "mode": "ok"} for n in (
+            "good", "ca_fifo", "ca_zero", "ca_dir", "ca_big")}))
+        cacerts = [("ca_fifo", fifo), ("ca_zero", "/dev/zero"),
+                   ("ca_dir", directory), ("ca_big", big)]
+        tokenfiles = [("tf_fifo", tfifo), ("tf_zero", "/dev/zero"),
+                      ("tf_dir", directory)]
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for name, path in cacerts:
+            line = refused(d, account(name, fake.url(), tok(name), CACert=path,
+                                      Interval=INTERVAL, Timeout=TIMEOUT),
+                           'account "%s": option CACert' % name)
+            assert "is not a regular file" in line or "is larger than" in line, line
+        block += [account(n, fake.url(), token_file=p, CACert=ca(),
+                          Interval=INTERVAL, Timeout=TIMEOUT)
+                  for n, p in tokenfiles]
+        cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
+        # Within 5 s of SIGTERM, or SIGKILL: held below.
+        s.callback(cd.stop, timeout=5)
         wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 5, 10)
         for name, path in cacerts:
             assert fake.label(name).get("requests", 0) == 0, name
@@ -373,9 +353,6 @@ def test_special_files_as_ca_cert_or_token_file_are_refused_and_stop_is_clean(d)
             assert cd.values(name, "bool-token_valid") == [], name
         assert fake.stats()["unknown_auth"] == 0
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop(timeout=5)
-        fake.stop()
     assert not cd.killed, "collectd needed SIGKILL:\n" + cd.log()[-2000:]
     assert cd.proc.returncode == 0, cd.proc.returncode
     check_clean(d, cd, SECRET)
@@ -389,15 +366,15 @@ def test_nul_in_token_file_is_refused_not_cut(d):
     fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, tok("nul").encode() + b"\0garbage\n")
     os.close(fd)
-    fake = FakeAPI(d, {tok("nul"): {"label": "nul", "mode": "ok"},
-                       tok("good"): {"label": "good", "mode": "ok"}})
-    block = "\n".join([
-        account("good", fake.url(), tok("good"), CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT),
-        account("nul", fake.url(), token_file=tf, CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT)])
-    cd = Collectd(d, block, interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("nul"): {"label": "nul", "mode": "ok"},
+                                   tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("nul", fake.url(), token_file=tf, CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
         wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 5, 10)
         errs = level_lines(cd, "error", "nul")
         assert len(errs) >= 1 and any(
@@ -407,9 +384,6 @@ def test_nul_in_token_file_is_refused_not_cut(d):
         assert fake.stats()["unknown_auth"] == 0
         assert cd.values("nul", "bool-token_valid") == []
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -433,18 +407,18 @@ def test_unicode_controls_from_the_api_never_reach_log_or_notifications(d):
     ]
     entries = {tok(n): dict(e, label=n) for n, e in cases}
     entries[tok("good")] = {"label": "good", "mode": "ok"}
-    fake = FakeAPI(d, entries)
-    block = [account("good", fake.url(), tok("good"), CACert=ca(),
-                     Interval=INTERVAL, Timeout=TIMEOUT)]
-    for n, _ in cases:
-        opts = dict(CACert=ca(), Interval=INTERVAL, Timeout=TIMEOUT)
-        if n == "u_user":
-            opts["ExpectUser"] = "someone@example.com"
-        if n == "u_orgs":
-            opts.update(CollectOrganizations=True, OrganizationsInterval=1)
-        block.append(account(n, fake.url(), tok(n), **opts))
-    cd = Collectd(d, "\n".join(block), interval=INTERVAL)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, entries))
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for n, _ in cases:
+            opts = dict(CACert=ca(), Interval=INTERVAL, Timeout=TIMEOUT)
+            if n == "u_user":
+                opts["ExpectUser"] = "someone@example.com"
+            if n == "u_orgs":
+                opts.update(CollectOrganizations=True, OrganizationsInterval=1)
+            block.append(account(n, fake.url(), tok(n), **opts))
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL))
         assert wait_for(lambda: all(fake.label(n)["requests"] >= 3
                                     for n, _ in cases), 15, 0.2)
         assert wait_for(lambda: len(cd.notes("u_orgs")) >= 3, 5), cd.log()
@@ -469,9 +443,6 @@ def test_unicode_controls_from_the_api_never_reach_log_or_notifications(d):
         warns = [x for x in cd.notes("u_orgs") if x["severity"] == "WARNING"]
         assert len(warns) == 2, cd.notes("u_orgs")
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -483,24 +454,21 @@ def test_interval_below_one_second_is_refused_unless_the_url_is_loopback(d):
     # confined to 127.0.0.1 (nothing answers there), and the name is
     # .invalid all the same.
     wrapper = loopback_dns_wrapper(d)
-    fake = FakeAPI(d, {tok("fast"): {"label": "fast", "mode": "ok"}})
-    assert_refused(d, account("hammer",
-                              "https://no-such-host.invalid/api/v3/users/info",
-                              tok("hammer"), Interval=0.001, Timeout=0.001),
-                   "hammer", "option Interval")
-    block = account("fast", fake.url(), tok("fast"), CACert=ca(), Interval=0.5,
-                    Timeout=0.4)
-    cd = Collectd(d, block, interval=1, extra=SEVERITY, wrapper=wrapper)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("fast"): {"label": "fast", "mode": "ok"}}))
+        assert_refused(d, account("hammer",
+                                  "https://no-such-host.invalid/api/v3/users/info",
+                                  tok("hammer"), Interval=0.001, Timeout=0.001),
+                       "hammer", "option Interval")
+        block = account("fast", fake.url(), tok("fast"), CACert=ca(), Interval=0.5,
+                        Timeout=0.4)
+        cd = s.start(Collectd(d, block, interval=1, extra=SEVERITY, wrapper=wrapper))
         assert wait_for(lambda: len(cd.values("fast", "bool-token_valid")) >= 4,
                         10), cd.log()[-2000:]
         assert not level_lines(cd, "error", "fast"), cd.log()
         assert not cd.log_lines(r'account "hammer": no answer'), cd.log()
         assert len(cd.log().splitlines()) < 100, "%d lines" % len(
             cd.log().splitlines())
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -534,25 +502,22 @@ BOUNDS = [
 
 
 def test_numbers_collectd_cannot_represent_are_refused_naming_the_option(d):
-    fake = FakeAPI(d, {tok(n): {"label": n, "mode": "ok"}
-                       for n in ["good"] + [b[0] for b in BOUNDS]})
-    block = [account("good", fake.url(), tok("good"), CACert=ca(),
-                     Interval=INTERVAL, Timeout=TIMEOUT)]
-    for name, opts, option in BOUNDS:
-        o = dict(CACert=ca())
-        o.update(opts)
-        assert_refused(d, account(name, fake.url(), tok(name), **o), name,
-                       option)
-    cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok(n): {"label": n, "mode": "ok"}
+                                   for n in ["good"] + [b[0] for b in BOUNDS]}))
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for name, opts, option in BOUNDS:
+            o = dict(CACert=ca())
+            o.update(opts)
+            assert_refused(d, account(name, fake.url(), tok(name), **o), name,
+                           option)
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY))
         wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 4, 10)
         for name, _, _ in BOUNDS:
             assert fake.label(name).get("requests", 0) == 0, name
         # collectd's own interval is untouched.
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -560,16 +525,16 @@ def test_numbers_collectd_cannot_represent_are_refused_naming_the_option(d):
 # 7. TLS 1.2 at least.
 
 def test_server_speaking_only_tls_1_1_gets_no_request(d):
-    old = FakeAPI(d, {tok("old"): {"label": "old", "mode": "ok"}},
-                  tls_max="1.1", name="old")
-    fake = FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}})
-    block = "\n".join([
-        account("good", fake.url(), tok("good"), CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT),
-        account("old", old.url(), tok("old"), CACert=ca(), Interval=INTERVAL,
-                Timeout=TIMEOUT, UnreachableAfter=2)])
-    cd = Collectd(d, block, interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        old = s.start(FakeAPI(d, {tok("old"): {"label": "old", "mode": "ok"}},
+                              tls_max="1.1", name="old"))
+        fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("old", old.url(), tok("old"), CACert=ca(), Interval=INTERVAL,
+                    Timeout=TIMEOUT, UnreachableAfter=2)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
         assert wait_for(lambda: len(cd.values("old", "bool-api_reachable")) >= 3,
                         10), cd.log()[-2000:]
         st = old.stats()
@@ -580,10 +545,6 @@ def test_server_speaking_only_tls_1_1_gets_no_request(d):
         warns = level_lines(cd, "warning", "old")
         assert len(warns) == 1 and "TLS" in warns[0], warns
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
-        old.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -591,18 +552,18 @@ def test_server_speaking_only_tls_1_1_gets_no_request(d):
 # 8. Headers too large.
 
 def test_megabyte_response_header_is_too_large_not_out_of_memory(d):
-    fake = FakeAPI(d, {
-        tok("bighead"): {"label": "bighead", "mode": "custom", "status": 200,
-                         "body": '{"id":"x"}',
-                         "headers": {"X-Padding": "p" * (1024 * 1024)}},
-        tok("good"): {"label": "good", "mode": "ok"}})
-    block = "\n".join([
-        account("good", fake.url(), tok("good"), CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT),
-        account("bighead", fake.url(), tok("bighead"), CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT)])
-    cd = Collectd(d, block, interval=INTERVAL)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {
+            tok("bighead"): {"label": "bighead", "mode": "custom", "status": 200,
+                             "body": '{"id":"x"}',
+                             "headers": {"X-Padding": "p" * (1024 * 1024)}},
+            tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("bighead", fake.url(), tok("bighead"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
         assert wait_for(lambda: fake.label("bighead")["requests"] >= 3, 10)
         time.sleep(0.3)
         lines = cd.account_lines("bighead")
@@ -610,9 +571,6 @@ def test_megabyte_response_header_is_too_large_not_out_of_memory(d):
         assert "Out of memory" not in cd.log(), lines
         assert cd.values("bighead", "bool-token_valid") == []
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -621,12 +579,12 @@ def test_megabyte_response_header_is_too_large_not_out_of_memory(d):
 
 def test_token_expires_more_than_a_year_ahead_warns_and_keeps_polling(d):
     far = days_from_now(400)
-    fake = FakeAPI(d, {tok("far"): {"label": "far", "mode": "ok"}})
-    cd = Collectd(d, account("far", fake.url(), tok("far"), CACert=ca(),
-                             Interval=INTERVAL, Timeout=TIMEOUT,
-                             TokenExpires=far),
-                  interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("far"): {"label": "far", "mode": "ok"}}))
+        cd = s.start(Collectd(d, account("far", fake.url(), tok("far"), CACert=ca(),
+                                         Interval=INTERVAL, Timeout=TIMEOUT,
+                                         TokenExpires=far),
+                              interval=INTERVAL, extra=SEVERITY))
         assert wait_for(lambda: len(cd.values("far", "bool-token_valid")) >= 4,
                         10), cd.log()[-2000:]
         warns = [w for w in level_lines(cd, "warning", "far")
@@ -634,24 +592,21 @@ def test_token_expires_more_than_a_year_ahead_warns_and_keeps_polling(d):
         assert len(warns) == 1 and far in warns[0], (warns, cd.log())
         assert not level_lines(cd, "error", "far")
         assert_healthy_kept_polling(cd, "far")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
 def test_rejected_token_says_expired_after_token_expires_and_revoked_before(d):
     past = "2020-01-01"
     future = days_from_now(100)
-    fake = FakeAPI(d, {tok("gone"): {"label": "gone", "mode": "revoked"},
-                       tok("cut"): {"label": "cut", "mode": "revoked"}})
-    block = "\n".join([
-        account("gone", fake.url(), tok("gone"), CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT, TokenExpires=past),
-        account("cut", fake.url(), tok("cut"), CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT, TokenExpires=future)])
-    cd = Collectd(d, block, interval=INTERVAL)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("gone"): {"label": "gone", "mode": "revoked"},
+                                   tok("cut"): {"label": "cut", "mode": "revoked"}}))
+        block = "\n".join([
+            account("gone", fake.url(), tok("gone"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT, TokenExpires=past),
+            account("cut", fake.url(), tok("cut"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT, TokenExpires=future)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
         assert wait_for(lambda: cd.notes("gone", "token_valid")
                         and cd.notes("cut", "token_valid"), 10), cd.log()
         gone = cd.notes("gone", "token_valid")
@@ -662,9 +617,6 @@ def test_rejected_token_says_expired_after_token_expires_and_revoked_before(d):
         assert severities(cut) == ["FAILURE"], cut
         assert "was revoked" in cut[0]["message"], cut
         assert "expired" not in cut[0]["message"], cut
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -711,11 +663,11 @@ def test_answer_that_is_not_http_is_said_so_not_unsupported_protocol(d):
     answers = {"four_digits": b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
                "below_100": b"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
                "http09": b"hello, this is not HTTP at all\r\n"}
-    servers = {n: NotHttp(a) for n, a in answers.items()}
-    block = "\n".join(account(n, s.url(), tok(n), Interval=INTERVAL,
-                              Timeout=TIMEOUT) for n, s in servers.items())
-    cd = Collectd(d, block, interval=INTERVAL)
-    try:
+    with Stack() as s:
+        servers = {n: s.start(NotHttp(a)) for n, a in answers.items()}
+        block = "\n".join(account(n, srv.url(), tok(n), Interval=INTERVAL,
+                                  Timeout=TIMEOUT) for n, srv in servers.items())
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
         assert wait_for(lambda: all(cd.account_lines(n) for n in answers), 10), cd.log()
         for name in answers:
             lines = cd.account_lines(name)
@@ -724,8 +676,4 @@ def test_answer_that_is_not_http_is_said_so_not_unsupported_protocol(d):
                 'valid HTTP' % name), lines
             assert cd.last(name, "bool-api_reachable") == 0, name
         assert "nsupported protocol" not in cd.log()
-    finally:
-        cd.stop()
-        for s in servers.values():
-            s.stop()
     check_clean(d, cd, SECRET)
