@@ -511,6 +511,54 @@ def refused(workdir, block, *needles):
     return errs[0]
 
 
+# A second logfile block: collectd merges it into the first one, and the
+# log then says which lines are errors and which are warnings.
+SEVERITY = "<Plugin logfile>\n  PrintSeverity true\n</Plugin>"
+
+
+# Every environment variable libcurl takes a proxy from.
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+              "all_proxy", "ALL_PROXY")
+# ... and those that name exceptions.
+NO_PROXY_VARS = ("no_proxy", "NO_PROXY")
+
+
+# The code points that must never reach a log line, a
+# notification or the check's output, as UTF-8 bytes: C1 controls
+# (U+0080..U+009F), U+2028/U+2029, bidirectional embeddings and overrides
+# (U+202A..U+202E) and isolates (U+2066..U+2069).
+UNICODE_CONTROLS = re.compile(
+    rb"\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+NASTY = "\u0085\u009b\u2028\u2029\u202a\u202e\u2066\u2067\u2068\u2069"
+
+
+def clean_env(**more):
+    """This process's environment without any proxy variable, plus more."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in PROXY_VARS + NO_PROXY_VARS}
+    env.update(more)
+    return env
+
+
+def level_lines(cd, level, name):
+    """The plugin's lines of one level ("error", "warning", "info") about
+    account name; the log must be made with SEVERITY."""
+    return [l.split("] telemetrydeck plugin: ", 1)[1] for l in cd.log_lines(
+        r'\[%s\] telemetrydeck plugin: account "%s"' % (level, re.escape(name)))]
+
+
+def assert_refused(d, block, name, *needles):
+    """collectd refuses a configuration holding block, with one ERROR about
+    account name holding every needle."""
+    refused(d, block, 'account "%s": ' % name, *needles)
+
+
+def org(oid, name, usage, restricted):
+    """One organization as the API lists it."""
+    return {"id": oid, "name": name, "usagePercentage": usage,
+            "isInRestrictedMode": restricted, "resolvedMaxSignals": 100000}
+
+
 def account(name, url, token=None, token_file=None, **opts):
     """One <Account> block; opts are collectd options, True/False as bools."""
     lines = ['  <Account "%s">' % name]

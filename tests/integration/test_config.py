@@ -5,7 +5,10 @@ start (and collectd -T reports it) with one ERROR of the plugin naming the
 account, the option and the offending value (never the token or a
 password). One test per kind of error here; tests/unit/test_settings.c
 holds the table of bad values. Warnings leave the configuration valid. The
-TokenFile tests take the operations around a running account.
+TokenFile tests take the operations around a running account. Then the
+bounds (an Interval below a second, numbers collectd cannot represent),
+special files as CACert or TokenFile, a NUL in a TokenFile, and what
+TokenExpires tells the plugin.
 """
 
 import datetime
@@ -16,17 +19,16 @@ import shutil
 import subprocess
 import time
 
-from harness import (OUR_PLUGIN, TOP, Collectd, ConfigCheck, FakeAPI,
-                     Stack, account, files_containing, inputs, refused, wait_for)
+from harness import (OUR_PLUGIN, SEVERITY, TOP, Collectd, ConfigCheck, FakeAPI,
+                     Stack, account, assert_refused, files_containing, inputs,
+                     level_lines, refused, wait_for)
 from test_check import CHECK, UNKNOWN, WARNING
-from test_core import ca, check_clean
+from test_core import ca, check_clean, severities
 from test_hostile import assert_healthy_kept_polling, loopback_dns_wrapper
 
 SECRET = "Cf4Zr8Tn1"
 INTERVAL = 0.5
-# A second logfile block: collectd merges it into the first one, and the
-# log then says which lines are errors and which are warnings.
-SEVERITY = "<Plugin logfile>\n  PrintSeverity true\n</Plugin>"
+TIMEOUT = 0.4
 
 
 def tok(label):
@@ -497,3 +499,207 @@ def test_every_conf_file_and_man_page_example_is_a_valid_configuration(d):
         c = ConfigCheck(sub, text + "\n", debian=debian)
         assert c.accepted and "Parsing the config file failed" not in c.out, (name, c)
         assert c.lines("error") == [], (name, c)
+
+
+# --------------------------------------------------------------------------
+# Bounds.
+
+def test_interval_below_one_second_is_refused_unless_the_url_is_loopback(d):
+    # The refused account's URL is never contacted: collectd runs with DNS
+    # confined to 127.0.0.1 (nothing answers there), and the name is
+    # .invalid all the same.
+    wrapper = loopback_dns_wrapper(d)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("fast"): {"label": "fast", "mode": "ok"}}))
+        assert_refused(d, account("hammer",
+                                  "https://no-such-host.invalid/api/v3/users/info",
+                                  tok("hammer"), Interval=0.001, Timeout=0.001),
+                       "hammer", "option Interval")
+        block = account("fast", fake.url(), tok("fast"), CACert=ca(), Interval=0.5,
+                        Timeout=0.4)
+        cd = s.start(Collectd(d, block, interval=1, extra=SEVERITY, wrapper=wrapper))
+        assert wait_for(lambda: len(cd.values("fast", "bool-token_valid")) >= 4,
+                        10), cd.log()[-2000:]
+        assert not level_lines(cd, "error", "fast"), cd.log()
+        assert not cd.log_lines(r'account "hammer": no answer'), cd.log()
+        assert len(cd.log().splitlines()) < 100, "%d lines" % len(
+            cd.log().splitlines())
+    check_clean(d, cd, SECRET)
+
+
+class Num:
+    """A number written as given: collectd's config parser reads "1e+300"
+    as two values, so huge numbers are written out in digits."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+
+E300 = Num("1" + "0" * 300)
+
+
+BOUNDS = [
+    # account, options, the option the ERROR must name
+    ("huge_interval", dict(Interval=20000000000), "option Interval"),
+    ("huge_timeout", dict(Timeout=E300), "option Timeout"),
+    ("huge_warning_days", dict(ExpiryWarningDays=E300),
+     "option ExpiryWarningDays"),
+    ("huge_tls_days", dict(TLSExpiryWarningDays=E300),
+     "option TLSExpiryWarningDays"),
+    ("huge_orgs_interval", dict(CollectOrganizations=True,
+                                OrganizationsInterval=Num("1000000000000")),
+     "option OrganizationsInterval"),
+    ("huge_unreachable", dict(UnreachableAfter=Num("1000000000000")),
+     "option UnreachableAfter"),
+]
+
+
+def test_numbers_collectd_cannot_represent_are_refused_naming_the_option(d):
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok(n): {"label": n, "mode": "ok"}
+                                   for n in ["good"] + [b[0] for b in BOUNDS]}))
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for name, opts, option in BOUNDS:
+            o = dict(CACert=ca())
+            o.update(opts)
+            assert_refused(d, account(name, fake.url(), tok(name), **o), name,
+                           option)
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY))
+        wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 4, 10)
+        for name, _, _ in BOUNDS:
+            assert fake.label(name).get("requests", 0) == 0, name
+        # collectd's own interval is untouched.
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# Special files as CACert or TokenFile, a NUL in a TokenFile.
+
+def test_special_files_as_ca_cert_or_token_file_are_refused_and_stop_is_clean(d):
+    fifo = os.path.join(inputs(d), "ca.fifo")
+    os.mkfifo(fifo)
+    tfifo = os.path.join(inputs(d), "token.fifo")
+    os.mkfifo(tfifo)
+    big = os.path.join(inputs(d), "big.pem")
+    with open(big, "wb") as f:
+        with open(ca(), "rb") as c:
+            pem = c.read()
+        f.write(pem * (2 * 1024 * 1024 // len(pem) + 1))  # > 2 MiB
+    directory = os.path.join(inputs(d), "adir")
+    os.makedirs(directory)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok(n): {"label": n, "mode": "ok"} for n in (
+            "good", "ca_fifo", "ca_zero", "ca_dir", "ca_big")}))
+        cacerts = [("ca_fifo", fifo), ("ca_zero", "/dev/zero"),
+                   ("ca_dir", directory), ("ca_big", big)]
+        tokenfiles = [("tf_fifo", tfifo), ("tf_zero", "/dev/zero"),
+                      ("tf_dir", directory)]
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for name, path in cacerts:
+            line = refused(d, account(name, fake.url(), tok(name), CACert=path,
+                                      Interval=INTERVAL, Timeout=TIMEOUT),
+                           'account "%s": option CACert' % name)
+            assert "is not a regular file" in line or "is larger than" in line, line
+        block += [account(n, fake.url(), token_file=p, CACert=ca(),
+                          Interval=INTERVAL, Timeout=TIMEOUT)
+                  for n, p in tokenfiles]
+        cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
+        # Within 5 s of SIGTERM, or SIGKILL: held below.
+        s.callback(cd.stop, timeout=5)
+        wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 5, 10)
+        for name, path in cacerts:
+            assert fake.label(name).get("requests", 0) == 0, name
+        for name, path in tokenfiles:
+            errs = level_lines(cd, "error", name)
+            assert any("TokenFile" in e and path in e for e in errs), (
+                name, errs)
+            assert cd.values(name, "bool-token_valid") == [], name
+        assert fake.stats()["unknown_auth"] == 0
+        assert_healthy_kept_polling(cd, "good")
+    assert not cd.killed, "collectd needed SIGKILL:\n" + cd.log()[-2000:]
+    assert cd.proc.returncode == 0, cd.proc.returncode
+    check_clean(d, cd, SECRET)
+
+
+def test_nul_in_token_file_is_refused_not_cut(d):
+    tf = os.path.join(inputs(d), "nul.token")
+    fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, tok("nul").encode() + b"\0garbage\n")
+    os.close(fd)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("nul"): {"label": "nul", "mode": "ok"},
+                                   tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("nul", fake.url(), token_file=tf, CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
+        wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 5, 10)
+        errs = level_lines(cd, "error", "nul")
+        assert len(errs) >= 1 and any(
+            "holds more than one line or control characters" in e and tf in e
+            for e in errs), (errs, cd.log()[-2000:])
+        assert fake.label("nul")["requests"] == 0, fake.label("nul")
+        assert fake.stats()["unknown_auth"] == 0
+        assert cd.values("nul", "bool-token_valid") == []
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# What the token's lifetime tells us.
+
+def days_from_now(days, fmt="%Y-%m-%d"):
+    when = datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(days=days)
+    return when.strftime(fmt)
+
+
+def test_token_expires_more_than_a_year_ahead_warns_and_keeps_polling(d):
+    far = days_from_now(400)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("far"): {"label": "far", "mode": "ok"}}))
+        cd = s.start(Collectd(d, account("far", fake.url(), tok("far"), CACert=ca(),
+                                         Interval=INTERVAL, Timeout=TIMEOUT,
+                                         TokenExpires=far),
+                              interval=INTERVAL, extra=SEVERITY))
+        assert wait_for(lambda: len(cd.values("far", "bool-token_valid")) >= 4,
+                        10), cd.log()[-2000:]
+        warns = [w for w in level_lines(cd, "warning", "far")
+                 if "option TokenExpires" in w]
+        assert len(warns) == 1 and far in warns[0], (warns, cd.log())
+        assert not level_lines(cd, "error", "far")
+        assert_healthy_kept_polling(cd, "far")
+    check_clean(d, cd, SECRET)
+
+
+def test_rejected_token_says_expired_after_token_expires_and_revoked_before(d):
+    past = "2020-01-01"
+    future = days_from_now(100)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("gone"): {"label": "gone", "mode": "revoked"},
+                                   tok("cut"): {"label": "cut", "mode": "revoked"}}))
+        block = "\n".join([
+            account("gone", fake.url(), tok("gone"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT, TokenExpires=past),
+            account("cut", fake.url(), tok("cut"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT, TokenExpires=future)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
+        assert wait_for(lambda: cd.notes("gone", "token_valid")
+                        and cd.notes("cut", "token_valid"), 10), cd.log()
+        gone = cd.notes("gone", "token_valid")
+        assert severities(gone) == ["FAILURE"], gone
+        assert "expired on %s" % past in gone[0]["message"], gone
+        assert "revoked" not in gone[0]["message"], gone
+        cut = cd.notes("cut", "token_valid")
+        assert severities(cut) == ["FAILURE"], cut
+        assert "was revoked" in cut[0]["message"], cut
+        assert "expired" not in cut[0]["message"], cut
+    check_clean(d, cd, SECRET)

@@ -5,7 +5,9 @@ Every test runs a healthy account "ok" beside the hostile ones in the same
 daemon and checks that it kept polling at every interval, that collectd
 survived, that each hostile account logged its one line (once, however many
 polls repeated it) and that nothing from a body other than the API's own
-reason or detail reached the log.
+reason or detail reached the log. The hostile answers include Unicode
+controls, a server that speaks only TLS 1.1, a megabyte of headers and a
+status line that is not HTTP.
 """
 
 import json
@@ -15,7 +17,8 @@ import subprocess
 import time
 
 from harness import Collectd, FakeAPI, account, inputs, wait_for
-from harness import Stack, free_port
+from harness import (NASTY, SEVERITY, UNICODE_CONTROLS, Stack, free_port,
+                     level_lines, org)
 from test_core import ca, check_clean, severities
 
 INTERVAL = 0.5
@@ -709,4 +712,178 @@ def test_token_file_swapped_to_another_users_token_warns_once(d):
         assert rest == ["using a new token."], rest
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# Unicode controls from the API.
+
+def test_unicode_controls_from_the_api_never_reach_log_or_notifications(d):
+    reason = "Token%sgone%sfor good" % (NASTY, NASTY)
+    cases = [
+        ("u_reason", {"mode": "custom", "status": 401,
+                      "body": json.dumps({"error": True, "reason": reason})}),
+        ("u_detail", {"mode": "custom", "status": 401,
+                      "body": json.dumps({"detail": reason})}),
+        ("u_403", {"mode": "custom", "status": 403,
+                   "body": json.dumps({"error": True, "reason": reason})}),
+        ("u_user", {"mode": "ok", "id": "id%sx" % NASTY,
+                    "email": "mail%s@example.org" % NASTY}),
+        ("u_orgs", {"mode": "ok", "orgs": [
+            org("E-1", "Evil%sCorp" % NASTY, 99, True),
+            org("E-2", "Nice\u202eCorp\u2066", 95, False)]}),
+    ]
+    entries = {tok(n): dict(e, label=n) for n, e in cases}
+    entries[tok("good")] = {"label": "good", "mode": "ok"}
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, entries))
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for n, _ in cases:
+            opts = dict(CACert=ca(), Interval=INTERVAL, Timeout=TIMEOUT)
+            if n == "u_user":
+                opts["ExpectUser"] = "someone@example.com"
+            if n == "u_orgs":
+                opts.update(CollectOrganizations=True, OrganizationsInterval=1)
+            block.append(account(n, fake.url(), tok(n), **opts))
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL))
+        assert wait_for(lambda: all(fake.label(n)["requests"] >= 3
+                                    for n, _ in cases), 15, 0.2)
+        assert wait_for(lambda: len(cd.notes("u_orgs")) >= 3, 5), cd.log()
+        with open(cd.logfile, "rb") as f:
+            raw = f.read()
+        found = UNICODE_CONTROLS.findall(raw)
+        assert not found, "%r in the log:\n%s" % (
+            found[:5], raw.decode("utf-8", "replace")[-3000:])
+        # The text around them is still there.
+        for name in ("u_reason", "u_detail", "u_403"):
+            n = cd.notes(name, "token_valid")
+            assert severities(n) == ["FAILURE"], (name, n)
+            assert re.search(r"Token.*gone.*for good", n[0]["message"]), n
+            lines = cd.log_lines(r'telemetrydeck plugin: account "%s": ' % name)
+            assert any(re.search(r"Token.*gone.*for good", l)
+                       for l in lines), lines
+        n = cd.notes("u_user", "token_valid")
+        assert severities(n) == ["FAILURE"], n
+        fails = [x for x in cd.notes("u_orgs") if x["severity"] == "FAILURE"]
+        assert len(fails) == 1 and "Evil" in fails[0]["type_instance"] + \
+            fails[0]["message"], fails
+        warns = [x for x in cd.notes("u_orgs") if x["severity"] == "WARNING"]
+        assert len(warns) == 2, cd.notes("u_orgs")
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# TLS 1.2 at least.
+
+def test_server_speaking_only_tls_1_1_gets_no_request(d):
+    with Stack() as s:
+        old = s.start(FakeAPI(d, {tok("old"): {"label": "old", "mode": "ok"}},
+                              tls_max="1.1", name="old"))
+        fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("old", old.url(), tok("old"), CACert=ca(), Interval=INTERVAL,
+                    Timeout=TIMEOUT, UnreachableAfter=2)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
+        assert wait_for(lambda: len(cd.values("old", "bool-api_reachable")) >= 3,
+                        10), cd.log()[-2000:]
+        st = old.stats()
+        assert st["requests"] == 0 and st["unknown_auth"] == 0, st
+        assert old.label("old")["auth_ok"] == 0
+        assert all(v == 0 for _, v in cd.values("old", "bool-api_reachable"))
+        assert cd.values("old", "bool-token_valid") == []
+        warns = level_lines(cd, "warning", "old")
+        assert len(warns) == 1 and "TLS" in warns[0], warns
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# Headers too large.
+
+def test_megabyte_response_header_is_too_large_not_out_of_memory(d):
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {
+            tok("bighead"): {"label": "bighead", "mode": "custom", "status": 200,
+                             "body": '{"id":"x"}',
+                             "headers": {"X-Padding": "p" * (1024 * 1024)}},
+            tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("bighead", fake.url(), tok("bighead"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
+        assert wait_for(lambda: fake.label("bighead")["requests"] >= 3, 10)
+        time.sleep(0.3)
+        lines = cd.account_lines("bighead")
+        assert lines and "headers are too large" in lines[0], lines
+        assert "Out of memory" not in cd.log(), lines
+        assert cd.values("bighead", "bool-token_valid") == []
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# An answer that is not HTTP.
+
+class NotHttp:
+    """A listener on 127.0.0.1 that reads a request and answers it with
+    the given bytes, then closes: a status line that is not HTTP."""
+
+    def __init__(self, answer):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.answer = answer
+        self.done = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def url(self):
+        return "http://127.0.0.1:%d/api/v3/users/info" % self.sock.getsockname()[1]
+
+    def serve(self):
+        while not self.done:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.done = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_answer_that_is_not_http_is_said_so_not_unsupported_protocol(d):
+    answers = {"four_digits": b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+               "below_100": b"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
+               "http09": b"hello, this is not HTTP at all\r\n"}
+    with Stack() as s:
+        servers = {n: s.start(NotHttp(a)) for n, a in answers.items()}
+        block = "\n".join(account(n, srv.url(), tok(n), Interval=INTERVAL,
+                                  Timeout=TIMEOUT) for n, srv in servers.items())
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
+        assert wait_for(lambda: all(cd.account_lines(n) for n in answers), 10), cd.log()
+        for name in answers:
+            lines = cd.account_lines(name)
+            assert lines[0].endswith(
+                'account "%s": no answer from the API: the answer is not '
+                'valid HTTP' % name), lines
+            assert cd.last(name, "bool-api_reachable") == 0, name
+        assert "nsupported protocol" not in cd.log()
     check_clean(d, cd, SECRET)
