@@ -132,7 +132,11 @@ class FakeAPI:
     TLS unless cert is None."""
 
     def __init__(self, workdir, tokens, cert="server", delay=None, name="fake",
-                 port=0, tls_max=None, host=None):
+                 port=0, tls_max=None, host=None, cert_dir=None, quiet=False,
+                 idle_timeout=None):
+        """cert names a certificate of cert_dir (None: the tests' own,
+        certs()); quiet: no line per request in its log; idle_timeout:
+        seconds after which it closes an idle connection."""
         self.dir = workdir
         cfg = os.path.join(inputs(workdir), name + "-tokens.json")
         with open(cfg, "w") as f:
@@ -148,7 +152,7 @@ class FakeAPI:
                "--control-port", "0", "--control-port-file", ctl_file,
                "--config", cfg]
         if cert:
-            d = certs()
+            d = cert_dir or certs()
             cmd += ["--cert", os.path.join(d, cert + ".pem"),
                     "--key", os.path.join(d, cert + ".key")]
         if delay:
@@ -157,6 +161,11 @@ class FakeAPI:
             cmd += ["--tls-max", tls_max]
         if host:
             cmd += ["--host", host]
+        if quiet:
+            cmd.append("--quiet")
+        if idle_timeout:
+            cmd += ["--idle-timeout", str(idle_timeout)]
+        self.control_timeout = 10
         self.logfile = os.path.join(workdir, name + ".log")
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
@@ -175,7 +184,7 @@ class FakeAPI:
         req = urllib.request.Request(
             "http://127.0.0.1:%d%s" % (self.control, path), data=data,
             method=method, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=self.control_timeout) as r:
             text = r.read()
         return json.loads(text) if text else None
 
