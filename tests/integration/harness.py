@@ -562,6 +562,22 @@ def assert_refused(d, block, name, *needles):
     refused(d, block, 'account "%s": ' % name, *needles)
 
 
+def special_files(workdir):
+    """Files no option may read, in inputs(workdir): a FIFO, a directory
+    and a PEM file of more than 2 MiB (the test CA over and over), as
+    (fifo, directory, big)."""
+    fifo = os.path.join(inputs(workdir), "ca.fifo")
+    os.mkfifo(fifo)
+    directory = os.path.join(inputs(workdir), "adir")
+    os.makedirs(directory)
+    big = os.path.join(inputs(workdir), "big.pem")
+    with open(os.path.join(certs(), "ca.pem"), "rb") as c:
+        pem = c.read()
+    with open(big, "wb") as f:
+        f.write(pem * (2 * 1024 * 1024 // len(pem) + 1))
+    return fifo, directory, big
+
+
 def org(oid, name, usage, restricted):
     """One organization as the API lists it."""
     return {"id": oid, "name": name, "usagePercentage": usage,

@@ -12,7 +12,7 @@ import re
 import subprocess
 
 from harness import (BUILD, NASTY, TOP, UNICODE_CONTROLS, FakeAPI, Stack,
-                     certs, clean_env, free_port, inputs)
+                     certs, clean_env, free_port, inputs, special_files)
 
 CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOKEN = "tdpat_CHECKSECRET0123456789abcdef"
@@ -500,15 +500,7 @@ class Run:
 
 
 def test_check_special_files_as_ca_cert_are_unknown_at_once(d):
-    fifo = os.path.join(inputs(d), "ca.fifo")
-    os.mkfifo(fifo)
-    directory = os.path.join(inputs(d), "adir")
-    os.makedirs(directory)
-    big = os.path.join(inputs(d), "big.pem")
-    with open(ca(), "rb") as c:
-        pem = c.read()
-    with open(big, "wb") as f:
-        f.write(pem * (2 * 1024 * 1024 // len(pem) + 1))
+    fifo, directory, big = special_files(d)
     with Stack() as s:
         fake = s.start(FakeAPI(d, {TOKEN: {"label": "sp", "mode": "ok"}}))
         for path in (fifo, "/dev/zero", directory, big):

@@ -21,7 +21,7 @@ import time
 
 from harness import (OUR_PLUGIN, SEVERITY, TOP, Collectd, ConfigCheck, FakeAPI,
                      Stack, account, assert_refused, files_containing, inputs,
-                     level_lines, refused, wait_for)
+                     level_lines, refused, special_files, wait_for)
 from test_check import CHECK, UNKNOWN, WARNING
 from test_core import ca, check_clean, severities
 from test_hostile import assert_healthy_kept_polling, loopback_dns_wrapper
@@ -581,17 +581,9 @@ def test_numbers_collectd_cannot_represent_are_refused_naming_the_option(d):
 # Special files as CACert or TokenFile, a NUL in a TokenFile.
 
 def test_special_files_as_ca_cert_or_token_file_are_refused_and_stop_is_clean(d):
-    fifo = os.path.join(inputs(d), "ca.fifo")
-    os.mkfifo(fifo)
+    fifo, directory, big = special_files(d)
     tfifo = os.path.join(inputs(d), "token.fifo")
     os.mkfifo(tfifo)
-    big = os.path.join(inputs(d), "big.pem")
-    with open(big, "wb") as f:
-        with open(ca(), "rb") as c:
-            pem = c.read()
-        f.write(pem * (2 * 1024 * 1024 // len(pem) + 1))  # > 2 MiB
-    directory = os.path.join(inputs(d), "adir")
-    os.makedirs(directory)
     with Stack() as s:
         fake = s.start(FakeAPI(d, {tok(n): {"label": n, "mode": "ok"} for n in (
             "good", "ca_fifo", "ca_zero", "ca_dir", "ca_big")}))

@@ -32,16 +32,25 @@ def write_token(path):
     os.close(fd)
 
 
+def filed_beside_other(s, d, interval, **filed):
+    """The fake, the token file of "filed" and collectd polling "filed"
+    (with the options filed) and "other" at interval, started on the
+    Stack s. Returns the fake, the file's path and collectd."""
+    fake = s.start(FakeAPI(d, {FILED: {"label": "filed", "mode": "ok"},
+                               OTHER: {"label": "other", "mode": "ok"}}))
+    path = os.path.join(inputs(d), "filed.token")
+    write_token(path)
+    blocks = [account("filed", fake.url(), token_file=path, CACert=ca(),
+                      Interval=interval, **filed),
+              account("other", fake.url(), OTHER, CACert=ca(),
+                      Interval=interval)]
+    cd = s.start(Collectd(d, "\n".join(blocks), interval=interval))
+    return fake, path, cd
+
+
 def test_unusable_token_file_is_a_failure_once_per_change_and_okay_after(d):
     with Stack() as s:
-        fake = s.start(FakeAPI(d, {FILED: {"label": "filed", "mode": "ok"},
-                                   OTHER: {"label": "other", "mode": "ok"}}))
-        path = os.path.join(inputs(d), "filed.token")
-        write_token(path)
-        blocks = [account("filed", fake.url(), token_file=path, CACert=ca(),
-                          Interval=0.3),
-                  account("other", fake.url(), OTHER, CACert=ca(), Interval=0.3)]
-        cd = s.start(Collectd(d, "\n".join(blocks), interval=0.3))
+        fake, path, cd = filed_beside_other(s, d, 0.3)
         breakages = (
             ("deleted", lambda: os.unlink(path), "No such file or directory"),
             ("emptied", lambda: open(path, "w").close(), "is empty"),
@@ -81,14 +90,7 @@ def test_unusable_token_file_is_a_failure_once_per_change_and_okay_after(d):
 
 def test_start_and_first_good_poll_are_logged_without_the_token(d):
     with Stack() as s:
-        fake = s.start(FakeAPI(d, {FILED: {"label": "filed", "mode": "ok"},
-                                   OTHER: {"label": "other", "mode": "ok"}}))
-        path = os.path.join(inputs(d), "filed.token")
-        write_token(path)
-        blocks = [account("filed", fake.url(), token_file=path, CACert=ca(),
-                          Interval=0.5, Timeout=0.4),
-                  account("other", fake.url(), OTHER, CACert=ca(), Interval=0.5)]
-        cd = s.start(Collectd(d, "\n".join(blocks), interval=0.5))
+        fake, path, cd = filed_beside_other(s, d, 0.5, Timeout=0.4)
         assert wait_for(lambda: len(cd.values("other", "bool-token_valid")) >= 3,
                         10), cd.log()[-2000:]
         starts = cd.log_lines(r"telemetrydeck plugin: account \"\w+\": polls ")
