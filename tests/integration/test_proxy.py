@@ -24,6 +24,7 @@ TIMEOUT = 0.4
 def tok(label):
     return "tdpat_%s_%s" % (SECRET, label)
 
+
 # --------------------------------------------------------------------------
 # The plugin.
 
