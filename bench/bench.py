@@ -17,14 +17,12 @@ import os
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD_DIR", os.path.join(TOP, "_build"))
@@ -33,7 +31,8 @@ DEBIAN_PLUGINS = "/usr/lib/collectd"
 TYPES_DB = "/usr/share/collectd/types.db"
 FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-from harness import wait_for  # noqa: E402  the tests' polling helper
+# The tests' fake API, stops and waits.
+from harness import FakeAPI, Stack, stop_process, wait_for  # noqa: E402
 import isolation  # noqa: E402  the sections tls, iso, h2
 import tlscost  # noqa: E402  the sections newconn, recon-system
 import stop  # noqa: E402  the section stop
@@ -99,78 +98,25 @@ def raise_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def stop_process(proc, timeout=20):
-    """SIGTERM, then SIGKILL after timeout; always by the process's pid."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 # --------------------------------------------------------------------------
 # The fake API.
 
-class Fake:
-    """tests/fake_api/fake_api.py on 127.0.0.1 over TLS, quiet."""
+class Fake(FakeAPI):
+    """The tests' fake API (harness.FakeAPI) on 127.0.0.1 over TLS with the
+    bench's certificates, quiet, in a directory of its own; an entry's
+    token is token_of(its label)."""
 
     def __init__(self, ws, name, entries, delay=0.0, idle_timeout=0.0):
-        self.dir = os.path.join(ws, name)
-        os.makedirs(self.dir, exist_ok=True)
-        cfg = os.path.join(self.dir, "tokens.json")
-        with open(cfg, "w") as f:
-            json.dump({token_of(e["label"]): e for e in entries}, f)
-        port_file = os.path.join(self.dir, "port")
-        ctl_file = os.path.join(self.dir, "ctl")
-        cmd = [sys.executable, FAKE, "--port", "0", "--port-file", port_file,
-               "--control-port", "0", "--control-port-file", ctl_file,
-               "--config", cfg, "--quiet",
-               "--cert", os.path.join(ws, "certs", "server.pem"),
-               "--key", os.path.join(ws, "certs", "server.key")]
-        if delay:
-            cmd += ["--delay", str(delay)]
-        if idle_timeout:
-            cmd += ["--idle-timeout", str(idle_timeout)]
-        self.log = open(os.path.join(self.dir, "fake.log"), "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.port = self._read_port(port_file)
-        self.control = self._read_port(ctl_file)
-        self.url = "https://%s:%d/api/v3/users/info" % (LOOPBACK, self.port)
-
-    def _read_port(self, path):
-        def ready():
-            if self.proc.poll() is not None:
-                raise RuntimeError("the fake API exited; see %s" % self.dir)
-            try:
-                with open(path) as f:
-                    return int(f.read().strip() or 0)
-            except (FileNotFoundError, ValueError):
-                return 0
-        port = wait_for(ready, 15)
-        if not port:
-            raise RuntimeError("the fake API wrote no port to %s" % path)
-        return port
-
-    def _call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            "http://%s:%d%s" % (LOOPBACK, self.control, path), data=data,
-            method=method, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"null")
-
-    def stats(self):
-        return self._call("GET", "/stats")
+        d = os.path.join(ws, name)
+        os.makedirs(d, exist_ok=True)
+        super().__init__(d, {token_of(e["label"]): e for e in entries},
+                         cert_dir=os.path.join(ws, "certs"), delay=delay,
+                         idle_timeout=idle_timeout, quiet=True)
+        # /stats of a fake under a thousand accounts may take a while.
+        self.control_timeout = 30
 
     def requests(self, label):
-        return self.stats()["labels"].get(label, {}).get("requests", 0)
-
-    def stop(self):
-        stop_process(self.proc, 10)
-        self.log.close()
+        return self.label(label).get("requests", 0)
 
 
 # --------------------------------------------------------------------------
@@ -365,10 +311,11 @@ def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
         # out and curl_json suspended the URL for 25 s. Steady-state CPU
         # per poll does not depend on it.
         timeout = 1.0
-    d = Daemon(env.ws, "cpu-%s-%d" % (kind, env.seq()), kind,
-               [account(label, fake.url, ca or env.ca, interval, timeout)],
-               interval, plugin_so=plugin_so)
-    try:
+    with Stack() as s:
+        d = s.start(Daemon(env.ws, "cpu-%s-%d" % (kind, env.seq()), kind,
+                           [account(label, fake.url(), ca or env.ca, interval,
+                                    timeout)],
+                           interval, plugin_so=plugin_so))
         # Warm: connection open, TLS done, first polls behind us.
         if not wait_for(lambda: fake.requests(label) >= base + 3, 30, 0.05):
             raise RuntimeError("%s made no polls; see %s" % (kind, d.dir))
@@ -380,8 +327,6 @@ def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
         s1, t1 = d.proc_stat_cpu(), time.monotonic()
         check_alive(d, kind)
         hwm = d.vmhwm_kib()
-    finally:
-        d.stop()
     n = q1 - q0
     if n <= 0:
         raise RuntimeError("%s: no polls measured" % kind)
@@ -392,7 +337,7 @@ def daemon_cpu_run(env, fake, idle, kind, label, polls, interval,
 
 def floor_run(env, fake, label, polls, interval, mode="reuse"):
     out = subprocess.run(
-        [env.floor_bin, fake.url, env.token_file(label), env.ca, str(polls),
+        [env.floor_bin, fake.url(), env.token_file(label), env.ca, str(polls),
          str(int(round(interval * 1000))), mode],
         capture_output=True, text=True, timeout=polls * interval * 4 + 60)
     if out.returncode != 0:
@@ -405,16 +350,15 @@ def floor_run(env, fake, label, polls, interval, mode="reuse"):
 def null_cpu_run(env, idle, polls, interval):
     """collectd with bench_null: collectd's own cost of a read callback
     that dispatches NULL_VALUES values, over the same number of reads."""
-    d = Daemon(env.ws, "cpu-null-%d" % env.seq(), "null", [], interval)
-    try:
+    with Stack() as s:
+        d = s.start(Daemon(env.ws, "cpu-null-%d" % env.seq(), "null", [],
+                           interval))
         time.sleep(3 * interval + 0.5)
         c0, i0, t0 = d.cpu(), idle.cpu(), time.monotonic()
         time.sleep(polls * interval)
         c1, i1, t1 = d.cpu(), idle.cpu(), time.monotonic()
         check_alive(d, "null")
         hwm = d.vmhwm_kib()
-    finally:
-        d.stop()
     n = (t1 - t0) / interval
     return dict(ms=((c1 - c0) - (i1 - i0)) / n * 1000, polls=n, wall=t1 - t0,
                 hwm=hwm)
@@ -425,13 +369,13 @@ def bench_cpu(env, S):
         "ours / curl_json / floor / null" % (S["cpu_rounds"], S["cpu_polls"],
                                              S["cpu_interval"]))
     iv = S["cpu_interval"]
-    fake = Fake(env.ws, "fake-cpu", [
-        {"label": "ours", "mode": "ok"}, {"label": "cj", "mode": "ok"},
-        {"label": "floor", "mode": "ok"}])
-    idle = Daemon(env.ws, "cpu-idle", "idle", [], iv)
-    order = ["ours", "cj", "floor", "null"]
-    res = {v: [] for v in order}
-    try:
+    with Stack() as s:
+        fake = s.start(Fake(env.ws, "fake-cpu", [
+            {"label": "ours", "mode": "ok"}, {"label": "cj", "mode": "ok"},
+            {"label": "floor", "mode": "ok"}]))
+        idle = s.start(Daemon(env.ws, "cpu-idle", "idle", [], iv))
+        order = ["ours", "cj", "floor", "null"]
+        res = {v: [] for v in order}
         time.sleep(1.0)
         for r in range(S["cpu_rounds"]):
             for v in order[r % 4:] + order[:r % 4]:
@@ -468,9 +412,6 @@ def bench_cpu(env, S):
         recon = reconnect_runs(env, S, idle)
         check_alive(idle, "idle")
         idle_hwm = idle.vmhwm_kib()
-    finally:
-        idle.stop()
-        fake.stop()
     return dict(res=res, idle_hwm=idle_hwm, tight=tight, fresh=fresh,
                 recon=recon)
 
@@ -479,11 +420,12 @@ def reconnect_runs(env, S, idle):
     """CPU per poll when the server closes idle connections before the
     next poll (as servers do at Interval 60): every poll reconnects."""
     iv = S["cpu_interval"]
-    fake = Fake(env.ws, "fake-recon", [{"label": "rours", "mode": "ok"},
-                                       {"label": "rcj", "mode": "ok"}],
-                idle_timeout=iv / 2)
-    res = {"ours": [], "cj": []}
-    try:
+    with Stack() as s:
+        fake = s.start(Fake(env.ws, "fake-recon",
+                            [{"label": "rours", "mode": "ok"},
+                             {"label": "rcj", "mode": "ok"}],
+                            idle_timeout=iv / 2))
+        res = {"ours": [], "cj": []}
         for r in range(S["recon_rounds"]):
             for v in (("ours", "cj") if r % 2 == 0 else ("cj", "ours")):
                 label = "r" + v
@@ -497,8 +439,6 @@ def reconnect_runs(env, S, idle):
                 say("   reconnecting, round %d %-4s %.3f ms/poll, %.2f "
                     "connections per poll" % (r + 1, v, got["ms"],
                                               got["conns_per_poll"]))
-    finally:
-        fake.stop()
     return res
 
 
@@ -518,33 +458,30 @@ def bench_mem(env, S):
     iv = S["mem_interval"]
     body = one_kib_body()
     assert len(body) == 1024
-    fake = Fake(env.ws, "fake-mem", [
-        {"label": "m1k", "mode": "custom", "status": 200, "body": body},
-        {"label": "mstream", "mode": "stream_1gib"}])
-    res = {"m1k": [], "mstream": []}
-    notes = {}
-    try:
+    with Stack() as s:
+        fake = s.start(Fake(env.ws, "fake-mem", [
+            {"label": "m1k", "mode": "custom", "status": 200, "body": body},
+            {"label": "mstream", "mode": "stream_1gib"}]))
+        res = {"m1k": [], "mstream": []}
+        notes = {}
         for r in range(S["mem_rounds"]):
             for label in (["m1k", "mstream"] if r % 2 == 0
                           else ["mstream", "m1k"]):
                 base = fake.requests(label)
-                d = Daemon(env.ws, "mem-%s-%d" % (label, env.seq()), "ours",
-                           [account(label, fake.url, env.ca, iv)], iv)
-                try:
+                with Stack() as up:
+                    d = up.start(Daemon(
+                        env.ws, "mem-%s-%d" % (label, env.seq()), "ours",
+                        [account(label, fake.url(), env.ca, iv)], iv))
                     wait_for(lambda: fake.requests(label)
                              >= base + S["mem_polls"],
                              S["mem_polls"] * iv * 4 + 30, iv / 2)
                     check_alive(d, "ours")
                     res[label].append(d.vmhwm_kib())
                     log = d.log()
-                finally:
-                    d.stop()
                 notes[label] = log
                 say("   round %d %-7s VmHWM %.2f MiB" %
                     (r + 1, label, res[label][-1] / 1024))
         st = fake.stats()
-    finally:
-        fake.stop()
     stopped = "larger than the plugin accepts" in notes.get("mstream", "")
     return dict(res=res, stopped_at_bound=stopped,
                 stream_conns=st["labels"]["mstream"]["connections"],
@@ -556,41 +493,43 @@ def bench_mem(env, S):
 
 def bench_conn(env, S, out):
     """Runs in a thread. Fills out[kind] with the fake's counts."""
-    n, polls, iv = S["conn_accounts"], S["conn_polls"], S["conn_interval"]
-    fakes, daemons = {}, {}
     try:
-        for kind in ("ours", "cj"):
-            labels = ["c%s%d" % (kind, i) for i in range(n)]
-            fakes[kind] = Fake(env.ws, "fake-conn-" + kind,
-                               [{"label": l, "mode": "ok"} for l in labels])
-            daemons[kind] = Daemon(
-                env.ws, "conn-" + kind, kind,
-                [account(l, fakes[kind].url, env.ca, iv) for l in labels], iv)
-
-        def done(kind):
-            labs = fakes[kind].stats()["labels"]
-            return all(labs[l]["requests"] >= polls
-                       for l in labs if l != "unknown")
-        for kind in ("ours", "cj"):
-            wait_for(lambda: done(kind), polls * iv * 4 + 60, 1.0)
-            check_alive(daemons[kind], kind)
-        for kind in ("ours", "cj"):
-            st = fakes[kind].stats()
-            labs = {l: v for l, v in st["labels"].items() if l != "unknown"}
-            out[kind] = dict(
-                accounts=n,
-                requests=[v["requests"] for v in labs.values()],
-                conns_per_label=[v["connections"] for v in labs.values()],
-                connections=st["connections"],
-                tls_handshakes=st["tls_handshakes"],
-                tls_resumed=st["tls_resumed"])
+        with Stack() as s:
+            conn_counts(s, env, S, out)
     except Exception as exc:  # reported in the table, not lost in a thread
         out["error"] = "%s: %s" % (type(exc).__name__, exc)
-    finally:
-        for d in daemons.values():
-            d.stop()
-        for f in fakes.values():
-            f.stop()
+
+
+def conn_counts(s, env, S, out):
+    """bench_conn's run, its fakes and daemons started on the Stack s."""
+    n, polls, iv = S["conn_accounts"], S["conn_polls"], S["conn_interval"]
+    fakes, daemons = {}, {}
+    for kind in ("ours", "cj"):
+        labels = ["c%s%d" % (kind, i) for i in range(n)]
+        fakes[kind] = s.start(Fake(
+            env.ws, "fake-conn-" + kind,
+            [{"label": l, "mode": "ok"} for l in labels]))
+        daemons[kind] = s.start(Daemon(
+            env.ws, "conn-" + kind, kind,
+            [account(l, fakes[kind].url(), env.ca, iv) for l in labels], iv))
+
+    def done(kind):
+        labs = fakes[kind].stats()["labels"]
+        return all(labs[l]["requests"] >= polls
+                   for l in labs if l != "unknown")
+    for kind in ("ours", "cj"):
+        wait_for(lambda: done(kind), polls * iv * 4 + 60, 1.0)
+        check_alive(daemons[kind], kind)
+    for kind in ("ours", "cj"):
+        st = fakes[kind].stats()
+        labs = {l: v for l, v in st["labels"].items() if l != "unknown"}
+        out[kind] = dict(
+            accounts=n,
+            requests=[v["requests"] for v in labs.values()],
+            conns_per_label=[v["connections"] for v in labs.values()],
+            connections=st["connections"],
+            tls_handshakes=st["tls_handshakes"],
+            tls_resumed=st["tls_resumed"])
 
 
 # --------------------------------------------------------------------------
@@ -729,13 +668,14 @@ def category(ob):
 def profile_daemon(env, S, kind):
     iv = S["prof_interval"]
     label = "p" + kind
-    fake = Fake(env.ws, "fake-prof-" + kind, [{"label": label, "mode": "ok"}])
-    outfile = os.path.join(env.ws, "cg-%s.out" % kind)
-    d = Daemon(env.ws, "prof-" + kind, kind,
-               [account(label, fake.url, env.ca, iv)], iv,
-               wrapper=["valgrind", "--tool=callgrind",
-                        "--callgrind-out-file=" + outfile])
-    try:
+    with Stack() as s:
+        fake = s.start(Fake(env.ws, "fake-prof-" + kind,
+                            [{"label": label, "mode": "ok"}]))
+        outfile = os.path.join(env.ws, "cg-%s.out" % kind)
+        d = s.start(Daemon(env.ws, "prof-" + kind, kind,
+                           [account(label, fake.url(), env.ca, iv)], iv,
+                           wrapper=["valgrind", "--tool=callgrind",
+                                    "--callgrind-out-file=" + outfile]))
         if not wait_for(lambda: fake.requests(label) >= 4, 120, 0.2):
             raise RuntimeError("%s under callgrind made no polls" % kind)
         ctl = lambda op: subprocess.run(
@@ -750,9 +690,6 @@ def profile_daemon(env, S, kind):
         ctl("-d")
         q1 = fake.requests(label)
         check_alive(d, kind)
-    finally:
-        d.stop()
-        fake.stop()
     dump = os.path.join(env.ws, "cg-%s.out.2" % kind)
     if not os.path.exists(dump):
         raise RuntimeError("callgrind_control wrote no second dump for %s"
@@ -814,16 +751,18 @@ def max_gap(rows, t0, t1):
 def scale_run(env, S, kind, n):
     iv, rounds, delay = S["scale_interval"], S["scale_rounds"], S["scale_delay"]
     labels = ["%s%04d" % ("s" if kind == "ours" else "j", i) for i in range(n)]
-    fake = Fake(env.ws, "fake-scale-%s-%d" % (kind, n),
-                [{"label": l, "mode": "ok"} for l in labels], delay=delay)
-    d = Daemon(env.ws, "scale-%s-%d" % (kind, n), kind,
-               [account(l, fake.url, env.ca, iv, min(iv, 10.0))
-                for l in labels], S["cadence"], csv=True, system=True)
-    # A round of curl_json takes n * delay / ReadThreads(5) seconds; wait
-    # for at least one whole round, and `rounds` intervals in any case.
-    round_guess = n * delay / 5 if kind == "cj" else 2 * delay
-    deadline = time.monotonic() + rounds * iv + round_guess * 1.5 + 30
-    try:
+    with Stack() as s:
+        fake = s.start(Fake(env.ws, "fake-scale-%s-%d" % (kind, n),
+                            [{"label": l, "mode": "ok"} for l in labels],
+                            delay=delay))
+        d = s.start(Daemon(env.ws, "scale-%s-%d" % (kind, n), kind,
+                           [account(l, fake.url(), env.ca, iv, min(iv, 10.0))
+                            for l in labels], S["cadence"], csv=True,
+                           system=True))
+        # A round of curl_json takes n * delay / ReadThreads(5) seconds; wait
+        # for at least one whole round, and `rounds` intervals in any case.
+        round_guess = n * delay / 5 if kind == "cj" else 2 * delay
+        deadline = time.monotonic() + rounds * iv + round_guess * 1.5 + 30
         def all_polled():
             labs = fake.stats()["labels"]
             return all(labs[l]["requests"] >= 1 for l in labels)
@@ -838,9 +777,6 @@ def scale_run(env, S, kind, n):
         hwm = d.vmhwm_kib()
         st = fake.stats()
         stopped = time.time()
-    finally:
-        d.stop()
-        fake.stop()
     time.sleep(0.2)
     per = {l: poll_rows(d, kind, l) for l in labels}
     firsts = [rows[0][0] for rows in per.values() if rows]

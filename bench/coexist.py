@@ -34,7 +34,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,51 +41,22 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-from harness import wait_for  # noqa: E402
-from nginx import NGINX  # noqa: E402
+from harness import free_port, stop_process  # noqa: E402
+import nginx  # noqa: E402  the tests' nginx runner
 
 PLUGINS = "/usr/lib/collectd"
 # Libraries whose presence in the daemon each run reports.
 MAPPED = ("libcurl.so.4", "libcurl-gnutls.so.4", "libssl.so.3",
           "libgnutls.so.30", "libasan.so")
-BODY = ('{"id":"BADA55-BADGE5","email":"you@example.com",'
-        '"emailIsVerified":true,"organization":{"name":"TelemetryDeck"}}')
 
-NGINX_CONF = """\
-worker_processes 1;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  log_format who '$server_port $request_method $uri $status $http_user_agent';
-  access_log %(dir)s/access.log who;
-  client_body_temp_path %(dir)s/tmp/body;
-  proxy_temp_path %(dir)s/tmp/proxy;
-  fastcgi_temp_path %(dir)s/tmp/fastcgi;
-  uwsgi_temp_path %(dir)s/tmp/uwsgi;
-  scgi_temp_path %(dir)s/tmp/scgi;
-  ssl_certificate %(certs)s/server.pem;
-  ssl_certificate_key %(certs)s/server.key;
-  server {
-    listen 127.0.0.1:%(close)d ssl;
-    keepalive_timeout 0;
-    location = /api/v3/users/info {
-      default_type application/json;
-      return 200 '%(body)s';
-    }
-  }
-  server {
-    listen 127.0.0.1:%(keep)d ssl;
-    keepalive_timeout 300s;
-    client_body_buffer_size 1m;
-    location = /api/v3/users/info {
-      default_type application/json;
-      return 200 '%(body)s';
-    }
-    location = /collect { return 204; }
-  }
-}
-"""
+# One nginx, two servers answering users/info to anyone: "close" closes
+# each connection after its answer, "keep" keeps it and takes write_http's
+# posts at /collect. Its log: port, method, path, status, User-Agent.
+CLOSE = "    keepalive_timeout 0;\n"
+KEEP = nginx.KEEP + "    client_body_buffer_size 1m;\n"
+COLLECT = "    location = /collect { return 204; }\n"
+LOG_FORMAT = "$server_port $request_method $uri $status $http_user_agent"
+
 
 COLLECTD_CONF = """\
 Hostname "coexist"
@@ -152,25 +122,6 @@ def cj(port, certs, label):
   </URL>""" % (port, label, label, certs)
 
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def stop(proc, timeout=20):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def count(log, mark):
     """Requests per client since line `mark`: ours (our User-Agent),
     curl_json (libcurl's none), write_http (POST)."""
@@ -225,14 +176,12 @@ def main():
         shutil.copy(os.path.join(PLUGINS, p + ".so"), plugins)
     close, keep = free_port(), free_port()
     nd = os.path.join(ws, "nginx")
-    os.makedirs(os.path.join(nd, "tmp"))
-    with open(os.path.join(nd, "nginx.conf"), "w") as f:
-        f.write(NGINX_CONF % dict(dir=nd, certs=certs, close=close,
-                                  keep=keep, body=BODY))
-    ng_out = open(os.path.join(nd, "out"), "w")
-    ng = subprocess.Popen([NGINX, "-p", nd, "-e", nd + "/nginx-error.log",
-                           "-c", nd + "/nginx.conf", "-g", "daemon off;"],
-                          stdout=ng_out, stderr=subprocess.STDOUT)
+    os.makedirs(nd)
+    ng = nginx.Nginx(nd, servers=[
+        nginx.server(close, CLOSE, auth=False),
+        nginx.server(keep, KEEP, auth=False, more=COLLECT)],
+        ports=[close, keep], log="access.log", log_format=LOG_FORMAT,
+        cert_dir=certs)
     env = dict(os.environ)
     if a.asan:
         libs = [subprocess.run(["gcc", "-print-file-name=" + l],
@@ -243,8 +192,6 @@ def main():
     mark = 0
     bad = 0
     try:
-        if not wait_for(lambda: os.path.exists(nd + "/nginx.pid"), 10):
-            raise RuntimeError("nginx did not start")
         for r in range(a.runs):
             d = os.path.join(ws, "run%d" % r)
             os.makedirs(d)
@@ -277,10 +224,10 @@ def main():
                 maps = ""
             libs = [l for l in MAPPED if "/" + l in maps]
             t0 = time.monotonic()
-            stop(p)
+            stop_process(p, 20)
             took = time.monotonic() - t0
             out.close()
-            c, mark = count(nd + "/access.log", mark)
+            c, mark = count(ng.access_log, mark)
             reports = [x for x in os.listdir(d)
                        if x.startswith(("asan", "ubsan"))]
             kinds = []
@@ -316,8 +263,7 @@ def main():
             for l in errors[:3]:
                 print("   " + l)
     finally:
-        stop(ng)
-        ng_out.close()
+        ng.stop()
         if a.keep or bad:
             print("scratch kept: %s" % ws)
         else:

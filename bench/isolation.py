@@ -14,11 +14,11 @@ earlier revision side by side, alternating. Loopback only.
 """
 
 import os
-import socket
 import subprocess
 import time
 
-from harness import Hang  # the tests' silent listeners (bench.py sets the path)
+# The tests' silent listeners, stops and ports (bench.py sets the path).
+from harness import Hang, Stack, free_port
 from nginx import Nginx  # the tests' nginx runner
 
 B = None  # bench.py, the running driver: set by it before any call
@@ -58,21 +58,20 @@ def bench_tls(env, S):
         cases += [("openssl", "one", ossl, env.ca, "fresh-nocapath"),
                   ("openssl", "system", ossl, both, "fresh-nocapath"),
                   ("openssl", "system-nocache", ossl, both, "fresh-nocache")]
-    fake = B.Fake(env.ws, "fake-tls", [{"label": "tls", "mode": "ok"}])
-    res = {c[:2]: [] for c in cases}
-    try:
+    with Stack() as s:
+        fake = s.start(B.Fake(env.ws, "fake-tls",
+                              [{"label": "tls", "mode": "ok"}]))
+        res = {c[:2]: [] for c in cases}
         for r in range(S["tls_rounds"]):
             for c in cases[r % len(cases):] + cases[:r % len(cases)]:
                 out = subprocess.run(
-                    [c[2], fake.url, env.token_file("tls"), c[3],
+                    [c[2], fake.url(), env.token_file("tls"), c[3],
                      str(S["tls_conns"]), "0", c[4]],
                     capture_output=True, text=True, timeout=300)
                 if out.returncode != 0:
                     raise RuntimeError("%s failed: %s" % (c[2], out.stderr))
                 kv = dict(p.split("=", 1) for p in out.stdout.split())
                 res[c[:2]].append(float(kv["cpu_us_per_request"]) / 1000)
-    finally:
-        fake.stop()
     for k, v in res.items():
         B.say("   %-8s %-15s %.2f ms" % (k[0], k[1], B.median(v)))
     return res
@@ -103,14 +102,15 @@ def rows_tls(S, res):
 # iso
 
 def iso_run(env, S, fake, name, so, hanging, listeners):
-    hang = Hang(listeners, backlog=4096)
-    nh = S["iso_healthy"]
-    accs = [B.account("h%d" % i, hang.url(i), None, 2.0)
-            for i in range(hanging)]
-    accs += [B.account("g%d" % i, fake.url, env.ca, 2.0) for i in range(nh)]
-    d = B.Daemon(env.ws, "iso-%s-%d" % (name, env.seq()), "ours", accs, 1.0,
-                 csv=True, system=True, plugin_so=so)
-    try:
+    with Stack() as s:
+        hang = s.start(Hang(listeners, backlog=4096))
+        nh = S["iso_healthy"]
+        accs = [B.account("h%d" % i, hang.url(i), None, 2.0)
+                for i in range(hanging)]
+        accs += [B.account("g%d" % i, fake.url(), env.ca, 2.0)
+                 for i in range(nh)]
+        d = s.start(B.Daemon(env.ws, "iso-%s-%d" % (name, env.seq()), "ours",
+                             accs, 1.0, csv=True, system=True, plugin_so=so))
         t_start = time.time()
         time.sleep(S["iso_warm"])
         B.check_alive(d, name)
@@ -118,9 +118,6 @@ def iso_run(env, S, fake, name, so, hanging, listeners):
         time.sleep(S["iso_window"])
         c1, a1, t1 = d.cpu(), hang.accepted, time.time()
         B.check_alive(d, name)
-    finally:
-        d.stop()
-        hang.stop()
     # Healthy polls: rows of api_reachable = 1 from the first expected
     # poll (2 s after start, allowing 1 s for collectd to come up) on.
     got = 0
@@ -143,10 +140,11 @@ def iso_run(env, S, fake, name, so, hanging, listeners):
 def bench_iso(env, S):
     B.say("8. isolation: accounts whose server never speaks TLS (system "
           "trust store) + %d healthy, Interval 2" % S["iso_healthy"])
-    fake = B.Fake(env.ws, "fake-iso", [{"label": "g%d" % i, "mode": "ok"}
-                                       for i in range(S["iso_healthy"])])
-    res = {}
-    try:
+    with Stack() as s:
+        fake = s.start(B.Fake(env.ws, "fake-iso",
+                              [{"label": "g%d" % i, "mode": "ok"}
+                               for i in range(S["iso_healthy"])]))
+        res = {}
         for hanging, listeners in S["iso_cases"]:
             for name, so in variants(env):
                 r = iso_run(env, S, fake, name, so, hanging, listeners)
@@ -158,8 +156,6 @@ def bench_iso(env, S):
                           r["ms_per_broken_poll"], r["missed"],
                           r["expected"], B.fmt_s(r["load_gap"]),
                           r["accepts_per_s"]))
-    finally:
-        fake.stop()
     return res
 
 
@@ -200,15 +196,16 @@ def rows_iso(S, env, res):
 def h2_run(env, S, name, so, n):
     d_dir = os.path.join(env.ws, "h2-%s-%d-%d" % (name, n, env.seq()))
     os.makedirs(d_dir)
-    ng = Nginx(d_dir, _free_port(), cert_dir=os.path.dirname(env.ca))
-    iv = S["h2_interval"]
-    accs = [B.account("a%d" % i, ng.url(), env.ca, iv) for i in range(n)]
-    idle = B.Daemon(env.ws, "h2-idle-%d" % env.seq(), "idle", [], 1.0)
-    d = None
-    try:
+    with Stack() as s:
+        ng = s.start(Nginx(d_dir, free_port(),
+                           cert_dir=os.path.dirname(env.ca)))
+        iv = S["h2_interval"]
+        accs = [B.account("a%d" % i, ng.url(), env.ca, iv) for i in range(n)]
+        idle = s.start(B.Daemon(env.ws, "h2-idle-%d" % env.seq(), "idle", [],
+                                1.0))
         i0 = idle.cpu()
-        d = B.Daemon(env.ws, "h2-%s-%d" % (name, env.seq()), "ours", accs,
-                     1.0, plugin_so=so)
+        d = s.start(B.Daemon(env.ws, "h2-%s-%d" % (name, env.seq()), "ours",
+                             accs, 1.0, plugin_so=so))
         # The first round: until every account has had its answer.
         if not B.wait_for(lambda: len(ng.requests()) >= n, 120, 0.05):
             raise RuntimeError("h2 %s %d: the first round did not end" %
@@ -223,24 +220,11 @@ def h2_run(env, S, name, so, n):
         B.check_alive(d, name)
         hwm = d.vmhwm_kib()
         reqs = ng.requests()
-    finally:
-        if d is not None:
-            d.stop()
-        idle.stop()
-        ng.stop()
     protos = sorted({r[2] for r in reqs})
     return dict(first_ms=first * 1000, conns=len({r[0] for r in reqs}),
                 first_conns=first_conns,
                 poll_ms=((c1 - c0) - (j1 - j0)) * 1000 / max(1, q1 - q0),
                 polls=q1 - q0, protos=protos, hwm=hwm)
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind((B.LOOPBACK, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def bench_h2(env, S):

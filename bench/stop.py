@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 import harness  # noqa: E402
-from harness import Collectd, FakeAPI, account, wait_for  # noqa: E402
+from harness import Collectd, FakeAPI, Stack, account, wait_for  # noqa: E402
 
 HANG = "tdpat_BENCHstophang0123456789ab"
 GOOD = "tdpat_BENCHstopgood0123456789ab"
@@ -67,45 +67,35 @@ class Build:
 
 def stop_seconds(timeout):
     d = tempfile.mkdtemp(prefix="td-bench-stop-")
-    try:
-        fake = FakeAPI(d, {HANG: {"label": "hang", "mode": "hang"},
-                           GOOD: {"label": "good", "mode": "ok"}})
+    with Stack() as s:
+        s.callback(shutil.rmtree, d, ignore_errors=True)
+        fake = s.start(FakeAPI(d, {HANG: {"label": "hang", "mode": "hang"},
+                                   GOOD: {"label": "good", "mode": "ok"}}))
         ca = os.path.join(harness.certs(), "ca.pem")
         blocks = [account(n, fake.url(), t, CACert=ca, Interval=timeout,
                           Timeout=timeout)
                   for n, t in (("hang", HANG), ("good", GOOD))]
-        cd = Collectd(d, "\n".join(blocks), interval=timeout)
-        try:
-            started = wait_for(
-                lambda: fake.label("hang").get("requests", 0) >= 1, 15)
-            time.sleep(3)
-            ran = cd.stop(timeout=timeout + 30)
-            return cd.stop_seconds, cd.killed, bool(started) and ran
-        finally:
-            cd.stop()
-            fake.stop()
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+        cd = s.start(Collectd(d, "\n".join(blocks), interval=timeout))
+        started = wait_for(
+            lambda: fake.label("hang").get("requests", 0) >= 1, 15)
+        time.sleep(3)
+        ran = cd.stop(timeout=timeout + 30)
+        return cd.stop_seconds, cd.killed, bool(started) and ran
 
 
 def response_times(delay, interval, polls):
     d = tempfile.mkdtemp(prefix="td-bench-rt-")
-    try:
-        fake = FakeAPI(d, {GOOD: {"label": "slow", "mode": "ok",
-                                  "delay": delay}})
+    with Stack() as s:
+        s.callback(shutil.rmtree, d, ignore_errors=True)
+        fake = s.start(FakeAPI(d, {GOOD: {"label": "slow", "mode": "ok",
+                                          "delay": delay}}))
         ca = os.path.join(harness.certs(), "ca.pem")
-        cd = Collectd(d, account("slow", fake.url(), GOOD, CACert=ca,
-                                 Interval=interval, Timeout=interval),
-                      interval=interval)
-        try:
-            wait_for(lambda: len(cd.values("slow", "response_time")) >= polls,
-                     interval * (polls + 3))
-            return [v for _, v in cd.values("slow", "response_time")][1:]
-        finally:
-            cd.stop()
-            fake.stop()
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+        cd = s.start(Collectd(d, account("slow", fake.url(), GOOD, CACert=ca,
+                                         Interval=interval, Timeout=interval),
+                              interval=interval))
+        wait_for(lambda: len(cd.values("slow", "response_time")) >= polls,
+                 interval * (polls + 3))
+        return [v for _, v in cd.values("slow", "response_time")][1:]
 
 
 def bench_stop(plugins, S):

@@ -22,11 +22,10 @@ Loopback only; every process started here is stopped by its pid.
 """
 
 import os
-import socket
 import subprocess
 
-from nginx import NGINX  # the tests' nginx binary path
-from isolation import _free_port
+import nginx  # the tests' nginx runner (bench.py sets the path)
+from harness import Stack, free_port
 
 B = None  # bench.py, the running driver: set by it before any call
 
@@ -41,97 +40,44 @@ TLSCOST_QUICK = dict(nc_accounts=3, nc_polls=2, nc_rounds=1,
                      hold_conns=20, hold_conns_gnutls_system=20,
                      rs_rounds=1, rs_polls=5)
 
-BODY = ('{"id":"BADA55-BADGE5","email":"you@example.com",'
-        '"emailIsVerified":true,"organization":{"name":"TelemetryDeck"}}')
-
 # Three servers in one nginx: "close" answers and closes (TLS 1.2 or 1.3,
 # as the client offers: both flavours pick 1.3), "close12" the same with
 # TLS 1.2 only (where GnuTLS can resume by session ID), "keep" keeps the
-# connection. Session cache and tickets on, as load balancers do.
-CONF = """\
-worker_processes 1;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  log_format tls '$server_port $connection $ssl_protocol $ssl_session_reused';
-  access_log %(dir)s/access.log tls;
-  client_body_temp_path %(dir)s/tmp/body;
-  proxy_temp_path %(dir)s/tmp/proxy;
-  fastcgi_temp_path %(dir)s/tmp/fastcgi;
-  uwsgi_temp_path %(dir)s/tmp/uwsgi;
-  scgi_temp_path %(dir)s/tmp/scgi;
-  ssl_certificate %(cert)s;
-  ssl_certificate_key %(key)s;
-  ssl_session_cache shared:tdbench:4m;
-  ssl_session_tickets on;
-  server {
-    listen 127.0.0.1:%(close)d ssl;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    keepalive_timeout 0;
-    location / { default_type application/json; return 200 '%(body)s'; }
-  }
-  server {
-    listen 127.0.0.1:%(close12)d ssl;
-    ssl_protocols TLSv1.2;
-    keepalive_timeout 0;
-    location / { default_type application/json; return 200 '%(body)s'; }
-  }
-  server {
-    listen 127.0.0.1:%(keep)d ssl;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    keepalive_timeout 300s;
-    location / { default_type application/json; return 200 '%(body)s'; }
-  }
-}
-"""
+# connection. Session cache and tickets on, as load balancers do. Each
+# answers users/info to anyone.
+CLOSE = "    ssl_protocols TLSv1.2 TLSv1.3;\n    keepalive_timeout 0;\n"
+CLOSE12 = "    ssl_protocols TLSv1.2;\n    keepalive_timeout 0;\n"
+KEEP = "    ssl_protocols TLSv1.2 TLSv1.3;\n" + nginx.KEEP
+SESSIONS = ("  ssl_session_cache shared:tdbench:4m;\n"
+            "  ssl_session_tickets on;\n")
 
 
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), 0.2):
-            return True
-    except OSError:
-        return False
-
-
-class TlsNginx:
-    """nginx in the foreground from its own directory, three ports."""
+class TlsNginx(nginx.Nginx):
+    """The tests' nginx (tests/integration/nginx.py) with the three
+    servers; its log: port, connection, TLS protocol, session resumed."""
 
     def __init__(self, ws, certs):
-        self.dir = os.path.join(ws, "nginx-tlscost")
-        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
-        self.ports = dict(close=_free_port(), close12=_free_port(),
-                          keep=_free_port())
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(CONF % dict(self.ports, dir=self.dir, body=BODY,
-                                cert=os.path.join(certs, "server.pem"),
-                                key=os.path.join(certs, "server.key")))
-        self.log = os.path.join(self.dir, "access.log")
-        self.out = open(os.path.join(self.dir, "nginx.out"), "w")
-        self.proc = subprocess.Popen(
-            [NGINX, "-p", self.dir, "-e",
-             os.path.join(self.dir, "nginx-error.log"), "-c", conf,
-             "-g", "daemon off;"], stdout=self.out, stderr=subprocess.STDOUT)
-        if not B.wait_for(lambda: all(port_open(p)
-                                      for p in self.ports.values()), 10):
-            self.stop()
-            raise RuntimeError("nginx did not start; see %s" % self.dir)
+        d = os.path.join(ws, "nginx-tlscost")
+        os.makedirs(d, exist_ok=True)
+        self.by = dict(close=free_port(), close12=free_port(),
+                       keep=free_port())
+        tls = dict(close=CLOSE, close12=CLOSE12, keep=KEEP)
+        super().__init__(
+            d, servers=[nginx.server(p, tls[w], auth=False)
+                        for w, p in self.by.items()],
+            ports=self.by.values(), log="access.log", cert_dir=certs,
+            log_format="$server_port $connection $ssl_protocol "
+                       "$ssl_session_reused", http=SESSIONS)
 
     def url(self, which):
-        return "https://127.0.0.1:%d/api/v3/users/info" % self.ports[which]
+        return "https://127.0.0.1:%d/api/v3/users/info" % self.by[which]
 
     def lines(self):
         try:
-            with open(self.log) as f:
+            with open(self.access_log) as f:
                 return [l.split() for l in f if l.strip()]
         except FileNotFoundError:
             return []
-
-    def stop(self):
-        B.stop_process(self.proc)
-        self.out.close()
 
 
 def system_plus_test_ca(env):
@@ -167,10 +113,10 @@ def bench_newconn(env, S):
     both = system_plus_test_ca(env)
     bins, cases = newconn_cases(env, both)
     cafile = {"one": env.ca, "system": both}
-    ng = TlsNginx(env.ws, os.path.join(env.ws, "certs"))
-    res = {c: [] for c in cases}
-    reused = {}
-    try:
+    with Stack() as s:
+        ng = s.start(TlsNginx(env.ws, os.path.join(env.ws, "certs")))
+        res = {c: [] for c in cases}
+        reused = {}
         for r in range(S["nc_rounds"]):
             for c in cases[r % len(cases):] + cases[:r % len(cases)]:
                 fl, ca, server, share, cache = c
@@ -191,8 +137,6 @@ def bench_newconn(env, S):
                 resumed = {l[1] for l in new if l[3] == "r"}
                 protos = sorted({l[2] for l in new})
                 reused[c] = (len(conns), len(resumed), protos)
-    finally:
-        ng.stop()
     hold = {}
     for fl in bins:
         for ca in ("one", "system"):
@@ -290,34 +234,31 @@ def bench_recon_system(env, S):
           "ours / curl_json / ours with one certificate / ours kept")
     cafile = {"system": system_plus_test_ca(env), "one": env.ca}
     iv = S["cpu_interval"]
-    idle = B.Daemon(env.ws, "rs-idle", "idle", [], iv)
-    variants = [v for v in RS_VARIANTS
-                if v[4] == "gnutls" or env.openssl_so is not None]
-    res = {v[0]: [] for v in variants}
-    conns = {v[0]: [] for v in variants}
-    try:
+    with Stack() as s:
+        idle = s.start(B.Daemon(env.ws, "rs-idle", "idle", [], iv))
+        variants = [v for v in RS_VARIANTS
+                    if v[4] == "gnutls" or env.openssl_so is not None]
+        res = {v[0]: [] for v in variants}
+        conns = {v[0]: [] for v in variants}
         for r in range(S["rs_rounds"]):
             k = r % len(variants)
             for name, kind, ca, closes, fl in variants[k:] + variants[:k]:
                 label = "rs%d%s" % (r, name.replace("-", ""))
-                fake = B.Fake(env.ws, "fake-" + label,
-                              [{"label": label, "mode": "ok"}],
-                              idle_timeout=iv / 2 if closes else 0.0)
-                try:
+                with Stack() as up:
+                    fake = up.start(B.Fake(
+                        env.ws, "fake-" + label,
+                        [{"label": label, "mode": "ok"}],
+                        idle_timeout=iv / 2 if closes else 0.0))
                     got = B.daemon_cpu_run(
                         env, fake, idle, kind, label, S["rs_polls"], iv,
                         ca=cafile[ca],
                         plugin_so=env.openssl_so if fl == "openssl" else None)
                     st = fake.stats()["labels"][label]
-                finally:
-                    fake.stop()
                 res[name].append(got["ms"])
                 conns[name].append(st["connections"] / max(1, st["requests"]))
                 B.say("   round %d %-9s %.3f ms/poll, %.2f connections per "
                       "poll" % (r + 1, name, got["ms"], conns[name][-1]))
         B.check_alive(idle, "idle")
-    finally:
-        idle.stop()
     return dict(res=res, conns=conns)
 
 

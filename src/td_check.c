@@ -591,13 +591,10 @@ static td_nagios_t judge(const poll_ctx_t *ctx, const options_t *o,
   /* A rejected token's words say what became of it; its expiry date no
    * longer matters. */
   if (pol->has_expiry && s->problem.kind != TD_PROBLEM_REJECTED) {
-    char date[32];
-    td_words_date(pol->expires, date, sizeof(date));
-    if (s->timeleft <= 0)
-      add_part(msg, size, "the token expired on %s", date);
-    else
-      add_part(msg, size, "the token expires in %.1f days (%s)",
-               s->timeleft / TD_TIME_DAY, date);
+    char when[96];
+    td_words_token_expiry(s->timeleft <= 0, s->timeleft / TD_TIME_DAY,
+                          pol->expires, when, sizeof(when));
+    add_part(msg, size, "%s", when);
   }
   return td_nagios_judge(s, &o->nagios);
 }

@@ -170,7 +170,7 @@ static int load_file(files_t *f, const char *path, unsigned depth,
   size_t len = 0;
   td_file_info_t info;
   if (buf == NULL)
-    return problem(f, path, "out of memory");
+    return problem(f, path, "%s", td_words_conf(TD_CONF_E_NOMEM));
   td_file_status_t fs =
       td_file_read(path, buf, TD_CONF_MAX_BYTES + 2, &len, &info);
   if (fs != TD_FILE_OK) {
@@ -184,7 +184,7 @@ static int load_file(files_t *f, const char *path, unsigned depth,
   unsigned file = f->n;
   if ((f->path[f->n++] = strdup(path)) == NULL) {
     free(buf);
-    return problem(f, path, "out of memory");
+    return problem(f, path, "%s", td_words_conf(TD_CONF_E_NOMEM));
   }
   td_conf_error_t e;
   td_conf_status_t st = td_conf_parse(buf, len, file, out, &e);
@@ -243,7 +243,7 @@ static int load_one(files_t *f, const char *path, const char *filter,
   td_conf_item_t sub = {0};
   int rc = load_file(f, path, depth, &sub);
   if (rc == 0 && append(out, &sub) != 0)
-    rc = problem(f, path, "out of memory");
+    rc = problem(f, path, "%s", td_words_conf(TD_CONF_E_NOMEM));
   td_conf_free(&sub);
   return rc;
 }
@@ -517,12 +517,9 @@ static void judge(entry_t *e) {
     say(parts, "%s", text);
   }
   if (e->policy.has_expiry) {
-    td_words_date(e->policy.expires, text, sizeof(text));
-    if (s->timeleft <= 0)
-      say(parts, "the token expired on %s", text);
-    else
-      say(parts, "the token expires in %.1f days (%s)",
-          s->timeleft / TD_TIME_DAY, text);
+    td_words_token_expiry(s->timeleft <= 0, s->timeleft / TD_TIME_DAY,
+                          e->policy.expires, text, sizeof(text));
+    say(parts, "%s", text);
   }
   if (e->msg[0] != '\0')
     say(parts, "%s", e->msg);

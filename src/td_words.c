@@ -212,6 +212,17 @@ void td_words_date(double epoch, char *dst, size_t size) {
     td_text_format(dst, size, "an unknown date");
 }
 
+void td_words_token_expiry(int expired, double days, double when, char *dst,
+                           size_t size) {
+  char date[32];
+  td_words_date(when, date, sizeof(date));
+  if (expired)
+    td_text_format(dst, size, "the token expired on %s", date);
+  else
+    td_text_format(dst, size, "the token expires in %.1f days (%s)", days,
+                   date);
+}
+
 static const char *name_of(const td_policy_t *pol) {
   return pol->account != NULL ? pol->account : "";
 }
@@ -356,17 +367,16 @@ static void word_expiry(const td_policy_t *pol, const td_note_t *n,
                    acc);
     break;
   case TD_EV_EXPIRED:
+  case TD_EV_EXPIRY_NEAR: {
+    char when[96];
+    td_words_token_expiry(n->event == TD_EV_EXPIRED, n->number, n->when, when,
+                          sizeof(when));
     td_text_format(dst, size,
-                   "Account \"%s\": the token expired on %s; create a new "
-                   "one in the TelemetryDeck dashboard.",
-                   acc, date);
+                   "Account \"%s\": %s; create a new one in the "
+                   "TelemetryDeck dashboard.",
+                   acc, when);
     break;
-  case TD_EV_EXPIRY_NEAR:
-    td_text_format(dst, size,
-                   "Account \"%s\": the token expires in %.1f days (%s); "
-                   "create a new one in the TelemetryDeck dashboard.",
-                   acc, n->number, date);
-    break;
+  }
   case TD_EV_TLS_EXPIRY_FAR:
     td_text_format(dst, size,
                    "Account \"%s\": the API's TLS certificate is no longer "

@@ -120,4 +120,10 @@ void td_words_token_prefix(char *dst, size_t size);
 /* An epoch date as "YYYY-MM-DDTHH:MM:SSZ", or "an unknown date". */
 void td_words_date(double epoch, char *dst, size_t size);
 
+/* The token's expiry date when, for a line that goes on: "the token
+ * expired on DATE" when expired, else "the token expires in 6.5 days
+ * (DATE)"; no final period. The plugin's notifications say the same. */
+void td_words_token_expiry(int expired, double days, double when, char *dst,
+                           size_t size);
+
 #endif /* TD_WORDS_H */

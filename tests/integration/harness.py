@@ -5,6 +5,7 @@ state, collectd's configuration, its log and its csv output. Everything the
 run produced stays in that directory so a test can grep it for the token.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -79,6 +80,27 @@ def stop_process(proc, grace=5):
             proc.wait()
 
 
+class Stack(contextlib.ExitStack):
+    """What a test starts, stopped when its with block ends, however it
+    ends (an assertion failing, a start failing halfway), the last started
+    first:
+
+        with Stack() as s:
+            fake = s.start(FakeAPI(d, tokens))
+            cd = s.start(Collectd(d, block))
+            ...assertions...
+        check_clean(d, cd)  # reads what collectd left once it stopped
+
+    start(thing) returns thing and stops it with thing.stop() at the end;
+    callback(fn, *args) (contextlib.ExitStack's) runs anything else there.
+    The stop methods of the harness may be called twice (a test may stop
+    something itself first): the second call changes nothing."""
+
+    def start(self, thing):
+        self.callback(thing.stop)
+        return thing
+
+
 def free_port():
     """A port on 127.0.0.1 that nothing listens on (for "connection
     refused"); free when asked, though not reserved."""
@@ -110,7 +132,11 @@ class FakeAPI:
     TLS unless cert is None."""
 
     def __init__(self, workdir, tokens, cert="server", delay=None, name="fake",
-                 port=0, tls_max=None, host=None):
+                 port=0, tls_max=None, host=None, cert_dir=None, quiet=False,
+                 idle_timeout=None):
+        """cert names a certificate of cert_dir (None: the tests' own,
+        certs()); quiet: no line per request in its log; idle_timeout:
+        seconds after which it closes an idle connection."""
         self.dir = workdir
         cfg = os.path.join(inputs(workdir), name + "-tokens.json")
         with open(cfg, "w") as f:
@@ -126,7 +152,7 @@ class FakeAPI:
                "--control-port", "0", "--control-port-file", ctl_file,
                "--config", cfg]
         if cert:
-            d = certs()
+            d = cert_dir or certs()
             cmd += ["--cert", os.path.join(d, cert + ".pem"),
                     "--key", os.path.join(d, cert + ".key")]
         if delay:
@@ -135,11 +161,19 @@ class FakeAPI:
             cmd += ["--tls-max", tls_max]
         if host:
             cmd += ["--host", host]
+        if quiet:
+            cmd.append("--quiet")
+        if idle_timeout:
+            cmd += ["--idle-timeout", str(idle_timeout)]
+        self.control_timeout = 10
         self.logfile = os.path.join(workdir, name + ".log")
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = _read_port(port_file, self.proc)
-        self.control = _read_port(ctl_file, self.proc)
+        with Stack() as s:
+            s.start(self)
+            self.port = _read_port(port_file, self.proc)
+            self.control = _read_port(ctl_file, self.proc)
+            s.pop_all()
         self.scheme = "https" if cert else "http"
 
     def url(self, host="127.0.0.1", path="/api/v3/users/info"):
@@ -150,7 +184,7 @@ class FakeAPI:
         req = urllib.request.Request(
             "http://127.0.0.1:%d%s" % (self.control, path), data=data,
             method=method, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=self.control_timeout) as r:
             text = r.read()
         return json.loads(text) if text else None
 
@@ -213,6 +247,8 @@ class Hang:
             i % len(self.ports)]
 
     def stop(self):
+        if not self.running:
+            return
         self.running = False
         self.thread.join(5)
         for c in self.held:
@@ -234,7 +270,10 @@ class FakeProxy:
         self.proc = subprocess.Popen(
             ["python3", PROXY, "--port-file", port_file, "--log", self.logfile],
             stdout=self.out, stderr=subprocess.STDOUT)
-        self.port = _read_port(port_file, self.proc)
+        with Stack() as s:
+            s.start(self)
+            self.port = _read_port(port_file, self.proc)
+            s.pop_all()
 
     def url(self, userinfo=""):
         return "http://%s127.0.0.1:%d" % (userinfo + "@" if userinfo else "",
@@ -356,7 +395,10 @@ class Collectd:
     def stop(self, timeout=15):
         """Stops the daemon; remembers in was_alive whether it still ran,
         in killed whether SIGTERM was not enough within timeout seconds
-        (SIGKILL followed) and in stop_seconds how long it took."""
+        (SIGKILL followed) and in stop_seconds how long it took. Called
+        again, it changes nothing and returns what the first call did."""
+        if hasattr(self, "was_alive"):
+            return self.was_alive
         running = self.alive()
         self.was_alive = running
         self.killed = False
@@ -476,6 +518,70 @@ def refused(workdir, block, *needles):
     assert c.rc != 0 and "Error: Parsing the config file failed!" in c.out, c
     assert len(errs) == 1 and all(n in errs[0] for n in needles), (needles, c)
     return errs[0]
+
+
+# A second logfile block: collectd merges it into the first one, and the
+# log then says which lines are errors and which are warnings.
+SEVERITY = "<Plugin logfile>\n  PrintSeverity true\n</Plugin>"
+
+
+# Every environment variable libcurl takes a proxy from.
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+              "all_proxy", "ALL_PROXY")
+# ... and those that name exceptions.
+NO_PROXY_VARS = ("no_proxy", "NO_PROXY")
+
+
+# The code points that must never reach a log line, a
+# notification or the check's output, as UTF-8 bytes: C1 controls
+# (U+0080..U+009F), U+2028/U+2029, bidirectional embeddings and overrides
+# (U+202A..U+202E) and isolates (U+2066..U+2069).
+UNICODE_CONTROLS = re.compile(
+    rb"\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+NASTY = "\u0085\u009b\u2028\u2029\u202a\u202e\u2066\u2067\u2068\u2069"
+
+
+def clean_env(**more):
+    """This process's environment without any proxy variable, plus more."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in PROXY_VARS + NO_PROXY_VARS}
+    env.update(more)
+    return env
+
+
+def level_lines(cd, level, name):
+    """The plugin's lines of one level ("error", "warning", "info") about
+    account name; the log must be made with SEVERITY."""
+    return [l.split("] telemetrydeck plugin: ", 1)[1] for l in cd.log_lines(
+        r'\[%s\] telemetrydeck plugin: account "%s"' % (level, re.escape(name)))]
+
+
+def assert_refused(d, block, name, *needles):
+    """collectd refuses a configuration holding block, with one ERROR about
+    account name holding every needle."""
+    refused(d, block, 'account "%s": ' % name, *needles)
+
+
+def special_files(workdir):
+    """Files no option may read, in inputs(workdir): a FIFO, a directory
+    and a PEM file of more than 2 MiB (the test CA over and over), as
+    (fifo, directory, big)."""
+    fifo = os.path.join(inputs(workdir), "ca.fifo")
+    os.mkfifo(fifo)
+    directory = os.path.join(inputs(workdir), "adir")
+    os.makedirs(directory)
+    big = os.path.join(inputs(workdir), "big.pem")
+    with open(os.path.join(certs(), "ca.pem"), "rb") as c:
+        pem = c.read()
+    with open(big, "wb") as f:
+        f.write(pem * (2 * 1024 * 1024 // len(pem) + 1))
+    return fifo, directory, big
+
+
+def org(oid, name, usage, restricted):
+    """One organization as the API lists it."""
+    return {"id": oid, "name": name, "usagePercentage": usage,
+            "isInRestrictedMode": restricted, "resolvedMaxSignals": 100000}
 
 
 def account(name, url, token=None, token_file=None, **opts):

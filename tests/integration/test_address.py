@@ -6,8 +6,8 @@ test sees which listener an account reached and from which address."""
 import os
 import subprocess
 
-from harness import (BUILD, Collectd, FakeAPI, account, certs,
-                     files_containing, inputs, refused, wait_for)
+from harness import (BUILD, Collectd, FakeAPI, Stack, account,
+                     certs, files_containing, inputs, refused, wait_for)
 
 CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOK_V4 = "tdpat_ADDRV4SECRET0123456789abcdef"
@@ -30,28 +30,24 @@ def check_clean(workdir, cd):
     assert not leaks, "token found in %s" % leaks
 
 
-def both_families(d, tokens):
+def both_families(s, d, tokens):
     """A fake on [::1] and another on 127.0.0.1 at the same port, so that
     localhost:PORT (libcurl resolves localhost to both) reaches one or the
-    other by the address family alone."""
-    six = FakeAPI(d, tokens, name="fake6", host="::1")
-    try:
-        four = FakeAPI(d, tokens, name="fake4", port=six.port)
-    except Exception:
-        six.stop()
-        raise
+    other by the address family alone; both started on the Stack s."""
+    six = s.start(FakeAPI(d, tokens, name="fake6", host="::1"))
+    four = s.start(FakeAPI(d, tokens, name="fake4", port=six.port))
     return four, six
 
 
 def test_address_family_picks_127_0_0_1_or_ipv6_loopback(d):
     tokens = {TOK_V4: {"label": "v4", "mode": "ok"},
               TOK_V6: {"label": "v6", "mode": "ok"}}
-    four, six = both_families(d, tokens)
-    url = "https://localhost:%d/api/v3/users/info" % six.port
-    cd = Collectd(d, "\n".join([
-        account("v4", url, TOK_V4, CACert=ca(), AddressFamily="ipv4"),
-        account("v6", url, TOK_V6, CACert=ca(), AddressFamily="IPv6")]))
-    try:
+    with Stack() as s:
+        four, six = both_families(s, d, tokens)
+        url = "https://localhost:%d/api/v3/users/info" % six.port
+        cd = s.start(Collectd(d, "\n".join([
+            account("v4", url, TOK_V4, CACert=ca(), AddressFamily="ipv4"),
+            account("v6", url, TOK_V6, CACert=ca(), AddressFamily="IPv6")])))
         assert wait_for(lambda: cd.last("v4", "bool-token_valid") == 1 and
                         cd.last("v6", "bool-token_valid") == 1, 15), cd.log()
         assert wait_for(lambda: len(four.peers("v4")) >= 2 and
@@ -60,25 +56,21 @@ def test_address_family_picks_127_0_0_1_or_ipv6_loopback(d):
         assert set(six.peers("v6")) == {"::1"}, six.peers("v6")
         # Neither account ever went to the other family's listener.
         assert four.peers("v6") == [] and six.peers("v4") == []
-    finally:
-        cd.stop()
-        four.stop()
-        six.stop()
     check_clean(d, cd)
 
 
 def test_interface_127_0_0_2_is_the_source_address(d):
-    fake = FakeAPI(d, {TOK_SRC: {"label": "src", "mode": "ok"},
-                       TOK_V4: {"label": "plain", "mode": "ok"},
-                       TOK_NOWHERE: {"label": "nowhere", "mode": "ok"}})
-    cd = Collectd(d, "\n".join([
-        account("src", fake.url(), TOK_SRC, CACert=ca(),
-                Interface="127.0.0.2"),
-        account("plain", fake.url(), TOK_V4, CACert=ca()),
-        # No such interface here: the poll fails before any connection.
-        account("nowhere", fake.url(), TOK_NOWHERE, CACert=ca(),
-                Interface="if!tdnosuch0", UnreachableAfter=1)]))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOK_SRC: {"label": "src", "mode": "ok"},
+                                   TOK_V4: {"label": "plain", "mode": "ok"},
+                                   TOK_NOWHERE: {"label": "nowhere", "mode": "ok"}}))
+        cd = s.start(Collectd(d, "\n".join([
+            account("src", fake.url(), TOK_SRC, CACert=ca(),
+                    Interface="127.0.0.2"),
+            account("plain", fake.url(), TOK_V4, CACert=ca()),
+            # No such interface here: the poll fails before any connection.
+            account("nowhere", fake.url(), TOK_NOWHERE, CACert=ca(),
+                    Interface="if!tdnosuch0", UnreachableAfter=1)])))
         assert wait_for(lambda: len(fake.peers("src")) >= 2 and
                         len(fake.peers("plain")) >= 2, 15), cd.log()
         assert cd.last("src", "bool-token_valid") == 1
@@ -89,25 +81,22 @@ def test_interface_127_0_0_2_is_the_source_address(d):
         assert NO_BIND in cd.notes("nowhere", "api_reachable")[0]["message"]
         assert cd.last("nowhere", "bool-api_reachable") == 0
         assert fake.peers("nowhere") == []
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_resolve_maps_a_made_up_name_and_tls_still_verifies_it(d):
-    fake = FakeAPI(d, {TOK_V4: {"label": "named", "mode": "ok"},
-                       TOK_V6: {"label": "other", "mode": "ok"}})
-    url = "https://%s:%d/api/v3/users/info" % (NAME, fake.port)
-    # A name the certificate does not hold: the TLS check refuses it.
-    other = "other.telemetrydeck.test"
-    other_url = "https://%s:%d/api/v3/users/info" % (other, fake.port)
-    cd = Collectd(d, "\n".join([
-        account("named", url, TOK_V4, CACert=ca(),
-                Resolve="%s:%d:127.0.0.1" % (NAME, fake.port)),
-        account("other", other_url, TOK_V6, CACert=ca(), UnreachableAfter=1,
-                Resolve="%s:%d:127.0.0.1" % (other, fake.port))]))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOK_V4: {"label": "named", "mode": "ok"},
+                                   TOK_V6: {"label": "other", "mode": "ok"}}))
+        url = "https://%s:%d/api/v3/users/info" % (NAME, fake.port)
+        # A name the certificate does not hold: the TLS check refuses it.
+        other = "other.telemetrydeck.test"
+        other_url = "https://%s:%d/api/v3/users/info" % (other, fake.port)
+        cd = s.start(Collectd(d, "\n".join([
+            account("named", url, TOK_V4, CACert=ca(),
+                    Resolve="%s:%d:127.0.0.1" % (NAME, fake.port)),
+            account("other", other_url, TOK_V6, CACert=ca(), UnreachableAfter=1,
+                    Resolve="%s:%d:127.0.0.1" % (other, fake.port))])))
         assert wait_for(lambda: cd.last("named", "bool-token_valid") == 1,
                         15), cd.log()
         assert set(fake.peers("named")) == {"127.0.0.1"}
@@ -117,9 +106,6 @@ def test_resolve_maps_a_made_up_name_and_tls_still_verifies_it(d):
         assert "certificate" in cd.notes("other", "api_reachable")[0][
             "message"], cd.notes("other", "api_reachable")
         assert fake.peers("other") == [], "an unverified name got a request"
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
@@ -152,9 +138,9 @@ def run_check(d, *args):
 
 def test_check_address_family_interface_and_resolve(d):
     tokens = {TOK_V4: {"label": "check", "mode": "ok"}}
-    four, six = both_families(d, tokens)
-    url = "https://localhost:%d/api/v3/users/info" % six.port
-    try:
+    with Stack() as s:
+        four, six = both_families(s, d, tokens)
+        url = "https://localhost:%d/api/v3/users/info" % six.port
         rc, out = run_check(d, "--url", url, "-6")
         assert rc == OK, out
         assert six.peers("check") == ["::1"] and four.peers("check") == []
@@ -189,6 +175,3 @@ def test_check_address_family_interface_and_resolve(d):
         rc, out = run_check(d, "--url", url, "--address-family", "inet")
         assert rc == UNKNOWN and "--address-family must be any, ipv4 or " \
             "ipv6" in out, out
-    finally:
-        four.stop()
-        six.stop()

@@ -1,12 +1,18 @@
 """telemetrydeck-check against our fake API: every exit code, the
-status line and its performance data, and that the token never shows."""
+status line and its performance data, and that the token never shows;
+then a hostile world: special files, a NUL or an invisible character in
+the token, Unicode controls from the API, a server that speaks only TLS
+1.1, --shape, a URL with a user or password. Its proxies are in
+test_proxy.py, its --config in test_check_config.py."""
 
 import datetime
+import json
 import os
 import re
 import subprocess
 
-from harness import BUILD, TOP, FakeAPI, certs, free_port, inputs
+from harness import (BUILD, NASTY, TOP, UNICODE_CONTROLS, FakeAPI, Stack,
+                     certs, clean_env, free_port, inputs, special_files)
 
 CHECK = os.path.join(BUILD, "telemetrydeck-check")
 TOKEN = "tdpat_CHECKSECRET0123456789abcdef"
@@ -90,9 +96,9 @@ def days_from_now(days):
 
 
 def test_check_ok_with_token_file_and_environment(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}}))
+        run = Runner(d)
         tf = run.token_file()
         r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
         assert r.rc == OK, r
@@ -130,16 +136,14 @@ def test_check_ok_with_token_file_and_environment(d):
         st = fake.label("main")
         assert st["requests"] == st["auth_ok"] == 7, st
         assert fake.stats()["unknown_auth"] == 0  # tdpat_notknown was never sent
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_verbose_shows_account_never_token(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "vb", "mode": "ok",
-                               "org_name": "Pipe | Org"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "vb", "mode": "ok",
+                                           "org_name": "Pipe | Org"}}))
+        run = Runner(d)
         tf = run.token_file(mode=0o644)
         r = run("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf,
                 "--verbose", "--expires", days_from_now(100))
@@ -164,15 +168,13 @@ def test_check_verbose_shows_account_never_token(d):
         assert r.rc == CRITICAL, r
         assert "HTTP status: 401" in r.out and "API reason: User not authenticated." in r.out, r
         assert "account id" not in r.out, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_expiry_warning_and_critical(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "exp", "mode": "ok"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "exp", "mode": "ok"}}))
+        run = Runner(d)
         tf = run.token_file()
         base = ("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
         r = run(*base, "--expires", days_from_now(20))
@@ -202,16 +204,14 @@ def test_check_expiry_warning_and_critical(d):
         assert re.search(r"the token was revoked before its expiry date "
                          r"\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$", r.parsed()[1]), r
         assert "--" not in r.parsed()[1] and "expires in" not in r.parsed()[1], r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_tls_time_and_outage_thresholds(d):
     """check_curl's -C, -w/-c in seconds and the state of an outage."""
-    fake = FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}}))
+        run = Runner(d)
         tf = run.token_file()
         base = ("--url", fake.url(), "--ca-cert", ca(), "--token-file", tf)
         # The test certificate has 825 days left; the defaults are 14 and 3.
@@ -257,16 +257,14 @@ def test_check_tls_time_and_outage_thresholds(d):
         fake.mode("t", "html200")
         r = run(*base, "--expires", days_from_now(20))
         assert r.rc == UNKNOWN, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_rate_limit_is_warning(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "rl", "mode": "ratelimit_seconds",
-                               "retry_after": 120}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "rl", "mode": "ratelimit_seconds",
+                                           "retry_after": 120}}))
+        run = Runner(d)
         r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
         assert r.rc == WARNING, r
         state, text, perf = r.parsed()
@@ -276,16 +274,14 @@ def test_check_rate_limit_is_warning(d):
         r = run("--url", fake.url(), "--ca-cert", ca(), "--expires",
                 days_from_now(2), env_token=TOKEN)
         assert r.rc == CRITICAL, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_rejected_token_is_critical(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "rev", "mode": "revoked"},
-                       OTHER: {"label": "forb", "mode": "forbidden"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "rev", "mode": "revoked"},
+                                   OTHER: {"label": "forb", "mode": "forbidden"}}))
+        run = Runner(d)
         r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
         assert r.rc == CRITICAL, r
         state, text, perf = r.parsed()
@@ -302,16 +298,14 @@ def test_check_rejected_token_is_critical(d):
         assert r.parsed()[1] == ('the token works but belongs to another user, '
                                  'not "someone@example.org"'), r
         assert "rev@example.com" not in r.out, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_402_and_403_are_critical_in_their_own_words(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "plan", "mode": "payment_required"},
-                       OTHER: {"label": "forb", "mode": "forbidden"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "plan", "mode": "payment_required"},
+                                   OTHER: {"label": "forb", "mode": "forbidden"}}))
+        run = Runner(d)
         for args in ((), ("--expires", days_from_now(100))):
             r = run("--url", fake.url(), "--ca-cert", ca(), *args,
                     env_token=TOKEN)
@@ -329,17 +323,15 @@ def test_check_402_and_403_are_critical_in_their_own_words(d):
             "the token is valid but not allowed this request (permissions or "
             "plan)"), r
         assert "revoked" not in r.status, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_unreachable_api_is_critical(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "503_html"}})
-    selfsigned = FakeAPI(d, {TOKEN: {"label": "ss", "mode": "ok"}},
-                         cert="selfsigned", name="selfsigned")
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "down", "mode": "503_html"}}))
+        selfsigned = s.start(FakeAPI(d, {TOKEN: {"label": "ss", "mode": "ok"}},
+                                     cert="selfsigned", name="selfsigned"))
+        run = Runner(d)
         # No answer at all.
         url = "https://127.0.0.1:%d/api/v3/users/info" % free_port()
         r = run("--url", url, "--ca-cert", ca(), env_token=TOKEN)
@@ -363,16 +355,13 @@ def test_check_unreachable_api_is_critical(d):
         assert r.rc == CRITICAL, r
         assert "TLS verification failed" in r.parsed()[1], r
         assert selfsigned.stats()["requests"] == 0
-    finally:
-        fake.stop()
-        selfsigned.stop()
     run.assert_no_token()
 
 
 def test_check_unusable_answer_is_unknown(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "odd", "mode": "html200"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "odd", "mode": "html200"}}))
+        run = Runner(d)
         r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
         assert r.rc == UNKNOWN, r
         assert r.parsed()[1] == "the HTTP 200 answer is unusable: the body is not valid JSON", r
@@ -380,15 +369,13 @@ def test_check_unusable_answer_is_unknown(d):
         r = run("--url", fake.url(), "--ca-cert", ca(), env_token=TOKEN)
         assert r.rc == UNKNOWN, r
         assert r.parsed()[1] == "unexpected HTTP 404 from the API (Not / Found)", r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_bad_usage_and_missing_token_are_unknown(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "use", "mode": "ok"}}, cert=None)
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "use", "mode": "ok"}}, cert=None))
+        run = Runner(d)
         url = fake.url()  # plain http to 127.0.0.1: allowed (loopback)
         tf = run.token_file()
         assert run("--url", url, "--token-file", tf).rc == OK
@@ -454,22 +441,18 @@ def test_check_bad_usage_and_missing_token_are_unknown(d):
         r = run("--url", "http://localhost:%d/api/v3/users/info" % fake.port,
                 "--token-file", tf)
         assert r.rc == OK, r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
 def test_check_expires_at_the_epoch_is_shown_as_that_date(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}})
-    run = Runner(d)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}}))
+        run = Runner(d)
         r = run("--url", fake.url(), "--ca-cert", ca(), "--expires",
                 "1970-01-01", env_token=TOKEN)
         assert r.rc == CRITICAL, r
         assert r.parsed()[1] == ('token valid for "epoch@example.com"; the '
                                  'token expired on 1970-01-01T00:00:00Z'), r
-    finally:
-        fake.stop()
     run.assert_no_token()
 
 
@@ -488,3 +471,184 @@ def test_check_help_and_version(d):
         version = re.search(r"AC_INIT\(\[[^]]*\], \[([^]]*)\]", f.read()).group(1)
     assert r.rc == UNKNOWN, r
     assert r.lines[0] == "telemetrydeck-check (collectd-telemetrydeck) %s" % version, r
+
+
+# --------------------------------------------------------------------------
+# A hostile world: special files, a NUL or an invisible character in the
+# token, Unicode controls from the API, TLS 1.1, --shape, a URL with a
+# password.
+
+class Run:
+    """One run of the check, bytes as printed."""
+
+    def __init__(self, args, env=None, token=TOKEN, timeout=20):
+        env = clean_env(**(env or {}))
+        env.pop("TELEMETRYDECK_TOKEN", None)
+        if token is not None:
+            env["TELEMETRYDECK_TOKEN"] = token
+        p = subprocess.run([CHECK] + list(args), capture_output=True, env=env,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        self.rc, self.out, self.err = p.returncode, p.stdout, p.stderr
+        self.text = (self.out + self.err).decode("utf-8", "replace")
+        # Not splitlines(): it would also cut at U+2028 and U+0085.
+        self.status = self.text.split("\n")[0]
+        assert TOKEN.encode() not in self.out + self.err, self
+        assert TOKEN[6:].encode() not in self.out + self.err, self
+
+    def __repr__(self):
+        return "rc=%d out=%r err=%r" % (self.rc, self.out, self.err)
+
+
+def test_check_special_files_as_ca_cert_are_unknown_at_once(d):
+    fifo, directory, big = special_files(d)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "sp", "mode": "ok"}}))
+        for path in (fifo, "/dev/zero", directory, big):
+            # A hang here raises TimeoutExpired: the check must not read a
+            # FIFO or an endless file.
+            r = Run(["--url", fake.url(), "--ca-cert", path], timeout=10)
+            assert r.rc == UNKNOWN, (path, r)
+            assert "--ca-cert" in r.status or "CA" in r.status, (path, r)
+        assert fake.stats()["requests"] == 0
+
+
+def test_check_nul_in_token_file_is_unknown_and_nothing_is_sent(d):
+    tf = os.path.join(inputs(d), "nul.token")
+    fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, TOKEN.encode() + b"\0garbage\n")
+    os.close(fd)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "nul", "mode": "ok"}}, cert=None))
+        r = Run(["--url", fake.url(), "--token-file", tf], token=None)
+        assert r.rc == UNKNOWN, r
+        assert "control characters" in r.status or "more than one line" in \
+            r.status, r
+        assert fake.stats()["requests"] == 0, fake.stats()
+
+
+def test_check_invisible_character_in_the_environment_token_is_unknown(d):
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "paste", "mode": "ok"}}, cert=None))
+        for pasted in (TOKEN + "\u00a0", TOKEN + "\u200b", "\ufeff" + TOKEN):
+            r = Run(["--url", fake.url()], token=pasted)
+            assert r.rc == UNKNOWN, r
+            assert r.status == (
+                "TELEMETRYDECK UNKNOWN - the token in TELEMETRYDECK_TOKEN "
+                "holds a character outside printable ASCII, probably an "
+                "invisible one pasted with it (no-break space, zero-width "
+                "space, byte order mark)"), r
+        assert fake.stats()["requests"] == 0, fake.stats()
+
+
+def test_check_unicode_controls_from_the_api_never_reach_the_output(d):
+    reason = "Token%sgone%sfor good" % (NASTY, NASTY)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "uc", "mode": "custom", "status": 401,
+                                           "body": json.dumps({"error": True,
+                                                               "reason": reason})}}))
+        def no_controls(r):
+            found = UNICODE_CONTROLS.findall(r.out + r.err)
+            assert not found, (found, r)
+
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "--verbose"])
+        assert r.rc == CRITICAL, r
+        no_controls(r)
+        assert re.search(r"Token.*gone.*for good", r.status), r
+        fake.mode("uc", "custom", body=json.dumps({"detail": reason}))
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "-v"])
+        assert r.rc == CRITICAL, r
+        no_controls(r)
+        assert re.search(r"Token.*gone.*for good", r.status), r
+        fake.mode("uc", "ok", id="id%sx" % NASTY,
+                  email="mail%s@example.org" % NASTY,
+                  org_name="Evil%sCorp" % NASTY)
+        r = Run(["--url", fake.url(), "--ca-cert", ca(), "--verbose"])
+        assert r.rc == OK, r
+        no_controls(r)
+        assert re.search(r"account id: id.*x", r.text), r
+        assert re.search(r"e-mail: mail.*@example\.org", r.text), r
+        assert re.search(r"organization: Evil.*Corp", r.text), r
+
+
+def test_check_server_speaking_only_tls_1_1_is_critical_without_request(d):
+    with Stack() as s:
+        old = s.start(FakeAPI(d, {TOKEN: {"label": "old", "mode": "ok"}}, tls_max="1.1",
+                              name="old"))
+        r = Run(["--url", old.url(), "--ca-cert", ca()])
+        assert r.rc == CRITICAL, r
+        assert "TLS" in r.status, r
+        st = old.stats()
+        assert st["requests"] == 0 and st["unknown_auth"] == 0, st
+
+
+def test_check_shape_shows_the_structure_of_both_answers_and_no_value(d):
+    orgs = [{"id": "org-secret-1", "name": "Acme Secret Corp",
+             "usagePercentage": 42.5, "isInRestrictedMode": False,
+             "resolvedMaxSignals": 100000, "apps": [{"id": "app-1"}]}]
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "shape", "mode": "ok",
+                                           "id": "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6",
+                                           "email": "private@example.org",
+                                           "orgs": orgs}}, cert=None))
+        r = Run(["--url", fake.url(), "--shape", "--organizations"])
+        assert r.rc == OK, r
+        lines = r.text.split("\n")
+        assert lines[0].startswith("TELEMETRYDECK OK - "), r
+        at = lines.index("shape of the users/info answer (no values):")
+        users = lines[at + 1:lines.index(
+            "shape of the organizations answer (no values):")]
+        assert users[:3] == ["  HTTP/1.1 200",
+                             "  header Content-Type: application/json; "
+                             "charset=utf-8", "  $ object"], users
+        for want in ("  $.id string", "  $.email string",
+                     "  $.emailIsVerified boolean",
+                     "  $.organization.name string",
+                     "  $.receiveMarketingEmails null"):
+            assert want in users, (want, users)
+        org_lines = lines[lines.index(
+            "shape of the organizations answer (no values):") + 1:]
+        for want in ("  $ array (length 1)", "  $[].isInRestrictedMode boolean",
+                     "  $[].usagePercentage number (within 0..1)",
+                     "  $[].apps array (length 1)", "  $[].apps[].id string"):
+            assert want in org_lines, (want, org_lines)
+        for value in ("6F1E8A84", "private@example.org", "Acme", "org-secret",
+                      "app-1", "42.5", "0.425", "100000"):
+            assert value not in "\n".join(lines[1:]), (value, r)
+        assert fake.label("shape")["paths"] == {
+            "/api/v3/users/info": 1, "/api/v3/organizations": 1}, fake.stats()
+        # A rejected token: the status and the error body's shape.
+        fake.mode("shape", "revoked")
+        r = Run(["--url", fake.url(), "--shape"])
+        assert r.rc == CRITICAL, r
+        assert r.text.split("\n")[1:6] == [
+            "shape of the users/info answer (no values):", "  HTTP/1.1 401",
+            "  header Content-Type: application/json; charset=utf-8",
+            "  $ object", "  $.error boolean"], r
+        for args, want in (
+                (["--organizations"], "--organizations goes with --shape"),
+                (["--shape", "--organizations", "--url",
+                  fake.url(path="/api/v3/other")],
+                 "--organizations needs a --url ending in /users/info")):
+            r = Run(["--url", fake.url()] + args if "--url" not in args else args)
+            assert r.rc == UNKNOWN and want in r.status, r
+
+
+def test_check_url_with_user_or_password_is_refused_and_never_printed(d):
+    """The twin of the plugin's URL refusal: --url with userinfo is UNKNOWN
+    before any request, and neither the user nor the password is printed,
+    with or without -v (Nagios keeps the output where its web UI shows
+    it)."""
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "cred", "mode": "ok"}}))
+        host = fake.url().split("://", 1)[1]
+        for url, extra in (("https://alice:s3cretPW@%s" % host, ["-v"]),
+                           ("https://alice:s3cretPW@%s" % host, []),
+                           ("https://alice@%s" % host, ["-v"])):
+            r = Run(["--url", url, "--ca-cert", ca()] + extra)
+            assert r.rc == UNKNOWN, (url, r)
+            assert r.status == ("TELEMETRYDECK UNKNOWN - --url is refused: it "
+                                "holds a user name or password, which is "
+                                "never sent (only the Bearer token is); "
+                                "remove it"), r
+            assert "s3cretPW" not in r.text and "alice" not in r.text, r
+        assert fake.stats()["requests"] == 0

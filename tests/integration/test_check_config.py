@@ -9,7 +9,8 @@ import os
 import re
 import subprocess
 
-from harness import (OUR_PLUGIN, ConfigCheck, FakeAPI, account,
+from harness import (OUR_PLUGIN, ConfigCheck, FakeAPI, Stack,
+                     account,
                      files_containing, free_port, inputs)
 from test_check import CHECK, CRITICAL, OK, UNKNOWN, WARNING
 from test_config import shipped_configurations
@@ -110,8 +111,8 @@ def test_config_error_names_the_account_and_option_as_the_plugin(d):
     """A typo in one account: collectd refuses the file with the plugin's
     ERROR, and --config prints the same words for that account, exits
     UNKNOWN, and still polls the good account."""
-    fake = FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}})
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}}))
         cases = {
             "typo": 'TokenExpire "2030-01-01"',
             "quoted": 'Timeout "5"',
@@ -139,8 +140,6 @@ def test_config_error_names_the_account_and_option_as_the_plugin(d):
             # collectd's own run had no network).
             assert p.state("good") == "OK", (name, p)
             assert_no_token(d, p, tok(name), tok("good"))
-    finally:
-        fake.stop()
 
 
 def days_from_now(days):
@@ -160,16 +159,16 @@ def test_config_exit_status_is_the_worst_account(d):
     """Against the fake API: a good token alone is OK; a near expiry is a
     WARNING; a revoked token or an unreachable API is CRITICAL, each on
     its own line, the others untouched."""
-    fake = FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"},
-                       tok("revoked"): {"label": "revoked", "mode": "revoked"}})
-    dead = "https://127.0.0.1:%d/api/v3/users/info" % free_port()
-    good = account("good", fake.url(), tok("good"), CACert=ca(), Timeout=5)
-    near = account("near", fake.url(), tok("good"), CACert=ca(), Timeout=5,
-                   TokenExpires=days_from_now(20))
-    revoked = account("revoked", fake.url(), tok("revoked"), CACert=ca(),
-                      Timeout=5)
-    down = account("down", dead, tok("good"), CACert=ca(), Timeout=2)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"},
+                                   tok("revoked"): {"label": "revoked", "mode": "revoked"}}))
+        dead = "https://127.0.0.1:%d/api/v3/users/info" % free_port()
+        good = account("good", fake.url(), tok("good"), CACert=ca(), Timeout=5)
+        near = account("near", fake.url(), tok("good"), CACert=ca(), Timeout=5,
+                       TokenExpires=days_from_now(20))
+        revoked = account("revoked", fake.url(), tok("revoked"), CACert=ca(),
+                          Timeout=5)
+        down = account("down", dead, tok("good"), CACert=ca(), Timeout=2)
         p = Preflight(write(d, "good.conf", OUR_PLUGIN % good))
         assert p.rc == OK and p.state("good") == "OK", p
         assert re.match(r'token valid for "[^"]+"$', p.text("good")), p
@@ -191,8 +190,6 @@ def test_config_exit_status_is_the_worst_account(d):
             "TELEMETRYDECK CRITICAL - 4 accounts in "), p
         assert "collectd refuses" not in p.lines[0], p
         assert_no_token(d, p, tok("good"), tok("revoked"))
-    finally:
-        fake.stop()
 
 
 def test_config_follows_include_globs_as_collectd_does(d):

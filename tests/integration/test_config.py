@@ -5,7 +5,10 @@ start (and collectd -T reports it) with one ERROR of the plugin naming the
 account, the option and the offending value (never the token or a
 password). One test per kind of error here; tests/unit/test_settings.c
 holds the table of bad values. Warnings leave the configuration valid. The
-TokenFile tests take the operations around a running account.
+TokenFile tests take the operations around a running account. Then the
+bounds (an Interval below a second, numbers collectd cannot represent),
+special files as CACert or TokenFile, a NUL in a TokenFile, and what
+TokenExpires tells the plugin.
 """
 
 import datetime
@@ -16,30 +19,30 @@ import shutil
 import subprocess
 import time
 
-from harness import (OUR_PLUGIN, TOP, Collectd, ConfigCheck, FakeAPI,
-                     account, files_containing, inputs, refused, wait_for)
+from harness import (OUR_PLUGIN, SEVERITY, TOP, Collectd, ConfigCheck, FakeAPI,
+                     Stack, account, assert_refused, files_containing, inputs,
+                     level_lines, refused, special_files, wait_for)
 from test_check import CHECK, UNKNOWN, WARNING
-from test_core import ca, check_clean
+from test_core import ca, check_clean, severities
 from test_hostile import assert_healthy_kept_polling, loopback_dns_wrapper
 
 SECRET = "Cf4Zr8Tn1"
 INTERVAL = 0.5
-# A second logfile block: collectd merges it into the first one, and the
-# log then says which lines are errors and which are warnings.
-SEVERITY = "<Plugin logfile>\n  PrintSeverity true\n</Plugin>"
+TIMEOUT = 0.4
 
 
 def tok(label):
     return "tdpat_%s_%s" % (SECRET, label)
 
 
-def daemon(d, blocks, wrapper=None):
+def daemon(s, d, blocks, wrapper=None):
     """A fake that knows the token of "good", and collectd with the valid
-    account "good" first, then the blocks made by blocks(fake)."""
-    fake = FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}})
+    account "good" first, then the blocks made by blocks(fake); both
+    started on the Stack s."""
+    fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}}))
     good = account("good", fake.url(), tok("good"), CACert=ca(), Timeout=0.4)
-    cd = Collectd(d, "\n".join([good] + blocks(fake)), interval=INTERVAL,
-                  extra=SEVERITY, wrapper=wrapper)
+    cd = s.start(Collectd(d, "\n".join([good] + blocks(fake)),
+                          interval=INTERVAL, extra=SEVERITY, wrapper=wrapper))
     return fake, cd
 
 
@@ -124,18 +127,15 @@ def test_a_configuration_error_fails_collectd_with_one_error_naming_it(d):
 
 
 def test_a_broken_account_stops_the_valid_one_beside_it_too(d):
-    fake = FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}})
-    block = "\n".join([account("good", fake.url(), tok("good"), CACert=ca()),
-                       account("typo", fake.url(), tok("typo"), Colour="blue")])
-    cd = Collectd(d, block, interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([account("good", fake.url(), tok("good"), CACert=ca()),
+                           account("typo", fake.url(), tok("typo"), Colour="blue")])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
         assert wait_for(lambda: not cd.alive(), 10), cd.log()
         assert cd.proc.returncode != 0
         assert errors(cd, "typo") == ['account "typo": unknown option "Colour".']
         assert fake.stats()["requests"] == 0
-    finally:
-        cd.stop()
-        fake.stop()
     assert not files_containing(d, [SECRET]), files_containing(d, [SECRET])
 
 
@@ -200,13 +200,13 @@ def test_token_without_tdpat_prefix_is_a_warning_and_still_polls(d):
     table = {odd: {"label": "odd", "mode": "ok"},
              odd + "2": {"label": "odd_file", "mode": "ok"},
              tok("good"): {"label": "good", "mode": "ok"}}
-    fake = FakeAPI(d, table)
-    block = "\n".join([
-        account("odd", fake.url(), odd, CACert=ca()),
-        account("odd_file", fake.url(), token_file=tf, CACert=ca()),
-        account("good", fake.url(), tok("good"), CACert=ca())])
-    cd = Collectd(d, block, interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, table))
+        block = "\n".join([
+            account("odd", fake.url(), odd, CACert=ca()),
+            account("odd_file", fake.url(), token_file=tf, CACert=ca()),
+            account("good", fake.url(), tok("good"), CACert=ca())])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
         wait_good(cd)
         assert wait_for(lambda: len(cd.values("odd_file", "bool-token_valid")) >= 3, 5)
         for name in ("odd", "odd_file"):
@@ -218,9 +218,6 @@ def test_token_without_tdpat_prefix_is_a_warning_and_still_polls(d):
             assert errors(cd, name) == [], errors(cd, name)
         assert fake.label("odd")["auth_ok"] >= 3
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, odd, SECRET)
 
 
@@ -228,33 +225,34 @@ def test_token_without_tdpat_prefix_is_a_warning_and_still_polls(d):
 # Plain http.
 
 def test_plaintext_http_only_to_loopback_unless_allow_plaintext(d):
-    plain = FakeAPI(d, {tok("plain_loopback"): {"label": "plain_loopback", "mode": "ok"},
-                        tok("plain_localhost"): {"label": "plain_localhost", "mode": "ok"}},
-                    cert=None, name="plain")
-    invalid = "http://no-such-host.invalid/api/v3/users/info"
-    tricky = "http://127.0.0.1.no-such-host.invalid/api/v3/users/info"
-    refused(d, account("plain_invalid", invalid, tok("plain_invalid")),
-            'account "plain_invalid": option URL "%s" is refused: plain http'
-            % invalid, "AllowPlaintext")
-    refused(d, account("plain_tricky", tricky, tok("plain_tricky")),
-            'account "plain_tricky": option URL "%s" is refused: plain http'
-            % tricky)
-    refused(d, account("plain_bad_flag", invalid, tok("plain_bad_flag"),
-                       AllowPlaintext="maybe"),
-            'account "plain_bad_flag": option AllowPlaintext "maybe" is not '
-            'of the right type')
+    with Stack() as s:
+        plain = s.start(FakeAPI(
+            d, {tok("plain_loopback"): {"label": "plain_loopback", "mode": "ok"},
+                tok("plain_localhost"): {"label": "plain_localhost", "mode": "ok"}},
+            cert=None, name="plain"))
+        invalid = "http://no-such-host.invalid/api/v3/users/info"
+        tricky = "http://127.0.0.1.no-such-host.invalid/api/v3/users/info"
+        refused(d, account("plain_invalid", invalid, tok("plain_invalid")),
+                'account "plain_invalid": option URL "%s" is refused: plain http'
+                % invalid, "AllowPlaintext")
+        refused(d, account("plain_tricky", tricky, tok("plain_tricky")),
+                'account "plain_tricky": option URL "%s" is refused: plain http'
+                % tricky)
+        refused(d, account("plain_bad_flag", invalid, tok("plain_bad_flag"),
+                           AllowPlaintext="maybe"),
+                'account "plain_bad_flag": option AllowPlaintext "maybe" is not '
+                'of the right type')
 
-    def blocks(fake):
-        return [
-            account("plain_allowed", invalid, tok("plain_allowed"),
-                    AllowPlaintext=True, UnreachableAfter=1, Timeout=0.4),
-            account("plain_loopback", plain.url(), tok("plain_loopback"),
-                    Timeout=0.4),
-            account("plain_localhost", plain.url(host="localhost"),
-                    tok("plain_localhost"), Timeout=0.4),
-        ]
-    fake, cd = daemon(d, blocks, wrapper=loopback_dns_wrapper(d))
-    try:
+        def blocks(fake):
+            return [
+                account("plain_allowed", invalid, tok("plain_allowed"),
+                        AllowPlaintext=True, UnreachableAfter=1, Timeout=0.4),
+                account("plain_loopback", plain.url(), tok("plain_loopback"),
+                        Timeout=0.4),
+                account("plain_localhost", plain.url(host="localhost"),
+                        tok("plain_localhost"), Timeout=0.4),
+            ]
+        fake, cd = daemon(s, d, blocks, wrapper=loopback_dns_wrapper(d))
         wait_good(cd)
         # Allowed: polled, and the name does not resolve (DNS stays on
         # loopback, see loopback_dns_wrapper).
@@ -268,10 +266,6 @@ def test_plaintext_http_only_to_loopback_unless_allow_plaintext(d):
             assert errors(cd, name) == [], errors(cd, name)
         assert plain.label("plain_loopback")["auth_ok"] >= 1
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
-        plain.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -313,12 +307,12 @@ def test_token_file_problems_are_logged_once_and_repairs_picked_up_at_next_poll(
     table = {tok(n): {"label": n, "mode": "ok"} for n in paths}
     table[max_token] = {"label": "tf_4096", "mode": "ok"}
     table[tok("good")] = {"label": "good", "mode": "ok"}
-    fake = FakeAPI(d, table)
-    block = [account(n, fake.url(), token_file=p, CACert=ca(), Timeout=0.4)
-             for n, p in sorted(paths.items())]
-    block.append(account("good", fake.url(), tok("good"), CACert=ca()))
-    cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, table))
+        block = [account(n, fake.url(), token_file=p, CACert=ca(), Timeout=0.4)
+                 for n, p in sorted(paths.items())]
+        block.append(account("good", fake.url(), tok("good"), CACert=ca()))
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY))
         wait_good(cd)
         time.sleep(1)  # a few more polls of the broken accounts
         for name, (_, why) in broken.items():
@@ -357,9 +351,6 @@ def test_token_file_problems_are_logged_once_and_repairs_picked_up_at_next_poll(
                                 % (name, re.escape(paths[name])))
             assert len(errors(cd, name)) == 1, errors(cd, name)
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET, long_token, max_token)
 
 
@@ -389,12 +380,12 @@ def test_token_file_others_could_change_are_warned_and_a_foreign_symlink_refused
     os.symlink(root_only, paths["tr_link"])
     os.lchown(paths["tr_link"], NOBODY, NOBODY)
     table = {tok(n): {"label": n, "mode": "ok"} for n in list(paths) + ["good"]}
-    fake = FakeAPI(d, table)
-    block = [account(n, fake.url(), token_file=p, CACert=ca())
-             for n, p in sorted(paths.items())]
-    block.append(account("good", fake.url(), tok("good"), CACert=ca()))
-    cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, table))
+        block = [account(n, fake.url(), token_file=p, CACert=ca())
+                 for n, p in sorted(paths.items())]
+        block.append(account("good", fake.url(), tok("good"), CACert=ca()))
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY))
         wait_good(cd)
         warned = {
             "tr_nobody": 'TokenFile "%s" belongs to uid 65534, neither root '
@@ -436,9 +427,6 @@ def test_token_file_others_could_change_are_warned_and_a_foreign_symlink_refused
             assert r.returncode == rc and text in r.stdout, (name, r)
         assert fake.label("tr_link").get("requests", 0) == 0
         assert_healthy_kept_polling(cd, "good")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, SECRET)
 
 
@@ -513,6 +501,202 @@ def test_every_conf_file_and_man_page_example_is_a_valid_configuration(d):
         assert c.lines("error") == [], (name, c)
 
 
+# --------------------------------------------------------------------------
+# Bounds.
+
+def test_interval_below_one_second_is_refused_unless_the_url_is_loopback(d):
+    # The refused account's URL is never contacted: collectd runs with DNS
+    # confined to 127.0.0.1 (nothing answers there), and the name is
+    # .invalid all the same.
+    wrapper = loopback_dns_wrapper(d)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("fast"): {"label": "fast", "mode": "ok"}}))
+        assert_refused(d, account("hammer",
+                                  "https://no-such-host.invalid/api/v3/users/info",
+                                  tok("hammer"), Interval=0.001, Timeout=0.001),
+                       "hammer", "option Interval")
+        block = account("fast", fake.url(), tok("fast"), CACert=ca(), Interval=0.5,
+                        Timeout=0.4)
+        cd = s.start(Collectd(d, block, interval=1, extra=SEVERITY, wrapper=wrapper))
+        assert wait_for(lambda: len(cd.values("fast", "bool-token_valid")) >= 4,
+                        10), cd.log()[-2000:]
+        assert not level_lines(cd, "error", "fast"), cd.log()
+        assert not cd.log_lines(r'account "hammer": no answer'), cd.log()
+        assert len(cd.log().splitlines()) < 100, "%d lines" % len(
+            cd.log().splitlines())
+    check_clean(d, cd, SECRET)
+
+
+class Num:
+    """A number written as given: collectd's config parser reads "1e+300"
+    as two values, so huge numbers are written out in digits."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+
+E300 = Num("1" + "0" * 300)
+
+
+BOUNDS = [
+    # account, options, the option the ERROR must name
+    ("huge_interval", dict(Interval=20000000000), "option Interval"),
+    ("huge_timeout", dict(Timeout=E300), "option Timeout"),
+    ("huge_warning_days", dict(ExpiryWarningDays=E300),
+     "option ExpiryWarningDays"),
+    ("huge_tls_days", dict(TLSExpiryWarningDays=E300),
+     "option TLSExpiryWarningDays"),
+    ("huge_orgs_interval", dict(CollectOrganizations=True,
+                                OrganizationsInterval=Num("1000000000000")),
+     "option OrganizationsInterval"),
+    ("huge_unreachable", dict(UnreachableAfter=Num("1000000000000")),
+     "option UnreachableAfter"),
+]
+
+
+def test_numbers_collectd_cannot_represent_are_refused_naming_the_option(d):
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok(n): {"label": n, "mode": "ok"}
+                                   for n in ["good"] + [b[0] for b in BOUNDS]}))
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for name, opts, option in BOUNDS:
+            o = dict(CACert=ca())
+            o.update(opts)
+            assert_refused(d, account(name, fake.url(), tok(name), **o), name,
+                           option)
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY))
+        wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 4, 10)
+        for name, _, _ in BOUNDS:
+            assert fake.label(name).get("requests", 0) == 0, name
+        # collectd's own interval is untouched.
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# Special files as CACert or TokenFile, a NUL in a TokenFile.
+
+def test_special_files_as_ca_cert_or_token_file_are_refused_and_stop_is_clean(d):
+    fifo, directory, big = special_files(d)
+    tfifo = os.path.join(inputs(d), "token.fifo")
+    os.mkfifo(tfifo)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok(n): {"label": n, "mode": "ok"} for n in (
+            "good", "ca_fifo", "ca_zero", "ca_dir", "ca_big")}))
+        cacerts = [("ca_fifo", fifo), ("ca_zero", "/dev/zero"),
+                   ("ca_dir", directory), ("ca_big", big)]
+        tokenfiles = [("tf_fifo", tfifo), ("tf_zero", "/dev/zero"),
+                      ("tf_dir", directory)]
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for name, path in cacerts:
+            line = refused(d, account(name, fake.url(), tok(name), CACert=path,
+                                      Interval=INTERVAL, Timeout=TIMEOUT),
+                           'account "%s": option CACert' % name)
+            assert "is not a regular file" in line or "is larger than" in line, line
+        block += [account(n, fake.url(), token_file=p, CACert=ca(),
+                          Interval=INTERVAL, Timeout=TIMEOUT)
+                  for n, p in tokenfiles]
+        cd = Collectd(d, "\n".join(block), interval=INTERVAL, extra=SEVERITY)
+        # Within 5 s of SIGTERM, or SIGKILL: held below.
+        s.callback(cd.stop, timeout=5)
+        wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 5, 10)
+        for name, path in cacerts:
+            assert fake.label(name).get("requests", 0) == 0, name
+        for name, path in tokenfiles:
+            errs = level_lines(cd, "error", name)
+            assert any("TokenFile" in e and path in e for e in errs), (
+                name, errs)
+            assert cd.values(name, "bool-token_valid") == [], name
+        assert fake.stats()["unknown_auth"] == 0
+        assert_healthy_kept_polling(cd, "good")
+    assert not cd.killed, "collectd needed SIGKILL:\n" + cd.log()[-2000:]
+    assert cd.proc.returncode == 0, cd.proc.returncode
+    check_clean(d, cd, SECRET)
+
+
+def test_nul_in_token_file_is_refused_not_cut(d):
+    tf = os.path.join(inputs(d), "nul.token")
+    fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, tok("nul").encode() + b"\0garbage\n")
+    os.close(fd)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("nul"): {"label": "nul", "mode": "ok"},
+                                   tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("nul", fake.url(), token_file=tf, CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
+        wait_for(lambda: len(cd.values("good", "bool-token_valid")) >= 5, 10)
+        errs = level_lines(cd, "error", "nul")
+        assert len(errs) >= 1 and any(
+            "holds more than one line or control characters" in e and tf in e
+            for e in errs), (errs, cd.log()[-2000:])
+        assert fake.label("nul")["requests"] == 0, fake.label("nul")
+        assert fake.stats()["unknown_auth"] == 0
+        assert cd.values("nul", "bool-token_valid") == []
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# What the token's lifetime tells us.
+
+def days_from_now(days, fmt="%Y-%m-%d"):
+    when = datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(days=days)
+    return when.strftime(fmt)
+
+
+def test_token_expires_more_than_a_year_ahead_warns_and_keeps_polling(d):
+    far = days_from_now(400)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("far"): {"label": "far", "mode": "ok"}}))
+        cd = s.start(Collectd(d, account("far", fake.url(), tok("far"), CACert=ca(),
+                                         Interval=INTERVAL, Timeout=TIMEOUT,
+                                         TokenExpires=far),
+                              interval=INTERVAL, extra=SEVERITY))
+        assert wait_for(lambda: len(cd.values("far", "bool-token_valid")) >= 4,
+                        10), cd.log()[-2000:]
+        warns = [w for w in level_lines(cd, "warning", "far")
+                 if "option TokenExpires" in w]
+        assert len(warns) == 1 and far in warns[0], (warns, cd.log())
+        assert not level_lines(cd, "error", "far")
+        assert_healthy_kept_polling(cd, "far")
+    check_clean(d, cd, SECRET)
+
+
+def test_rejected_token_says_expired_after_token_expires_and_revoked_before(d):
+    past = "2020-01-01"
+    future = days_from_now(100)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {tok("gone"): {"label": "gone", "mode": "revoked"},
+                                   tok("cut"): {"label": "cut", "mode": "revoked"}}))
+        block = "\n".join([
+            account("gone", fake.url(), tok("gone"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT, TokenExpires=past),
+            account("cut", fake.url(), tok("cut"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT, TokenExpires=future)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
+        assert wait_for(lambda: cd.notes("gone", "token_valid")
+                        and cd.notes("cut", "token_valid"), 10), cd.log()
+        gone = cd.notes("gone", "token_valid")
+        assert severities(gone) == ["FAILURE"], gone
+        assert "expired on %s" % past in gone[0]["message"], gone
+        assert "revoked" not in gone[0]["message"], gone
+        cut = cd.notes("cut", "token_valid")
+        assert severities(cut) == ["FAILURE"], cut
+        assert "was revoked" in cut[0]["message"], cut
+        assert "expired" not in cut[0]["message"], cut
+    check_clean(d, cd, SECRET)
+
+
 def test_open_file_limit_is_raised_or_its_shortfall_named_and_kept_to(d):
     # Each account keeps a connection: 100 accounts want about 356 open
     # files. A soft limit below that is raised up to the hard one. A hard
@@ -520,22 +704,23 @@ def test_open_file_limit_is_raised_or_its_shortfall_named_and_kept_to(d):
     # to change, and the plugin then keeps half of it for the rest of
     # collectd (its log file among them): every account is still polled,
     # and no file is ever missing.
-    fake = FakeAPI(d, {tok("f%d" % i): {"label": "f%d" % i, "mode": "ok"}
-                       for i in range(100)})
-    blocks = "\n".join(account("f%d" % i, fake.url(), tok("f%d" % i),
-                               CACert=ca(), Interval=2) for i in range(100))
-    try:
-        for soft, hard, want in ((200, 1000, "raised the open-file limit "
-                                  "from 200 to 356 for 100 kept connections."),
-                                 (100, 100, "100 kept connections need about "
-                                  "356 open files; the limit is 100 (raise "
-                                  "LimitNOFILE): until then at most 25 are "
-                                  "open at once.")):
+    tokens = [tok("f%d" % i) for i in range(100)]
+    cases = ((200, 1000, "raised the open-file limit from 200 to 356 for "
+              "100 kept connections."),
+             (100, 100, "100 kept connections need about 356 open files; "
+              "the limit is 100 (raise LimitNOFILE): until then at most 25 "
+              "are open at once."))
+    with Stack() as outer:
+        fake = outer.start(FakeAPI(d, {t: {"label": "f%d" % i, "mode": "ok"}
+                                       for i, t in enumerate(tokens)}))
+        blocks = "\n".join(account("f%d" % i, fake.url(), t, CACert=ca(),
+                                   Interval=2) for i, t in enumerate(tokens))
+        for soft, hard, want in cases:
             run = os.path.join(d, "limit-%d" % soft)
             os.makedirs(run)
-            cd = Collectd(run, blocks, interval=2, wrapper=[
-                "prlimit", "--nofile=%d:%d" % (soft, hard), "--"])
-            try:
+            with Stack() as s:
+                cd = s.start(Collectd(run, blocks, interval=2, wrapper=[
+                    "prlimit", "--nofile=%d:%d" % (soft, hard), "--"]))
                 assert wait_for(lambda: len(cd.log_lines(
                     "first poll succeeds")) == 100, 20), cd.log()[-2000:]
                 time.sleep(4.5)  # two more rounds
@@ -546,12 +731,8 @@ def test_open_file_limit_is_raised_or_its_shortfall_named_and_kept_to(d):
                     vals = [v for _, v in cd.values("f%d" % i,
                                                     "bool-api_reachable")]
                     assert len(vals) >= 3 and set(vals) == {1.0}, (i, vals)
-            finally:
-                cd.stop()
             with open(os.path.join(run, "collectd.out")) as f:
                 out = f.read()
             assert "Too many open files" not in out, out[-2000:]
             assert not cd.log_lines("CACert cannot be read")
-            check_clean(run, cd, *(tok("f%d" % i) for i in range(100)))
-    finally:
-        fake.stop()
+            check_clean(run, cd, *tokens)

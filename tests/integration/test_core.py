@@ -4,8 +4,8 @@ import os
 import re
 import time
 
-from harness import (Collectd, FakeAPI, account, certs, files_containing,
-                     free_port, inputs, refused, wait_for)
+from harness import (Collectd, FakeAPI, Stack, account, certs,
+                     files_containing, free_port, inputs, refused, wait_for)
 
 TOKEN = "tdpat_TESTSECRET0123456789abcdef"
 TOKEN_B = "tdpat_SECONDSECRET9876543210fedc"
@@ -27,9 +27,9 @@ def severities(notes):
 
 
 def test_valid_then_revoked_then_valid_notifies_once_each(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
-    cd = Collectd(d, account("main", fake.url(), TOKEN, CACert=ca()))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}}))
+        cd = s.start(Collectd(d, account("main", fake.url(), TOKEN, CACert=ca())))
         assert wait_for(lambda: cd.last("main", "bool-token_valid") == 1, 10), cd.log()
         assert cd.last("main", "bool-email_verified") == 1
         assert cd.last("main", "response_code") == 200
@@ -55,18 +55,15 @@ def test_valid_then_revoked_then_valid_notifies_once_each(d):
         # Keep-alive: the connection survives between polls.
         assert st["connections"] < st["requests"], st
         assert fake.stats()["unknown_auth"] == 0
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_closed_port_warns_after_unreachable_after_polls_then_okay(d):
     port = free_port()
     url = "https://127.0.0.1:%d/api/v3/users/info" % port
-    cd = Collectd(d, account("down", url, TOKEN, CACert=ca(), UnreachableAfter=3))
-    fake = None
-    try:
+    with Stack() as s:
+        cd = s.start(Collectd(d, account("down", url, TOKEN, CACert=ca(),
+                                         UnreachableAfter=3)))
         assert wait_for(lambda: cd.notes("down", "api_reachable"), 10), cd.log()
         n = cd.notes("down", "api_reachable")[0]
         assert n["severity"] == "WARNING"
@@ -79,22 +76,19 @@ def test_closed_port_warns_after_unreachable_after_polls_then_okay(d):
         assert len(cd.log_lines(r'account "down": no answer')) == 1, cd.log()
         fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "ok"}})
         fake.stop()
-        fake = FakeAPI(d, {TOKEN: {"label": "down", "mode": "ok"}}, name="fake2",
-                       port=port)
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "down", "mode": "ok"}},
+                               name="fake2", port=port))
         assert wait_for(lambda: len(cd.notes("down", "api_reachable")) >= 2, 10), cd.log()
         assert severities(cd.notes("down", "api_reachable")) == ["WARNING", "OKAY"]
         assert cd.last("down", "bool-token_valid") == 1
-    finally:
-        cd.stop()
-        if fake:
-            fake.stop()
     check_clean(d, cd)
 
 
 def test_http_503_counts_as_unreachable_and_recovers(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "m", "mode": "503_html"}})
-    cd = Collectd(d, account("m", fake.url(), TOKEN, CACert=ca(), UnreachableAfter=2))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "m", "mode": "503_html"}}))
+        cd = s.start(Collectd(d, account("m", fake.url(), TOKEN, CACert=ca(),
+                                         UnreachableAfter=2)))
         assert wait_for(lambda: cd.notes("m", "api_reachable"), 10), cd.log()
         n = cd.notes("m", "api_reachable")[0]
         assert n["severity"] == "WARNING" and "HTTP 503" in n["message"]
@@ -106,22 +100,19 @@ def test_http_503_counts_as_unreachable_and_recovers(d):
         assert severities(cd.notes("m", "api_reachable")) == ["WARNING", "OKAY"]
         # The HTML page is never quoted in the log.
         assert "<html" not in cd.log().lower()
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_hang_past_timeout_warns_with_timeout_and_others_keep_polling(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "slow", "mode": "hang"},
-                       TOKEN_B: {"label": "fast", "mode": "ok"}})
-    block = "\n".join([
-        account("slow", fake.url(), TOKEN, CACert=ca(), Timeout=0.4,
-                Interval=0.5, UnreachableAfter=2),
-        account("fast", fake.url(), TOKEN_B, CACert=ca(), Interval=0.5),
-    ])
-    cd = Collectd(d, block)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "slow", "mode": "hang"},
+                                   TOKEN_B: {"label": "fast", "mode": "ok"}}))
+        block = "\n".join([
+            account("slow", fake.url(), TOKEN, CACert=ca(), Timeout=0.4,
+                    Interval=0.5, UnreachableAfter=2),
+            account("fast", fake.url(), TOKEN_B, CACert=ca(), Interval=0.5),
+        ])
+        cd = s.start(Collectd(d, block))
         assert wait_for(lambda: cd.notes("slow", "api_reachable"), 10), cd.log()
         n = cd.notes("slow", "api_reachable")[0]
         assert "timeout after 0.4 s" in n["message"], n
@@ -134,21 +125,18 @@ def test_hang_past_timeout_warns_with_timeout_and_others_keep_polling(d):
         fake.mode("slow", "ok")
         assert wait_for(lambda: len(cd.notes("slow", "api_reachable")) >= 2, 10)
         assert severities(cd.notes("slow", "api_reachable")) == ["WARNING", "OKAY"]
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_token_expiry_warning_then_failure(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "exp", "mode": "ok"}})
-    # Seven days and four seconds out: a WARNING now, a FAILURE in 4 s.
-    expires = time.gmtime(time.time() + 7 * 86400 + 4)
-    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", expires)
-    cd = Collectd(d, account("exp", fake.url(), TOKEN, CACert=ca(),
-                             TokenExpires=when, ExpiryWarningDays=30,
-                             ExpiryFailureDays=7))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "exp", "mode": "ok"}}))
+        # Seven days and four seconds out: a WARNING now, a FAILURE in 4 s.
+        expires = time.gmtime(time.time() + 7 * 86400 + 4)
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", expires)
+        cd = s.start(Collectd(d, account("exp", fake.url(), TOKEN, CACert=ca(),
+                                         TokenExpires=when, ExpiryWarningDays=30,
+                                         ExpiryFailureDays=7)))
         assert wait_for(lambda: len(cd.notes("exp", "token")) >= 2, 15), cd.log()
         time.sleep(1.5)
         notes = cd.notes("exp", "token")
@@ -156,17 +144,14 @@ def test_token_expiry_warning_then_failure(d):
         assert "expires in 7.0 days" in notes[0]["message"], notes
         left = cd.last("exp", "timeleft-token")
         assert 6.99 * 86400 < left <= 7.0 * 86400, left
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_token_expires_at_the_epoch_is_worded_as_that_date(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}})
-    cd = Collectd(d, account("epoch", fake.url(), TOKEN, CACert=ca(),
-                             TokenExpires="1970-01-01"))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "epoch", "mode": "ok"}}))
+        cd = s.start(Collectd(d, account("epoch", fake.url(), TOKEN, CACert=ca(),
+                                         TokenExpires="1970-01-01")))
         assert wait_for(lambda: cd.notes("epoch", "token"), 10), cd.log()
         notes = cd.notes("epoch", "token")
         assert severities(notes) == ["FAILURE"], notes
@@ -174,25 +159,20 @@ def test_token_expires_at_the_epoch_is_worded_as_that_date(d):
             'Account "epoch": the token expired on 1970-01-01T00:00:00Z; '
             'create a new one in the TelemetryDeck dashboard.'), notes
         assert "unknown date" not in cd.log()
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_self_signed_certificate_fails_verification_and_never_sees_token(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "tls", "mode": "ok"}}, cert="selfsigned")
-    cd = Collectd(d, account("tls", fake.url(), TOKEN, UnreachableAfter=2))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "tls", "mode": "ok"}},
+                               cert="selfsigned"))
+        cd = s.start(Collectd(d, account("tls", fake.url(), TOKEN, UnreachableAfter=2)))
         assert wait_for(lambda: cd.notes("tls", "api_reachable"), 10), cd.log()
         n = cd.notes("tls", "api_reachable")[0]
         assert "TLS verification failed" in n["message"], n
         st = fake.stats()
         assert st["requests"] == 0, st
         assert cd.last("tls", "bool-api_reachable") == 0
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
@@ -227,11 +207,11 @@ def test_broken_config_fails_collectd_naming_account_and_option(d):
 
 
 def test_token_file_is_reread_every_poll(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "a", "mode": "ok"},
-                       TOKEN_B: {"label": "b", "mode": "ok"}})
-    tf = os.path.join(inputs(d), "td.token")
-    cd = Collectd(d, account("rot", fake.url(), token_file=tf, CACert=ca()))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "a", "mode": "ok"},
+                                   TOKEN_B: {"label": "b", "mode": "ok"}}))
+        tf = os.path.join(inputs(d), "td.token")
+        cd = s.start(Collectd(d, account("rot", fake.url(), token_file=tf, CACert=ca())))
         # Missing at start: one clear error, no crash, then picked up.
         assert wait_for(lambda: cd.log_lines(r'cannot open TokenFile'), 10), cd.log()
         fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
@@ -250,9 +230,6 @@ def test_token_file_is_reread_every_poll(d):
         os.chmod(tf, 0o644)
         assert wait_for(lambda: cd.log_lines(r'has mode 0644 and is readable by group'), 10)
         assert cd.last("rot", "bool-token_valid") == 1
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
@@ -263,11 +240,12 @@ def test_viewer_path_with_trailing_slash_and_an_answer_without_organization(d):
             '"firstName":"Fake","id":"6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6",'
             '"lastName":"main","receiveMarketingEmails":null,'
             '"receiveReports":null}')
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "custom", "body": body}})
-    url = fake.url(path="/api/v3/users/info/")
-    cd = Collectd(d, account("main", url, TOKEN, CACert=ca(),
-                             ExpectUser="6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6"))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "custom",
+                                           "body": body}}))
+        url = fake.url(path="/api/v3/users/info/")
+        cd = s.start(Collectd(d, account("main", url, TOKEN, CACert=ca(),
+                                         ExpectUser="6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6")))
         assert wait_for(lambda: len(cd.values("main", "bool-token_valid")) >= 2,
                         10), cd.log()
         assert all(v == 1 for _, v in cd.values("main", "bool-token_valid"))
@@ -276,9 +254,6 @@ def test_viewer_path_with_trailing_slash_and_an_answer_without_organization(d):
         assert not cd.account_lines("main"), cd.log()
         paths = fake.label("main")["paths"]
         assert set(paths) == {"/api/v3/users/info/"}, paths
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
@@ -296,11 +271,11 @@ def _arrivals(cd, type_instance, seconds):
 
 
 def test_revoked_token_is_reminded_every_second_until_okay(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "revoked"}})
-    cd = Collectd(d, account("main", fake.url(), TOKEN, CACert=ca(),
-                             Interval=0.3, RepeatNotificationsAfter=1),
-                  interval=0.3)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "revoked"}}))
+        cd = s.start(Collectd(d, account("main", fake.url(), TOKEN, CACert=ca(),
+                                         Interval=0.3, RepeatNotificationsAfter=1),
+                              interval=0.3))
         assert wait_for(lambda: cd.notes("main", "token_valid"), 10), cd.log()
         first = cd.notes("main", "token_valid")[0]
         assert first["severity"] == "FAILURE", first
@@ -330,19 +305,16 @@ def test_revoked_token_is_reminded_every_second_until_okay(d):
         assert len(after) == count, after[count - 1:]
         assert [n["severity"] for n in after].count("OKAY") == 1, after
         assert cd.last("main", "bool-token_valid") == 1
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_unreadable_token_file_is_reminded_until_it_can_be_read(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
-    path = os.path.join(inputs(d), "main.token")
-    cd = Collectd(d, account("main", fake.url(), token_file=path, CACert=ca(),
-                             Interval=0.3, RepeatNotificationsAfter=1),
-                  interval=0.3)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}}))
+        path = os.path.join(inputs(d), "main.token")
+        cd = s.start(Collectd(d, account("main", fake.url(), token_file=path, CACert=ca(),
+                                         Interval=0.3, RepeatNotificationsAfter=1),
+                              interval=0.3))
         seen = _arrivals(cd, "token_readable", 4.0)
         notes = [n for _, n in seen]
         assert len(notes) >= 3, (notes, cd.log()[-2000:])
@@ -361,7 +333,4 @@ def test_unreadable_token_file_is_reminded_until_it_can_be_read(d):
         time.sleep(2.5)
         assert len(cd.notes("main", "token_readable")) == count
         assert cd.last("main", "bool-token_valid") == 1
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)

@@ -5,7 +5,9 @@ Every test runs a healthy account "ok" beside the hostile ones in the same
 daemon and checks that it kept polling at every interval, that collectd
 survived, that each hostile account logged its one line (once, however many
 polls repeated it) and that nothing from a body other than the API's own
-reason or detail reached the log.
+reason or detail reached the log. The hostile answers include Unicode
+controls, a server that speaks only TLS 1.1, a megabyte of headers and a
+status line that is not HTTP.
 """
 
 import json
@@ -15,7 +17,8 @@ import subprocess
 import time
 
 from harness import Collectd, FakeAPI, account, inputs, wait_for
-from harness import free_port
+from harness import (NASTY, SEVERITY, UNICODE_CONTROLS, Stack, free_port,
+                     level_lines, org)
 from test_core import ca, check_clean, severities
 
 INTERVAL = 0.5
@@ -112,25 +115,37 @@ class Scene:
         self.tokens = [tok(n) for n, _, _ in cases] + [tok("ok")]
         entries = [(tok(n), dict(entry, label=n)) for n, entry, _ in cases]
         entries.append((tok("ok"), {"label": "ok", "mode": "ok"}))
-        if apart:
-            self.fakes = [FakeAPI(d, {t: e}, name="fake_" + e["label"])
-                          for t, e in entries]
-        else:
-            self.fakes = [FakeAPI(d, dict(entries))] * len(entries)
-        self.fake = self.fakes[0]
-        blocks = []
-        for (name, _, acc), fake in zip(cases + [("ok", None, {})], self.fakes):
-            o = dict(CACert=ca(), Interval=INTERVAL, Timeout=TIMEOUT)
-            if name != "ok":
-                o.update(opts)
-                o.update(acc)
-            blocks.append(account(name, o.pop("url", fake.url()), tok(name), **o))
-        self.cd = Collectd(d, "\n".join(blocks), interval=INTERVAL)
+        with Stack() as started:
+            if apart:
+                self.fakes = [started.start(FakeAPI(d, {t: e},
+                                                    name="fake_" + e["label"]))
+                              for t, e in entries]
+            else:
+                self.fakes = [started.start(FakeAPI(d, dict(entries)))] * len(
+                    entries)
+            self.fake = self.fakes[0]
+            blocks = []
+            for (name, _, acc), fake in zip(cases + [("ok", None, {})],
+                                            self.fakes):
+                o = dict(CACert=ca(), Interval=INTERVAL, Timeout=TIMEOUT)
+                if name != "ok":
+                    o.update(opts)
+                    o.update(acc)
+                blocks.append(account(name, o.pop("url", fake.url()),
+                                      tok(name), **o))
+            self.cd = started.start(Collectd(d, "\n".join(blocks),
+                                             interval=INTERVAL))
+            self.started = started.pop_all()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def stop(self):
-        self.cd.stop()
-        for f in set(self.fakes):
-            f.stop()
+        """collectd, then the fakes (again: nothing)."""
+        self.started.close()
 
     def clean(self, *more_tokens):
         check_clean(self.d, self.cd, SECRET, *(self.tokens + list(more_tokens)))
@@ -175,9 +190,8 @@ REJECTION_WORDS = {
 
 
 def test_rejected_token_401_402_403_any_body_is_token_valid_0_with_one_failure(d):
-    s = Scene(d, [(n, e, {}) for n, e, _, _ in REJECTIONS])
-    cd = s.cd
-    try:
+    with Scene(d, [(n, e, {}) for n, e, _, _ in REJECTIONS]) as s:
+        cd = s.cd
         wait_polls(s.fake, [n for n, _, _, _ in REJECTIONS], 4)
         for name, _, status, reason in REJECTIONS:
             assert cd.last(name, "bool-token_valid") == 0, name
@@ -199,8 +213,6 @@ def test_rejected_token_401_402_403_any_body_is_token_valid_0_with_one_failure(d
                                      "\n".join(plugin_lines(cd, name))), name
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -209,9 +221,8 @@ def test_rejection_reason_is_cut_and_stripped_of_control_characters(d):
     # terminal, then runs on for 300 bytes.
     reason = "Revoked\r\n[2026-01-01] forged line\x1b[31m\x07 " + "Z" * 300
     body = '{"error":true,"reason":%s}' % json.dumps(reason)
-    s = Scene(d, [("evil", {"mode": "custom", "status": 401, "body": body}, {})])
-    cd = s.cd
-    try:
+    with Scene(d, [("evil", {"mode": "custom", "status": 401, "body": body}, {})]) as s:
+        cd = s.cd
         wait_polls(s.fake, ["evil"], 3)
         lines = plugin_lines(cd, "evil")
         assert len(lines) == 1, lines
@@ -227,8 +238,6 @@ def test_rejection_reason_is_cut_and_stripped_of_control_characters(d):
         assert cd.last("evil", "bool-token_valid") == 0
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -244,9 +253,8 @@ SERVER_ERRORS = [
 
 
 def test_5xx_even_with_a_valid_account_body_is_unreachable_never_a_valid_token(d):
-    s = Scene(d, [(n, e, {"UnreachableAfter": 2}) for n, e, _ in SERVER_ERRORS])
-    cd = s.cd
-    try:
+    with Scene(d, [(n, e, {"UnreachableAfter": 2}) for n, e, _ in SERVER_ERRORS]) as s:
+        cd = s.cd
         wait_polls(s.fake, [n for n, _, _ in SERVER_ERRORS], 4)
         for name, _, status in SERVER_ERRORS:
             # The fake counts a request before the plugin writes its value.
@@ -265,8 +273,6 @@ def test_5xx_even_with_a_valid_account_body_is_unreachable_never_a_valid_token(d
                 'failed polls; last error: HTTP %d.' % (name, status))
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -274,9 +280,8 @@ def test_5xx_even_with_a_valid_account_body_is_unreachable_never_a_valid_token(d
 # Rate limits: the plugin waits as long as Retry-After says.
 
 def _rate_limit_waits_then_resumes(d, mode, retry_after, min_wait, wait_text):
-    s = Scene(d, [("rl", {"mode": mode, "retry_after": retry_after}, {})])
-    cd, fake = s.cd, s.fake
-    try:
+    with Scene(d, [("rl", {"mode": mode, "retry_after": retry_after}, {})]) as s:
+        cd, fake = s.cd, s.fake
         assert wait_for(lambda: fake.label("rl").get("requests", 0) >= 1, 10)
         seen = time.monotonic()
         # During the wait: no request at all, though five intervals pass.
@@ -311,8 +316,6 @@ def _rate_limit_waits_then_resumes(d, mode, retry_after, min_wait, wait_text):
         assert len(lines) == 2 and "rate limiting (HTTP 429)" in lines[0] \
             and "polls succeed again (HTTP 200)" in lines[1], lines
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -342,9 +345,8 @@ UNUSABLE_200 = [
 def test_unusable_200_bodies_give_no_token_verdict_and_one_line_naming_the_fault(d):
     cases = [(m, {"mode": m}, {}) for m, _ in UNUSABLE_200]
     cases.append(("wrong_types", {"mode": "wrong_types"}, {}))
-    s = Scene(d, cases)
-    cd = s.cd
-    try:
+    with Scene(d, cases) as s:
+        cd = s.cd
         wait_polls(s.fake, [n for n, _, _ in cases], 4)
         expect = [(m, "the HTTP 200 answer is unusable: " + why)
                   for m, why in UNUSABLE_200]
@@ -359,8 +361,6 @@ def test_unusable_200_bodies_give_no_token_verdict_and_one_line_naming_the_fault
         assert "nul@" not in cd.log() and "bad@" not in cd.log()
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -370,9 +370,8 @@ def test_duplicate_keys_the_last_one_wins(d):
     cases = [("dup", {"mode": "duplicate_keys"}, {}),
              ("dup_second", {"mode": "duplicate_keys"}, {"ExpectUser": "second"}),
              ("dup_first", {"mode": "duplicate_keys"}, {"ExpectUser": "first"})]
-    s = Scene(d, cases)
-    cd = s.cd
-    try:
+    with Scene(d, cases) as s:
+        cd = s.cd
         wait_polls(s.fake, [n for n, _, _ in cases], 3)
         for name in ("dup", "dup_second"):
             rows = cd.values(name, "bool-token_valid")
@@ -383,8 +382,6 @@ def test_duplicate_keys_the_last_one_wins(d):
         n = cd.notes("dup_first", "token_valid")
         assert severities(n) == ["FAILURE"] and 'ExpectUser "first"' in n[0]["message"]
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -401,9 +398,8 @@ def test_huge_bodies_stop_at_the_size_bound_without_buffering(d):
     # bound long before the Timeout, collectd's memory staying small.
     cases = [("huge_string", {"mode": "huge_string"}, {}),
              ("stream_1gib", {"mode": "stream_1gib"}, {})]
-    s = Scene(d, cases, apart=True, Interval=1, Timeout=0.9)
-    cd = s.cd
-    try:
+    with Scene(d, cases, apart=True, Interval=1, Timeout=0.9) as s:
+        cd = s.cd
         peak = 0
         end = time.monotonic() + 4
         while time.monotonic() < end and cd.alive():
@@ -424,8 +420,6 @@ def test_huge_bodies_stop_at_the_size_bound_without_buffering(d):
             assert cd.notes(name) == [], cd.notes(name)
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -443,9 +437,8 @@ BROKEN = [
 
 
 def test_answers_that_break_off_are_failed_polls_naming_the_cause(d):
-    s = Scene(d, [(n, e, {"UnreachableAfter": 2}) for n, e, _ in BROKEN])
-    cd = s.cd
-    try:
+    with Scene(d, [(n, e, {"UnreachableAfter": 2}) for n, e, _ in BROKEN]) as s:
+        cd = s.cd
         wait_polls(s.fake, [n for n, _, _ in BROKEN], 4)
         time.sleep(TIMEOUT)  # the last trickle poll times out
         for name, _, why in BROKEN:
@@ -462,20 +455,18 @@ def test_answers_that_break_off_are_failed_polls_naming_the_cause(d):
                 notes[0]["message"]), notes[0]
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
 def test_api_killed_mid_answer_is_a_broken_answer_then_connection_refused(d):
     victim = {tok("victim"): {"label": "victim", "mode": "trickle",
                               "interval": 0.2}}
-    doomed = FakeAPI(d, victim, name="doomed")
-    s = Scene(d, [("victim", {"mode": "ok"},
-                   {"url": doomed.url(), "Interval": 2, "Timeout": 1.9,
-                    "UnreachableAfter": 2})])
-    cd = s.cd
-    try:
+    with Stack() as up:
+        doomed = up.start(FakeAPI(d, victim, name="doomed"))
+        s = up.start(Scene(d, [("victim", {"mode": "ok"},
+                               {"url": doomed.url(), "Interval": 2, "Timeout": 1.9,
+                                "UnreachableAfter": 2})]))
+        cd = s.cd
         assert wait_for(lambda: doomed.label("victim").get("requests", 0) >= 1, 10)
         time.sleep(0.5)  # headers and a couple of body bytes are out
         doomed.proc.kill()
@@ -498,9 +489,6 @@ def test_api_killed_mid_answer_is_a_broken_answer_then_connection_refused(d):
         assert severities(n) == ["WARNING"] and n[0]["message"].endswith(
             "last error: connection refused."), n
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
-        doomed.stop()
     s.clean()
 
 
@@ -527,37 +515,40 @@ def loopback_dns_wrapper(d):
 
 
 def test_no_answer_refused_unresolvable_or_untrusted_tls_never_sends_a_request(d):
-    fakes = {c: FakeAPI(d, {tok("tls_" + c): {"label": "tls_" + c, "mode": "ok"}},
-                        cert=c, name="fake_" + c)
-             for c in ("selfsigned", "expired", "wrongname")}
-    refused = "https://127.0.0.1:%d/api/v3/users/info" % free_port()
-    cases = [
-        ("refused", {"mode": "ok"}, {"url": refused},
-         r"connection refused"),
-        ("unresolvable", {"mode": "ok"},
-         {"url": "https://no-such-host.invalid/api/v3/users/info"},
-         r"could not resolve the host"),
-        ("tls_selfsigned", {"mode": "ok"}, {"url": fakes["selfsigned"].url()},
-         r"TLS verification failed: the certificate is self-signed and not "
-         r"trusted"),
-        ("tls_expired", {"mode": "ok"}, {"url": fakes["expired"].url()},
-         r"TLS verification failed: the certificate has expired"),
-        ("tls_wrongname", {"mode": "ok"}, {"url": fakes["wrongname"].url()},
-         r"TLS verification failed: the certificate is for another name"),
-    ]
-    wrapper = loopback_dns_wrapper(d)
-    tokens = [tok(n) for n, _, _, _ in cases] + [tok("ok")]
-    ok_fake = FakeAPI(d, {tok("ok"): {"label": "ok", "mode": "ok"}}, name="okfake")
-    # A host that is not loopback may not be polled more than once a
-    # second: the unresolvable one polls at 1 s.
-    block = [account(n, acc["url"], tok(n), CACert=ca(),
-                     Interval=INTERVAL if "127.0.0.1" in acc["url"] else 1,
-                     Timeout=TIMEOUT, UnreachableAfter=2)
-             for n, _, acc, _ in cases]
-    block.append(account("ok", ok_fake.url(), tok("ok"), CACert=ca(),
-                         Interval=INTERVAL, Timeout=TIMEOUT))
-    cd = Collectd(d, "\n".join(block), interval=INTERVAL, wrapper=wrapper)
-    try:
+    with Stack() as up:
+        fakes = {c: up.start(FakeAPI(d, {tok("tls_" + c): {"label": "tls_" + c,
+                                                            "mode": "ok"}},
+                                     cert=c, name="fake_" + c))
+                 for c in ("selfsigned", "expired", "wrongname")}
+        refused = "https://127.0.0.1:%d/api/v3/users/info" % free_port()
+        cases = [
+            ("refused", {"mode": "ok"}, {"url": refused},
+             r"connection refused"),
+            ("unresolvable", {"mode": "ok"},
+             {"url": "https://no-such-host.invalid/api/v3/users/info"},
+             r"could not resolve the host"),
+            ("tls_selfsigned", {"mode": "ok"}, {"url": fakes["selfsigned"].url()},
+             r"TLS verification failed: the certificate is self-signed and not "
+             r"trusted"),
+            ("tls_expired", {"mode": "ok"}, {"url": fakes["expired"].url()},
+             r"TLS verification failed: the certificate has expired"),
+            ("tls_wrongname", {"mode": "ok"}, {"url": fakes["wrongname"].url()},
+             r"TLS verification failed: the certificate is for another name"),
+        ]
+        wrapper = loopback_dns_wrapper(d)
+        tokens = [tok(n) for n, _, _, _ in cases] + [tok("ok")]
+        ok_fake = up.start(FakeAPI(d, {tok("ok"): {"label": "ok", "mode": "ok"}},
+                                   name="okfake"))
+        # A host that is not loopback may not be polled more than once a
+        # second: the unresolvable one polls at 1 s.
+        block = [account(n, acc["url"], tok(n), CACert=ca(),
+                         Interval=INTERVAL if "127.0.0.1" in acc["url"] else 1,
+                         Timeout=TIMEOUT, UnreachableAfter=2)
+                 for n, _, acc, _ in cases]
+        block.append(account("ok", ok_fake.url(), tok("ok"), CACert=ca(),
+                             Interval=INTERVAL, Timeout=TIMEOUT))
+        cd = up.start(Collectd(d, "\n".join(block), interval=INTERVAL,
+                               wrapper=wrapper))
         names = [n for n, _, _, _ in cases]
         assert wait_for(lambda: all(len(cd.values(n, "bool-api_reachable")) >= 4
                                     for n in names), 15), cd.log()
@@ -581,11 +572,6 @@ def test_no_answer_refused_unresolvable_or_untrusted_tls_never_sends_a_request(d
             st = f.stats()
             assert st["requests"] == 0 and st["unknown_auth"] == 0, (c, st)
         assert_healthy_kept_polling(cd)
-    finally:
-        cd.stop()
-        ok_fake.stop()
-        for f in fakes.values():
-            f.stop()
     check_clean(d, cd, SECRET, *tokens)
 
 
@@ -593,18 +579,18 @@ def test_no_answer_refused_unresolvable_or_untrusted_tls_never_sends_a_request(d
 # Redirects.
 
 def test_redirect_to_another_host_or_port_is_not_followed(d):
-    other = FakeAPI(d, {}, cert=None, name="other")
-    elsewhere = "http://localhost:%d/api/v3/users/info" % other.port
-    cases = [
-        ("redir_port", {"mode": "redirect", "redirect_port": other.port}, {}),
-        ("redir_host", {"mode": "custom", "status": 302, "body": "",
-                        "headers": {"Location": elsewhere}}, {}),
-        ("redir_307", {"mode": "custom", "status": 307, "body": "",
-                       "headers": {"Location": elsewhere}}, {}),
-    ]
-    s = Scene(d, cases)
-    cd = s.cd
-    try:
+    with Stack() as up:
+        other = up.start(FakeAPI(d, {}, cert=None, name="other"))
+        elsewhere = "http://localhost:%d/api/v3/users/info" % other.port
+        cases = [
+            ("redir_port", {"mode": "redirect", "redirect_port": other.port}, {}),
+            ("redir_host", {"mode": "custom", "status": 302, "body": "",
+                            "headers": {"Location": elsewhere}}, {}),
+            ("redir_307", {"mode": "custom", "status": 307, "body": "",
+                           "headers": {"Location": elsewhere}}, {}),
+        ]
+        s = up.start(Scene(d, cases))
+        cd = s.cd
         wait_polls(s.fake, [n for n, _, _ in cases], 4)
         for name, _, _ in cases:
             code = 307 if name == "redir_307" else 302
@@ -617,9 +603,6 @@ def test_redirect_to_another_host_or_port_is_not_followed(d):
         st = other.stats()
         assert st["connections"] == 0 and st["requests"] == 0, st
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
-        other.stop()
     s.clean()
 
 
@@ -627,9 +610,8 @@ def test_redirect_to_another_host_or_port_is_not_followed(d):
 # Logging: a problem once, not at every poll.
 
 def test_repeated_identical_errors_are_logged_once_per_change(d):
-    s = Scene(d, [("flaky", {"mode": "503_html"}, {"UnreachableAfter": 1})])
-    cd, fake = s.cd, s.fake
-    try:
+    with Scene(d, [("flaky", {"mode": "503_html"}, {"UnreachableAfter": 1})]) as s:
+        cd, fake = s.cd, s.fake
         for mode in ("503_html", "revoked", "revoked", "503_html", "ok"):
             fake.mode("flaky", mode)
             n = fake.label("flaky")["requests"]
@@ -651,8 +633,6 @@ def test_repeated_identical_errors_are_logged_once_per_change(d):
             ("token_valid", "OKAY"), ("api_reachable", "OKAY"),
         ], notes
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -669,9 +649,8 @@ def test_expect_user_token_of_another_user_is_a_failure_naming_expect_user(d):
         ("exp_uuid", {"mode": "ok", "id": "6F1E8A84-0C1D-4B5E-9F00-A1B2C3D4E5F6"},
          {"ExpectUser": "6f1e8a84-0c1d-4b5e-9f00-a1b2c3d4e5f6"}),
     ]
-    s = Scene(d, cases)
-    cd, fake = s.cd, s.fake
-    try:
+    with Scene(d, cases) as s:
+        cd, fake = s.cd, s.fake
         wait_polls(fake, ["exp_wrong", "exp_email", "exp_id", "exp_uuid"], 3)
         assert cd.last("exp_wrong", "bool-token_valid") == 0
         assert cd.last("exp_wrong", "bool-api_reachable") == 1
@@ -696,8 +675,6 @@ def test_expect_user_token_of_another_user_is_a_failure_naming_expect_user(d):
         # The other user's e-mail and id are never quoted.
         assert_no_body_text(cd, allow=("@corp.example", "@Corp.Example"))
         assert_healthy_kept_polling(cd)
-    finally:
-        s.stop()
     s.clean()
 
 
@@ -706,16 +683,16 @@ def test_token_file_swapped_to_another_users_token_warns_once(d):
     fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, (tok("swap_a") + "\n").encode())
     os.close(fd)
-    fake = FakeAPI(d, {tok("swap_a"): {"label": "swap_a", "mode": "ok"},
-                       tok("swap_b"): {"label": "swap_b", "mode": "ok"},
-                       tok("ok"): {"label": "ok", "mode": "ok"}})
-    block = "\n".join([
-        account("swap", fake.url(), token_file=tf, CACert=ca(),
-                Interval=INTERVAL, Timeout=TIMEOUT),
-        account("ok", fake.url(), tok("ok"), CACert=ca(), Interval=INTERVAL,
-                Timeout=TIMEOUT)])
-    cd = Collectd(d, block, interval=INTERVAL)
-    try:
+    with Stack() as up:
+        fake = up.start(FakeAPI(d, {tok("swap_a"): {"label": "swap_a", "mode": "ok"},
+                                   tok("swap_b"): {"label": "swap_b", "mode": "ok"},
+                                   tok("ok"): {"label": "ok", "mode": "ok"}}))
+        block = "\n".join([
+            account("swap", fake.url(), token_file=tf, CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("ok", fake.url(), tok("ok"), CACert=ca(), Interval=INTERVAL,
+                    Timeout=TIMEOUT)])
+        cd = up.start(Collectd(d, block, interval=INTERVAL))
         wait_polls(fake, ["swap_a"], 3)
         tmp = tf + ".new"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600)
@@ -735,7 +712,178 @@ def test_token_file_swapped_to_another_users_token_warns_once(d):
         assert rest == ["using a new token."], rest
         assert_no_body_text(cd)
         assert_healthy_kept_polling(cd)
-    finally:
-        cd.stop()
-        fake.stop()
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# Unicode controls from the API.
+
+def test_unicode_controls_from_the_api_never_reach_log_or_notifications(d):
+    reason = "Token%sgone%sfor good" % (NASTY, NASTY)
+    cases = [
+        ("u_reason", {"mode": "custom", "status": 401,
+                      "body": json.dumps({"error": True, "reason": reason})}),
+        ("u_detail", {"mode": "custom", "status": 401,
+                      "body": json.dumps({"detail": reason})}),
+        ("u_403", {"mode": "custom", "status": 403,
+                   "body": json.dumps({"error": True, "reason": reason})}),
+        ("u_user", {"mode": "ok", "id": "id%sx" % NASTY,
+                    "email": "mail%s@example.org" % NASTY}),
+        ("u_orgs", {"mode": "ok", "orgs": [
+            org("E-1", "Evil%sCorp" % NASTY, 99, True),
+            org("E-2", "Nice\u202eCorp\u2066", 95, False)]}),
+    ]
+    entries = {tok(n): dict(e, label=n) for n, e in cases}
+    entries[tok("good")] = {"label": "good", "mode": "ok"}
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, entries))
+        block = [account("good", fake.url(), tok("good"), CACert=ca(),
+                         Interval=INTERVAL, Timeout=TIMEOUT)]
+        for n, _ in cases:
+            opts = dict(CACert=ca(), Interval=INTERVAL, Timeout=TIMEOUT)
+            if n == "u_user":
+                opts["ExpectUser"] = "someone@example.com"
+            if n == "u_orgs":
+                opts.update(CollectOrganizations=True, OrganizationsInterval=1)
+            block.append(account(n, fake.url(), tok(n), **opts))
+        cd = s.start(Collectd(d, "\n".join(block), interval=INTERVAL))
+        assert wait_for(lambda: all(fake.label(n)["requests"] >= 3
+                                    for n, _ in cases), 15, 0.2)
+        assert wait_for(lambda: len(cd.notes("u_orgs")) >= 3, 5), cd.log()
+        with open(cd.logfile, "rb") as f:
+            raw = f.read()
+        found = UNICODE_CONTROLS.findall(raw)
+        assert not found, "%r in the log:\n%s" % (
+            found[:5], raw.decode("utf-8", "replace")[-3000:])
+        # The text around them is still there.
+        for name in ("u_reason", "u_detail", "u_403"):
+            n = cd.notes(name, "token_valid")
+            assert severities(n) == ["FAILURE"], (name, n)
+            assert re.search(r"Token.*gone.*for good", n[0]["message"]), n
+            lines = cd.log_lines(r'telemetrydeck plugin: account "%s": ' % name)
+            assert any(re.search(r"Token.*gone.*for good", l)
+                       for l in lines), lines
+        n = cd.notes("u_user", "token_valid")
+        assert severities(n) == ["FAILURE"], n
+        fails = [x for x in cd.notes("u_orgs") if x["severity"] == "FAILURE"]
+        assert len(fails) == 1 and "Evil" in fails[0]["type_instance"] + \
+            fails[0]["message"], fails
+        warns = [x for x in cd.notes("u_orgs") if x["severity"] == "WARNING"]
+        assert len(warns) == 2, cd.notes("u_orgs")
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# TLS 1.2 at least.
+
+def test_server_speaking_only_tls_1_1_gets_no_request(d):
+    with Stack() as s:
+        old = s.start(FakeAPI(d, {tok("old"): {"label": "old", "mode": "ok"}},
+                              tls_max="1.1", name="old"))
+        fake = s.start(FakeAPI(d, {tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("old", old.url(), tok("old"), CACert=ca(), Interval=INTERVAL,
+                    Timeout=TIMEOUT, UnreachableAfter=2)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL, extra=SEVERITY))
+        assert wait_for(lambda: len(cd.values("old", "bool-api_reachable")) >= 3,
+                        10), cd.log()[-2000:]
+        st = old.stats()
+        assert st["requests"] == 0 and st["unknown_auth"] == 0, st
+        assert old.label("old")["auth_ok"] == 0
+        assert all(v == 0 for _, v in cd.values("old", "bool-api_reachable"))
+        assert cd.values("old", "bool-token_valid") == []
+        warns = level_lines(cd, "warning", "old")
+        assert len(warns) == 1 and "TLS" in warns[0], warns
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# Headers too large.
+
+def test_megabyte_response_header_is_too_large_not_out_of_memory(d):
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {
+            tok("bighead"): {"label": "bighead", "mode": "custom", "status": 200,
+                             "body": '{"id":"x"}',
+                             "headers": {"X-Padding": "p" * (1024 * 1024)}},
+            tok("good"): {"label": "good", "mode": "ok"}}))
+        block = "\n".join([
+            account("good", fake.url(), tok("good"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT),
+            account("bighead", fake.url(), tok("bighead"), CACert=ca(),
+                    Interval=INTERVAL, Timeout=TIMEOUT)])
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
+        assert wait_for(lambda: fake.label("bighead")["requests"] >= 3, 10)
+        time.sleep(0.3)
+        lines = cd.account_lines("bighead")
+        assert lines and "headers are too large" in lines[0], lines
+        assert "Out of memory" not in cd.log(), lines
+        assert cd.values("bighead", "bool-token_valid") == []
+        assert_healthy_kept_polling(cd, "good")
+    check_clean(d, cd, SECRET)
+
+
+# --------------------------------------------------------------------------
+# An answer that is not HTTP.
+
+class NotHttp:
+    """A listener on 127.0.0.1 that reads a request and answers it with
+    the given bytes, then closes: a status line that is not HTTP."""
+
+    def __init__(self, answer):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.answer = answer
+        self.done = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def url(self):
+        return "http://127.0.0.1:%d/api/v3/users/info" % self.sock.getsockname()[1]
+
+    def serve(self):
+        while not self.done:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.done = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_answer_that_is_not_http_is_said_so_not_unsupported_protocol(d):
+    answers = {"four_digits": b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+               "below_100": b"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
+               "http09": b"hello, this is not HTTP at all\r\n"}
+    with Stack() as s:
+        servers = {n: s.start(NotHttp(a)) for n, a in answers.items()}
+        block = "\n".join(account(n, srv.url(), tok(n), Interval=INTERVAL,
+                                  Timeout=TIMEOUT) for n, srv in servers.items())
+        cd = s.start(Collectd(d, block, interval=INTERVAL))
+        assert wait_for(lambda: all(cd.account_lines(n) for n in answers), 10), cd.log()
+        for name in answers:
+            lines = cd.account_lines(name)
+            assert lines[0].endswith(
+                'account "%s": no answer from the API: the answer is not '
+                'valid HTTP' % name), lines
+            assert cd.last(name, "bool-api_reachable") == 0, name
+        assert "nsupported protocol" not in cd.log()
     check_clean(d, cd, SECRET)

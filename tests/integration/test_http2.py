@@ -6,7 +6,7 @@ import shutil
 import ssl
 import time
 
-from harness import Collectd, account, certs, free_port, inputs, wait_for
+from harness import Collectd, Stack, account, certs, free_port, inputs, wait_for
 from nginx import Nginx
 from test_core import ca, check_clean
 
@@ -22,11 +22,11 @@ def all_polled(cd, names, count):
 
 
 def test_hundred_accounts_share_one_http2_connection(d):
-    ng = Nginx(d, free_port())
-    names = ["a%d" % i for i in range(len(TOKENS))]
-    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
-                               for n, t in zip(names, TOKENS)), interval=1)
-    try:
+    with Stack() as s:
+        ng = s.start(Nginx(d, free_port()))
+        names = ["a%d" % i for i in range(len(TOKENS))]
+        cd = s.start(Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
+                                           for n, t in zip(names, TOKENS)), interval=1))
         assert wait_for(lambda: all_polled(cd, names, 4), 40), cd.log()[-3000:]
         reqs = ng.requests()
         assert len(reqs) >= 400, len(reqs)
@@ -39,9 +39,6 @@ def test_hundred_accounts_share_one_http2_connection(d):
         missing = [n for n in names
                    if not cd.values(n, "timeleft-tls_certificate")]
         assert not missing, missing
-    finally:
-        cd.stop()
-        ng.stop()
     check_clean(d, cd, *TOKENS)
 
 
@@ -51,55 +48,50 @@ def test_six_hundred_accounts_need_no_second_connection(d):
     # nginx's own limit of requests per connection is raised here: at it,
     # nginx refuses the streams in flight with a GOAWAY, and libcurl 7.88
     # sends each refused stream again on a fresh connection of its own.
-    ng = Nginx(d, free_port(), max_requests=100000)
     tokens = ["tdpat_MANYSTREAMS%03dabcdef0123456" % i for i in range(600)]
     names = ["m%d" % i for i in range(len(tokens))]
-    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=5)
-                               for n, t in zip(names, tokens)), interval=5)
-    try:
+    with Stack() as s:
+        ng = s.start(Nginx(d, free_port(), max_requests=100000))
+        cd = s.start(Collectd(d, "\n".join(
+            account(n, ng.url(), t, CACert=ca(), Interval=5)
+            for n, t in zip(names, tokens)), interval=5))
         assert wait_for(lambda: all_polled(cd, names, 2), 60), cd.log()[-3000:]
         reqs = ng.requests()
         assert {r[2] for r in reqs} == {"HTTP/2.0"}, {r[2] for r in reqs}
         assert len(ng.connections()) == 1, (len(reqs), ng.connections())
         assert not cd.notes(type_instance="api_reachable"), cd.notes()[:3]
-    finally:
-        cd.stop()
-        ng.stop()
     check_clean(d, cd, *tokens)
 
 
 def test_accounts_with_other_tls_settings_never_share(d):
-    ng = Nginx(d, free_port())
-    other_ca = os.path.join(inputs(d), "same-ca-other-file.pem")
-    shutil.copy(ca(), other_ca)
-    groups = {"ca": dict(CACert=ca()),
-              "file": dict(CACert=other_ca),
-              "noverify": dict(CACert=ca(), VerifyPeer=False, VerifyHost=False)}
-    blocks, names = [], []
-    for g, opts in groups.items():
-        for i in range(5):
-            n = "%s%d" % (g, i)
-            names.append(n)
-            blocks.append(account(n, ng.url(), TOKENS[len(names)], Interval=1, **opts))
-    cd = Collectd(d, "\n".join(blocks), interval=1)
-    try:
+    with Stack() as s:
+        ng = s.start(Nginx(d, free_port()))
+        other_ca = os.path.join(inputs(d), "same-ca-other-file.pem")
+        shutil.copy(ca(), other_ca)
+        groups = {"ca": dict(CACert=ca()),
+                  "file": dict(CACert=other_ca),
+                  "noverify": dict(CACert=ca(), VerifyPeer=False, VerifyHost=False)}
+        blocks, names = [], []
+        for g, opts in groups.items():
+            for i in range(5):
+                n = "%s%d" % (g, i)
+                names.append(n)
+                blocks.append(account(n, ng.url(), TOKENS[len(names)], Interval=1, **opts))
+        cd = s.start(Collectd(d, "\n".join(blocks), interval=1))
         assert wait_for(lambda: all_polled(cd, names, 3), 30), cd.log()[-3000:]
         # One connection per set of TLS settings, never one shared by two.
         assert len(ng.connections()) == len(groups), ng.requests()
-    finally:
-        cd.stop()
-        ng.stop()
     check_clean(d, cd, *TOKENS)
 
 
 def test_outage_of_a_shared_connection_notifies_each_account_once(d):
     port = free_port()
-    ng = Nginx(d, port)
-    names = ["o%d" % i for i in range(20)]
-    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1,
-                                       UnreachableAfter=2)
-                               for n, t in zip(names, TOKENS)), interval=1)
-    try:
+    with Stack() as s:
+        ng = s.start(Nginx(d, port))
+        names = ["o%d" % i for i in range(20)]
+        cd = s.start(Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1,
+                                                   UnreachableAfter=2)
+                                           for n, t in zip(names, TOKENS)), interval=1))
         assert wait_for(lambda: all_polled(cd, names, 2), 30), cd.log()[-3000:]
         # A slow machine (an ASan build on a loaded one) may have seen a
         # timeout or two before the outage: judge what came after it.
@@ -129,9 +121,6 @@ def test_outage_of_a_shared_connection_notifies_each_account_once(d):
             assert after and after[:2].count(1.0) >= 1, (n, after)
         assert wait_for(lambda: all_polled(cd, names, 4), 15)
         assert len(ng.connections()) == 1, ng.requests()
-    finally:
-        cd.stop()
-        ng.stop()
     check_clean(d, cd, *TOKENS)
 
 
@@ -142,14 +131,14 @@ def test_new_resumed_connection_every_poll_keeps_the_certificate_expiry(d):
     # so its TLS 1.3 handshakes never resume). A resumed handshake may show
     # no certificate chain; the days left must come at every poll anyway,
     # and be the certificate's.
-    ng = Nginx(d, free_port(), closing=True)
-    names = ["r%d" % i for i in range(3)]
-    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
-                               for n, t in zip(names, TOKENS)), interval=1)
-    pem = os.path.join(certs(), "server.pem")
-    not_after = ssl.cert_time_to_seconds(
-        ssl._ssl._test_decode_cert(pem)["notAfter"])
-    try:
+    with Stack() as s:
+        ng = s.start(Nginx(d, free_port(), closing=True))
+        names = ["r%d" % i for i in range(3)]
+        cd = s.start(Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
+                                           for n, t in zip(names, TOKENS)), interval=1))
+        pem = os.path.join(certs(), "server.pem")
+        not_after = ssl.cert_time_to_seconds(
+            ssl._ssl._test_decode_cert(pem)["notAfter"])
         assert wait_for(lambda: all_polled(cd, names, 5), 30), cd.log()[-3000:]
         reqs = ng.requests()
         # A connection per request, and sessions resumed on most of them.
@@ -161,7 +150,4 @@ def test_new_resumed_connection_every_poll_keeps_the_certificate_expiry(d):
             left = cd.values(n, "timeleft-tls_certificate")
             assert len(left) >= len(valid_polls(cd, n)) - 1, (n, left)
             assert all(abs(t + v - not_after) < 5 for t, v in left), (n, left)
-    finally:
-        cd.stop()
-        ng.stop()
     check_clean(d, cd, *TOKENS)

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 
-from harness import (TOP, Collectd, _read_port, account, certs, free_port,
+from harness import (TOP, Collectd, Stack, _read_port, account, certs, free_port,
                      inputs, stop_process, wait_for)
 from nginx import Nginx
 from test_core import ca, check_clean
@@ -71,15 +71,15 @@ def beside_hostile(d, mode, first=True, check=None, interval=1):
     last) and three healthy ones, Interval 1 (or interval): every healthy
     poll is answered, with no notification and no overlapping poll.
     check(cd, h) then judges the hostile account."""
-    h = HostileH2(d, dict({BAD: {"label": "bad", "mode": mode}},
-                          **{t: {"label": n, "mode": "ok"}
-                             for t, n in zip(GOOD, GOOD_NAMES)}))
-    good = [account(n, h.url(), t, CACert=ca(), Interval=interval)
-            for n, t in zip(GOOD_NAMES, GOOD)]
-    bad = account("bad", h.url(), BAD, CACert=ca(), Interval=interval)
-    blocks = [bad] + good if first else good + [bad]
-    cd = Collectd(d, "\n".join(blocks), interval=interval)
-    try:
+    with Stack() as s:
+        h = s.start(HostileH2(d, dict({BAD: {"label": "bad", "mode": mode}},
+                                      **{t: {"label": n, "mode": "ok"}
+                                         for t, n in zip(GOOD, GOOD_NAMES)})))
+        good = [account(n, h.url(), t, CACert=ca(), Interval=interval)
+                for n, t in zip(GOOD_NAMES, GOOD)]
+        bad = account("bad", h.url(), BAD, CACert=ca(), Interval=interval)
+        blocks = [bad] + good if first else good + [bad]
+        cd = s.start(Collectd(d, "\n".join(blocks), interval=interval))
         assert wait_for(lambda: all(len(reach(cd, n)) >= POLLS
                                     for n in GOOD_NAMES), 30 * interval), \
             cd.log()[-3000:]
@@ -91,9 +91,6 @@ def beside_hostile(d, mode, first=True, check=None, interval=1):
                                     % n), cd.log()[-3000:]
         if check:
             check(cd, h)
-    finally:
-        cd.stop()
-        h.stop()
     check_clean(d, cd, *TOKENS)
 
 
@@ -189,17 +186,14 @@ def test_streams_refused_by_nginx_goaways_are_answered_at_every_poll(d):
     # default) and refuses the streams beyond it; the client is to send
     # them again on a new connection, at every poll, however often that
     # happened before.
-    ng = Nginx(d, free_port(), max_requests=3)
-    names = ["n%d" % i for i in range(4)]
-    cd = Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
-                               for n, t in zip(names, TOKENS)), interval=1)
-    try:
+    with Stack() as s:
+        ng = s.start(Nginx(d, free_port(), max_requests=3))
+        names = ["n%d" % i for i in range(4)]
+        cd = s.start(Collectd(d, "\n".join(account(n, ng.url(), t, CACert=ca(), Interval=1)
+                                           for n, t in zip(names, TOKENS)), interval=1))
         assert wait_for(lambda: all(len(reach(cd, n)) >= 10 for n in names),
                         40), cd.log()[-3000:]
         for n in names:
             assert set(reach(cd, n)) == {1.0}, (n, reach(cd, n), cd.log()[-3000:])
         assert not cd.notes(), cd.notes()
-    finally:
-        cd.stop()
-        ng.stop()
     check_clean(d, cd, *TOKENS)

@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 
-from harness import COLLECTD, Collectd, FakeAPI, account, inputs, wait_for
+from harness import COLLECTD, Collectd, FakeAPI, Stack, account, inputs, wait_for
 from test_core import ca, check_clean
 
 HANG = "tdpat_INDEPhang0123456789abcdef"
@@ -22,19 +22,20 @@ def reach(cd, name):
     return [v for _, v in cd.values(name, "bool-api_reachable")]
 
 
-def hang_beside_good(d, interval, **opts):
+def hang_beside_good(s, d, interval, **opts):
     """The fake API with a hanging and a healthy token, and collectd with
-    the hanging account listed first, both at interval."""
-    fake = FakeAPI(d, {HANG: {"label": "hang", "mode": "hang"},
-                       GOOD: {"label": "good", "mode": "ok"}})
+    the hanging account listed first, both at interval, both started on
+    the Stack s."""
+    fake = s.start(FakeAPI(d, {HANG: {"label": "hang", "mode": "hang"},
+                               GOOD: {"label": "good", "mode": "ok"}}))
     blocks = [account(n, fake.url(), t, CACert=ca(), Interval=interval,
                       **opts) for n, t in (("hang", HANG), ("good", GOOD))]
-    return fake, Collectd(d, "\n".join(blocks), interval=interval)
+    return fake, s.start(Collectd(d, "\n".join(blocks), interval=interval))
 
 
 def test_hanging_token_listed_first_delays_no_neighbour(d):
-    fake, cd = hang_beside_good(d, 2)
-    try:
+    with Stack() as s:
+        fake, cd = hang_beside_good(s, d, 2)
         assert wait_for(lambda: len(reach(cd, "good")) >= 4, 15), cd.log()[-2000:]
         assert reach(cd, "good")[:4] == [1.0] * 4, reach(cd, "good")
         assert not cd.notes(instance="good"), cd.notes(instance="good")
@@ -49,96 +50,78 @@ def test_hanging_token_listed_first_delays_no_neighbour(d):
                                          type_instance="api_reachable"), 10)
         hang_notes = cd.notes(instance="hang", type_instance="api_reachable")
         assert "timeout after" in hang_notes[0]["message"], hang_notes
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, *TOKENS)
 
 
 def test_long_interval_neighbour_of_a_hanging_token_is_polled_at_once(d):
     # The man page's Interval 60: the healthy account's first poll is
     # sent and answered at once, not paced behind the hanging one.
-    fake, cd = hang_beside_good(d, 60)
-    try:
+    with Stack() as s:
+        fake, cd = hang_beside_good(s, d, 60)
         assert wait_for(lambda: reach(cd, "good"), 8), cd.log()[-2000:]
         assert reach(cd, "good") == [1.0], reach(cd, "good")
         assert fake.stats()["labels"]["good"]["requests"] == 1
-    finally:
-        cd.stop()
-        fake.stop()
     assert cd.stop_seconds < 5, cd.stop_seconds
     check_clean(d, cd, *TOKENS)
 
 
 def test_each_account_is_judged_by_its_own_timeout(d):
-    fake = FakeAPI(d, {GOOD: {"label": "short", "mode": "ok", "delay": 2},
-                       SLOW: {"label": "patient", "mode": "ok", "delay": 2}})
-    blocks = [account("short", fake.url(), GOOD, CACert=ca(), Interval=5,
-                      Timeout=1),
-              account("patient", fake.url(), SLOW, CACert=ca(), Interval=5,
-                      Timeout=4)]
-    cd = Collectd(d, "\n".join(blocks), interval=5)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {GOOD: {"label": "short", "mode": "ok", "delay": 2},
+                                   SLOW: {"label": "patient", "mode": "ok", "delay": 2}}))
+        blocks = [account("short", fake.url(), GOOD, CACert=ca(), Interval=5,
+                          Timeout=1),
+                  account("patient", fake.url(), SLOW, CACert=ca(), Interval=5,
+                          Timeout=4)]
+        cd = s.start(Collectd(d, "\n".join(blocks), interval=5))
         assert wait_for(lambda: len(reach(cd, "patient")) >= 3, 20), cd.log()[-2000:]
         assert reach(cd, "patient")[:3] == [1.0] * 3, reach(cd, "patient")
         assert not cd.notes(instance="patient"), cd.notes(instance="patient")
         assert wait_for(lambda: cd.notes(instance="short"), 10)
         msg = cd.notes(instance="short")[0]["message"]
         assert "timeout after 1 s" in msg, msg
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, *TOKENS)
 
 
 def test_hanging_organizations_list_never_marks_users_info_unreachable(d):
-    fake = FakeAPI(d, {GOOD: {"label": "orgs", "mode": "ok", "orgs_hang": True},
-                       SLOW: {"label": "next", "mode": "ok"}})
-    blocks = [account("orgs", fake.url(), GOOD, CACert=ca(), Interval=1,
-                      CollectOrganizations=True, OrganizationsInterval=1),
-              account("next", fake.url(), SLOW, CACert=ca(), Interval=1)]
-    cd = Collectd(d, "\n".join(blocks), interval=1)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {GOOD: {"label": "orgs", "mode": "ok", "orgs_hang": True},
+                                   SLOW: {"label": "next", "mode": "ok"}}))
+        blocks = [account("orgs", fake.url(), GOOD, CACert=ca(), Interval=1,
+                          CollectOrganizations=True, OrganizationsInterval=1),
+                  account("next", fake.url(), SLOW, CACert=ca(), Interval=1)]
+        cd = s.start(Collectd(d, "\n".join(blocks), interval=1))
         assert wait_for(lambda: len(reach(cd, "orgs")) >= 5 and
                         len(reach(cd, "next")) >= 5, 15), cd.log()[-2000:]
         assert set(reach(cd, "orgs")) == {1.0}, reach(cd, "orgs")
         assert set(reach(cd, "next")) == {1.0}, reach(cd, "next")
         assert not cd.notes(type_instance="api_reachable")
         assert not cd.log_lines("no answer from the API")
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, *TOKENS)
 
 
 def test_body_stalled_after_headers_delays_no_neighbour(d):
-    fake = FakeAPI(d, {HANG: {"label": "stall", "mode": "trickle",
-                              "interval": 100},
-                       GOOD: {"label": "good", "mode": "ok"}})
-    blocks = [account("stall", fake.url(), HANG, CACert=ca(), Interval=1),
-              account("good", fake.url(), GOOD, CACert=ca(), Interval=1)]
-    cd = Collectd(d, "\n".join(blocks), interval=1)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {HANG: {"label": "stall", "mode": "trickle",
+                                          "interval": 100},
+                                   GOOD: {"label": "good", "mode": "ok"}}))
+        blocks = [account("stall", fake.url(), HANG, CACert=ca(), Interval=1),
+                  account("good", fake.url(), GOOD, CACert=ca(), Interval=1)]
+        cd = s.start(Collectd(d, "\n".join(blocks), interval=1))
         assert wait_for(lambda: len(reach(cd, "good")) >= 5, 15), cd.log()[-2000:]
         assert set(reach(cd, "good")) == {1.0}, reach(cd, "good")
         assert not cd.log_lines('"good": the previous poll is still running')
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, *TOKENS)
 
 
 def stop_during_hang(d, timeout):
-    fake, cd = hang_beside_good(d, timeout, Timeout=timeout)
-    try:
+    with Stack() as s:
+        fake, cd = hang_beside_good(s, d, timeout, Timeout=timeout)
         assert wait_for(lambda: reach(cd, "good"), 8), cd.log()[-2000:]
         time.sleep(2)  # the hanging poll is in flight
         assert cd.stop(timeout=30), "collectd died early"
         assert not cd.killed, "SIGTERM was not enough"
         return cd.stop_seconds
-    finally:
-        cd.stop()
-        fake.stop()
 
 
 def test_sigterm_with_a_poll_hanging_for_timeout_600_ends_collectd_at_once(d):
@@ -148,15 +131,13 @@ def test_sigterm_with_a_poll_hanging_for_timeout_600_ends_collectd_at_once(d):
 
 
 def test_collectd_test_read_polls_the_healthy_account_beside_a_hanging_one(d):
-    fake, cd = hang_beside_good(d, 2, Timeout=1)
-    cd.stop()
-    try:
+    with Stack() as s:
+        fake, cd = hang_beside_good(s, d, 2, Timeout=1)
+        cd.stop()
         out = subprocess.run([COLLECTD, "-T", "-C", cd.conf],
                              capture_output=True, text=True, timeout=30)
         assert reach(cd, "good")[-1:] == [1.0], (reach(cd, "good"), cd.log()[-2000:])
         assert fake.stats()["labels"]["good"]["requests"] >= 1
         # The hanging account's poll fails: -T says so by its exit status.
         assert out.returncode != 0, out
-    finally:
-        fake.stop()
     check_clean(d, cd, *TOKENS)

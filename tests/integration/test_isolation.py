@@ -1,7 +1,7 @@
 """Broken accounts delay no one: accounts whose server accepts
 TCP and never speaks TLS, next to healthy ones on the same daemon."""
 
-from harness import Collectd, FakeAPI, Hang, account, wait_for
+from harness import Collectd, FakeAPI, Hang, Stack, account, wait_for
 from test_core import ca, check_clean
 
 HEALTHY = ["tdpat_HEALTHY%02dabcdef0123456789" % i for i in range(10)]
@@ -13,17 +13,17 @@ def polls(cd, name):
 
 
 def run_isolation(d, listeners):
-    fake = FakeAPI(d, {t: {"label": "g%d" % i, "mode": "ok"}
-                       for i, t in enumerate(HEALTHY)})
-    hang = Hang(listeners)
-    # The hanging accounts use the system trust store (no CACert): the
-    # costly setup. The healthy ones trust the test CA.
-    blocks = [account("h%d" % i, hang.url(i), t, Interval=1)
-              for i, t in enumerate(HANGING)]
-    blocks += [account("g%d" % i, fake.url(), t, CACert=ca(), Interval=1)
-               for i, t in enumerate(HEALTHY)]
-    cd = Collectd(d, "\n".join(blocks), interval=1)
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {t: {"label": "g%d" % i, "mode": "ok"}
+                                   for i, t in enumerate(HEALTHY)}))
+        hang = s.start(Hang(listeners))
+        # The hanging accounts use the system trust store (no CACert): the
+        # costly setup. The healthy ones trust the test CA.
+        blocks = [account("h%d" % i, hang.url(i), t, Interval=1)
+                  for i, t in enumerate(HANGING)]
+        blocks += [account("g%d" % i, fake.url(), t, CACert=ca(), Interval=1)
+                   for i, t in enumerate(HEALTHY)]
+        cd = s.start(Collectd(d, "\n".join(blocks), interval=1))
         assert wait_for(lambda: all(len(polls(cd, "g%d" % i)) >= 12
                                     for i in range(len(HEALTHY))), 40), cd.log()[-3000:]
         stats = fake.stats()["labels"]
@@ -46,10 +46,6 @@ def run_isolation(d, listeners):
             assert len(vals) >= 10 and set(vals) == {0.0}, (i, vals)
         assert not cd.log_lines("took .* seconds, which is above"), cd.log_lines("took")
         assert not cd.log_lines('"g[0-9]": the previous poll is still running')
-    finally:
-        cd.stop()
-        fake.stop()
-        hang.stop()
     check_clean(d, cd, *(HEALTHY + HANGING))
     return hang.accepted
 

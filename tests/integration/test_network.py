@@ -12,8 +12,8 @@ import re
 import socket
 import time
 
-from harness import (TOP, Collectd, FakeAPI, account, certs, files_containing,
-                     inputs, wait_for)
+from harness import (TOP, Collectd, FakeAPI, Stack, account, certs,
+                     files_containing, inputs, wait_for)
 
 TOKEN = "tdpat_NETWORKSECRET0123456789abcd"
 PASSWORDS = {"poller-a": "pw-a-Ohb3eiXa", "poller-b": "pw-b-Ieng4qua"}
@@ -82,18 +82,18 @@ def poller(d, name, port, fake, **opts):
 
 def test_pollers_send_values_and_one_page_to_the_central_server(d):
     port = free_udp_port()
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
-    sub, authfile = central_dir(d, PASSWORDS)
-    central = Collectd(sub, None, hostname="central",
-                       debian=("network", "threshold"),
-                       extra=shipped("network-central.conf", [
-                           ('"0.0.0.0" "25826"', '"127.0.0.1" "%d"' % port),
-                           ('"/etc/collectd/network-passwd"', '"%s"' % authfile)]))
-    daemons = [central]
-    try:
-        a = poller(d, "poller-a", port, fake)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}}))
+        sub, authfile = central_dir(d, PASSWORDS)
+        central = s.start(Collectd(
+            sub, None, hostname="central", debian=("network", "threshold"),
+            extra=shipped("network-central.conf", [
+                ('"0.0.0.0" "25826"', '"127.0.0.1" "%d"' % port),
+                ('"/etc/collectd/network-passwd"', '"%s"' % authfile)])))
+        daemons = [central]
+        a = s.start(poller(d, "poller-a", port, fake))
         daemons.append(a)
-        b = poller(d, "poller-b", port, fake, Notifications=False)
+        b = s.start(poller(d, "poller-b", port, fake, Notifications=False))
         daemons.append(b)
 
         # Values of both pollers arrive, decrypted, under their host names.
@@ -145,11 +145,6 @@ def test_pollers_send_values_and_one_page_to_the_central_server(d):
             r"type bool \(instance api_reachable\): All data sources are within "
             r"range again\.")
         assert not central.log_lines(r"Notification: severity = \w+, host = poller-b,")
-    finally:
-        for c in reversed(daemons):
-            if not hasattr(c, "was_alive"):
-                c.stop()
-        fake.stop()
     for c in daemons:
         assert c.was_alive, "collectd died:\n" + c.log()[-2000:]
     # The token and the passwords stand only in what the test wrote.

@@ -10,7 +10,7 @@ beside it never hears of it."""
 import os
 import re
 
-from harness import Collectd, FakeAPI, account, inputs, wait_for
+from harness import Collectd, FakeAPI, Stack, account, inputs, wait_for
 from test_core import ca, check_clean
 
 FILED = "tdpat_SILENTfile0123456789abcdef"
@@ -32,24 +32,33 @@ def write_token(path):
     os.close(fd)
 
 
-def test_unusable_token_file_is_a_failure_once_per_change_and_okay_after(d):
-    fake = FakeAPI(d, {FILED: {"label": "filed", "mode": "ok"},
-                       OTHER: {"label": "other", "mode": "ok"}})
+def filed_beside_other(s, d, interval, **filed):
+    """The fake, the token file of "filed" and collectd polling "filed"
+    (with the options filed) and "other" at interval, started on the
+    Stack s. Returns the fake, the file's path and collectd."""
+    fake = s.start(FakeAPI(d, {FILED: {"label": "filed", "mode": "ok"},
+                               OTHER: {"label": "other", "mode": "ok"}}))
     path = os.path.join(inputs(d), "filed.token")
     write_token(path)
     blocks = [account("filed", fake.url(), token_file=path, CACert=ca(),
-                      Interval=0.3),
-              account("other", fake.url(), OTHER, CACert=ca(), Interval=0.3)]
-    cd = Collectd(d, "\n".join(blocks), interval=0.3)
-    breakages = (
-        ("deleted", lambda: os.unlink(path), "No such file or directory"),
-        ("emptied", lambda: open(path, "w").close(), "is empty"),
-        # In one step (rename), so that no poll sees the file missing.
-        ("a FIFO", lambda: (os.mkfifo(path + ".fifo"),
-                            os.rename(path + ".fifo", path)),
-         "is not a regular file"),
-    )
-    try:
+                      Interval=interval, **filed),
+              account("other", fake.url(), OTHER, CACert=ca(),
+                      Interval=interval)]
+    cd = s.start(Collectd(d, "\n".join(blocks), interval=interval))
+    return fake, path, cd
+
+
+def test_unusable_token_file_is_a_failure_once_per_change_and_okay_after(d):
+    with Stack() as s:
+        fake, path, cd = filed_beside_other(s, d, 0.3)
+        breakages = (
+            ("deleted", lambda: os.unlink(path), "No such file or directory"),
+            ("emptied", lambda: open(path, "w").close(), "is empty"),
+            # In one step (rename), so that no poll sees the file missing.
+            ("a FIFO", lambda: (os.mkfifo(path + ".fifo"),
+                                os.rename(path + ".fifo", path)),
+             "is not a regular file"),
+        )
         assert wait_for(lambda: readable(cd)[-1:] == [1.0], 10), cd.log()[-2000:]
         for i, (what, breaking, words) in enumerate(breakages):
             breaking()
@@ -76,22 +85,12 @@ def test_unusable_token_file_is_a_failure_once_per_change_and_okay_after(d):
         assert set(v for _, v in cd.values("other", "bool-api_reachable")) == {1.0}
         assert not cd.notes(instance="other")
         assert len(cd.values("other", "bool-api_reachable")) >= 8
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, FILED, OTHER)
 
 
 def test_start_and_first_good_poll_are_logged_without_the_token(d):
-    fake = FakeAPI(d, {FILED: {"label": "filed", "mode": "ok"},
-                       OTHER: {"label": "other", "mode": "ok"}})
-    path = os.path.join(inputs(d), "filed.token")
-    write_token(path)
-    blocks = [account("filed", fake.url(), token_file=path, CACert=ca(),
-                      Interval=0.5, Timeout=0.4),
-              account("other", fake.url(), OTHER, CACert=ca(), Interval=0.5)]
-    cd = Collectd(d, "\n".join(blocks), interval=0.5)
-    try:
+    with Stack() as s:
+        fake, path, cd = filed_beside_other(s, d, 0.5, Timeout=0.4)
         assert wait_for(lambda: len(cd.values("other", "bool-token_valid")) >= 3,
                         10), cd.log()[-2000:]
         starts = cd.log_lines(r"telemetrydeck plugin: account \"\w+\": polls ")
@@ -108,7 +107,4 @@ def test_start_and_first_good_poll_are_logged_without_the_token(d):
             'belongs to "id-filed"',
             'account "other": the first poll succeeds (HTTP 200); the token '
             'belongs to "id-other"'], firsts
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, FILED, OTHER)

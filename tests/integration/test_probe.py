@@ -2,14 +2,14 @@
 
 import time
 
-from harness import Collectd, FakeAPI, account, refused, wait_for
+from harness import Collectd, FakeAPI, Stack, account, refused, wait_for
 from test_core import TOKEN, ca, check_clean
 
 
 def test_phase_timings_show_a_handshake_once_then_reused_connection(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}})
-    cd = Collectd(d, account("t", fake.url(), TOKEN, CACert=ca()))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}}))
+        cd = s.start(Collectd(d, account("t", fake.url(), TOKEN, CACert=ca())))
         assert wait_for(lambda: len(cd.values("t", "duration-tls")) >= 4, 10), cd.log()
         time.sleep(0.3)
         tls = [v for _, v in cd.values("t", "duration-tls")]
@@ -26,28 +26,23 @@ def test_phase_timings_show_a_handshake_once_then_reused_connection(d):
         first = sum(cd.values("t", "duration-" + p)[0][1]
                     for p in ("dns", "connect", "tls", "ttfb", "transfer"))
         assert first <= total + 1e-6, (first, total)
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_collect_timings_false_sends_no_durations(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}})
-    cd = Collectd(d, account("t", fake.url(), TOKEN, CACert=ca(), CollectTimings=False))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "t", "mode": "ok"}}))
+        cd = s.start(Collectd(d, account("t", fake.url(), TOKEN, CACert=ca(),
+                                         CollectTimings=False)))
         assert wait_for(lambda: len(cd.values("t", "response_time")) >= 3, 10), cd.log()
         assert cd.values("t", "duration-ttfb") == []
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_certificate_expiring_in_two_days_gives_timeleft_and_failure(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "c", "mode": "ok"}}, cert="soon")
-    cd = Collectd(d, account("c", fake.url(), TOKEN, CACert=ca()))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "c", "mode": "ok"}}, cert="soon"))
+        cd = s.start(Collectd(d, account("c", fake.url(), TOKEN, CACert=ca())))
         assert wait_for(lambda: cd.notes("c", "tls_certificate"), 10), cd.log()
         time.sleep(1.5)
         notes = cd.notes("c", "tls_certificate")
@@ -57,22 +52,16 @@ def test_certificate_expiring_in_two_days_gives_timeleft_and_failure(d):
         left = [v for _, v in cd.values("c", "timeleft-tls_certificate")]
         # Known from the handshake, and still dispatched on reused connections.
         assert len(left) >= 3 and all(1.9 * 86400 < v <= 2.0 * 86400 for v in left), left
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_tls_thresholds_are_options(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "c", "mode": "ok"}}, cert="soon")
-    cd = Collectd(d, account("c", fake.url(), TOKEN, CACert=ca(),
-                             TLSExpiryWarningDays=5, TLSExpiryFailureDays=1))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "c", "mode": "ok"}}, cert="soon"))
+        cd = s.start(Collectd(d, account("c", fake.url(), TOKEN, CACert=ca(),
+                                         TLSExpiryWarningDays=5, TLSExpiryFailureDays=1)))
         assert wait_for(lambda: cd.notes("c", "tls_certificate"), 10), cd.log()
         assert [n["severity"] for n in cd.notes("c", "tls_certificate")] == ["WARNING"]
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
@@ -80,21 +69,18 @@ def test_failed_verification_says_why(d):
     cases = {"expired": "the certificate has expired",
              "selfsigned": "the certificate is self-signed and not trusted",
              "wrongname": "the certificate is for another name"}
-    fakes = {c: FakeAPI(d, {TOKEN: {"label": c, "mode": "ok"}}, cert=c, name=c)
-             for c in cases}
-    block = "\n".join(account(c, f.url(), TOKEN, CACert=ca(), UnreachableAfter=1)
-                      for c, f in fakes.items())
-    cd = Collectd(d, block)
-    try:
+    with Stack() as s:
+        fakes = {c: s.start(FakeAPI(d, {TOKEN: {"label": c, "mode": "ok"}},
+                                    cert=c, name=c))
+                 for c in cases}
+        block = "\n".join(account(c, f.url(), TOKEN, CACert=ca(), UnreachableAfter=1)
+                          for c, f in fakes.items())
+        cd = s.start(Collectd(d, block))
         for c, why in cases.items():
             assert wait_for(lambda: cd.notes(c, "api_reachable"), 10), cd.log()
             msg = cd.notes(c, "api_reachable")[0]["message"]
             assert "TLS verification failed: " + why in msg, (c, msg)
             assert fakes[c].stats()["requests"] == 0
-    finally:
-        cd.stop()
-        for f in fakes.values():
-            f.stop()
     check_clean(d, cd)
 
 
@@ -108,12 +94,12 @@ def org(name, usage=None, restricted=None, **more):
 
 
 def test_organizations_usage_and_restricted_mode_notify_once_each_way(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "o", "mode": "ok",
-                               "orgs": [org("Acme Inc.", 42.5, False),
-                                        org("Side/Project", 10, False)]}})
-    cd = Collectd(d, account("o", fake.url(), TOKEN, CACert=ca(),
-                             CollectOrganizations=True, OrganizationsInterval=1))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "o", "mode": "ok",
+                                           "orgs": [org("Acme Inc.", 42.5, False),
+                                                    org("Side/Project", 10, False)]}}))
+        cd = s.start(Collectd(d, account("o", fake.url(), TOKEN, CACert=ca(),
+                                         CollectOrganizations=True, OrganizationsInterval=1)))
         assert wait_for(lambda: cd.last("o", "gauge-usage_percent-Acme_Inc.") == 42.5, 10), cd.log()
         assert cd.last("o", "bool-restricted_mode-Acme_Inc.") == 0
         assert cd.last("o", "gauge-usage_percent-Side_Project") == 10
@@ -133,20 +119,17 @@ def test_organizations_usage_and_restricted_mode_notify_once_each_way(d):
         assert "117.5%" in cd.notes("o", "usage_percent-Acme_Inc.")[0]["message"]
         # users/info goes on at its own interval beside the organizations.
         assert cd.last("o", "bool-token_valid") == 1
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
 def test_organizations_of_unknown_shape_missing_fields_are_no_value(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "o", "mode": "ok", "orgs": {
-        "organizations": [org("NoUsage", restricted=False), org("NoFlag", 5),
-                          {"id": "x"}, "junk", 7, org("Typed", "lots", "yes")],
-        "meta": {"total": 4}}}})
-    cd = Collectd(d, account("o", fake.url(), TOKEN, CACert=ca(),
-                             CollectOrganizations=True, OrganizationsInterval=1))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "o", "mode": "ok", "orgs": {
+            "organizations": [org("NoUsage", restricted=False), org("NoFlag", 5),
+                              {"id": "x"}, "junk", 7, org("Typed", "lots", "yes")],
+            "meta": {"total": 4}}}}))
+        cd = s.start(Collectd(d, account("o", fake.url(), TOKEN, CACert=ca(),
+                                         CollectOrganizations=True, OrganizationsInterval=1)))
         assert wait_for(lambda: cd.last("o", "gauge-usage_percent-NoFlag") == 5, 10), cd.log()
         time.sleep(1.2)
         assert cd.values("o", "gauge-usage_percent-NoUsage") == []
@@ -156,9 +139,6 @@ def test_organizations_of_unknown_shape_missing_fields_are_no_value(d):
         assert cd.values("o", "bool-restricted_mode-Typed") == []
         assert cd.values("o", "gauge-usage_percent-unnamed") == []
         assert not cd.log_lines("organizations answer is unusable"), cd.log()
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd)
 
 
@@ -169,29 +149,29 @@ def test_usage_scale_fraction_by_default_percent_on_request_and_the_self_check(d
            for n in ("frac", "pct", "frac_wrong", "pct_wrong", "bad")}
     acme = [org("Acme", 42.5, False), org("Side", 5, False)]
     held = [org("Held", 117.5, True)]
-    fake = FakeAPI(d, {
-        tok["frac"]: {"label": "frac", "mode": "ok", "orgs": acme},
-        tok["pct"]: {"label": "pct", "mode": "ok", "orgs": acme,
-                     "usage_scale": "percent"},
-        tok["frac_wrong"]: {"label": "frac_wrong", "mode": "ok", "orgs": acme,
-                            "usage_scale": "percent"},
-        tok["pct_wrong"]: {"label": "pct_wrong", "mode": "ok", "orgs": held},
-        tok["bad"]: {"label": "bad", "mode": "ok"},
-    })
-    opts = dict(CACert=ca(), CollectOrganizations=True, OrganizationsInterval=0.5)
-    cd = Collectd(d, "\n".join([
-        account("frac", fake.url(), tok["frac"], **opts),
-        account("pct", fake.url(), tok["pct"], UsageScale="percent", **opts),
-        account("frac_wrong", fake.url(), tok["frac_wrong"], **opts),
-        account("pct_wrong", fake.url(), tok["pct_wrong"], UsageScale="Percent",
-                **opts),
-    ]))
-    # A value that is neither fails the configuration, naming the option.
-    refused(d, account("bad", fake.url(), tok["bad"], UsageScale="percentage",
-                       **opts),
-            'account "bad": option UsageScale "percentage" must be fraction '
-            'or percent.')
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {
+            tok["frac"]: {"label": "frac", "mode": "ok", "orgs": acme},
+            tok["pct"]: {"label": "pct", "mode": "ok", "orgs": acme,
+                         "usage_scale": "percent"},
+            tok["frac_wrong"]: {"label": "frac_wrong", "mode": "ok", "orgs": acme,
+                                "usage_scale": "percent"},
+            tok["pct_wrong"]: {"label": "pct_wrong", "mode": "ok", "orgs": held},
+            tok["bad"]: {"label": "bad", "mode": "ok"},
+        }))
+        opts = dict(CACert=ca(), CollectOrganizations=True, OrganizationsInterval=0.5)
+        cd = s.start(Collectd(d, "\n".join([
+            account("frac", fake.url(), tok["frac"], **opts),
+            account("pct", fake.url(), tok["pct"], UsageScale="percent", **opts),
+            account("frac_wrong", fake.url(), tok["frac_wrong"], **opts),
+            account("pct_wrong", fake.url(), tok["pct_wrong"], UsageScale="Percent",
+                    **opts),
+        ])))
+        # A value that is neither fails the configuration, naming the option.
+        refused(d, account("bad", fake.url(), tok["bad"], UsageScale="percentage",
+                           **opts),
+                'account "bad": option UsageScale "percentage" must be fraction '
+                'or percent.')
         def orgs_polls(n):
             return fake.label(n).get("paths", {}).get("/api/v3/organizations", 0)
         assert wait_for(lambda: all(orgs_polls(n) >= 4 for n in
@@ -218,7 +198,4 @@ def test_usage_scale_fraction_by_default_percent_on_request_and_the_self_check(d
             'only 1.18% of its signals: usagePercentage looks like a '
             'fraction, not a percent; check UsageScale (percent here).'), lines
         assert fake.label("bad").get("requests", 0) == 0
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, *tok.values())

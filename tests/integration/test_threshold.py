@@ -15,7 +15,7 @@ import os
 import re
 import time
 
-from harness import (TOP, Collectd, FakeAPI, account, certs,
+from harness import (TOP, Collectd, FakeAPI, Stack, account, certs,
                      files_containing, inputs, wait_for)
 from test_network import (PASSWORDS, central_dir, free_udp_port,
                           poller, shipped)
@@ -76,24 +76,24 @@ def polls_since(cd, account, since, value=None):
 
 
 def test_threshold_recipe_pages_only_a_silent_account(d):
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"},
-                       TOKEN_B: {"label": "filed", "mode": "ok"}})
-    tf = os.path.join(inputs(d), "filed.token")
-    fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, TOKEN_B.encode())
-    os.close(fd)
-    block = "\n".join([
-        # 20 days left: the plugin warns, in words; the recipe says nothing.
-        account("main", fake.url(), TOKEN, CACert=ca(), Interval=INTERVAL,
-                TokenExpires=utc(20 * DAY)),
-        # 3 days left. Its TokenFile goes away.
-        account("filed", fake.url(), token_file=tf, CACert=ca(),
-                Interval=INTERVAL, TokenExpires=utc(3 * DAY)),
-    ])
-    extra = 'Include "%s"\n%s' % (RECIPE, SECOND_BLOCK)
-    cd = Collectd(d, block, extra=extra, debian=("threshold",))
-    start = time.time() - 1
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"},
+                                   TOKEN_B: {"label": "filed", "mode": "ok"}}))
+        tf = os.path.join(inputs(d), "filed.token")
+        fd = os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, TOKEN_B.encode())
+        os.close(fd)
+        block = "\n".join([
+            # 20 days left: the plugin warns, in words; the recipe says nothing.
+            account("main", fake.url(), TOKEN, CACert=ca(), Interval=INTERVAL,
+                    TokenExpires=utc(20 * DAY)),
+            # 3 days left. Its TokenFile goes away.
+            account("filed", fake.url(), token_file=tf, CACert=ca(),
+                    Interval=INTERVAL, TokenExpires=utc(3 * DAY)),
+        ])
+        extra = 'Include "%s"\n%s' % (RECIPE, SECOND_BLOCK)
+        cd = s.start(Collectd(d, block, extra=extra, debian=("threshold",)))
+        start = time.time() - 1
         # -- A healthy start: three polls of each account, and more than
         # collectd's Timeout (2) intervals: the recipe says nothing.
         for name in ("main", "filed"):
@@ -149,29 +149,25 @@ def test_threshold_recipe_pages_only_a_silent_account(d):
         time.sleep(3 * INTERVAL)
         assert recipe_notes(cd) == cd.log_lines(rx), cd.log()
         assert len(cd.log_lines(rx)) == 1, cd.log()
-    finally:
-        cd.stop()
-        fake.stop()
     assert cd.was_alive, "collectd died:\n" + cd.log()[-2000:]
     assert not files_containing(d, (TOKEN, TOKEN_B))
 
 
 def test_threshold_recipe_on_a_central_server_pages_a_silent_poller(d):
     port = free_udp_port()
-    fake = FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}})
-    sub, authfile = central_dir(d, {"poller-a": PASSWORDS["poller-a"]})
-    # The central server's own network block, without its threshold
-    # block: here the shipped recipe is its only threshold.
-    network = shipped("network-central.conf", [
-        ('"0.0.0.0" "25826"', '"127.0.0.1" "%d"' % port),
-        ('"/etc/collectd/network-passwd"', '"%s"' % authfile)])
-    network = network[:network.index("LoadPlugin threshold")]
-    central = Collectd(sub, None, hostname="central",
-                       debian=("network", "threshold"),
-                       extra=network + 'Include "%s"\n' % RECIPE)
-    a = None
-    try:
-        a = poller(d, "poller-a", port, fake)
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, {TOKEN: {"label": "main", "mode": "ok"}}))
+        sub, authfile = central_dir(d, {"poller-a": PASSWORDS["poller-a"]})
+        # The central server's own network block, without its threshold
+        # block: here the shipped recipe is its only threshold.
+        network = shipped("network-central.conf", [
+            ('"0.0.0.0" "25826"', '"127.0.0.1" "%d"' % port),
+            ('"/etc/collectd/network-passwd"', '"%s"' % authfile)])
+        network = network[:network.index("LoadPlugin threshold")]
+        central = s.start(Collectd(sub, None, hostname="central",
+                                   debian=("network", "threshold"),
+                                   extra=network + 'Include "%s"\n' % RECIPE))
+        a = s.start(poller(d, "poller-a", port, fake))
         start = time.time()
         # Values arrive for more than collectd's Timeout (2) intervals of
         # the poller's Interval (2 s): nothing from the recipe.
@@ -188,10 +184,5 @@ def test_threshold_recipe_on_a_central_server_pages_a_silent_poller(d):
         assert central.log_lines(THRESHOLD_NOTE) == central.log_lines(rx), \
             central.log()
         assert len(central.log_lines(rx)) == 1, central.log()
-    finally:
-        if a is not None:
-            a.stop()
-        central.stop()
-        fake.stop()
     assert central.was_alive, "collectd died:\n" + central.log()[-2000:]
     assert not files_containing(d, (TOKEN,))

@@ -6,8 +6,8 @@ refused file's token never reaches the API."""
 import os
 import subprocess
 
-from harness import (BUILD, Collectd, FakeAPI, account, certs, inputs,
-                     wait_for)
+from harness import (BUILD, Collectd, FakeAPI, Stack, account, certs,
+                     inputs, wait_for)
 from test_core import check_clean
 
 CHECK = os.path.join(BUILD, "telemetrydeck-check")
@@ -80,11 +80,11 @@ def test_plugin_and_check_take_and_refuse_the_same_token_files(d):
     paths = make_files(d)
     expected = {n: t for n, (_, t) in list(CASES.items()) + list(SPECIAL.items())}
     table = {tok(n): {"label": n, "mode": "ok"} for n in expected}
-    fake = FakeAPI(d, table)
-    blocks = [account(n, fake.url(), token_file=p, CACert=ca())
-              for n, p in paths.items()]
-    cd = Collectd(d, "\n".join(blocks))
-    try:
+    with Stack() as s:
+        fake = s.start(FakeAPI(d, table))
+        blocks = [account(n, fake.url(), token_file=p, CACert=ca())
+                  for n, p in paths.items()]
+        cd = s.start(Collectd(d, "\n".join(blocks)))
         taken = [n for n, t in expected.items() if t]
         assert wait_for(lambda: all(cd.values(n, "bool-token_valid")
                                     for n in taken), 15), cd.log()
@@ -122,7 +122,4 @@ def test_plugin_and_check_take_and_refuse_the_same_token_files(d):
                                 r'outside printable ASCII, probably an '
                                 r'invisible one pasted with it' % n), n
             assert "pasted with it (no-break space" in check_out[n], n
-    finally:
-        cd.stop()
-        fake.stop()
     check_clean(d, cd, *[tok(n) for n in expected])
