@@ -20,10 +20,6 @@
 
 /* Debian's system trust store as one file (package ca-certificates). */
 #define TD_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
-/* A connection is set up afresh at least this often, so that a renewed
- * certificate is seen (and timeleft-tls_certificate follows it): one
- * handshake per connection per hour. */
-#define TD_CONN_MAX_LIFE 3600L
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
@@ -224,7 +220,10 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
       /* Transfers started together wait for a connection being set up to
        * show whether it multiplexes, instead of each opening its own. */
       {CURLOPT_PIPEWAIT, OPT_LONG, 1L, NULL},
-      {CURLOPT_MAXLIFETIME_CONN, OPT_LONG, TD_CONN_MAX_LIFE, NULL},
+      /* A connection is set up afresh at least this often, so that a
+       * renewed certificate is seen (and timeleft-tls_certificate follows
+       * it). libcurl looks when it would reuse an idle connection. */
+      {CURLOPT_MAXLIFETIME_CONN, OPT_LONG, o->max_life, NULL},
       /* A proxy's CONNECT answer is not the API's answer. */
       {CURLOPT_SUPPRESS_CONNECT_HEADERS, OPT_LONG, 1L, NULL},
       {CURLOPT_ERRORBUFFER, OPT_PTR, 0, c->curl_error},

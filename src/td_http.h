@@ -38,6 +38,11 @@ typedef struct {
   const char *interface; /* CURLOPT_INTERFACE as given, or NULL */
   const char *resolve;   /* one CURLOPT_RESOLVE entry, HOST:PORT:ADDRESS
                             as td_settings checked it, or NULL */
+  long max_life;         /* seconds: a connection older than this is not
+                            reused, but set up afresh with a handshake that
+                            shows the server's certificate of the day
+                            (CURLOPT_MAXLIFETIME_CONN); 0: libcurl's (no
+                            limit) */
 } td_http_opts_t;
 
 /* What td_http_run reports, and how failures are worded. ready: the
