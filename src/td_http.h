@@ -77,8 +77,8 @@ void *td_http_conn_user(const td_http_conn_t *c);
 
 /* The index of the handle's group (0 .. td_http_groups - 1): handles
  * whose transfers may share a connection (scheme, host, port, TLS
- * settings, proxy, address family, interface, resolve entry, and the kind
- * of answer). */
+ * settings, proxy, address family, interface, resolve entry, connection
+ * lifetime, and the kind of answer). */
 unsigned td_http_conn_group(const td_http_conn_t *c);
 unsigned td_http_groups(const td_http_t *h);
 
