@@ -52,6 +52,7 @@ struct td_http {
   long multi_life;            /* and this is its connection lifetime */
   const td_http_events_t *ev; /* during td_http_run */
   void *ev_user;
+  const char *failure; /* libcurl's text of the multi's failure, or NULL */
 };
 
 struct td_http_conn {
@@ -740,8 +741,11 @@ static int collect(td_http_t *h, const td_http_events_t *ev, void *user) {
             CURLE_OK ||
         c == NULL)
       continue;
-    if (curl_multi_remove_handle(h->multi, c->easy) != CURLM_OK)
+    CURLMcode mc = curl_multi_remove_handle(h->multi, c->easy);
+    if (mc != CURLM_OK) {
+      h->failure = curl_multi_strerror(mc);
       return -1;
+    }
     c->busy = 0;
     h->running--;
     finish(c, rc, ev, user);
@@ -752,15 +756,23 @@ static int collect(td_http_t *h, const td_http_events_t *ev, void *user) {
 int td_http_run(td_http_t *h, long max_wait_ms, const td_http_events_t *ev,
                 void *user) {
   int still = 0, rc = 0;
+  CURLMcode mc = CURLM_OK;
   h->ev = ev;
   h->ev_user = user;
-  if (max_wait_ms > 0 &&
-      curl_multi_poll(h->multi, NULL, 0, (int)max_wait_ms, NULL) != CURLM_OK)
+  if (max_wait_ms > 0)
+    mc = curl_multi_poll(h->multi, NULL, 0, (int)max_wait_ms, NULL);
+  if (mc == CURLM_OK)
+    mc = curl_multi_perform(h->multi, &still);
+  if (mc != CURLM_OK) {
+    h->failure = curl_multi_strerror(mc);
     rc = -1;
-  if (rc == 0 && curl_multi_perform(h->multi, &still) != CURLM_OK)
-    rc = -1;
+  }
   if (rc == 0)
     rc = collect(h, ev, user);
   h->ev = NULL;
   return rc;
+}
+
+const char *td_http_failure(const td_http_t *h) {
+  return h->failure != NULL ? h->failure : "no failure";
 }

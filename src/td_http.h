@@ -111,4 +111,9 @@ size_t td_http_running(const td_http_t *h);
 int td_http_run(td_http_t *h, long max_wait_ms, const td_http_events_t *ev,
                 void *user);
 
+/* libcurl's own constant text for why td_http_run returned -1 (say
+ * "Unrecoverable error in select/poll": poll(2) refused, e.g. more
+ * sockets than RLIMIT_NOFILE allows). */
+const char *td_http_failure(const td_http_t *h);
+
 #endif /* TD_HTTP_H */
