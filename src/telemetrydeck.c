@@ -479,6 +479,7 @@ static pthread_t io_thread;
 static bool io_started;
 static atomic_bool io_stop;
 static atomic_bool io_failed;
+static bool stop_reported; /* each account heard of io_failed */
 
 /* For collectd -T, which calls the read callback once on the main thread:
  * how many accounts still await their first finished poll, and whether
@@ -648,8 +649,10 @@ static void *io_main(void *unused) {
     if (wait > TD_IO_MAX_WAIT_MS)
       wait = TD_IO_MAX_WAIT_MS;
     if (td_http_run(http, wait, &transfer_events, NULL) != 0) {
-      ERROR(LOG_PREFIX "libcurl's multi handle failed; no account is "
-                       "polled any more.");
+      /* The log and each account hear of it from the read callback
+       * (report_stop): a multi handle fails for want of memory or of
+       * descriptors, the moment at which logging and dispatching are
+       * least likely to work. */
       atomic_store(&io_failed, true);
       break;
     }
@@ -685,13 +688,43 @@ static int test_read(void) {
   return bad ? -1 : 0;
 }
 
+/* The I/O thread's failed multi handle, in one line. */
+static void log_stop(void) {
+  ERROR(LOG_PREFIX "libcurl's multi handle failed (%s); no account is "
+                   "polled any more.",
+        td_http_failure(http));
+}
+
+/* The I/O thread ended on a failed multi handle: no account is polled
+ * any more, and each says so with its FAILURE, once. Runs on a read
+ * thread of collectd, after the I/O thread's end, which it waits for
+ * (the thread is past its last step), so the accounts are its own. */
+static void report_stop(void) {
+  if (stop_reported)
+    return;
+  stop_reported = true;
+  if (io_started) {
+    pthread_join(io_thread, NULL);
+    io_started = false;
+  }
+  log_stop();
+  for (size_t i = 0; i < accounts_num; i++) {
+    td_step_t step;
+    td_state_stopped(&accounts[i]->state, td_http_failure(http), &step);
+    dispatch_step(accounts[i], &step, 0);
+  }
+}
+
 /* Never waits on the daemon's read threads: the transfers run on the
  * plugin's own thread. */
 static int tdc_read(user_data_t *ud) {
   (void)ud;
   if (on_main_thread())
     return test_read();
-  return atomic_load(&io_failed) ? -1 : 0;
+  if (!atomic_load(&io_failed))
+    return 0;
+  report_stop();
+  return -1;
 }
 
 /* ---- life cycle ---- */
@@ -871,6 +904,10 @@ static int tdc_init(void) {
 }
 
 static int tdc_shutdown(void) {
+  if (atomic_load(&io_failed) && !stop_reported) {
+    stop_reported = true; /* too late to notify: only the log says so */
+    log_stop();
+  }
   if (io_started) {
     atomic_store(&io_stop, true);
     if (http != NULL)
