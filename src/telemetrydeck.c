@@ -68,6 +68,9 @@ static account_t **accounts;
 static size_t accounts_num;
 static td_http_t *http;
 static bool curl_ready;
+/* Set once collectd shuts down (see tdc_flush): from then on nothing is
+ * dispatched, since the plugins that would take it may be gone. */
+static atomic_bool io_stop;
 
 /* Frees a string that may hold a secret, wiping it first. */
 static void free_secret(char **s) {
@@ -352,6 +355,8 @@ static int token_load(account_t *a) {
 static void submit_every(const account_t *a, cdtime_t interval,
                          const char *type, const char *type_instance,
                          double value) {
+  if (atomic_load(&io_stop))
+    return;
   value_list_t vl = VALUE_LIST_INIT;
   vl.values = &(value_t){.gauge = value};
   vl.values_len = 1;
@@ -369,6 +374,8 @@ static void submit(const account_t *a, const char *type,
 }
 
 static void notify(const account_t *a, const td_note_t *note) {
+  if (atomic_load(&io_stop))
+    return;
   notification_t n = {.severity = (int)note->severity, .time = cdtime()};
   sstrncpy(n.host, hostname_g, sizeof(n.host));
   sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
@@ -477,7 +484,6 @@ static account_t **job_account; /* job index -> account */
 static td_act_t *acts;
 static pthread_t io_thread;
 static bool io_started;
-static atomic_bool io_stop;
 static atomic_bool io_failed;
 static bool stop_reported; /* each account heard of io_failed */
 
@@ -903,18 +909,42 @@ static int tdc_init(void) {
       NULL, PLUGIN_NAME, tdc_read, shortest > watch ? shortest : watch, NULL);
 }
 
-static int tdc_shutdown(void) {
+/* Ends the I/O thread and every dispatch: a transfer that ends while it
+ * stops, or an action under way, dispatches nothing (submit_every and
+ * notify look at io_stop). Returns once the thread is gone. */
+static void io_halt(void) {
+  atomic_store(&io_stop, true);
   if (atomic_load(&io_failed) && !stop_reported) {
     stop_reported = true; /* too late to notify: only the log says so */
     log_stop();
   }
-  if (io_started) {
-    atomic_store(&io_stop, true);
-    if (http != NULL)
-      (void)td_http_wakeup(http);
-    pthread_join(io_thread, NULL);
-    io_started = false;
-  }
+  if (!io_started)
+    return;
+  if (http != NULL)
+    (void)td_http_wakeup(http);
+  pthread_join(io_thread, NULL);
+  io_started = false;
+  INFO(LOG_PREFIX "collectd is shutting down; the plugin stopped polling.");
+}
+
+/* collectd 5.12's shutdown stops the read and write threads, then flushes
+ * every plugin from its main thread (timeout 0, no identifier), then
+ * calls the shutdown callbacks in turn, in the order the plugins were
+ * loaded: by the time tdc_shutdown runs, a notification plugin loaded
+ * before this one may have freed its state. That flush is the first call
+ * of shutdown the plugin gets, so the I/O thread ends there. Other
+ * flushes (SIGUSR1, the FLUSH command of unixsock or exec) run on threads
+ * of their own, and change nothing. */
+static int tdc_flush(cdtime_t timeout, const char *identifier,
+                     user_data_t *ud) {
+  (void)ud;
+  if (on_main_thread() && timeout == 0 && identifier == NULL)
+    io_halt();
+  return 0;
+}
+
+static int tdc_shutdown(void) {
+  io_halt();
   for (size_t i = 0; i < accounts_num; i++)
     account_free(accounts[i]);
   free(accounts);
@@ -936,5 +966,6 @@ static int tdc_shutdown(void) {
 void module_register(void) {
   plugin_register_complex_config(PLUGIN_NAME, tdc_config);
   plugin_register_init(PLUGIN_NAME, tdc_init);
+  plugin_register_flush(PLUGIN_NAME, tdc_flush, NULL);
   plugin_register_shutdown(PLUGIN_NAME, tdc_shutdown);
 }
