@@ -639,6 +639,9 @@ static void carry_out(const td_act_t *act) {
 
 /* Seconds between two looks of collectd's read callback at the thread. */
 #define TD_WATCH_INTERVAL 10.0
+/* The longest between two looks: a failed I/O thread is reported at the
+ * next one, however long the accounts' intervals. */
+#define TD_WATCH_MAX_INTERVAL 60.0
 
 /* The longest the thread sleeps without a reason: a bound, not a tick. */
 #define TD_IO_MAX_WAIT_MS 1000L
@@ -903,10 +906,13 @@ static int tdc_init(void) {
   io_started = true;
   /* The read callback only watches the thread: at most every
    * TD_WATCH_INTERVAL, so it costs the daemon a wake-up per poll at no
-   * interval. */
+   * interval, and at least every TD_WATCH_MAX_INTERVAL, so that a failed
+   * thread is told within a minute (report_stop). */
   cdtime_t watch = DOUBLE_TO_CDTIME_T(TD_WATCH_INTERVAL);
-  return plugin_register_complex_read(
-      NULL, PLUGIN_NAME, tdc_read, shortest > watch ? shortest : watch, NULL);
+  cdtime_t most = DOUBLE_TO_CDTIME_T(TD_WATCH_MAX_INTERVAL);
+  cdtime_t look = shortest > watch ? shortest : watch;
+  return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read,
+                                      look < most ? look : most, NULL);
 }
 
 /* Ends the I/O thread and every dispatch: a transfer that ends while it
