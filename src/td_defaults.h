@@ -12,6 +12,7 @@
 #define TD_DEFAULT_USAGE_WARNING 90.0 /* UsageWarningPercent */
 #define TD_DEFAULT_UNREACHABLE_AFTER 3
 #define TD_DEFAULT_ORGS_INTERVAL 3600.0 /* seconds */
+#define TD_DEFAULT_CONN_LIFETIME 3600.0 /* ConnectionLifetime, seconds */
 
 #define TD_TOKEN_MAX 4096          /* bytes of a token, white space trimmed */
 #define TD_TOKEN_LIFE_DAYS 366     /* the longest a TelemetryDeck token lives */
@@ -21,5 +22,6 @@
 #define TD_MAX_INTERVAL (86400.0 * 366) /* seconds: a poll at least yearly */
 #define TD_MAX_DAYS 3660.0         /* any day count: ten years */
 #define TD_POLL_SHARE 0.9          /* of the interval a poll may use */
+#define TD_MAX_CONN_LIFETIME 86400.0 /* seconds, ConnectionLifetime */
 
 #endif /* TD_DEFAULTS_H */

@@ -22,17 +22,14 @@
 
 /* Debian's system trust store as one file (package ca-certificates). */
 #define TD_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
-/* A connection is set up afresh at least this often, so that a renewed
- * certificate is seen (and timeleft-tls_certificate follows it): one
- * handshake per connection per hour. */
-#define TD_CONN_MAX_LIFE 3600L
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
 #endif
 
 /* Transfers whose connections libcurl can share: the same scheme, host,
- * port, TLS settings and proxy (and the same kind of answer). Only a
+ * port, TLS settings, proxy, network options and connection lifetime
+ * (and the same kind of answer). Only a
  * handshake shows the server's chain, so the group keeps the last one any
  * of its transfers saw, and whether its connection was HTTP/2. */
 typedef struct td_http_group td_http_group_t;
@@ -53,8 +50,11 @@ struct td_http {
   size_t running; /* transfers started, not yet reported */
   unsigned n_groups;
   td_http_group_t *groups;
+  int multi_life_set;         /* a group uses the multi's connection cache, */
+  long multi_life;            /* and this is its connection lifetime */
   const td_http_events_t *ev; /* during td_http_run */
   void *ev_user;
+  const char *failure; /* libcurl's text of the multi's failure, or NULL */
 };
 
 struct td_http_conn {
@@ -232,7 +232,10 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
       /* Transfers started together wait for a connection being set up to
        * show whether it multiplexes, instead of each opening its own. */
       {CURLOPT_PIPEWAIT, OPT_LONG, 1L, NULL},
-      {CURLOPT_MAXLIFETIME_CONN, OPT_LONG, TD_CONN_MAX_LIFE, NULL},
+      /* A connection is set up afresh at least this often, so that a
+       * renewed certificate is seen (and timeleft-tls_certificate follows
+       * it). libcurl looks when it would reuse an idle connection. */
+      {CURLOPT_MAXLIFETIME_CONN, OPT_LONG, o->max_life, NULL},
       /* A proxy's CONNECT answer is not the API's answer. */
       {CURLOPT_SUPPRESS_CONNECT_HEADERS, OPT_LONG, 1L, NULL},
       {CURLOPT_ERRORBUFFER, OPT_PTR, 0, c->curl_error},
@@ -277,12 +280,20 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
  * and host names to itself: libcurl reuses a connection for a transfer
  * that asked for no interface or family whatever the connection was
  * bound to, and keeps a resolve entry in the cache every handle of the
- * multi shares. Groups without them share the multi's, as before.
- * Returns 0, or -1 when libcurl refused. */
-static int group_share(td_http_group_t *g, const td_http_opts_t *o) {
+ * multi shares. So does a group whose connection lifetime is not that of
+ * the groups in the multi's cache: every transfer that looks for a
+ * connection closes each idle one of its cache older than its own
+ * lifetime, whoever's it is. The other groups share the multi's, as
+ * before. Returns 0, or -1 when libcurl refused. */
+static int group_share(td_http_t *h, td_http_group_t *g,
+                       const td_http_opts_t *o) {
   if (o->family == TD_HTTP_FAMILY_ANY && o->interface == NULL &&
-      o->resolve == NULL)
+      o->resolve == NULL &&
+      (!h->multi_life_set || o->max_life == h->multi_life)) {
+    h->multi_life_set = 1;
+    h->multi_life = o->max_life;
     return 0;
+  }
   if ((g->share = curl_share_init()) == NULL ||
       curl_share_setopt(g->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
           CURLSHE_OK ||
@@ -339,15 +350,15 @@ static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
   const char *itf = o->interface != NULL ? o->interface : "";
   const char *res = o->resolve != NULL ? o->resolve : "";
   size_t size = strlen(scheme) + strlen(host) + strlen(port) + strlen(ca) +
-                strlen(proxy) + strlen(itf) + strlen(res) + 40;
+                strlen(proxy) + strlen(itf) + strlen(res) + 64;
   char *key = malloc(size);
   if (key == NULL)
     goto out;
   /* Organizations transfers form groups of their own: they never go
    * first for users/info ones. */
-  snprintf(key, size, "%s://%s:%s %d%d%d%d %s %s %s %s", scheme, host, port,
+  snprintf(key, size, "%s://%s:%s %d%d%d%d %ld %s %s %s %s", scheme, host, port,
            o->verify_peer != 0, o->verify_host != 0, o->organizations != 0,
-           (int)o->family, ca, proxy, itf, res);
+           (int)o->family, o->max_life, ca, proxy, itf, res);
   for (g = h->groups; g != NULL; g = g->next)
     if (strcasecmp(g->key, key) == 0)
       break;
@@ -360,7 +371,7 @@ static td_http_group_t *group_of(td_http_t *h, const td_http_opts_t *o) {
     goto out;
   }
   g->key = key;
-  if (group_share(g, o) != 0) {
+  if (group_share(h, g, o) != 0) {
     if (g->share != NULL)
       (void)curl_share_cleanup(g->share);
     free(g->key);
@@ -766,8 +777,11 @@ static int collect(td_http_t *h, const td_http_events_t *ev, void *user) {
             CURLE_OK ||
         c == NULL)
       continue;
-    if (curl_multi_remove_handle(h->multi, c->easy) != CURLM_OK)
+    CURLMcode mc = curl_multi_remove_handle(h->multi, c->easy);
+    if (mc != CURLM_OK) {
+      h->failure = curl_multi_strerror(mc);
       return -1;
+    }
     c->busy = 0;
     h->running--;
     finish(c, rc, ev, user);
@@ -778,15 +792,23 @@ static int collect(td_http_t *h, const td_http_events_t *ev, void *user) {
 int td_http_run(td_http_t *h, long max_wait_ms, const td_http_events_t *ev,
                 void *user) {
   int still = 0, rc = 0;
+  CURLMcode mc = CURLM_OK;
   h->ev = ev;
   h->ev_user = user;
-  if (max_wait_ms > 0 &&
-      curl_multi_poll(h->multi, NULL, 0, (int)max_wait_ms, NULL) != CURLM_OK)
+  if (max_wait_ms > 0)
+    mc = curl_multi_poll(h->multi, NULL, 0, (int)max_wait_ms, NULL);
+  if (mc == CURLM_OK)
+    mc = curl_multi_perform(h->multi, &still);
+  if (mc != CURLM_OK) {
+    h->failure = curl_multi_strerror(mc);
     rc = -1;
-  if (rc == 0 && curl_multi_perform(h->multi, &still) != CURLM_OK)
-    rc = -1;
+  }
   if (rc == 0)
     rc = collect(h, ev, user);
   h->ev = NULL;
   return rc;
+}
+
+const char *td_http_failure(const td_http_t *h) {
+  return h->failure != NULL ? h->failure : "no failure";
 }

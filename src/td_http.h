@@ -38,6 +38,11 @@ typedef struct {
   const char *interface; /* CURLOPT_INTERFACE as given, or NULL */
   const char *resolve;   /* one CURLOPT_RESOLVE entry, HOST:PORT:ADDRESS
                             as td_settings checked it, or NULL */
+  long max_life;         /* seconds: a connection older than this is not
+                            reused, but set up afresh with a handshake that
+                            shows the server's certificate of the day
+                            (CURLOPT_MAXLIFETIME_CONN); 0: libcurl's (no
+                            limit) */
 } td_http_opts_t;
 
 /* What td_http_run reports, and how failures are worded. ready: the
@@ -77,8 +82,8 @@ void *td_http_conn_user(const td_http_conn_t *c);
 
 /* The index of the handle's group (0 .. td_http_groups - 1): handles
  * whose transfers may share a connection (scheme, host, port, TLS
- * settings, proxy, address family, interface, resolve entry, and the kind
- * of answer). */
+ * settings, proxy, address family, interface, resolve entry, connection
+ * lifetime, and the kind of answer). */
 unsigned td_http_conn_group(const td_http_conn_t *c);
 unsigned td_http_groups(const td_http_t *h);
 
@@ -110,5 +115,10 @@ size_t td_http_running(const td_http_t *h);
  * when the multi handle failed (a fault of the plugin). */
 int td_http_run(td_http_t *h, long max_wait_ms, const td_http_events_t *ev,
                 void *user);
+
+/* libcurl's own constant text for why td_http_run returned -1 (say
+ * "Unrecoverable error in select/poll": poll(2) refused, e.g. more
+ * sockets than RLIMIT_NOFILE allows). */
+const char *td_http_failure(const td_http_t *h);
 
 #endif /* TD_HTTP_H */

@@ -82,6 +82,10 @@ static const struct {
      0, 0, 0, 0},
     {TD_OPT_INTERFACE, "Interface", "--interface", TD_KIND_STRING, 0, 0, 0, 0},
     {TD_OPT_RESOLVE, "Resolve", "--resolve", TD_KIND_STRING, 0, 0, 0, 0},
+    /* The check polls once and exits: no connection of its lives to be
+     * reused, so it has no such flag. */
+    {TD_OPT_CONN_LIFETIME, "ConnectionLifetime", NULL, TD_KIND_NUMBER,
+     TD_NUM_WHOLE, 1, TD_MAX_CONN_LIFETIME, TD_DEFAULT_CONN_LIFETIME},
     {TD_OPT_TIME_WARNING, NULL, "--time-warning", TD_KIND_NUMBER,
      TD_NUM_POSITIVE, 0, TD_MAX_TIMEOUT, 0},
     {TD_OPT_TIME_CRITICAL, NULL, "--time-critical", TD_KIND_NUMBER,
@@ -672,5 +676,6 @@ void td_settings_http(const td_settings_t *s, int organizations,
       .family = s->family,
       .interface = s->string[TD_OPT_INTERFACE],
       .resolve = s->string[TD_OPT_RESOLVE],
+      .max_life = (long)s->number[TD_OPT_CONN_LIFETIME],
   };
 }

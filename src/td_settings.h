@@ -49,6 +49,7 @@ typedef enum {
   TD_OPT_ADDRESS_FAMILY,
   TD_OPT_INTERFACE,
   TD_OPT_RESOLVE,
+  TD_OPT_CONN_LIFETIME, /* the plugin's only: the check makes one poll */
   TD_OPT_TIME_WARNING,  /* the check's only: response-time thresholds, */
   TD_OPT_TIME_CRITICAL, /* seconds, 0: none */
   TD_OPT_OUTAGE_STATE,  /* the check's only: td_nagios reads the word */

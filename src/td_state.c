@@ -300,6 +300,8 @@ static td_level_t standing(const td_state_t *st, td_note_kind_t kind) {
     return st->tls_expiry;
   case TD_NOTE_TOKEN_READABLE:
     return st->readable;
+  case TD_NOTE_POLLING:
+    return st->stopped ? TD_LEVEL_FAILURE : TD_LEVEL_OK;
   default: /* the organizations' kinds: td_orgstate's */
     return TD_LEVEL_UNKNOWN;
   }
@@ -393,6 +395,15 @@ void td_state_unreadable(td_state_t *st, const td_policy_t *pol,
   td_note_t *was = &st->reminded[TD_NOTE_TOKEN_READABLE];
   keep(was->text, sizeof(was->text), why);
   remind_step(st, pol, now, out);
+}
+
+void td_state_stopped(td_state_t *st, const char *why, td_step_t *out) {
+  td_note_t *n;
+  step_clear(out);
+  if (!st->stopped && (n = add_note(out, TD_NOTE_POLLING, TD_SEV_FAILURE,
+                                    TD_EV_POLLING_STOPPED)) != NULL)
+    keep(n->text, sizeof(n->text), why);
+  st->stopped = 1;
 }
 
 /* A poll was made, so the token could be read. */

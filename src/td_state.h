@@ -72,6 +72,7 @@ typedef struct {
   td_level_t expiry;
   td_level_t tls_expiry;
   td_level_t readable; /* FAILURE while the token cannot be read */
+  int stopped;         /* the plugin stopped polling the account */
   int answered;        /* a poll without a problem was seen */
   int rate_limited;   /* a rate-limit WARNING is outstanding */
   unsigned failures;  /* consecutive failed polls */
@@ -100,6 +101,11 @@ void td_state_step(td_state_t *st, const td_policy_t *pol,
  * and the time-only part. The next td_state_step sends the OKAY. */
 void td_state_unreadable(td_state_t *st, const td_policy_t *pol,
                          const char *why, double now, td_step_t *out);
+
+/* The plugin can poll the account no more (why: libcurl's text for its
+ * multi handle's failure): one FAILURE, the first time only, and nothing
+ * else; no OKAY follows, as no poll does. */
+void td_state_stopped(td_state_t *st, const char *why, td_step_t *out);
 
 /* The time-only part, for an account that is not polled this round (it
  * waits out a Retry-After, which td_sched holds): fills the timeleft

@@ -38,6 +38,7 @@ typedef enum {
   TD_NOTE_ORG_USAGE,      /* gauge-usage_percent-ORG */
   TD_NOTE_ORG_RESTRICTED, /* bool-restricted_mode-ORG */
   TD_NOTE_TOKEN_READABLE, /* bool-token_readable */
+  TD_NOTE_POLLING,        /* bool-polling: the plugin stopped polling */
   TD_NOTE_KINDS
 } td_note_kind_t;
 
@@ -63,6 +64,7 @@ typedef enum {
   TD_EV_ORG_UNRESTRICTED,
   TD_EV_TOKEN_UNREADABLE, /* text = why, in td_words' words */
   TD_EV_TOKEN_READABLE,
+  TD_EV_POLLING_STOPPED, /* text = libcurl's words for its multi's failure */
 } td_event_t;
 
 /* Why a token was rejected, as far as the status and the policy can

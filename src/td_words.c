@@ -186,6 +186,7 @@ static const struct {
     [TD_NOTE_ORG_USAGE] = {"gauge", "usage_percent"},
     [TD_NOTE_ORG_RESTRICTED] = {"bool", "restricted_mode"},
     [TD_NOTE_TOKEN_READABLE] = {"bool", "token_readable"},
+    [TD_NOTE_POLLING] = {"bool", "polling"},
 };
 
 const char *td_words_note_type(td_note_kind_t kind) {
@@ -441,9 +442,23 @@ static void word_readable(const td_policy_t *pol, const td_note_t *n, char *dst,
                    name_of(pol));
 }
 
+/* The plugin stopped polling the account, and why (libcurl's text). */
+static void word_stopped(const td_policy_t *pol, const td_note_t *n, char *dst,
+                         size_t size) {
+  char why[TD_VERDICT_MAX_ERROR + 1];
+  td_text_clean(why, sizeof(why), n->text, TD_VERDICT_MAX_ERROR);
+  td_text_format(dst, size,
+                 "Account \"%s\": the plugin stopped polling it: libcurl's "
+                 "multi handle failed (%s); restart collectd to poll it again.",
+                 name_of(pol), why);
+}
+
 static void word_note(const td_policy_t *pol, const td_note_t *n, char *dst,
                       size_t size) {
   switch (n->kind) {
+  case TD_NOTE_POLLING:
+    word_stopped(pol, n, dst, size);
+    break;
   case TD_NOTE_TOKEN_READABLE:
     word_readable(pol, n, dst, size);
     break;

@@ -68,6 +68,9 @@ static account_t **accounts;
 static size_t accounts_num;
 static td_http_t *http;
 static bool curl_ready;
+/* Set once collectd shuts down (see tdc_flush): from then on nothing is
+ * dispatched, since the plugins that would take it may be gone. */
+static atomic_bool io_stop;
 
 /* Frees a string that may hold a secret, wiping it first. */
 static void free_secret(char **s) {
@@ -352,6 +355,8 @@ static int token_load(account_t *a) {
 static void submit_every(const account_t *a, cdtime_t interval,
                          const char *type, const char *type_instance,
                          double value) {
+  if (atomic_load(&io_stop))
+    return;
   value_list_t vl = VALUE_LIST_INIT;
   vl.values = &(value_t){.gauge = value};
   vl.values_len = 1;
@@ -369,6 +374,8 @@ static void submit(const account_t *a, const char *type,
 }
 
 static void notify(const account_t *a, const td_note_t *note) {
+  if (atomic_load(&io_stop))
+    return;
   notification_t n = {.severity = (int)note->severity, .time = cdtime()};
   sstrncpy(n.host, hostname_g, sizeof(n.host));
   sstrncpy(n.plugin, PLUGIN_NAME, sizeof(n.plugin));
@@ -478,8 +485,8 @@ static account_t **job_account;   /* job index -> account */
 static td_act_t *acts;
 static pthread_t io_thread;
 static bool io_started;
-static atomic_bool io_stop;
 static atomic_bool io_failed;
+static bool stop_reported; /* each account heard of io_failed */
 
 /* For collectd -T, which calls the read callback once on the main thread:
  * how many accounts still await their first finished poll, and whether
@@ -635,6 +642,9 @@ static void carry_out(const td_act_t *act) {
 
 /* Seconds between two looks of collectd's read callback at the thread. */
 #define TD_WATCH_INTERVAL 10.0
+/* The longest between two looks: a failed I/O thread is reported at the
+ * next one, however long the accounts' intervals. */
+#define TD_WATCH_MAX_INTERVAL 60.0
 
 /* The longest the thread sleeps without a reason: a bound, not a tick. */
 #define TD_IO_MAX_WAIT_MS 1000L
@@ -651,8 +661,10 @@ static void *io_main(void *unused) {
     if (wait > TD_IO_MAX_WAIT_MS)
       wait = TD_IO_MAX_WAIT_MS;
     if (td_http_run(http, wait, &transfer_events, NULL) != 0) {
-      ERROR(LOG_PREFIX "libcurl's multi handle failed; no account is "
-                       "polled any more.");
+      /* The log and each account hear of it from the read callback
+       * (report_stop): a multi handle fails for want of memory or of
+       * descriptors, the moment at which logging and dispatching are
+       * least likely to work. */
       atomic_store(&io_failed, true);
       break;
     }
@@ -688,13 +700,43 @@ static int test_read(void) {
   return bad ? -1 : 0;
 }
 
+/* The I/O thread's failed multi handle, in one line. */
+static void log_stop(void) {
+  ERROR(LOG_PREFIX "libcurl's multi handle failed (%s); no account is "
+                   "polled any more.",
+        td_http_failure(http));
+}
+
+/* The I/O thread ended on a failed multi handle: no account is polled
+ * any more, and each says so with its FAILURE, once. Runs on a read
+ * thread of collectd, after the I/O thread's end, which it waits for
+ * (the thread is past its last step), so the accounts are its own. */
+static void report_stop(void) {
+  if (stop_reported)
+    return;
+  stop_reported = true;
+  if (io_started) {
+    pthread_join(io_thread, NULL);
+    io_started = false;
+  }
+  log_stop();
+  for (size_t i = 0; i < accounts_num; i++) {
+    td_step_t step;
+    td_state_stopped(&accounts[i]->state, td_http_failure(http), &step);
+    dispatch_step(accounts[i], &step, 0);
+  }
+}
+
 /* Never waits on the daemon's read threads: the transfers run on the
  * plugin's own thread. */
 static int tdc_read(user_data_t *ud) {
   (void)ud;
   if (on_main_thread())
     return test_read();
-  return atomic_load(&io_failed) ? -1 : 0;
+  if (!atomic_load(&io_failed))
+    return 0;
+  report_stop();
+  return -1;
 }
 
 /* ---- life cycle ---- */
@@ -882,20 +924,51 @@ static int tdc_init(void) {
   io_started = true;
   /* The read callback only watches the thread: at most every
    * TD_WATCH_INTERVAL, so it costs the daemon a wake-up per poll at no
-   * interval. */
+   * interval, and at least every TD_WATCH_MAX_INTERVAL, so that a failed
+   * thread is told within a minute (report_stop). */
   cdtime_t watch = DOUBLE_TO_CDTIME_T(TD_WATCH_INTERVAL);
-  return plugin_register_complex_read(
-      NULL, PLUGIN_NAME, tdc_read, shortest > watch ? shortest : watch, NULL);
+  cdtime_t most = DOUBLE_TO_CDTIME_T(TD_WATCH_MAX_INTERVAL);
+  cdtime_t look = shortest > watch ? shortest : watch;
+  return plugin_register_complex_read(NULL, PLUGIN_NAME, tdc_read,
+                                      look < most ? look : most, NULL);
+}
+
+/* Ends the I/O thread and every dispatch: a transfer that ends while it
+ * stops, or an action under way, dispatches nothing (submit_every and
+ * notify look at io_stop). Returns once the thread is gone. */
+static void io_halt(void) {
+  atomic_store(&io_stop, true);
+  if (atomic_load(&io_failed) && !stop_reported) {
+    stop_reported = true; /* too late to notify: only the log says so */
+    log_stop();
+  }
+  if (!io_started)
+    return;
+  if (http != NULL)
+    (void)td_http_wakeup(http);
+  pthread_join(io_thread, NULL);
+  io_started = false;
+  INFO(LOG_PREFIX "collectd is shutting down; the plugin stopped polling.");
+}
+
+/* collectd 5.12's shutdown stops the read and write threads, then flushes
+ * every plugin from its main thread (timeout 0, no identifier), then
+ * calls the shutdown callbacks in turn, in the order the plugins were
+ * loaded: by the time tdc_shutdown runs, a notification plugin loaded
+ * before this one may have freed its state. That flush is the first call
+ * of shutdown the plugin gets, so the I/O thread ends there. Other
+ * flushes (SIGUSR1, the FLUSH command of unixsock or exec) run on threads
+ * of their own, and change nothing. */
+static int tdc_flush(cdtime_t timeout, const char *identifier,
+                     user_data_t *ud) {
+  (void)ud;
+  if (on_main_thread() && timeout == 0 && identifier == NULL)
+    io_halt();
+  return 0;
 }
 
 static int tdc_shutdown(void) {
-  if (io_started) {
-    atomic_store(&io_stop, true);
-    if (http != NULL)
-      (void)td_http_wakeup(http);
-    pthread_join(io_thread, NULL);
-    io_started = false;
-  }
+  io_halt();
   for (size_t i = 0; i < accounts_num; i++)
     account_free(accounts[i]);
   free(accounts);
@@ -917,5 +990,6 @@ static int tdc_shutdown(void) {
 void module_register(void) {
   plugin_register_complex_config(PLUGIN_NAME, tdc_config);
   plugin_register_init(PLUGIN_NAME, tdc_init);
+  plugin_register_flush(PLUGIN_NAME, tdc_flush, NULL);
   plugin_register_shutdown(PLUGIN_NAME, tdc_shutdown);
 }

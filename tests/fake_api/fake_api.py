@@ -834,7 +834,7 @@ class FakeApi:
             self.stats = Stats(self.labels(), self.open_connections)
             return 200, {"ok": True}
         if req.method != "POST" or route[1] not in ("/tokens", "/mode",
-                                                    "/delay"):
+                                                    "/delay", "/certificate"):
             return 404, {"error": "no such control endpoint"}
         try:
             doc = json.loads(body or b"null")
@@ -844,7 +844,30 @@ class FakeApi:
             return self.control_tokens(doc, "replace=1" in req.query.split("&"))
         if route[1] == "/mode":
             return self.control_mode(doc)
+        if route[1] == "/certificate":
+            return self.control_certificate(doc)
         return self.control_delay(doc)
+
+    def control_certificate(self, doc):
+        """A renewed certificate: handshakes from now on show it; the
+        connections already open keep the one they were set up with."""
+        if self.tls is None:
+            return 409, {"error": "the API listener speaks plain HTTP"}
+        if not isinstance(doc, dict) or not isinstance(doc.get("cert"), str) \
+                or not isinstance(doc.get("key"), str):
+            return 400, {"error": 'expected {"cert": PEM path, "key": PEM '
+                                  'path}'}
+        # Tried on a context of its own first: a pair that does not load
+        # must leave the served one as it was.
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+                doc["cert"], doc["key"])
+            self.tls.load_cert_chain(doc["cert"], doc["key"])
+        except (OSError, ssl.SSLError) as exc:
+            return 400, {"error": "cannot load the pair: %s"
+                         % type(exc).__name__}
+        log("certificate now %s" % os.path.basename(doc["cert"]))
+        return 200, {"ok": True}
 
     def control_tokens(self, doc, replace):
         table, why = parse_table(doc, {} if replace else self.tokens)

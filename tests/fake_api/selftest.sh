@@ -266,6 +266,28 @@ wait "$fake6_pid"
 expect "--host ::1: SIGTERM, status 0" 0 "$?"
 fake6_pid=
 
+# --- a renewed certificate -------------------------------------------------
+
+# served_enddate: the notAfter of the certificate a new handshake shows.
+served_enddate() {
+    openssl s_client -connect "127.0.0.1:$port" </dev/null 2>/dev/null |
+        openssl x509 -noout -enddate 2>/dev/null
+}
+expect "certificate: POST /certificate with soon.pem" 200 \
+    "$(ctl /certificate -o /dev/null -w '%{http_code}' \
+        -d "{\"cert\": \"$c/soon.pem\", \"key\": \"$c/soon.key\"}")"
+expect "certificate: a new handshake shows soon.pem" \
+    "$(openssl x509 -in "$c/soon.pem" -noout -enddate)" "$(served_enddate)"
+expect "certificate: a pair that does not load is refused" 400 \
+    "$(ctl /certificate -o /dev/null -w '%{http_code}' \
+        -d "{\"cert\": \"$c/server.pem\", \"key\": \"$c/soon.key\"}")"
+expect "certificate: and soon.pem is still served" \
+    "$(openssl x509 -in "$c/soon.pem" -noout -enddate)" "$(served_enddate)"
+ctl /certificate -o /dev/null \
+    -d "{\"cert\": \"$c/server.pem\", \"key\": \"$c/server.key\"}"
+expect "certificate: back to server.pem, which verifies" 200 \
+    "$(api -H "$(auth "$tok_main")" -o /dev/null -w '%{http_code}' "$url")"
+
 # --- secrecy ---------------------------------------------------------------
 
 # A path holding a token must come out scrubbed, too.

@@ -197,6 +197,15 @@ class FakeAPI:
     def mode(self, label, mode, **extra):
         self._call("POST", "/mode", dict(label=label, mode=mode, **extra))
 
+    def certificate(self, cert):
+        """Renews the fake's certificate: from now on its handshakes show
+        cert (a name of harness.certs()), while the connections already
+        open keep the certificate they were set up with."""
+        d = certs()
+        self._call("POST", "/certificate",
+                   {"cert": os.path.join(d, cert + ".pem"),
+                    "key": os.path.join(d, cert + ".key")})
+
     def stats(self):
         return self._call("GET", "/stats")
 

@@ -141,3 +141,73 @@ def test_collectd_test_read_polls_the_healthy_account_beside_a_hanging_one(d):
         # The hanging account's poll fails: -T says so by its exit status.
         assert out.returncode != 0, out
     check_clean(d, cd, *TOKENS)
+
+
+# A plugin loaded before ours whose shutdown takes 3 s: collectd 5.12 calls
+# the shutdown callbacks in turn, in load order, after it stopped its read
+# and write threads, so ours comes after it. A notification plugin there
+# may have freed its state; nothing of ours may reach it.
+SLOW_SHUTDOWN = '''\
+import time
+
+import collectd
+
+
+def shutdown():
+    collectd.info("slowstop: shutdown begins")
+    time.sleep(3)
+    collectd.info("slowstop: shutdown ends")
+
+
+collectd.register_shutdown(shutdown)
+'''
+
+
+def test_sigterm_with_polls_in_flight_dispatches_nothing_once_shutdown_began(d):
+    # Twelve accounts whose first answer takes 2 s and shows a certificate
+    # that expires in 2 days: each first poll that ends sends a FAILURE.
+    # SIGTERM comes while they are in flight, so they end during the
+    # other plugin's slow shutdown, or during ours.
+    tokens = ["tdpat_INDEPstop%02d0123456789abcdef" % i for i in range(12)]
+    fake = FakeAPI(d, {t: {"label": "s%02d" % i, "mode": "ok", "delay": 2}
+                       for i, t in enumerate(tokens)}, cert="soon")
+    with open(os.path.join(inputs(d), "slowstop.py"), "w") as f:
+        f.write(SLOW_SHUTDOWN)
+    extra = ('<LoadPlugin python>\n  Globals true\n</LoadPlugin>\n'
+             '<Plugin python>\n  ModulePath "%s"\n  Import "slowstop"\n'
+             '</Plugin>' % inputs(d))
+    cd = Collectd(d, "\n".join(account("s%02d" % i, fake.url(), t, CACert=ca(),
+                                       Interval=10)
+                               for i, t in enumerate(tokens)),
+                  interval=10, extra=extra, debian=("python",))
+    try:
+        assert wait_for(lambda: fake.stats()["requests"] >= len(tokens), 20), \
+            cd.log()[-2000:]
+        time.sleep(0.5)  # every first poll is in flight, its answer 2 s off
+        assert cd.stop(timeout=30), "collectd died early"
+        assert not cd.killed, "SIGTERM was not enough"
+        # The other plugin's 3 s and little else.
+        assert cd.stop_seconds < 10, cd.stop_seconds
+        lines = cd.log().splitlines()
+        begins = [i for i, l in enumerate(lines)
+                  if "slowstop: shutdown begins" in l]
+        assert len(begins) == 1, lines[-30:]
+        # The answers came in during the other plugin's shutdown: not one
+        # of their FAILUREs (or anything else of the plugin's) went out.
+        late = [l for l in lines[begins[0]:] if "telemetrydeck" in l]
+        assert not late, late
+        ours = [i for i, l in enumerate(lines) if "telemetrydeck plugin: "
+                "collectd is shutting down; the plugin stopped polling." in l]
+        assert len(ours) == 1, lines[-30:]
+        # Stopped before the first shutdown callback ran ...
+        assert ours[0] < begins[0], lines[-30:]
+        # ... and nothing of the plugin's after: no value and no
+        # notification, although answers came in meanwhile.
+        after = [l for l in lines[ours[0] + 1:] if "telemetrydeck" in l]
+        assert not after, after
+        assert not cd.notes(type_instance="tls_certificate"), cd.notes()
+    finally:
+        if cd.alive():
+            cd.stop()
+        fake.stop()
+    check_clean(d, cd, *tokens)

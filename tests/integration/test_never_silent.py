@@ -9,8 +9,9 @@ beside it never hears of it."""
 
 import os
 import re
+import resource
 
-from harness import Collectd, FakeAPI, Stack, account, inputs, wait_for
+from harness import Collectd, FakeAPI, Hang, Stack, account, inputs, wait_for
 from test_core import ca, check_clean
 
 FILED = "tdpat_SILENTfile0123456789abcdef"
@@ -108,3 +109,65 @@ def test_start_and_first_good_poll_are_logged_without_the_token(d):
             'account "other": the first poll succeeds (HTTP 200); the token '
             'belongs to "id-other"'], firsts
     check_clean(d, cd, FILED, OTHER)
+
+
+def io_thread_alive(pid):
+    """Whether collectd's thread of the plugin (named by
+    plugin_thread_create) still runs."""
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, task)) as f:
+                if f.read().strip() == "telemetrydeck":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def test_failed_multi_handle_tells_every_account_that_polling_stopped(d):
+    # A real failure of libcurl's multi handle: poll(2) refuses more
+    # descriptors than RLIMIT_NOFILE allows (EINVAL), and libcurl's
+    # curl_multi_poll answers "Unrecoverable error in select/poll". Sixteen
+    # accounts hang in their TLS setup, each at a port of its own (so each
+    # holds a socket in the poll set); then the open-file limit of the
+    # running collectd is lowered under that count, as prlimit(1) would.
+    # The limit is put back once the plugin's thread ended: the log line
+    # and the notifications come from the read callback, later.
+    n = 16
+    hang = Hang(count=n)
+    names = ["m%02d" % i for i in range(n)]
+    cd = Collectd(d, "\n".join(account(m, hang.url(i), FILED, CACert=ca(),
+                                       Interval=10)
+                               for i, m in enumerate(names)), interval=10)
+    nofile = resource.RLIMIT_NOFILE
+    try:
+        assert wait_for(lambda: hang.accepted >= n, 30), (hang.accepted,
+                                                          cd.log()[-2000:])
+        assert io_thread_alive(cd.proc.pid)
+        soft, hard = resource.prlimit(cd.proc.pid, nofile)
+        resource.prlimit(cd.proc.pid, nofile, (8, hard))
+        try:
+            stopped = wait_for(lambda: not io_thread_alive(cd.proc.pid), 15)
+        finally:
+            resource.prlimit(cd.proc.pid, nofile, (soft, hard))
+        assert stopped, "the plugin's thread still runs"
+        assert wait_for(lambda: len(cd.notes(type_instance="polling")) >= n,
+                        40), cd.log()[-3000:]
+        notes = cd.notes(type_instance="polling")
+        assert sorted(x["instance"] for x in notes) == names, notes
+        assert {x["severity"] for x in notes} == {"FAILURE"}, notes
+        for x in notes:
+            assert x["message"] == (
+                'Account "%s": the plugin stopped polling it: libcurl\'s '
+                'multi handle failed (Unrecoverable error in select/poll); '
+                'restart collectd to poll it again.' % x["instance"]), x
+        lines = cd.log_lines(r"plugin: libcurl's multi handle failed \(")
+        assert len(lines) == 1 and lines[0].endswith(
+            "telemetrydeck plugin: libcurl's multi handle failed "
+            "(Unrecoverable error in select/poll); no account is polled any "
+            "more."), lines
+        assert cd.alive()
+    finally:
+        cd.stop()
+        hang.stop()
+    check_clean(d, cd, FILED)

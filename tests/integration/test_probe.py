@@ -3,7 +3,7 @@
 import time
 
 from harness import Collectd, FakeAPI, Stack, account, refused, wait_for
-from test_core import TOKEN, ca, check_clean
+from test_core import TOKEN, TOKEN_B, ca, check_clean
 
 
 def test_phase_timings_show_a_handshake_once_then_reused_connection(d):
@@ -52,6 +52,66 @@ def test_certificate_expiring_in_two_days_gives_timeleft_and_failure(d):
         left = [v for _, v in cd.values("c", "timeleft-tls_certificate")]
         # Known from the handshake, and still dispatched on reused connections.
         assert len(left) >= 3 and all(1.9 * 86400 < v <= 2.0 * 86400 for v in left), left
+    check_clean(d, cd)
+
+
+def test_renewed_certificate_is_seen_after_connection_lifetime(d):
+    # Both servers renew their certificate for new handshakes while the
+    # plugin's connections stay open (the fake never closes an idle one).
+    # "short" sets its connection up afresh after ConnectionLifetime and
+    # sees the renewal; "kept", at the default hour, keeps its connection
+    # and the certificate it was set up with. Apart, so that neither's
+    # handshake speaks for the other (a group keeps the last chain seen).
+    tok = {"short": TOKEN, "kept": TOKEN_B}
+    fakes = {n: FakeAPI(d, {t: {"label": n, "mode": "ok"}}, cert="soon", name=n)
+             for n, t in tok.items()}
+    cd = Collectd(d, "\n".join([
+        account("short", fakes["short"].url(), TOKEN, CACert=ca(), Interval=2,
+                ConnectionLifetime=4),
+        account("kept", fakes["kept"].url(), TOKEN_B, CACert=ca(), Interval=2),
+    ]), interval=2)
+
+    def days(name, since=0.0):
+        return [v / 86400 for t, v in cd.values(name, "timeleft-tls_certificate")
+                if t >= since]
+
+    try:
+        # Generous waits throughout: on an ASan build a poll and a
+        # handshake take far longer than the fake's answer.
+        for n in tok:
+            assert wait_for(lambda: cd.notes(n, "tls_certificate"), 30), cd.log()
+            assert wait_for(lambda: len(days(n)) >= 2, 30), cd.log()
+            assert all(1.9 < v <= 2.0 for v in days(n)), (n, days(n))
+        for f in fakes.values():
+            f.certificate("server")
+        renewed = time.time()
+        # At Interval 2 a 4 s old connection is set up afresh at the third
+        # poll on it at the latest: the new chain within some 8 s.
+        assert wait_for(lambda: [n for n in cd.notes("short", "tls_certificate")
+                                 if n["severity"] == "OKAY"], 40), cd.log()
+        assert wait_for(lambda: any(v > 800 for v in days("short", renewed)),
+                        10), days("short")
+        notes = cd.notes("short", "tls_certificate")
+        assert [n["severity"] for n in notes] == ["FAILURE", "OKAY"], notes
+        assert "no longer close to its expiry" in notes[1]["message"], notes
+        # Once moved, it stays on the new certificate's days.
+        after = days("short", renewed)
+        first_new = next(i for i, v in enumerate(after) if v > 800)
+        assert all(824 < v <= 825 for v in after[first_new:]), after
+        assert fakes["short"].stats()["connections"] >= 2
+        # "kept" polled as long and more, on its one connection: still the
+        # old certificate, and no OKAY.
+        since = time.time()
+        assert wait_for(lambda: len(days("kept", since)) >= 2, 20), cd.log()
+        assert all(1.9 < v <= 2.0 for v in days("kept", renewed)), days("kept")
+        kept = [n["severity"] for n in cd.notes("kept", "tls_certificate")]
+        assert kept == ["FAILURE"], kept
+        assert fakes["kept"].stats()["connections"] == 1, fakes["kept"].stats()
+        assert fakes["kept"].label("kept")["requests"] >= 6
+    finally:
+        cd.stop()
+        for f in fakes.values():
+            f.stop()
     check_clean(d, cd)
 
 

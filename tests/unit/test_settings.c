@@ -169,6 +169,27 @@ static const bad_t bad_values[] = {
      TD_SET_E_MAX,
      "option UnreachableAfter 1000000000000 is out of range (at most "
      "1000000)"},
+    {"ConnectionLifetime 0",
+     {O("ConnectionLifetime", N(0))},
+     0,
+     TD_SET_E_MIN,
+     "option ConnectionLifetime 0 must be at least 1"},
+    {"a fraction of a second of ConnectionLifetime",
+     {O("ConnectionLifetime", N(1.5))},
+     0,
+     TD_SET_E_WHOLE,
+     "option ConnectionLifetime 1.5 must be a whole number"},
+    {"ConnectionLifetime past a day",
+     {O("ConnectionLifetime", N(86401))},
+     0,
+     TD_SET_E_MAX,
+     "option ConnectionLifetime 86401 is out of range (at most 86400)"},
+    {"ConnectionLifetime as a word",
+     {O("ConnectionLifetime", S("1h"))},
+     0,
+     TD_SET_E_TYPE,
+     "option ConnectionLifetime \"1h\" is not of the right type (or count) of "
+     "value"},
     {"RepeatNotificationsAfter below 0",
      {O("RepeatNotificationsAfter", N(-1))},
      0,
@@ -731,6 +752,51 @@ static void test_interval_and_timeout(void) {
   td_settings_free(&s);
 }
 
+/* ConnectionLifetime: whole seconds, an hour unless given, carried to
+ * the HTTP options of both polls; the check, one poll, has no flag and
+ * keeps the default. */
+static void test_connection_lifetime(void) {
+  char line[512];
+  td_settings_t s;
+  td_set_error_t e;
+  td_http_opts_t o;
+  static const opt_t none[] = {O(NULL, N(0))};
+  plugin_block(&s, none, 0, 0, line, sizeof(line));
+  td_settings_http(&s, 0, &o);
+  tap_is_int(o.max_life, 3600, "no ConnectionLifetime: an hour");
+  td_settings_free(&s);
+  static const opt_t short_life[] = {O("ConnectionLifetime", N(4)),
+                                     O("CollectOrganizations", B(1))};
+  tap_is_int(plugin_block(&s, short_life, 2, 0, line, sizeof(line)), TD_SET_OK,
+             "ConnectionLifetime 4 is taken");
+  td_settings_http(&s, 0, &o);
+  tap_is_int(o.max_life, 4, "and reaches the users/info poll");
+  td_settings_http(&s, 1, &o);
+  tap_is_int(o.max_life, 4, "and the organizations poll");
+  td_settings_free(&s);
+  static const opt_t ends[] = {O("ConnectionLifetime", N(1))};
+  tap_is_int(plugin_block(&s, ends, 1, 0, line, sizeof(line)), TD_SET_OK,
+             "ConnectionLifetime 1, the range's low end");
+  td_settings_free(&s);
+  static const opt_t day[] = {O("ConnectionLifetime", N(86400))};
+  tap_is_int(plugin_block(&s, day, 1, 0, line, sizeof(line)), TD_SET_OK,
+             "ConnectionLifetime 86400, its high end");
+  td_settings_http(&s, 0, &o);
+  tap_is_int(o.max_life, 86400, "a day");
+  td_settings_free(&s);
+  tap_ok(td_settings_name(TD_OPT_CONN_LIFETIME, TD_FRONT_CHECK) == NULL,
+         "telemetrydeck-check has no connection lifetime flag");
+  static const char *const no_args[] = {NULL};
+  check_line(&s, no_args, line, sizeof(line));
+  td_settings_http(&s, 0, &o);
+  tap_is_int(o.max_life, 3600, "and its one poll has the default");
+  td_settings_free(&s);
+  td_settings_init(&s, TD_FRONT_CHECK);
+  tap_is_int(td_settings_set_text(&s, "--connection-lifetime", "4", &e),
+             TD_SET_E_UNKNOWN, "and refuses one");
+  td_settings_free(&s);
+}
+
 /* What else the rules across options decide. */
 static void test_rules(void) {
   char line[512];
@@ -960,6 +1026,7 @@ int main(void) {
   test_drift_policy();
   test_repeat_after();
   test_interval_and_timeout();
+  test_connection_lifetime();
   test_rules();
   test_network();
   return tap_done();

@@ -342,6 +342,8 @@ static const char *kind_name(td_note_kind_t k) {
     return "org_restricted";
   case TD_NOTE_TOKEN_READABLE:
     return "token_readable";
+  case TD_NOTE_POLLING:
+    return "polling";
   case TD_NOTE_KINDS:
     break;
   }
@@ -1301,6 +1303,48 @@ static void check_message_has(const char *msg, const char *what,
   }
 }
 
+/* The plugin stopped polling (its multi handle failed): every account
+ * gets one FAILURE naming the stop and libcurl's reason, in one line; a
+ * second call says nothing new, and no value goes with it. */
+static void check_stopped(void) {
+  td_state_t st;
+  td_step_t out;
+  td_state_init(&st);
+  td_state_stopped(&st, "Unrecoverable error in select/poll", &out);
+  td_words_step(&POL_PLAIN, &out);
+  tap_is_str(render_notes(&out), "polling FAILURE",
+             "stopped: one FAILURE of its own kind");
+  const td_note_t *n = find_note(&out, TD_NOTE_POLLING);
+  tap_is_str(n != NULL ? n->message : "(none)",
+             "Account \"acme-prod\": the plugin stopped polling it: libcurl's "
+             "multi handle failed (Unrecoverable error in select/poll); "
+             "restart collectd to poll it again.",
+             "it names the account, the stop and libcurl's reason");
+  tap_ok(n != NULL && strchr(n->message, '\n') == NULL &&
+             strlen(n->message) <= TD_VERDICT_MAX_TEXT,
+         "in one line, within a notification's bound");
+  tap_ok(out.api_reachable == 0 && out.token_valid == -1 &&
+             out.token_readable == -1 && !out.has_timeleft &&
+             !out.has_tls_timeleft && out.log[0] == '\0',
+         "and no value, no log line of its own (the plugin logs the stop)");
+  tap_is_str(td_words_note_type(TD_NOTE_POLLING), "bool", "type bool");
+  tap_is_str(td_words_note_type_instance(TD_NOTE_POLLING), "polling",
+             "type instance polling");
+  td_state_stopped(&st, "Unrecoverable error in select/poll", &out);
+  td_words_step(&POL_PLAIN, &out);
+  tap_is_str(render_notes(&out), "none", "stopped again: nothing new");
+  td_policy_t hourly = POL_PLAIN;
+  hourly.repeat_after = 3600;
+  td_state_init(&st);
+  td_state_stopped(&st, "Out of memory\nand more", &out);
+  td_words_step(&hourly, &out);
+  n = find_note(&out, TD_NOTE_POLLING);
+  check_message_has(n != NULL ? n->message : "(none)",
+                    "libcurl's text is cleaned: one line even so",
+                    (const char *const[]){"(Out of memory and more)", NULL},
+                    (const char *const[]){"\n", NULL});
+}
+
 static void check_token_messages(void) {
   td_step_t out;
   td_poll_t p = POLLS[P_REVOKED].poll;
@@ -2228,6 +2272,7 @@ int main(void) {
   check_may_poll();
   check_log();
   check_token_messages();
+  check_stopped();
   check_refusal_words();
   check_dates();
   check_reach_messages();
