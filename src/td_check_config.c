@@ -40,8 +40,8 @@
 #define PLUGIN "telemetrydeck"
 #define MAX_FILES 1024       /* files one configuration may include */
 #define MAX_DIR_ENTRIES 4096 /* files of one included directory */
-#define NAME_MAX_LEN 127     /* collectd's DATA_MAX_NAME_LEN - 1 */
-#define OPTION_VALUES 4      /* values of one option handed on */
+#define NAME_MAX_LEN TD_ACCOUNT_NAME_MAX
+#define OPTION_VALUES 4 /* values of one option handed on */
 #define LINE_MAX_LEN 1024
 
 static const char *const status_names[] = {"OK", "WARNING", "CRITICAL",
@@ -84,6 +84,14 @@ static void say(char *msg, const char *fmt, ...) {
   va_start(ap, fmt);
   td_text_vappend(msg, LINE_MAX_LEN, fmt, ap);
   va_end(ap);
+}
+
+/* The entry's problem is this error of the <Account> blocks. */
+static void account_error(entry_t *e, td_account_error_t err,
+                          const char *shown) {
+  char text[LINE_MAX_LEN];
+  td_words_account(err, shown, text, sizeof(text));
+  say(e->msg, "%s", text);
 }
 
 /* An item's place: "FILE line N", the path cleaned. */
@@ -284,28 +292,19 @@ static entry_t *entry_add(report_t *r) {
 static int account_name(const report_t *r, entry_t *e,
                         const td_conf_item_t *it) {
   if (it->n_values != 1 || it->values[0].kind != TD_CONF_STRING) {
-    say(e->msg, "an Account block needs exactly one name: "
-                "<Account \"main\">");
+    account_error(e, TD_ACCOUNT_NO_NAME, "");
     return -1;
   }
   const char *name = it->values[0].string;
   td_text_clean(e->name, sizeof(e->name), name, NAME_MAX_LEN);
   snprintf(e->label, sizeof(e->label), "account \"%s\"", e->name);
-  size_t len = strlen(name);
-  int bad = len == 0 || len > NAME_MAX_LEN;
-  for (size_t i = 0; i < len; i++)
-    bad |= name[i] == '/' || (unsigned char)name[i] < 0x20 ||
-           (unsigned char)name[i] == 0x7f;
-  if (bad) {
-    say(e->msg,
-        "account name \"%s\" is empty, too long or contains '/' "
-        "or control characters",
-        e->name);
+  if (!td_settings_account_name_ok(name)) {
+    account_error(e, TD_ACCOUNT_BAD_NAME, e->name);
     return -1;
   }
   for (size_t i = 0; i + 1 < r->n; i++)
     if (r->e[i].usable && strcmp(r->e[i].name, name) == 0) {
-      say(e->msg, "account \"%s\" is defined twice", e->name);
+      account_error(e, TD_ACCOUNT_TWICE, e->name);
       return -1;
     }
   return 0;
@@ -385,10 +384,7 @@ static int collect(const files_t *f, const td_conf_item_t *root, report_t *r) {
       e->refused = 1;
       char key[64];
       td_text_clean(key, sizeof(key), it->key, sizeof(key) - 1);
-      say(e->msg,
-          "unknown option \"%s\" (only <Account> blocks are "
-          "allowed here)",
-          key);
+      account_error(e, TD_ACCOUNT_NOT_BLOCK, key);
     }
   }
   return 0;

@@ -679,3 +679,14 @@ void td_settings_http(const td_settings_t *s, int organizations,
       .max_life = (long)s->number[TD_OPT_CONN_LIFETIME],
   };
 }
+
+int td_settings_account_name_ok(const char *name) {
+  size_t len = strlen(name);
+  if (len == 0 || len > TD_ACCOUNT_NAME_MAX)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (name[i] == '/' || (unsigned char)name[i] < 0x20 ||
+        (unsigned char)name[i] == 0x7f)
+      return 0;
+  return 1;
+}

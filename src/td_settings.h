@@ -197,4 +197,19 @@ void td_settings_policy(const td_settings_t *s, const char *account,
 void td_settings_http(const td_settings_t *s, int organizations,
                       td_http_opts_t *o);
 
+/* The longest account name: it becomes the plugin instance, which
+ * collectd holds in DATA_MAX_NAME_LEN (128) bytes. */
+#define TD_ACCOUNT_NAME_MAX 127
+
+/* What is wrong with the <Account> blocks, or around them. */
+typedef enum {
+  TD_ACCOUNT_NO_NAME,   /* not exactly one string after Account */
+  TD_ACCOUNT_BAD_NAME,  /* empty, too long, '/' or a control character */
+  TD_ACCOUNT_TWICE,     /* a name taken by an account before it */
+  TD_ACCOUNT_NOT_BLOCK, /* an option outside any <Account> block */
+} td_account_error_t;
+
+/* 1 when name may name an account (and be a plugin instance), else 0. */
+int td_settings_account_name_ok(const char *name);
+
 #endif /* TD_SETTINGS_H */

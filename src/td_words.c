@@ -992,3 +992,31 @@ _Static_assert(TD_CONF_MAX_BYTES == 1 << 20 && TD_CONF_MAX_WORD == 4096 &&
                    TD_CONF_MAX_VALUES == 64 && TD_CONF_MAX_DEPTH == 32 &&
                    TD_CONF_MAX_ITEMS == 65536 && TD_CONF_MAX_INCLUDE == 8,
                "td_words_conf's words name td_conf's bounds");
+
+void td_words_account(td_account_error_t e, const char *shown, char *dst,
+                      size_t size) {
+  if (size > 0)
+    dst[0] = '\0';
+  switch (e) {
+  case TD_ACCOUNT_NO_NAME:
+    td_text_format(dst, size,
+                   "an Account block needs exactly one name: "
+                   "<Account \"main\">");
+    return;
+  case TD_ACCOUNT_BAD_NAME:
+    td_text_format(dst, size,
+                   "account name \"%s\" is empty, too long or contains '/' "
+                   "or control characters",
+                   shown);
+    return;
+  case TD_ACCOUNT_TWICE:
+    td_text_format(dst, size, "account \"%s\" is defined twice", shown);
+    return;
+  case TD_ACCOUNT_NOT_BLOCK:
+    td_text_format(dst, size,
+                   "unknown option \"%s\" (only <Account> blocks are allowed "
+                   "here)",
+                   shown);
+    return;
+  }
+}

@@ -126,4 +126,9 @@ void td_words_date(double epoch, char *dst, size_t size);
 void td_words_token_expiry(int expired, double days, double when, char *dst,
                            size_t size);
 
+/* An error of the <Account> blocks; shown: the name (or the option) as
+ * td_text_clean made it fit to show. No final period. */
+void td_words_account(td_account_error_t e, const char *shown, char *dst,
+                      size_t size);
+
 #endif /* TD_WORDS_H */

@@ -163,40 +163,24 @@ static account_t *account_find(const char *name) {
   return NULL;
 }
 
-/* The name becomes the plugin instance: it must fit and not break the
- * identifier. */
-static int name_is_valid(const char *name) {
-  size_t len = strlen(name);
-  if (len == 0 || len >= DATA_MAX_NAME_LEN)
-    return 0;
-  for (size_t i = 0; i < len; i++)
-    if (name[i] == '/' || (unsigned char)name[i] < 0x20 ||
-        (unsigned char)name[i] == 0x7f)
-      return 0;
-  return 1;
-}
-
 /* The account's name: one, valid, and not taken. Returns 0, or -1 after
  * logging. */
 static int account_name(account_t *a, oconfig_item_t *ci) {
-  char shown[DATA_MAX_NAME_LEN + 1];
-  if (cf_util_get_string(ci, &a->name) != 0) {
-    ERROR(LOG_PREFIX "an Account block needs exactly one name: "
-                     "<Account \"main\">.");
-    return -1;
-  }
-  if (!name_is_valid(a->name)) {
-    td_text_clean(shown, sizeof(shown), a->name, DATA_MAX_NAME_LEN);
-    ERROR(LOG_PREFIX "account name \"%s\" is empty, too long or contains "
-                     "'/' or control characters.",
-          shown);
-    return -1;
-  }
-  if (account_find(a->name) != NULL) {
-    ERROR(LOG_PREFIX "account \"%s\" is defined twice.", a->name);
-    return -1;
-  }
-  return 0;
+  char shown[DATA_MAX_NAME_LEN + 1], text[DATA_MAX_NAME_LEN + 128];
+  td_account_error_t e;
+  if (cf_util_get_string(ci, &a->name) != 0)
+    e = TD_ACCOUNT_NO_NAME;
+  else if (!td_settings_account_name_ok(a->name))
+    e = TD_ACCOUNT_BAD_NAME;
+  else if (account_find(a->name) != NULL)
+    e = TD_ACCOUNT_TWICE;
+  else
+    return 0;
+  td_text_clean(shown, sizeof(shown), a->name != NULL ? a->name : "",
+                DATA_MAX_NAME_LEN);
+  td_words_account(e, shown, text, sizeof(text));
+  ERROR(LOG_PREFIX "%s.", text);
+  return -1;
 }
 
 /* Every option of the block, then the rules across them. Returns 0, or -1
@@ -256,10 +240,10 @@ static int tdc_config(oconfig_item_t *ci) {
       errors += config_account(child) != 0;
       continue;
     }
+    char text[DATA_MAX_NAME_LEN + 128];
     td_text_clean(shown, sizeof(shown), child->key, DATA_MAX_NAME_LEN);
-    ERROR(LOG_PREFIX "unknown option \"%s\" (only <Account> blocks are "
-                     "allowed here).",
-          shown);
+    td_words_account(TD_ACCOUNT_NOT_BLOCK, shown, text, sizeof(text));
+    ERROR(LOG_PREFIX "%s.", text);
     errors++;
   }
   return errors > 0 ? -1 : 0;

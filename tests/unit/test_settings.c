@@ -1017,7 +1017,49 @@ static void test_check_rows(void) {
   td_settings_free(&s);
 }
 
+/* One rule for an account's name in both front ends, and one text for
+ * each error of the <Account> blocks. */
+static void test_account_names(void) {
+  char longest[TD_ACCOUNT_NAME_MAX + 2];
+  memset(longest, 'n', sizeof(longest));
+  longest[TD_ACCOUNT_NAME_MAX] = '\0';
+  static const struct {
+    const char *name;
+    int ok;
+  } rows[] = {{"main", 1},      {"", 0},          {"a/b", 0},
+              {"tab\there", 0}, {"del\x7f", 0},   {"new\nline", 0},
+              {"Zürich", 1},    {"with space", 1}};
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+    tap_is_int(td_settings_account_name_ok(rows[i].name), rows[i].ok,
+               "account name row %zu", i);
+  tap_is_int(td_settings_account_name_ok(longest), 1,
+             "a name of %d bytes is taken", TD_ACCOUNT_NAME_MAX);
+  longest[TD_ACCOUNT_NAME_MAX] = 'n';
+  longest[TD_ACCOUNT_NAME_MAX + 1] = '\0';
+  tap_is_int(td_settings_account_name_ok(longest), 0,
+             "one byte more is refused");
+  char text[256];
+  td_words_account(TD_ACCOUNT_NO_NAME, "", text, sizeof(text));
+  tap_is_str(text,
+             "an Account block needs exactly one name: "
+             "<Account \"main\">",
+             "no name");
+  td_words_account(TD_ACCOUNT_BAD_NAME, "a/b", text, sizeof(text));
+  tap_is_str(text,
+             "account name \"a/b\" is empty, too long or contains '/' or "
+             "control characters",
+             "a bad name");
+  td_words_account(TD_ACCOUNT_TWICE, "main", text, sizeof(text));
+  tap_is_str(text, "account \"main\" is defined twice", "a name twice");
+  td_words_account(TD_ACCOUNT_NOT_BLOCK, "Token", text, sizeof(text));
+  tap_is_str(text,
+             "unknown option \"Token\" (only <Account> blocks are allowed "
+             "here)",
+             "an option outside a block");
+}
+
 int main(void) {
+  test_account_names();
   test_bad_values();
   test_check_rows();
   test_drift();
