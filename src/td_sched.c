@@ -132,19 +132,31 @@ static void run(td_sched_t *s, unsigned job, double now) {
   push(s, TD_ACT_START, job, TD_SCHED_NONE, deadline(j) - now);
 }
 
-/* Runs the job, or queues it for a free file when the bound is reached. */
+static void expire(td_sched_t *s, unsigned job, double now);
+
+/* Runs the job, or queues it for a free file when the bound is reached;
+ * with no time of its own left, it has expired. */
 static void start(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
+  if (j->where != TD_JOB_RUNNING && deadline(j) - now <= TD_SCHED_MIN_LEFT) {
+    expire(s, job, now);
+    return;
+  }
   if (j->where != TD_JOB_RUNNING && s->max_running > 0 &&
       s->running >= s->max_running && needs_file(s, j)) {
     j->where = TD_JOB_FILES;
+    s->groups[j->conf.group].filed++;
     list_add(s, &s->files_head, &s->files_tail, job);
     return;
   }
   run(s, job, now);
 }
 
-static void expire(td_sched_t *s, unsigned job);
+/* Takes a job out of the files queue. */
+static void unfile(td_sched_t *s, unsigned job) {
+  list_remove(s, &s->files_head, &s->files_tail, job);
+  s->groups[s->jobs[job].conf.group].filed--;
+}
 
 /* A transfer ended: the oldest jobs waiting for a file may run, those
  * with time left. */
@@ -157,10 +169,10 @@ static void left_running(td_sched_t *s, td_job_t *j, double now) {
   while ((s->max_running == 0 || s->running < s->max_running) &&
          (job = s->files_head) != TD_SCHED_NONE) {
     if (deadline(&s->jobs[job]) - now <= TD_SCHED_MIN_LEFT) {
-      expire(s, job);
+      expire(s, job, now);
       continue;
     }
-    list_take(s, &s->files_head, &s->files_tail);
+    unfile(s, job);
     run(s, job, now);
   }
 }
@@ -210,9 +222,27 @@ static void admit(td_sched_t *s, td_group_t *g, double now) {
     next_first(s, g);
     return;
   }
-  while ((!g->multiplexed || g->running < TD_SCHED_H2_STREAMS) &&
+  while ((!g->multiplexed || g->running + g->filed < TD_SCHED_H2_STREAMS) &&
          (job = list_take(s, &g->wait_head, &g->wait_tail)) != TD_SCHED_NONE)
     start(s, job, now);
+}
+
+/* g's connection turned out to be HTTP/2: its jobs waiting for a file
+ * need none, and run as streams. */
+static void unfile_streams(td_sched_t *s, td_group_t *g, double now) {
+  unsigned at = s->files_head;
+  while (g->filed > 0 && at != TD_SCHED_NONE) {
+    unsigned job = at;
+    at = s->jobs[at].next;
+    if (&s->groups[s->jobs[job].conf.group] != g)
+      continue;
+    if (deadline(&s->jobs[job]) - now <= TD_SCHED_MIN_LEFT) {
+      expire(s, job, now);
+      continue;
+    }
+    unfile(s, job);
+    run(s, job, now);
+  }
 }
 
 /* The first job's connection is ready: those it leaves waiting for a
@@ -280,7 +310,7 @@ static void due(td_sched_t *s, unsigned job, double now) {
 }
 
 /* A job waiting (behind a first, or for the budget) past its own limit. */
-static void expire(td_sched_t *s, unsigned job) {
+static void expire(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
   td_group_t *g = &s->groups[j->conf.group];
   unsigned from = job;
@@ -289,10 +319,19 @@ static void expire(td_sched_t *s, unsigned job) {
     if (g->first != TD_SCHED_NONE)
       from = g->first;
   } else if (j->where == TD_JOB_FILES) {
-    list_remove(s, &s->files_head, &s->files_tail, job);
+    unfile(s, job);
     from = TD_SCHED_FILES;
     if (g->first == job)
       next_first(s, g);
+    /* It never tried the API: no silence to pace. */
+    j->where = TD_JOB_IDLE;
+    j->costly = 0;
+    record(j, 1);
+    push(s, TD_ACT_EXPIRED, job, from, j->conf.timeout);
+    if (g->first != TD_SCHED_NONE || g->wait_head == TD_SCHED_NONE)
+      return;
+    admit(s, g, now);
+    return;
   } else {
     list_remove(s, &s->queue_head, &s->queue_tail, job);
     next_first(s, g);
@@ -324,7 +363,7 @@ static void scan(td_sched_t *s, double now) {
     if (for_stream && patience(j) <= now)
       impatient(s, i, now);
     if (is_waiting(j) && deadline(j) <= now + TD_SCHED_MIN_LEFT)
-      expire(s, i);
+      expire(s, i, now);
     if (j->next_due <= now)
       due(s, i, now);
     if (j->next_due < next)
@@ -422,6 +461,11 @@ double td_sched_next(const td_sched_t *s) {
 
 void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now) {
   td_group_t *g = &s->groups[s->jobs[job].conf.group];
+  if (multiplexed == 1 && !(g->open && g->multiplexed == 1) && g->filed > 0) {
+    g->multiplexed = multiplexed;
+    g->open = 1;
+    unfile_streams(s, g, now);
+  }
   g->multiplexed = multiplexed;
   g->open = 1;
   if (g->first == job)

@@ -120,6 +120,8 @@ typedef struct {
                        files as for HTTP/1.1) */
   unsigned first;   /* the job that goes first, or TD_SCHED_NONE */
   unsigned running; /* its jobs in TD_JOB_RUNNING */
+  unsigned filed;   /* its jobs in TD_JOB_FILES: they count
+                       against TD_SCHED_H2_STREAMS too */
   unsigned wait_head, wait_tail; /* waiting jobs, oldest first */
 } td_group_t;
 

@@ -580,6 +580,126 @@ static void fate_table(void) {
   }
 }
 
+/* ---- the files bound meets the stream bound, and time that runs out ---- */
+
+/* A job kept from the API by the files bound never tried it: its expiries
+ * are not the API's silence, so they do not pace it (a real EMFILE,
+ * TD_XFER_FILES_LIMIT, is not costly either). */
+static void files_expiry_does_not_pace(void) {
+  job_spec_t jobs[] = {
+      /* answers its status, then its body stalls: never paced, and it
+       * holds the only file for 1.8 s of every 2 */
+      {.b = B_STALL, .interval = 2, .timeout = 1.8, .group = 1},
+      {.b = B_OK, .interval = 2, .timeout = 1.8, .answer = 0.01},
+  };
+  play_limited(jobs, 2, 19.9, 1);
+  tap_ok(count(r.out[1], 'P') == 0,
+         "expired waiting for a file, never paced (%s)", r.out[1]);
+}
+
+/* The next first gets less than TD_SCHED_MIN_LEFT of its own time: no
+ * time left is none, as left_running and the HTTP/2 retry say. */
+static void next_first_without_time_is_expired(void) {
+  td_sched_t s;
+  td_job_conf_t conf[] = {{4, 2.0, 3, 0}, {4, 1.0, 3, 0}};
+  td_act_t acts[8];
+  tap_ok(td_sched_init(&s, conf, 2, 1, 0) == 0, "init");
+  size_t n = td_sched_step(&s, 0, acts, 8);
+  tap_ok(n == 1 && acts[0].kind == TD_ACT_START && acts[0].job == 0,
+         "job 0 goes first");
+  /* its own handshake reset, 0.5 ms before job 1's own time runs out */
+  td_xfer_t x = {.kind = TD_XFER_TLS_HANDSHAKE, .reached = TD_REACHED_TCP};
+  td_sched_finished(&s, 0, &x, 0.9995);
+  n = td_sched_step(&s, 0.9995, acts, 8);
+  tap_ok(n == 1 && !(acts[0].kind == TD_ACT_START &&
+                     acts[0].timeout <= TD_SCHED_MIN_LEFT),
+         "job 1 is not started with %.4f s (kind %d)",
+         n ? acts[0].timeout : -1.0, n ? (int)acts[0].kind : -1);
+  td_sched_free(&s);
+}
+
+/* A job queued for a file while its group's protocol was unknown (-1)
+ * needs none once the group is known to be HTTP/2: it starts as a stream
+ * instead of expiring behind stalled transfers. */
+static void files_queue_left_when_http2_known(void) {
+  td_sched_t s;
+  td_job_conf_t conf[] = {
+      {2, 1.8, 3, 1}, {2, 1.8, 3, 0}, {2, 1.8, 3, 0}, {2, 1.8, 3, 0}};
+  td_act_t acts[16];
+  size_t n;
+  int j3_started = 0, j3_expired = 0;
+  tap_ok(td_sched_init(&s, conf, 4, 2, 0) == 0, "init");
+  td_sched_limit(&s, 2);
+  n = td_sched_step(&s, 0, acts, 16); /* START 0 and 1 */
+  td_sched_ready(&s, 0, 0, 0.001);    /* HTTP/1.1, stalls */
+  td_sched_ready(&s, 1, -1, 0.001);   /* 2 and 3 queue for a file */
+  td_xfer_t ok = {.kind = TD_XFER_OK, .reached = TD_REACHED_STATUS};
+  td_sched_finished(&s, 1, &ok, 0.01); /* 2 runs, 3 waits */
+  n = td_sched_step(&s, 0.01, acts, 16);
+  td_sched_ready(&s, 2, 1, 0.011); /* the group is HTTP/2; 2 stalls */
+  for (double t = 0.011; t < 1.9; t += 0.05) {
+    n = td_sched_step(&s, t, acts, 16);
+    for (size_t i = 0; i < n; i++) {
+      j3_started += acts[i].job == 3 && acts[i].kind == TD_ACT_START;
+      j3_expired += acts[i].job == 3 && acts[i].kind == TD_ACT_EXPIRED;
+    }
+  }
+  tap_ok(j3_started && !j3_expired,
+         "job 3 starts as a stream (started %d, expired %d)", j3_started,
+         j3_expired);
+  td_sched_free(&s);
+}
+
+/* 250 accounts on one host, at most 10 transfers at once, HTTP/2 not yet
+ * known at the first ready (-1): once it is, the files queue empties all
+ * at once as streams, past TD_SCHED_H2_STREAMS. */
+static void files_queue_keeps_to_the_stream_bound(void) {
+  static td_job_conf_t conf[250];
+  static td_act_t acts[500];
+  td_sched_t s;
+  size_t n;
+  for (int i = 0; i < 250; i++)
+    conf[i] = (td_job_conf_t){5, 4, 3, 0};
+  tap_ok(td_sched_init(&s, conf, 250, 1, 0) == 0, "init");
+  td_sched_limit(&s, 10);
+  n = td_sched_step(&s, 0, acts, 500); /* job 0 goes first */
+  td_sched_ready(&s, 0, -1, 0.001);    /* 9 more run, 240 queue for files */
+  n = td_sched_step(&s, 0.001, acts, 500);
+  td_xfer_t ok = {.kind = TD_XFER_OK, .reached = TD_REACHED_STATUS};
+  td_sched_ready(&s, 1, 1, 0.002); /* an answer showed HTTP/2 */
+  td_sched_finished(&s, 0, &ok, 0.003);
+  n = td_sched_step(&s, 0.003, acts, 500);
+  tap_ok(s.groups[0].running <= TD_SCHED_H2_STREAMS,
+         "at most %d of the group's transfers at once (%u; %zu started)",
+         TD_SCHED_H2_STREAMS, s.groups[0].running, n);
+  td_sched_free(&s);
+}
+
+/* The same, one step on: the shell starts that first with libcurl's least
+ * Timeout (1 ms, td_http_start), its setup "times out", and a job that
+ * just fell due, with 0.45 s of its own left, takes that failure over. */
+static void no_setup_timeout_from_no_time(void) {
+  td_sched_t s;
+  td_job_conf_t conf[] = {{4, 2.0, 3, 0}, {4, 1.0, 3, 0}, {0.5, 1.0, 3, 0}};
+  td_act_t acts[16];
+  size_t n;
+  int taken = 0;
+  tap_ok(td_sched_init(&s, conf, 3, 1, 0) == 0, "init");
+  for (double t = 0; t < 0.99; t += 0.05)
+    n = td_sched_step(&s, t, acts, 16); /* 0 goes first, 1 and 2 wait */
+  td_xfer_t reset = {.kind = TD_XFER_TLS_HANDSHAKE, .reached = TD_REACHED_TCP};
+  td_sched_finished(&s, 0, &reset, 0.9995);
+  n = td_sched_step(&s, 0.9995, acts, 16); /* START 1 with 0.5 ms */
+  n = td_sched_step(&s, 1.0, acts, 16);    /* 2 falls due, waits behind 1 */
+  td_xfer_t late = {.kind = TD_XFER_TIMEOUT, .reached = TD_REACHED_NOTHING};
+  td_sched_finished(&s, 1, &late, 1.001); /* the 1 ms transfer */
+  n = td_sched_step(&s, 1.001, acts, 16);
+  for (size_t i = 0; i < n; i++)
+    taken += acts[i].job == 2 && acts[i].kind == TD_ACT_TAKEN;
+  tap_ok(!taken, "a job with 0.45 s left takes over no 1 ms setup timeout");
+  td_sched_free(&s);
+}
+
 int main(void) {
   fate_table();
   hanging_token_first_healthy_beside(2, 20);
@@ -608,5 +728,10 @@ int main(void) {
   files_budget_table();
   file_limit_spreads_transfers();
   file_limit_too_low_expires_the_rest();
+  files_expiry_does_not_pace();
+  next_first_without_time_is_expired();
+  files_queue_left_when_http2_known();
+  files_queue_keeps_to_the_stream_bound();
+  no_setup_timeout_from_no_time();
   return tap_done();
 }
