@@ -160,17 +160,7 @@ static int on_map_key(void *ctx, const unsigned char *k, size_t len) {
   return 1;
 }
 
-static const yajl_callbacks callbacks = {
-    .yajl_null = on_null,
-    .yajl_boolean = on_boolean,
-    .yajl_number = on_number,
-    .yajl_string = on_string,
-    .yajl_start_map = on_start_map,
-    .yajl_map_key = on_map_key,
-    .yajl_end_map = on_end,
-    .yajl_start_array = on_start_array,
-    .yajl_end_array = on_end,
-};
+static const yajl_callbacks callbacks = TD_JSON_CALLBACKS;
 
 td_extract_t *td_extract_new(void) {
   td_extract_t *x = calloc(1, sizeof(*x));

@@ -31,6 +31,18 @@ typedef struct {
   int done;                /* the top-level value is complete */
 } td_json_t;
 
+/* The callback table of an extractor that names its callbacks on_null,
+ * on_boolean, on_number, on_string, on_start_map, on_map_key,
+ * on_start_array and on_end (for both ends), as each of ours does. */
+#define TD_JSON_CALLBACKS                                                      \
+  {                                                                            \
+    .yajl_null = on_null, .yajl_boolean = on_boolean,                          \
+    .yajl_number = on_number, .yajl_string = on_string,                        \
+    .yajl_start_map = on_start_map, .yajl_map_key = on_map_key,                \
+    .yajl_end_map = on_end, .yajl_start_array = on_start_array,                \
+    .yajl_end_array = on_end,                                                  \
+  }
+
 /* Drops the previous body and makes a new yajl handle calling cb with ctx.
  * Returns TD_JSON_OK or TD_JSON_E_NOMEM. j must be zeroed or reset
  * before. */

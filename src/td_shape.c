@@ -172,17 +172,7 @@ static int close_container(td_shape_t *s) {
 
 static int on_end(void *ctx) { return close_container(ctx); }
 
-static const yajl_callbacks callbacks = {
-    .yajl_null = on_null,
-    .yajl_boolean = on_boolean,
-    .yajl_number = on_number,
-    .yajl_string = on_string,
-    .yajl_start_map = on_start_map,
-    .yajl_map_key = on_map_key,
-    .yajl_end_map = on_end,
-    .yajl_start_array = on_start_array,
-    .yajl_end_array = on_end,
-};
+static const yajl_callbacks callbacks = TD_JSON_CALLBACKS;
 
 td_shape_t *td_shape_new(void) {
   td_shape_t *s = calloc(1, sizeof(*s));
