@@ -30,21 +30,10 @@
 
 #include <curl/curl.h>
 
+#include "bench_common.h"
+
 #define FLOOR_MAX_REQUESTS 1000000L
 #define FLOOR_MAX_TOKEN 4096
-
-static size_t discard(char *data, size_t size, size_t nmemb, void *arg) {
-  (void)data;
-  (void)arg;
-  return size * nmemb;
-}
-
-static double cpu_us(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 static double wall_us(void) {
   struct timespec ts;

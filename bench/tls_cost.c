@@ -39,22 +39,11 @@
 
 #include <curl/curl.h>
 
+#include "bench_common.h"
+
 #define TC_MAX_ACCOUNTS 10000L
 #define TC_MAX_POLLS 100000L
 #define TC_MAX_TOKEN 4096
-
-static size_t discard(char *d, size_t s, size_t n, void *a) {
-  (void)d;
-  (void)a;
-  return s * n;
-}
-
-static double cpu_us(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 static int read_token(const char *path, char *buf, size_t size) {
   FILE *f = fopen(path, "r");
