@@ -50,6 +50,11 @@ static double own_limit(const td_job_t *j) {
 
 static double deadline(const td_job_t *j) { return j->due_at + own_limit(j); }
 
+/* Less of its own time left than a transfer can use. */
+static int out_of_time(const td_job_t *j, double now) {
+  return deadline(j) - now <= TD_SCHED_MIN_LEFT;
+}
+
 /* When a job waiting for a stream of a working HTTP/2 connection starts
  * anyway: well before its own time runs out. */
 static double patience(const td_job_t *j) {
@@ -138,7 +143,7 @@ static void expire(td_sched_t *s, unsigned job, double now);
  * with no time of its own left, it has expired. */
 static void start(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
-  if (j->where != TD_JOB_RUNNING && deadline(j) - now <= TD_SCHED_MIN_LEFT) {
+  if (j->where != TD_JOB_RUNNING && out_of_time(j, now)) {
     expire(s, job, now);
     return;
   }
@@ -158,6 +163,16 @@ static void unfile(td_sched_t *s, unsigned job) {
   s->groups[s->jobs[job].conf.group].filed--;
 }
 
+/* A job leaves the files queue: it runs, or it has expired there. */
+static void leave_files(td_sched_t *s, unsigned job, double now) {
+  if (out_of_time(&s->jobs[job], now)) {
+    expire(s, job, now);
+    return;
+  }
+  unfile(s, job);
+  run(s, job, now);
+}
+
 /* A transfer ended: the oldest jobs waiting for a file may run, those
  * with time left. */
 static void left_running(td_sched_t *s, td_job_t *j, double now) {
@@ -167,14 +182,8 @@ static void left_running(td_sched_t *s, td_job_t *j, double now) {
   s->running -= (size_t)j->holds_file;
   j->holds_file = 0;
   while ((s->max_running == 0 || s->running < s->max_running) &&
-         (job = s->files_head) != TD_SCHED_NONE) {
-    if (deadline(&s->jobs[job]) - now <= TD_SCHED_MIN_LEFT) {
-      expire(s, job, now);
-      continue;
-    }
-    unfile(s, job);
-    run(s, job, now);
-  }
+         (job = s->files_head) != TD_SCHED_NONE)
+    leave_files(s, job, now);
 }
 
 static void go_first(td_sched_t *s, unsigned job) {
@@ -234,14 +243,8 @@ static void unfile_streams(td_sched_t *s, td_group_t *g, double now) {
   while (g->filed > 0 && at != TD_SCHED_NONE) {
     unsigned job = at;
     at = s->jobs[at].next;
-    if (&s->groups[s->jobs[job].conf.group] != g)
-      continue;
-    if (deadline(&s->jobs[job]) - now <= TD_SCHED_MIN_LEFT) {
-      expire(s, job, now);
-      continue;
-    }
-    unfile(s, job);
-    run(s, job, now);
+    if (&s->groups[s->jobs[job].conf.group] == g)
+      leave_files(s, job, now);
   }
 }
 
@@ -309,37 +312,33 @@ static void due(td_sched_t *s, unsigned job, double now) {
   }
 }
 
-/* A job waiting (behind a first, or for the budget) past its own limit. */
+/* A job waiting (behind a first, for the setup budget or for a file)
+ * past its own limit. */
 static void expire(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
   td_group_t *g = &s->groups[j->conf.group];
   unsigned from = job;
+  int filed = j->where == TD_JOB_FILES;
   if (j->where == TD_JOB_WAITING) {
     list_remove(s, &g->wait_head, &g->wait_tail, job);
     if (g->first != TD_SCHED_NONE)
       from = g->first;
-  } else if (j->where == TD_JOB_FILES) {
+  } else if (filed) {
     unfile(s, job);
     from = TD_SCHED_FILES;
     if (g->first == job)
       next_first(s, g);
-    /* It never tried the API: no silence to pace. */
-    j->where = TD_JOB_IDLE;
-    j->costly = 0;
-    record(j, 1);
-    push(s, TD_ACT_EXPIRED, job, from, j->conf.timeout);
-    if (g->first != TD_SCHED_NONE || g->wait_head == TD_SCHED_NONE)
-      return;
-    admit(s, g, now);
-    return;
   } else {
     list_remove(s, &s->queue_head, &s->queue_tail, job);
     next_first(s, g);
   }
   j->where = TD_JOB_IDLE;
-  j->costly = 1;
-  record(j, 0);
+  /* One that waited for a file never tried the API: no silence to pace. */
+  j->costly = !filed;
+  record(j, filed);
   push(s, TD_ACT_EXPIRED, job, from, j->conf.timeout);
+  if (filed)
+    admit(s, g, now); /* its place among the group's 99 streams is free */
 }
 
 static int is_waiting(const td_job_t *j) {
@@ -362,7 +361,7 @@ static void scan(td_sched_t *s, double now) {
         j->where == TD_JOB_WAITING && streams_ready(&s->groups[j->conf.group]);
     if (for_stream && patience(j) <= now)
       impatient(s, i, now);
-    if (is_waiting(j) && deadline(j) <= now + TD_SCHED_MIN_LEFT)
+    if (is_waiting(j) && out_of_time(j, now))
       expire(s, i, now);
     if (j->next_due <= now)
       due(s, i, now);
@@ -461,13 +460,11 @@ double td_sched_next(const td_sched_t *s) {
 
 void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now) {
   td_group_t *g = &s->groups[s->jobs[job].conf.group];
-  if (multiplexed == 1 && !(g->open && g->multiplexed == 1) && g->filed > 0) {
-    g->multiplexed = multiplexed;
-    g->open = 1;
-    unfile_streams(s, g, now);
-  }
+  int became_http2 = multiplexed == 1 && !(g->open && g->multiplexed == 1);
   g->multiplexed = multiplexed;
   g->open = 1;
+  if (became_http2 && g->filed > 0)
+    unfile_streams(s, g, now);
   if (g->first == job)
     release(s, g, now);
   else
@@ -480,7 +477,7 @@ int td_sched_finished(td_sched_t *s, unsigned job, const td_xfer_t *x,
   td_group_t *g = &s->groups[j->conf.group];
   td_fate_t fate = td_sched_fate(x);
   if (x->kind == TD_XFER_HTTP2 && x->reached == TD_REACHED_SENT &&
-      !j->retried && deadline(j) - now > TD_SCHED_MIN_LEFT) {
+      !j->retried && !out_of_time(j, now)) {
     j->retried = 1;
     start(s, job, now);
     return 0;
