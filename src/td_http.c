@@ -322,6 +322,14 @@ static int keep_opts(td_http_conn_t *c, const td_http_opts_t *o) {
   return 0;
 }
 
+/* The group's own share handle, for a group that has one. */
+static int set_share(td_http_conn_t *c, const char **why) {
+  if (c->group->share == NULL)
+    return 0;
+  const opt_t sh[] = {{CURLOPT_SHARE, OPT_PTR, 0, c->group->share}};
+  return apply(c->easy, sh, 1, why);
+}
+
 static void wipe_token(td_http_conn_t *c) {
   if (c->token == NULL)
     return;
@@ -420,12 +428,9 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
     td_http_conn_free(c);
     return NULL;
   }
-  if (c->group->share != NULL) {
-    const opt_t sh[] = {{CURLOPT_SHARE, OPT_PTR, 0, c->group->share}};
-    if (apply(c->easy, sh, 1, why) != 0) {
-      td_http_conn_free(c);
-      return NULL;
-    }
+  if (set_share(c, why) != 0) {
+    td_http_conn_free(c);
+    return NULL;
   }
   h->conns++;
   /* Keep one cached connection per account between polls. */
@@ -473,12 +478,11 @@ const td_xfer_t *td_http_conn_last(const td_http_conn_t *c) { return &c->last; }
 
 int td_http_set_token(td_http_conn_t *c, const char *token) {
   char *copy = strdup(token);
-  if (copy == NULL ||
-      curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, token) != CURLE_OK) {
-    if (copy != NULL) {
-      explicit_bzero(copy, strlen(copy));
-      free(copy);
-    }
+  if (copy == NULL)
+    return -1;
+  if (curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, copy) != CURLE_OK) {
+    explicit_bzero(copy, strlen(copy));
+    free(copy);
     return -1;
   }
   wipe_token(c);
@@ -496,10 +500,7 @@ int td_http_set_token(td_http_conn_t *c, const char *token) {
 static int renew(td_http_conn_t *c) {
   const char *why;
   curl_easy_reset(c->easy);
-  if (configure(c, &c->opts, &why) != 0)
-    return -1;
-  if (c->group->share != NULL &&
-      curl_easy_setopt(c->easy, CURLOPT_SHARE, c->group->share) != CURLE_OK)
+  if (configure(c, &c->opts, &why) != 0 || set_share(c, &why) != 0)
     return -1;
   if (c->token != NULL &&
       curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, c->token) != CURLE_OK)
