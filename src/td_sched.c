@@ -427,6 +427,17 @@ size_t td_sched_files_budget(unsigned long limit) {
   return (limit - kept) / 2 > 0 ? (size_t)((limit - kept) / 2) : 1;
 }
 
+unsigned long td_sched_files_want(size_t connections) {
+  return (unsigned long)connections + TD_SCHED_FILES_KEPT;
+}
+
+size_t td_sched_files_bound(unsigned long limit, size_t connections) {
+  size_t budget = td_sched_files_budget(limit);
+  return limit >= td_sched_files_want(connections) || budget >= connections
+             ? 0
+             : budget;
+}
+
 void td_sched_limit(td_sched_t *s, size_t max_running) {
   s->max_running = max_running;
 }

@@ -158,6 +158,14 @@ void td_sched_free(td_sched_t *s);
  * each, its socket and, while its TLS is set up, the CA file. */
 size_t td_sched_files_budget(unsigned long limit);
 
+/* The open files that kept connections need, the daemon's own included. */
+unsigned long td_sched_files_want(size_t connections);
+
+/* The bound on transfers at once (td_sched_limit) that an open-file limit
+ * sets for so many kept connections: 0 when it leaves room for them all,
+ * else td_sched_files_budget. */
+size_t td_sched_files_bound(unsigned long limit, size_t connections);
+
 /* At most max_running transfers at once from now on (0: no bound). */
 void td_sched_limit(td_sched_t *s, size_t max_running);
 

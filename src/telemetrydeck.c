@@ -789,7 +789,7 @@ static int account_start(account_t *a) {
  * bound. */
 static size_t ensure_fd_limit(size_t connections) {
   struct rlimit rl;
-  rlim_t want = (rlim_t)connections + TD_SCHED_FILES_KEPT;
+  rlim_t want = (rlim_t)td_sched_files_want(connections);
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
     return 0;
   rlim_t was = rl.rlim_cur;
@@ -803,8 +803,8 @@ static size_t ensure_fd_limit(size_t connections) {
                     "kept connections.",
          (unsigned long long)was, (unsigned long long)rl.rlim_cur,
          connections);
-  size_t budget = td_sched_files_budget((unsigned long)rl.rlim_cur);
-  if (rl.rlim_cur >= want || budget >= connections)
+  size_t budget = td_sched_files_bound((unsigned long)rl.rlim_cur, connections);
+  if (budget == 0)
     return 0; /* room for them all, if less for the rest of the daemon */
   files_limit = (unsigned long)rl.rlim_cur;
   WARNING(LOG_PREFIX "%zu kept connections need about %llu open files; "

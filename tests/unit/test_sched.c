@@ -494,6 +494,19 @@ static void files_budget_table(void) {
     tap_is_int((long long)td_sched_files_budget(rows[i].limit),
                (long long)rows[i].want, "an open-file limit of %lu leaves %zu",
                rows[i].limit, rows[i].want);
+  static const struct {
+    unsigned long limit;
+    size_t connections, bound;
+  } bounds[] = {{1024, 100, 0},    {1024, 768, 0}, {1024, 769, 384},
+                {1024, 1500, 384}, {300, 60, 0},   {300, 100, 75},
+                {100, 20, 0},      {100, 100, 25}, {0, 2, 1}};
+  for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
+    tap_is_int(
+        (long long)td_sched_files_bound(bounds[i].limit, bounds[i].connections),
+        (long long)bounds[i].bound,
+        "a limit of %lu, %zu connections: at most %zu at once (0: no "
+        "bound)",
+        bounds[i].limit, bounds[i].connections, bounds[i].bound);
 }
 
 /* Plays the jobs with at most `limit` transfers at once. */
