@@ -565,11 +565,9 @@ static void finding_words(const options_t *o, const td_step_t *s, char *msg,
       add_part(msg, size, "the API's TLS certificate expires in %.1f days",
                s->tls_timeleft / TD_TIME_DAY);
   }
-  double limit =
-      o->nagios.time_critical > 0 && s->response_time > o->nagios.time_critical
-          ? o->nagios.time_critical
-          : o->nagios.time_warning;
-  if (s->has_response_time && limit > 0 && s->response_time > limit)
+  double limit = 0;
+  if (s->has_response_time &&
+      td_nagios_time(&o->nagios, s->response_time, &limit) != TD_NAGIOS_OK)
     add_part(msg, size, "the answer took %.3f s, more than %g s",
              s->response_time, limit);
 }

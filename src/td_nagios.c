@@ -80,6 +80,22 @@ static int is_outage(td_problem_kind_t kind) {
          kind == TD_PROBLEM_SERVER_ERROR;
 }
 
+td_nagios_t td_nagios_time(const td_nagios_policy_t *p, double seconds,
+                           double *limit) {
+  td_nagios_t st = TD_NAGIOS_OK;
+  double passed = 0;
+  if (p->time_critical > 0 && seconds > p->time_critical) {
+    st = TD_NAGIOS_CRITICAL;
+    passed = p->time_critical;
+  } else if (p->time_warning > 0 && seconds > p->time_warning) {
+    st = TD_NAGIOS_WARNING;
+    passed = p->time_warning;
+  }
+  if (limit != NULL)
+    *limit = passed;
+  return st;
+}
+
 td_nagios_t td_nagios_judge(const td_step_t *s, const td_nagios_policy_t *p) {
   td_nagios_t st = is_outage(s->problem.kind)
                        ? p->outage
@@ -92,12 +108,8 @@ td_nagios_t td_nagios_judge(const td_step_t *s, const td_nagios_policy_t *p) {
     if (s->notes[i].kind == TD_NOTE_TOKEN_EXPIRY ||
         s->notes[i].kind == TD_NOTE_TLS_EXPIRY)
       st = td_nagios_worse(st, td_nagios_severity(s->notes[i].severity));
-  if (s->has_response_time) {
-    if (p->time_critical > 0 && s->response_time > p->time_critical)
-      st = td_nagios_worse(st, TD_NAGIOS_CRITICAL);
-    else if (p->time_warning > 0 && s->response_time > p->time_warning)
-      st = td_nagios_worse(st, TD_NAGIOS_WARNING);
-  }
+  if (s->has_response_time)
+    st = td_nagios_worse(st, td_nagios_time(p, s->response_time, NULL));
   return st;
 }
 

@@ -48,6 +48,12 @@ void td_nagios_policy_init(td_nagios_policy_t *p);
  * status. Returns 0, or -1 for another word. */
 int td_nagios_parse_state(const char *text, td_nagios_t *out);
 
+/* An answer's time of seconds against the thresholds: CRITICAL above
+ * time_critical, else WARNING above time_warning, else OK; *limit (when
+ * not NULL) is the threshold it passed, or 0. */
+td_nagios_t td_nagios_time(const td_nagios_policy_t *p, double seconds,
+                           double *limit);
+
 /* A step's status under the check's policy: its problem's (an outage's
  * as p->outage says), its token and TLS certificate expiry notes, and its
  * response time against the thresholds. */

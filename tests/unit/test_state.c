@@ -2230,6 +2230,27 @@ static void check_nagios_policy(void) {
     tap_is_int(td_nagios_judge(&s, &p), rows[i].want, "judged: %s",
                rows[i].what);
   }
+  /* The threshold a slow answer passed, which the check's words name. */
+  const struct {
+    double warn, crit, seconds;
+    td_nagios_t want;
+    double limit;
+  } times[] = {
+      {1, 2, 0.5, TD_NAGIOS_OK, 0},       {1, 2, 1.5, TD_NAGIOS_WARNING, 1},
+      {1, 2, 2.5, TD_NAGIOS_CRITICAL, 2}, {0, 2, 1.5, TD_NAGIOS_OK, 0},
+      {1, 0, 9.0, TD_NAGIOS_WARNING, 1},  {0, 0, 9.0, TD_NAGIOS_OK, 0}};
+  for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+    td_nagios_policy_t p;
+    td_nagios_policy_init(&p);
+    p.time_warning = times[i].warn;
+    p.time_critical = times[i].crit;
+    double limit = -1;
+    tap_is_int(td_nagios_time(&p, times[i].seconds, &limit), times[i].want,
+               "%g s against %g and %g", times[i].seconds, times[i].warn,
+               times[i].crit);
+    tap_ok(limit == times[i].limit, "passed %g (want %g)", limit,
+           times[i].limit);
+  }
   const struct {
     const char *text;
     int rc;
