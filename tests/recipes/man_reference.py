@@ -4,7 +4,8 @@
 Options: every option of the options table in src/td_settings.c is
 documented under CONFIGURATION/Options (with a type word of its kind,
 its default and, for numbers, the range's upper end), and every option
-documented there exists in the table.
+documented there exists in the table; conf/telemetrydeck.conf, which
+says it lists every option of the plugin, names each one.
 
 Messages: every format string of an ERROR/WARNING/INFO/NOTICE call in
 src/telemetrydeck.c, every td_text_format message of src/td_words.c and
@@ -362,6 +363,13 @@ def main():
     missing = [n for n in names if n not in documented]
     tap(not missing, "collectd-telemetrydeck.5 documents every option of the "
         "code (%d)" % len(names), diag="not in Options: %s" % missing)
+    # conf/telemetrydeck.conf says it lists every option with its default.
+    conf = read(os.path.join(TOP, "conf", "telemetrydeck.conf"))
+    plugin_names = [n for n in names if n]
+    unlisted = [n for n in plugin_names
+                if not re.search(r"^\s*#?%s\b" % re.escape(n), conf, re.M)]
+    tap(not unlisted, "conf/telemetrydeck.conf lists every option of the "
+        "plugin (%d)" % len(plugin_names), diag="not listed: %s" % unlisted)
     extra = [n for n in documented if n not in names]
     tap(documented and not extra, "every option in the page's Options exists in "
         "the code (%d)" % len(documented), diag="not in td_settings.c: %s" % extra)
