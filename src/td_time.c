@@ -117,29 +117,67 @@ static const char *skip_space(const char *p) {
 
 static int only_space_left(const char *p) { return *skip_space(p) == '\0'; }
 
+static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* The month at p ("Jan".."Dec"), 1..12, or -1. */
+static int month_of(const char *p) {
+  for (int m = 0; m < 12; m++)
+    if (strncmp(p, months[m], 3) == 0)
+      return m + 1;
+  return -1;
+}
+
+/* "Jan  1 00:00:00 2027 GMT", as OpenSSL's ASN1_TIME_print writes it. */
+static int parse_openssl_date(const char *p, double *out) {
+  int m = month_of(p);
+  if (m < 0 || p[3] != ' ')
+    return -1;
+  p += 4;
+  if (*p == ' ')
+    p++;
+  int d = isdigit((unsigned char)p[1]) ? digits(&p, 2) : digits(&p, 1);
+  if (d < 1 || *p++ != ' ')
+    return -1;
+  long secs = parse_clock(&p);
+  if (secs < 0 || *p++ != ' ')
+    return -1;
+  int y = digits(&p, 4);
+  if (y < 0 || d > days_in_month(y, m) || strcmp(p, " GMT") != 0)
+    return -1;
+  *out = (double)days_from_civil(y, m, d) * TD_TIME_DAY + (double)secs;
+  return 0;
+}
+
+int td_time_parse_cert(const char *text, double *out) {
+  if (text == NULL)
+    return -1;
+  while (*text == ' ')
+    text++;
+  if (isdigit((unsigned char)*text))
+    return td_time_parse_utc(text, out);
+  return parse_openssl_date(text, out);
+}
+
 /* Parses "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate). */
 static int parse_http_date(const char *p, double *out) {
-  static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   if (strlen(p) < 29 || p[3] != ',' || p[4] != ' ')
     return -1;
   p += 5;
   int d = digits(&p, 2);
   if (d < 1 || *p++ != ' ')
     return -1;
-  int m = 0;
-  while (m < 12 && strncmp(p, months[m], 3) != 0)
-    m++;
-  if (m == 12 || p[3] != ' ')
+  int m = month_of(p);
+  if (m < 0 || p[3] != ' ')
     return -1;
   p += 4;
   int y = digits(&p, 4);
-  if (y < 0 || d > days_in_month(y, m + 1) || *p++ != ' ')
+  if (y < 0 || d > days_in_month(y, m) || *p++ != ' ')
     return -1;
   long secs = parse_clock(&p);
   if (secs < 0 || strncmp(p, " GMT", 4) != 0 || !only_space_left(p + 4))
     return -1;
-  *out = (double)days_from_civil(y, m + 1, d) * TD_TIME_DAY + (double)secs;
+  *out = (double)days_from_civil(y, m, d) * TD_TIME_DAY + (double)secs;
   return 0;
 }
 

@@ -13,6 +13,12 @@
  * is not such a date. */
 int td_time_parse_utc(const char *text, double *out);
 
+/* Parses a certificate's date as libcurl words it: "YYYY-MM-DD HH:MM:SS
+ * GMT" (its GnuTLS flavour; any form td_time_parse_utc takes) or OpenSSL's
+ * "Mmm DD HH:MM:SS YYYY GMT" (the day padded with a space or a zero),
+ * after any spaces. Returns 0 and the epoch seconds in *out, or -1. */
+int td_time_parse_cert(const char *text, double *out);
+
 /* Reads an HTTP Retry-After value: delta-seconds ("120") or an HTTP date
  * ("Sun, 06 Nov 1994 08:49:37 GMT"), surrounding white space allowed.
  * Returns 0 and the seconds to wait from now in *wait (0 for a date in the

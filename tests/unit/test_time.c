@@ -151,8 +151,49 @@ static void check_retry_after(void) {
              "Retry-After NULL is refused");
 }
 
+/* A certificate's dates as either libcurl flavour words them. */
+static const struct {
+  const char *text;
+  double epoch; /* REFUSED: td_time_parse_cert must return -1 */
+} cert_cases[] = {
+    /* The GnuTLS flavour (curl's own x509asn1.c). */
+    {"2027-11-27 12:34:56 GMT", 1827318896},
+    {" 2027-11-27 12:34:56 GMT", 1827318896},
+    /* OpenSSL's ASN1_TIME_print: the day padded with a space. */
+    {"Jan  1 00:00:00 2027 GMT", 1798761600},
+    {"Nov 27 12:34:56 2027 GMT", 1827318896},
+    {"Feb 29 23:59:59 2028 GMT", 1835481599},
+    {"Dec 31 23:59:59 2027 GMT", 1830297599},
+    {"Jan 01 00:00:00 2027 GMT", 1798761600},
+    {"Feb 29 23:59:59 2027 GMT", REFUSED}, /* not a leap year */
+    {"Foo  1 00:00:00 2027 GMT", REFUSED},
+    {"Jan  1 00:00:00 2027", REFUSED},
+    {"Jan  1 00:00:00 2027 GMT trailing", REFUSED},
+    {"Jan  1 24:00:00 2027 GMT", REFUSED},
+    {"Jan 32 00:00:00 2027 GMT", REFUSED},
+    {"Jan  1 00:00:00.5 2027 GMT", REFUSED}, /* fractions: passed over */
+    {"", REFUSED},
+};
+
+static void check_cert_dates(void) {
+  for (size_t i = 0; i < sizeof(cert_cases) / sizeof(cert_cases[0]); i++) {
+    double got = 12345.0;
+    const char *t = cert_cases[i].text;
+    int rc = td_time_parse_cert(t, &got);
+    if (cert_cases[i].epoch == REFUSED)
+      tap_is_int(rc, -1, "certificate date \"%s\" is refused", t);
+    else if (tap_is_int(rc, 0, "certificate date \"%s\" is read", t))
+      tap_is_double(got, cert_cases[i].epoch, 0,
+                    "certificate date \"%s\" is %.0f", t, cert_cases[i].epoch);
+  }
+  double got = 0;
+  tap_is_int(td_time_parse_cert(NULL, &got), -1,
+             "certificate date NULL is refused");
+}
+
 int main(void) {
   check_retry_after();
+  check_cert_dates();
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     double got = 12345.0;
     int rc = td_time_parse_utc(cases[i].text, &got);
