@@ -1089,8 +1089,8 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the scratch directory")
     ap.add_argument("--out", help="also write the table and details here")
-    ap.add_argument("--openssl-so",
-                    help="our plugin linked to libcurl's OpenSSL flavour, run "
+    ap.add_argument("--gnutls-so",
+                    help="our plugin linked to libcurl's GnuTLS flavour, run "
                          "for the record in the recon-system section")
     ap.add_argument("--baseline-so",
                     help="an earlier build's telemetrydeck.so, run side by "
@@ -1112,10 +1112,10 @@ def main():
     ws = tempfile.mkdtemp(prefix="td-bench-")
     env = Env(ws, args.bin)
     env.baseline_so = None
-    env.openssl_so = None
-    if args.openssl_so:
-        env.openssl_so = os.path.join(ws, "openssl-telemetrydeck.so")
-        shutil.copy(args.openssl_so, env.openssl_so)
+    env.gnutls_so = None
+    if args.gnutls_so:
+        env.gnutls_so = os.path.join(ws, "gnutls-telemetrydeck.so")
+        shutil.copy(args.gnutls_so, env.gnutls_so)
     if args.baseline_so:
         env.baseline_so = os.path.join(ws, "baseline-telemetrydeck.so")
         shutil.copy(args.baseline_so, env.baseline_so)

@@ -17,11 +17,16 @@
 #include <curl/curl.h>
 
 #include "td_answer.h"
-#include "td_time.h"
+#include "td_chain.h"
 #include "td_url.h"
 
 /* Debian's system trust store as one file (package ca-certificates). */
 #define TD_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* Seconds libcurl's OpenSSL flavour keeps a parsed trust store: a store
+ * changed on disk (update-ca-certificates, a renewed CACert) is trusted
+ * within the hour, for one parse an hour. */
+#define TD_HTTP_CA_CACHE 3600L
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
@@ -54,7 +59,8 @@ struct td_http {
   long multi_life;            /* and this is its connection lifetime */
   const td_http_events_t *ev; /* during td_http_run */
   void *ev_user;
-  const char *failure; /* libcurl's text of the multi's failure, or NULL */
+  const char *failure;    /* libcurl's text of the multi's failure, or NULL */
+  td_chain_lib_t tls_lib; /* the TLS library under this libcurl */
 };
 
 struct td_http_conn {
@@ -90,6 +96,11 @@ td_http_t *td_http_new(void) {
     free(h);
     return NULL;
   }
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+  h->tls_lib = v != NULL && v->ssl_version != NULL &&
+                       strncmp(v->ssl_version, "OpenSSL", 7) == 0
+                   ? TD_CHAIN_OPENSSL
+                   : TD_CHAIN_GNUTLS;
   return h;
 }
 
@@ -206,6 +217,45 @@ static int configure_network(td_http_conn_t *c, const td_http_opts_t *o,
   return apply(c->easy, res, 1, why);
 }
 
+/* The store the certificates are verified against: CACert, or the
+ * system's as one bundle file. libcurl's OpenSSL flavour parses it once
+ * per multi handle and keeps it TD_HTTP_CA_CACHE seconds; the GnuTLS
+ * flavour parses it at every new connection (docs/performance.md). */
+static int configure_trust(td_http_conn_t *c, const td_http_opts_t *o,
+                           const char **why) {
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87: CURLOPT_CA_CACHE_TIMEOUT */
+  if (c->http->tls_lib == TD_CHAIN_OPENSSL) {
+    const opt_t cache[] = {
+        {CURLOPT_CA_CACHE_TIMEOUT, OPT_LONG, TD_HTTP_CA_CACHE, NULL}};
+    if (apply(c->easy, cache, 1, why) != 0)
+      return -1;
+  }
+#endif
+  if (o->ca_cert != NULL) {
+    /* CACert replaces the system store: without clearing CAPATH, libcurl
+     * would still trust (and GnuTLS re-read at every handshake) the
+     * certificates in /etc/ssl/certs. */
+    const opt_t ca[] = {{CURLOPT_CAINFO, OPT_STR, 0, o->ca_cert},
+                        {CURLOPT_CAPATH, OPT_STR, 0, NULL}};
+    return apply(c->easy, ca, 2, why);
+  }
+  /* The bundle, not the CA directory: Debian's GnuTLS flavour has no
+   * default bundle, only the directory, and reads every file in it at each
+   * new connection, where the bundle holds the same certificates
+   * (update-ca-certificates writes both) and costs a quarter. */
+  char *libcurls = NULL;
+  const char *bundle = TD_SYSTEM_BUNDLE;
+  if (curl_easy_getinfo(c->easy, CURLINFO_CAINFO, &libcurls) == CURLE_OK &&
+      libcurls != NULL)
+    bundle = libcurls;
+  if (access(bundle, R_OK) == 0) {
+    const opt_t one[] = {{CURLOPT_CAINFO, OPT_STR, 0, bundle},
+                         {CURLOPT_CAPATH, OPT_STR, 0, NULL}};
+    return apply(c->easy, one, 2, why);
+  }
+  return 0;
+}
+
 static int configure(td_http_conn_t *c, const td_http_opts_t *o,
                      const char **why) {
   const char *proxy = td_url_proxy_setting(o->url, o->proxy);
@@ -241,6 +291,11 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
       {CURLOPT_ERRORBUFFER, OPT_PTR, 0, c->curl_error},
       {CURLOPT_PRIVATE, OPT_PTR, 0, c},
       {CURLOPT_CERTINFO, OPT_LONG, 1L, NULL},
+      /* No TLS session resumption: a resumed handshake shows the chain of
+       * the session's first one, so a renewed certificate would stay
+       * unseen for as long as the server resumes (OpenSSL resumes TLS 1.3
+       * too). A full handshake costs 0.3 ms more (docs/performance.md). */
+      {CURLOPT_SSL_SESSIONID_CACHE, OPT_LONG, 0L, NULL},
   };
   if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0 ||
       configure_network(c, o, why) != 0)
@@ -250,30 +305,7 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
     if (apply(c->easy, px, 1, why) != 0)
       return -1;
   }
-  if (o->ca_cert != NULL) {
-    /* CACert replaces the system store: without clearing CAPATH, GnuTLS
-     * builds would still trust (and re-read at every handshake) the
-     * certificates in /etc/ssl/certs. */
-    const opt_t ca[] = {{CURLOPT_CAINFO, OPT_STR, 0, o->ca_cert},
-                        {CURLOPT_CAPATH, OPT_STR, 0, NULL}};
-    return apply(c->easy, ca, 2, why);
-  }
-  /* The system store as one bundle file. libcurl's GnuTLS flavour on
-   * Debian has no default bundle, only the CA directory, and reads every
-   * file in it at each new connection, where the bundle holds the same
-   * certificates (update-ca-certificates writes both) and costs a quarter
-   * (docs/performance.md). */
-  char *libcurls = NULL;
-  const char *bundle = TD_SYSTEM_BUNDLE;
-  if (curl_easy_getinfo(c->easy, CURLINFO_CAINFO, &libcurls) == CURLE_OK &&
-      libcurls != NULL)
-    bundle = libcurls;
-  if (access(bundle, R_OK) == 0) {
-    const opt_t one[] = {{CURLOPT_CAINFO, OPT_STR, 0, bundle},
-                         {CURLOPT_CAPATH, OPT_STR, 0, NULL}};
-    return apply(c->easy, one, 2, why);
-  }
-  return 0;
+  return configure_trust(c, o, why);
 }
 
 /* A group with AddressFamily, Interface or Resolve keeps its connections
@@ -530,41 +562,23 @@ int td_http_start(td_http_conn_t *c, double seconds) {
 
 size_t td_http_running(const td_http_t *h) { return h->running; }
 
-/* The certificate chain libcurl saw: the earliest expiry, and why
- * verification failed. A reused connection shows none. */
-static void read_chain(td_http_conn_t *c, double *earliest,
-                       td_tls_reason_t *why) {
+/* The certificate chain libcurl saw, read by td_chain. A reused
+ * connection shows none. */
+#define TD_CHAIN_MAX_LINES 64 /* of one certificate; libcurl gives ~15 */
+static void read_chain(td_http_conn_t *c, td_chain_t *ch) {
   struct curl_certinfo *ci = NULL;
-  double now = (double)time(NULL), when;
-  int expired = 0, early = 0, self_signed = 0;
-  *earliest = 0;
-  *why = TD_TLS_UNTRUSTED;
+  td_chain_begin(ch, (double)time(NULL));
   if (curl_easy_getinfo(c->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK ||
-      ci == NULL || ci->num_of_certs <= 0)
+      ci == NULL)
     return;
   for (int i = 0; i < ci->num_of_certs; i++) {
-    const char *subject = NULL, *issuer = NULL;
-    for (struct curl_slist *s = ci->certinfo[i]; s != NULL; s = s->next) {
-      if (strncmp(s->data, "Expire Date:", 12) == 0 &&
-          td_time_parse_utc(s->data + 12, &when) == 0) {
-        expired |= when < now;
-        if (*earliest == 0 || when < *earliest)
-          *earliest = when;
-      } else if (strncmp(s->data, "Start Date:", 11) == 0 &&
-                 td_time_parse_utc(s->data + 11, &when) == 0 && when > now)
-        early = 1;
-      else if (strncmp(s->data, "Subject:", 8) == 0)
-        subject = s->data + 8;
-      else if (strncmp(s->data, "Issuer:", 7) == 0)
-        issuer = s->data + 7;
-    }
-    if (i == ci->num_of_certs - 1 && subject != NULL && issuer != NULL)
-      self_signed = strcmp(subject, issuer) == 0;
+    const char *lines[TD_CHAIN_MAX_LINES];
+    size_t n = 0;
+    for (struct curl_slist *s = ci->certinfo[i];
+         s != NULL && n < TD_CHAIN_MAX_LINES; s = s->next)
+      lines[n++] = s->data;
+    td_chain_cert(ch, lines, n, i == ci->num_of_certs - 1);
   }
-  *why = expired       ? TD_TLS_EXPIRED
-         : early       ? TD_TLS_NOT_YET_VALID
-         : self_signed ? TD_TLS_SELF_SIGNED
-                       : TD_TLS_ISSUER;
 }
 
 /* libcurl's own constant text for rc, kept as a fact. */
@@ -594,7 +608,7 @@ static unsigned long files_exhausted(void) {
 
 /* What a failed transfer's code means, as facts. */
 static void classify(td_http_conn_t *c, CURLcode rc, long status,
-                     td_tls_reason_t tls, td_xfer_t *x) {
+                     const td_chain_t *chain, td_xfer_t *x) {
   long os_errno = 0, verify = 0;
   if (curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK)
     os_errno = 0;
@@ -621,11 +635,12 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_ISSUER_ERROR:
     x->kind = TD_XFER_TLS_VERIFY;
-    /* GnuTLS's verdict on the chain; none when only the name failed. */
+    /* The TLS library's verdict on the chain; none when only the name
+     * failed. */
     if (curl_easy_getinfo(c->easy, CURLINFO_SSL_VERIFYRESULT, &verify) !=
         CURLE_OK)
       verify = -1;
-    x->tls = verify == 0 ? TD_TLS_OTHER_NAME : tls;
+    x->tls = td_chain_reason(chain, c->http->tls_lib, verify);
     break;
   case CURLE_SSL_CACERT_BADFILE:
     /* GnuTLS says no more when the file could not be opened for want of
@@ -724,15 +739,14 @@ static void report(td_http_conn_t *c, td_answer_end_t *end,
 static void finish(td_http_conn_t *c, CURLcode rc, const td_http_events_t *ev,
                    void *user) {
   long status = 0, version = 0;
-  double earliest;
-  td_tls_reason_t tls;
+  td_chain_t chain;
   td_answer_end_t end = {.how = TD_END_OK};
   if (curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
     status = 0;
   read_marks(c, end.marks);
-  read_chain(c, &earliest, &tls);
-  if (earliest != 0)
-    c->group->cert_expires = earliest;
+  read_chain(c, &chain);
+  if (chain.earliest != 0)
+    c->group->cert_expires = chain.earliest;
   if (status > 0 &&
       curl_easy_getinfo(c->easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK)
     c->group->multiplexed = version >= CURL_HTTP_VERSION_2_0;
@@ -748,7 +762,7 @@ static void finish(td_http_conn_t *c, CURLcode rc, const td_http_events_t *ev,
       c->last.reached = TD_REACHED_TCP;
   }
   if (rc != CURLE_OK)
-    classify(c, rc, status, tls, &c->last);
+    classify(c, rc, status, &chain, &c->last);
   if (rc == CURLE_WRITE_ERROR)
     end.how = TD_END_STOPPED;
   report(c, &end, ev, user);
