@@ -73,6 +73,7 @@ static int setup(CURL *e, const char *url, const char *ca, long timeout_ms) {
   bad |= curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca);
   bad |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  bad |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L); /* TD_HTTP_BUFFER */
   return bad ? -1 : 0;
 }
 

@@ -28,6 +28,12 @@
  * within the hour, for one parse an hour. */
 #define TD_HTTP_CA_CACHE 3600L
 
+/* Bytes of libcurl's receive buffer, which every handle holds from its
+ * first transfer on (libcurl's default is 16 KiB): an answer of users/info
+ * is well under it, and at 10,000 accounts the default alone is 160 MiB
+ * (docs/performance.md, issue 20). */
+#define TD_HTTP_BUFFER 4096L
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
 #endif
@@ -51,7 +57,7 @@ struct td_http_group {
 
 struct td_http {
   CURLM *multi;
-  size_t conns;   /* handles made, for the connection cache size */
+  size_t conns;   /* conns made, for the connection cache size */
   size_t running; /* transfers started, not yet reported */
   unsigned n_groups;
   td_http_group_t *groups;
@@ -65,7 +71,7 @@ struct td_http {
 
 struct td_http_conn {
   td_http_t *http;
-  CURL *easy;
+  CURL *easy; /* during a transfer only (see make_handle), else NULL */
   /* What configure() sets, kept to set it again at every start (see
    * td_http_start); the strings are the conn's own copies. */
   td_http_opts_t opts;
@@ -74,6 +80,7 @@ struct td_http_conn {
   td_answer_t *answer; /* judges what the transfer delivers */
   void *user;
   int busy;
+  int counted;          /* in http->conns */
   td_reached_t reached; /* of the running transfer */
   td_http_group_t *group;
   td_xfer_t last;             /* how its last transfer ended */
@@ -296,6 +303,7 @@ static int configure(td_http_conn_t *c, const td_http_opts_t *o,
        * unseen for as long as the server resumes (OpenSSL resumes TLS 1.3
        * too). A full handshake costs 0.3 ms more (docs/performance.md). */
       {CURLOPT_SSL_SESSIONID_CACHE, OPT_LONG, 0L, NULL},
+      {CURLOPT_BUFFERSIZE, OPT_LONG, TD_HTTP_BUFFER, NULL},
   };
   if (apply(c->easy, opts, sizeof(opts) / sizeof(opts[0]), why) != 0 ||
       configure_network(c, o, why) != 0)
@@ -360,6 +368,15 @@ static int set_share(td_http_conn_t *c, const char **why) {
     return 0;
   const opt_t sh[] = {{CURLOPT_SHARE, OPT_PTR, 0, c->group->share}};
   return apply(c->easy, sh, 1, why);
+}
+
+/* The transfer's handle goes, libcurl's copy of the token first. */
+static void drop_handle(td_http_conn_t *c) {
+  if (c->easy == NULL)
+    return;
+  (void)curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, NULL);
+  curl_easy_cleanup(c->easy);
+  c->easy = NULL;
 }
 
 static void wipe_token(td_http_conn_t *c) {
@@ -431,6 +448,33 @@ out:
   return g;
 }
 
+/* A new easy handle for each transfer, set up from the kept options, and
+ * dropped once it ended: idle accounts hold no handle, and none of
+ * libcurl's per-handle state lasts from one poll to the next. Kept
+ * handles did not do: libcurl 7.88 counts a handle's retries of transfers
+ * whose connection died before any answer (a stream refused by GOAWAY)
+ * over its whole life and fails the sixth; curl_easy_reset clears that
+ * count but not the receive buffer, which a stream that ends while its
+ * HTTP/2 connection carries others keeps, and then refuses a new
+ * CURLOPT_BUFFERSIZE (7.88's lib/multi.c multi_done, lib/setopt.c). The
+ * connections, the host cache and the CA cache belong to the multi and
+ * share handles and stay. Returns 0, or -1 with why when libcurl refused. */
+static int make_handle(td_http_conn_t *c, const char **why) {
+  drop_handle(c);
+  if ((c->easy = curl_easy_init()) == NULL) {
+    *why = "out of memory";
+    return -1;
+  }
+  if (configure(c, &c->opts, why) != 0 || set_share(c, why) != 0)
+    return -1;
+  if (c->token != NULL &&
+      curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, c->token) != CURLE_OK) {
+    *why = "the token was refused";
+    return -1;
+  }
+  return 0;
+}
+
 td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
                                  void *user, const char **why) {
   td_http_conn_t *c = calloc(1, sizeof(*c));
@@ -443,27 +487,24 @@ td_http_conn_t *td_http_conn_new(td_http_t *h, const td_http_opts_t *o,
     td_http_conn_free(c);
     return NULL;
   }
-  c->easy = curl_easy_init();
   c->answer = td_answer_new(o->organizations ? TD_ANSWER_ORGS
                                              : TD_ANSWER_USER);
   if (c->answer != NULL && o->shape && td_answer_keep_shape(c->answer) != 0) {
     td_answer_free(c->answer);
     c->answer = NULL;
   }
-  if (c->easy == NULL || c->answer == NULL ||
-      configure(c, &c->opts, why) != 0) {
+  if (c->answer == NULL || (c->group = group_of(h, o)) == NULL) {
     td_http_conn_free(c);
     return NULL;
   }
-  if ((c->group = group_of(h, o)) == NULL) {
-    *why = "out of memory";
+  /* A handle set up once now, so that libcurl refuses the settings at
+   * start, not at the first poll; each transfer makes its own. */
+  if (make_handle(c, why) != 0) {
     td_http_conn_free(c);
     return NULL;
   }
-  if (set_share(c, why) != 0) {
-    td_http_conn_free(c);
-    return NULL;
-  }
+  drop_handle(c);
+  c->counted = 1;
   h->conns++;
   /* Keep one cached connection per account between polls. */
   CURLMcode mc =
@@ -485,12 +526,9 @@ void td_http_conn_free(td_http_conn_t *c) {
     (void)curl_multi_remove_handle(c->http->multi, c->easy);
     c->http->running--;
   }
-  if (c->easy != NULL) {
-    /* Drop libcurl's copy of the token before the handle goes. */
-    (void)curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, NULL);
-    curl_easy_cleanup(c->easy);
+  drop_handle(c);
+  if (c->counted)
     c->http->conns--;
-  }
   curl_slist_free_all(c->resolve);
   td_answer_free(c->answer);
   wipe_token(c);
@@ -512,31 +550,8 @@ int td_http_set_token(td_http_conn_t *c, const char *token) {
   char *copy = strdup(token);
   if (copy == NULL)
     return -1;
-  if (curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, copy) != CURLE_OK) {
-    explicit_bzero(copy, strlen(copy));
-    free(copy);
-    return -1;
-  }
   wipe_token(c);
   c->token = copy;
-  return 0;
-}
-
-/* libcurl 7.88 retries a transfer whose connection died before any answer
- * (a stream refused by GOAWAY, a reused connection found closed) at most
- * 5 times, but counts the retries over the handle's whole life and resets
- * the count only in curl_easy_reset: a handle kept between polls would
- * fail the poll after its sixth refused stream, however far apart.
- * curl_easy_reset keeps the connections and the TLS session cache; every
- * option is set again. Returns 0, or -1 when libcurl refused one. */
-static int renew(td_http_conn_t *c) {
-  const char *why;
-  curl_easy_reset(c->easy);
-  if (configure(c, &c->opts, &why) != 0 || set_share(c, &why) != 0)
-    return -1;
-  if (c->token != NULL &&
-      curl_easy_setopt(c->easy, CURLOPT_XOAUTH2_BEARER, c->token) != CURLE_OK)
-    return -1;
   return 0;
 }
 
@@ -546,15 +561,20 @@ int td_http_start(td_http_conn_t *c, double seconds) {
     ms = 1;
   if (c->busy)
     return 1;
-  if (renew(c) != 0 || td_answer_begin(c->answer) != TD_JSON_OK ||
+  const char *why;
+  if (make_handle(c, &why) != 0 || td_answer_begin(c->answer) != TD_JSON_OK ||
       curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK ||
-      curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK)
+      curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK) {
+    drop_handle(c);
     return -1;
+  }
   c->curl_error[0] = '\0';
   c->error[0] = '\0';
   c->reached = TD_REACHED_NOTHING;
-  if (curl_multi_add_handle(c->http->multi, c->easy) != CURLM_OK)
+  if (curl_multi_add_handle(c->http->multi, c->easy) != CURLM_OK) {
+    drop_handle(c);
     return -1;
+  }
   c->busy = 1;
   c->http->running++;
   return 0;
@@ -765,6 +785,9 @@ static void finish(td_http_conn_t *c, CURLcode rc, const td_http_events_t *ev,
     classify(c, rc, status, &chain, &c->last);
   if (rc == CURLE_WRITE_ERROR)
     end.how = TD_END_STOPPED;
+  /* All read: the handle goes before the report, which may start the
+   * next transfer. */
+  drop_handle(c);
   report(c, &end, ev, user);
 }
 

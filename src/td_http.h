@@ -90,10 +90,10 @@ unsigned td_http_groups(const td_http_t *h);
 /* How the handle's last transfer (or last report) ended. */
 const td_xfer_t *td_http_conn_last(const td_http_conn_t *c);
 
-/* Sets the bearer token for the next polls. libcurl and the conn keep
- * their own copies (the conn's is wiped when replaced or freed); the
- * caller wipes its own. Returns 0, or -1 when libcurl refused it or out of
- * memory. */
+/* Sets the bearer token for the next polls. The conn keeps its own copy
+ * (wiped when replaced or freed) and hands it to each transfer's handle,
+ * whose copy goes with the handle; the caller wipes its own. Returns 0, or
+ * -1 out of memory. */
 int td_http_set_token(td_http_conn_t *c, const char *token);
 
 /* Starts a transfer that may take at most seconds. Returns 0, 1 when the
