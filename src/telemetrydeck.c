@@ -54,8 +54,8 @@ typedef struct {
   td_state_t state;
   td_http_conn_t *conn;
   td_http_conn_t *orgs_conn;  /* NULL unless CollectOrganizations */
-  td_orgstate_t orgs_state;
-  char *active_token; /* what libcurl holds now; wiped when replaced */
+  td_orgstate_t *orgs_state;  /* with CollectOrganizations only: 4 KiB */
+  char *active_token;         /* what libcurl holds now; wiped when replaced */
   mode_t warned_mode; /* TokenFile mode last warned about */
   td_text_once_t trust_warned;  /* who else could change TokenFile */
   td_text_once_t token_problem; /* the last token problem logged */
@@ -86,6 +86,7 @@ static void account_free(account_t *a) {
     return;
   td_http_conn_free(a->conn);
   td_http_conn_free(a->orgs_conn);
+  free(a->orgs_state);
   free_secret(&a->active_token);
   td_settings_free(&a->set);
   free(a->name);
@@ -426,9 +427,9 @@ static void dispatch_step(const account_t *a, td_step_t *s, int polled) {
 static void orgs_done(account_t *a, const td_poll_t *poll) {
   static td_orgstate_step_t step; /* one read thread; 34 KiB off the stack */
   char line[TD_VERDICT_MAX_TEXT + 1], ti[DATA_MAX_NAME_LEN];
-  td_orgstate_step(&a->orgs_state, a->usage_warning_percent,
+  td_orgstate_step(a->orgs_state, a->usage_warning_percent,
                    a->policy.usage_scale, poll, &step);
-  td_orgstate_remind(&a->orgs_state, a->usage_warning_percent,
+  td_orgstate_remind(a->orgs_state, a->usage_warning_percent,
                      a->policy.repeat_after, CDTIME_T_TO_DOUBLE(cdtime()),
                      &step);
   td_words_orgstate_step(&a->policy, &step);
@@ -756,7 +757,6 @@ static int account_start(account_t *a) {
   td_settings_http(&a->set, 0, &o);
   /* ---- end of settings ---- */
   td_state_init(&a->state);
-  td_orgstate_init(&a->orgs_state);
   char proxy[320];
   if (td_url_proxy_describe(o.url, o.proxy, proxy, sizeof(proxy)))
     INFO(LOG_PREFIX "account \"%s\": using proxy %s.", a->name, proxy);
@@ -768,6 +768,11 @@ static int account_start(account_t *a) {
     return -1;
   }
   if (a->collect_orgs) {
+    if ((a->orgs_state = malloc(sizeof(*a->orgs_state))) == NULL) {
+      ERROR(LOG_PREFIX "out of memory.");
+      return -1;
+    }
+    td_orgstate_init(a->orgs_state);
     td_settings_http(&a->set, 1, &o);
     if ((a->orgs_conn = td_http_conn_new(http, &o, a, &why)) == NULL) {
       ERROR(LOG_PREFIX "account \"%s\": libcurl refused the organizations "
