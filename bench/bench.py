@@ -36,6 +36,7 @@ from harness import FakeAPI, Stack, stop_process, wait_for  # noqa: E402
 import isolation  # noqa: E402  the sections tls, iso, h2
 import tlscost  # noqa: E402  the sections newconn, recon-system
 import stop  # noqa: E402  the section stop
+import big  # noqa: E402  the section big
 MAKE_CERTS = os.path.join(TOP, "tests", "certs", "make-certs.sh")
 DOC_BODY = os.path.join(TOP, "tests", "data", "bodies",
                         "documented_example.json")
@@ -1067,13 +1068,15 @@ def table(S, R):
         rows += tlscost.rows_newconn(S, R["newconn"])
     if "stop" in R:
         rows += stop.rows_stop(S, R["stop"])
+    if "big" in R:
+        rows += big.rows_big(S, R["big"])
     head = ("| measure | ours | curl_json | baseline | ratio | goal | "
             "verdict |\n|---|---|---|---|---|---|---|\n")
     return head + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n"
 
 
 SECTIONS = ("cpu", "mem", "conn", "parse", "prof", "scale", "tls", "iso",
-            "h2", "recon-system", "newconn", "stop")
+            "h2", "recon-system", "newconn", "stop", "big")
 
 
 def main():
@@ -1103,7 +1106,8 @@ def main():
     S.update(isolation.ISO_QUICK if args.quick else isolation.ISO_FULL)
     S.update(tlscost.TLSCOST_QUICK if args.quick else tlscost.TLSCOST_FULL)
     S.update(stop.STOP_QUICK if args.quick else stop.STOP_FULL)
-    isolation.B = tlscost.B = stop.B = sys.modules[__name__]
+    S.update(big.BIG_QUICK if args.quick else big.BIG_FULL)
+    isolation.B = tlscost.B = stop.B = big.B = sys.modules[__name__]
     global BIN
     BIN = args.bin
     if not S["prof_polls"]:
@@ -1174,6 +1178,8 @@ def main():
             if env.baseline_so:
                 plugins.append(("before", env.baseline_so))
             R["stop"] = stop.bench_stop(plugins, S)
+        if "big" in only:
+            R["big"] = big.bench_big(env, S)
         text = table(S, dict(R, env=env))
         sys.stdout.write(text)
         sys.stdout.flush()

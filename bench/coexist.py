@@ -4,13 +4,12 @@ GnuTLS-linked curl_json and write_http? (issue 20)
 
 Usage: bench/coexist.py PLUGIN_SO [--runs N] [--asan] [--keep]
 
-PLUGIN_SO is our plugin linked to libcurl.so.4 (the OpenSSL flavour), built
-with the GnuTLS dev package's headers (the same API) into a private folder:
+PLUGIN_SO is our plugin linked to libcurl.so.4 (the OpenSSL flavour, as
+configure links it by default), e.g. an instrumented build:
 
   BUILD_DIR=$PWD/_build/ossl-asan tools/build CC=gcc \
     CFLAGS='-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer' \
-    LDFLAGS=-fsanitize=address,undefined CURL_CFLAGS= \
-    CURL_LIBS=-l:libcurl.so.4
+    LDFLAGS=-fsanitize=address,undefined
 
 One collectd loads it together with
 /usr/lib/collectd/curl_json.so and write_http.so (both linked to

@@ -118,6 +118,7 @@ def iso_run(env, S, fake, name, so, hanging, listeners):
         time.sleep(S["iso_window"])
         c1, a1, t1 = d.cpu(), hang.accepted, time.time()
         B.check_alive(d, name)
+        hwm = d.vmhwm_kib()
     # Healthy polls: rows of api_reachable = 1 from the first expected
     # poll (2 s after start, allowing 1 s for collectd to come up) on.
     got = 0
@@ -134,7 +135,7 @@ def iso_run(env, S, fake, name, so, hanging, listeners):
     return dict(core=core, ms_per_broken_poll=(c1 - c0) * 1000 / polls,
                 missed=max(0, expected - got), expected=expected,
                 accepts_per_s=(a1 - a0) / (t1 - t0), load_gap=gap,
-                slow_reads=took)
+                slow_reads=took, hwm_mib=hwm / 1024.0)
 
 
 def bench_iso(env, S):
@@ -151,11 +152,11 @@ def bench_iso(env, S):
                 res[(name, hanging, listeners)] = r
                 B.say("   %-6s %4d hanging on %3d listener(s): %.3f core, "
                       "%.2f ms per broken poll, healthy missed %d/%d, load "
-                      "gap %s, %.1f connects/s" % (
+                      "gap %s, %.1f connects/s, peak %.1f MiB" % (
                           name, hanging, listeners, r["core"],
                           r["ms_per_broken_poll"], r["missed"],
                           r["expected"], B.fmt_s(r["load_gap"]),
-                          r["accepts_per_s"]))
+                          r["accepts_per_s"], r["hwm_mib"]))
     return res
 
 
@@ -168,10 +169,10 @@ def rows_iso(S, env, res):
                 "%.3f of a core (%.2f ms per broken account per poll); "
                 "healthy missed %d of %d; load max gap %s; %.1f new "
                 "connections/s to the broken server(s); %d read calls over "
-                "the interval" % (r["core"], r["ms_per_broken_poll"],
-                                  r["missed"], r["expected"],
-                                  B.fmt_s(r["load_gap"]), r["accepts_per_s"],
-                                  r["slow_reads"]))
+                "the interval; peak resident %.1f MiB" % (
+                    r["core"], r["ms_per_broken_poll"], r["missed"],
+                    r["expected"], B.fmt_s(r["load_gap"]),
+                    r["accepts_per_s"], r["slow_reads"], r["hwm_mib"]))
         o = res[("ours", hanging, listeners)]
         ok = o["missed"] == 0 and (o["load_gap"] or 9) < 1.5
         goal = "healthy miss none; load every 1 s"

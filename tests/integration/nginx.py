@@ -34,10 +34,10 @@ CONNS = ("$connection $connection_requests $server_protocol $status "
          "$ssl_session_reused")
 
 CONF = """\
-worker_processes 1;
+worker_processes %(workers)d;
 pid %(dir)s/nginx.pid;
 error_log %(dir)s/nginx-error.log warn;
-events { worker_connections 4096; }
+events { worker_connections %(connections)d; }
 http {
   log_format td '%(log_format)s';
   access_log %(dir)s/%(log)s td;
@@ -102,11 +102,13 @@ class Nginx:
 
     def __init__(self, workdir, port=None, log="nginx-access.log",
                  cert_dir=None, closing=False, max_requests=None,
-                 servers=None, ports=None, log_format=CONNS, http=""):
+                 servers=None, ports=None, log_format=CONNS, http="",
+                 workers=1, connections=4096):
         """One server on port, HTTP/2 with keep(max_requests) or the
         CLOSING one; or the server() blocks servers, listening on ports.
         log_format is the access log's line, http more lines of the http
-        block (a session cache, say)."""
+        block (a session cache, say); workers and connections nginx's
+        worker_processes and worker_connections."""
         if servers is None:
             servers = [server(port, CLOSING if closing else keep(max_requests),
                               http2=not closing)]
@@ -121,6 +123,7 @@ class Nginx:
         with open(self.conf, "w") as f:
             f.write(CONF % dict(dir=workdir, log=log, log_format=log_format,
                                 http=http, servers="".join(servers),
+                                workers=workers, connections=connections,
                                 cert=os.path.join(d, "server.pem"),
                                 key=os.path.join(d, "server.key")))
         self.out = open(os.path.join(workdir, "nginx.out"), "a")
