@@ -1095,6 +1095,9 @@ def main():
     ap.add_argument("--gnutls-so",
                     help="our plugin linked to libcurl's GnuTLS flavour, run "
                          "for the record in the recon-system section")
+    ap.add_argument("--big-cases",
+                    help="the big section's rows, e.g. HTTP/1.1:60,HTTP/2:10 "
+                         "(default: both protocols at 60 and 10)")
     ap.add_argument("--baseline-so",
                     help="an earlier build's telemetrydeck.so, run side by "
                          "side with ours in the tls/iso/h2 sections")
@@ -1107,6 +1110,9 @@ def main():
     S.update(tlscost.TLSCOST_QUICK if args.quick else tlscost.TLSCOST_FULL)
     S.update(stop.STOP_QUICK if args.quick else stop.STOP_FULL)
     S.update(big.BIG_QUICK if args.quick else big.BIG_FULL)
+    if args.big_cases:
+        S["big_cases"] = [(c.split(":")[0], float(c.split(":")[1]))
+                          for c in args.big_cases.split(",")]
     isolation.B = tlscost.B = stop.B = big.B = sys.modules[__name__]
     global BIN
     BIN = args.bin

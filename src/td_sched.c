@@ -36,6 +36,7 @@ static int is_costly(const td_xfer_t *x) {
   case TD_XFER_CONNECT_FAILED:
   case TD_XFER_NOT_STARTED:
   case TD_XFER_FILES_LIMIT:
+  case TD_XFER_SETUPS_FULL:
     return 0;
   default:
     return 1;
@@ -50,9 +51,22 @@ static double own_limit(const td_job_t *j) {
 
 static double deadline(const td_job_t *j) { return j->due_at + own_limit(j); }
 
+/* When the job's poll must have ended: before it is next due. */
+static double end_by(const td_job_t *j) {
+  return j->due_at + j->conf.interval * TD_POLL_SHARE;
+}
+
+/* The latest a job may start: one waiting for a setup may start as long
+ * as its whole own limit still ends by end_by, and never later than
+ * others. */
+static double wait_deadline(const td_job_t *j) {
+  double late = end_by(j) - own_limit(j);
+  return j->for_setup && late > deadline(j) ? late : deadline(j);
+}
+
 /* Less of its own time left than a transfer can use. */
 static int out_of_time(const td_job_t *j, double now) {
-  return deadline(j) - now <= TD_SCHED_MIN_LEFT;
+  return wait_deadline(j) - now <= TD_SCHED_MIN_LEFT;
 }
 
 /* When a job waiting for a stream of a working HTTP/2 connection starts
@@ -127,14 +141,31 @@ static int needs_file(const td_sched_t *s, const td_job_t *j) {
 
 static void run(td_sched_t *s, unsigned job, double now) {
   td_job_t *j = &s->jobs[job];
+  double left = deadline(j) - now;
+  if (j->for_setup) {
+    double own = own_limit(j), until = end_by(j) - now;
+    left = own < until ? own : until;
+    j->for_setup = 0;
+  }
   if (j->where != TD_JOB_RUNNING) { /* not a second try of its stream */
     s->groups[j->conf.group].running++;
     j->holds_file = needs_file(s, j);
     s->running += (size_t)j->holds_file;
+    j->in_setup = j->holds_file;
+    s->setting_up += (size_t)j->in_setup;
   }
   j->where = TD_JOB_RUNNING;
   j->overlap_said = 0;
-  push(s, TD_ACT_START, job, TD_SCHED_NONE, deadline(j) - now);
+  push(s, TD_ACT_START, job, TD_SCHED_NONE, left);
+}
+
+/* No file or no setup is free for one more transfer that needs them. */
+static int files_full(const td_sched_t *s) {
+  return s->max_running > 0 && s->running >= s->max_running;
+}
+
+static int bounded(const td_sched_t *s) {
+  return files_full(s) || s->setting_up >= TD_SCHED_SETUPS;
 }
 
 static void expire(td_sched_t *s, unsigned job, double now);
@@ -147,8 +178,8 @@ static void start(td_sched_t *s, unsigned job, double now) {
     expire(s, job, now);
     return;
   }
-  if (j->where != TD_JOB_RUNNING && s->max_running > 0 &&
-      s->running >= s->max_running && needs_file(s, j)) {
+  if (j->where != TD_JOB_RUNNING && bounded(s) && needs_file(s, j)) {
+    j->for_setup = !files_full(s);
     j->where = TD_JOB_FILES;
     s->groups[j->conf.group].filed++;
     list_add(s, &s->files_head, &s->files_tail, job);
@@ -173,17 +204,28 @@ static void leave_files(td_sched_t *s, unsigned job, double now) {
   run(s, job, now);
 }
 
-/* A transfer ended: the oldest jobs waiting for a file may run, those
- * with time left. */
-static void left_running(td_sched_t *s, td_job_t *j, double now) {
+/* The oldest jobs waiting for a file or a setup run as far as both
+ * bounds allow, those with time left. */
+static void unqueue(td_sched_t *s, double now) {
   unsigned job;
+  while (!bounded(s) && (job = s->files_head) != TD_SCHED_NONE)
+    leave_files(s, job, now);
+}
+
+/* The job's transfer no longer sets up a connection. */
+static void setup_done(td_sched_t *s, td_job_t *j) {
+  s->setting_up -= (size_t)j->in_setup;
+  j->in_setup = 0;
+}
+
+/* A transfer ended: the queue moves. */
+static void left_running(td_sched_t *s, td_job_t *j, double now) {
   j->where = TD_JOB_IDLE;
   s->groups[j->conf.group].running--;
   s->running -= (size_t)j->holds_file;
   j->holds_file = 0;
-  while ((s->max_running == 0 || s->running < s->max_running) &&
-         (job = s->files_head) != TD_SCHED_NONE)
-    leave_files(s, job, now);
+  setup_done(s, j);
+  unqueue(s, now);
 }
 
 static void go_first(td_sched_t *s, unsigned job) {
@@ -325,7 +367,8 @@ static void expire(td_sched_t *s, unsigned job, double now) {
       from = g->first;
   } else if (filed) {
     unfile(s, job);
-    from = TD_SCHED_FILES;
+    from = j->for_setup ? TD_SCHED_SETUPS_FULL : TD_SCHED_FILES;
+    j->for_setup = 0;
     if (g->first == job)
       next_first(s, g);
   } else {
@@ -333,7 +376,8 @@ static void expire(td_sched_t *s, unsigned job, double now) {
     next_first(s, g);
   }
   j->where = TD_JOB_IDLE;
-  /* One that waited for a file never tried the API: no silence to pace. */
+  /* One that waited for a file or a setup never tried the API: no
+   * silence to pace. */
   j->costly = !filed;
   record(j, filed);
   push(s, TD_ACT_EXPIRED, job, from, j->conf.timeout);
@@ -367,8 +411,8 @@ static void scan(td_sched_t *s, double now) {
       due(s, i, now);
     if (j->next_due < next)
       next = j->next_due;
-    if (is_waiting(j) && deadline(j) < next)
-      next = deadline(j);
+    if (is_waiting(j) && wait_deadline(j) < next)
+      next = wait_deadline(j);
     if (j->where == TD_JOB_WAITING &&
         streams_ready(&s->groups[j->conf.group]) && patience(j) < next)
       next = patience(j);
@@ -471,6 +515,8 @@ double td_sched_next(const td_sched_t *s) {
 
 void td_sched_ready(td_sched_t *s, unsigned job, int multiplexed, double now) {
   td_group_t *g = &s->groups[s->jobs[job].conf.group];
+  setup_done(s, &s->jobs[job]);
+  unqueue(s, now);
   int became_http2 = multiplexed == 1 && !(g->open && g->multiplexed == 1);
   g->multiplexed = multiplexed;
   g->open = 1;

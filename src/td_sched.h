@@ -33,7 +33,17 @@
  * With a bound on transfers at once (td_sched_limit: what the open-file
  * limit leaves), a job that would start beyond it waits for a running one
  * to end, oldest first; EXPIRED from TD_SCHED_FILES when its own time runs
- * out meanwhile. */
+ * out meanwhile.
+ *
+ * At most TD_SCHED_SETUPS transfers set up a connection at once (from
+ * their start until their connection is ready or they end; streams of a
+ * working HTTP/2 connection set none up): a job beyond waits in the same
+ * queue, oldest first, until one is ready. 10,000 TLS handshakes started
+ * together each took longer than a Timeout on one thread, all failed, and
+ * the next round did the same (issue 20); in turn they take what the CPU
+ * takes. Such a job waits as long as it can still end before it is next
+ * due (its Timeout before its next due time), then runs with its whole
+ * Timeout; EXPIRED from TD_SCHED_SETUPS_FULL when that time has gone. */
 #ifndef TD_SCHED_H
 #define TD_SCHED_H
 
@@ -54,6 +64,12 @@
 #define TD_SCHED_MIN_LEFT 0.001 /* seconds: less own time left is none */
 #define TD_SCHED_NONE ((unsigned)-1)
 #define TD_SCHED_FILES ((unsigned)-2) /* EXPIRED waiting for a free file */
+/* Connection setups (TCP and TLS) at once: enough to keep a far server's
+ * round trips busy, few enough that each handshake ends in milliseconds. */
+#ifndef TD_SCHED_SETUPS /* a test may set a smaller one */
+#define TD_SCHED_SETUPS 64
+#endif
+#define TD_SCHED_SETUPS_FULL ((unsigned)-3) /* EXPIRED waiting for a setup */
 
 typedef enum {
   TD_ACT_START,   /* start the job's transfer with `timeout` seconds */
@@ -95,7 +111,8 @@ typedef enum {
   TD_JOB_IDLE,
   TD_JOB_WAITING, /* behind its group's first transfer */
   TD_JOB_QUEUED,  /* goes first; waits for the setup budget */
-  TD_JOB_FILES,   /* waits for a transfer to end (td_sched_limit) */
+  TD_JOB_FILES,   /* waits for a transfer to end (td_sched_limit) or a
+                     setup to be done (TD_SCHED_SETUPS) */
   TD_JOB_RUNNING,
 } td_job_where_t;
 
@@ -109,6 +126,8 @@ typedef struct {
   int retried;       /* its poll was started again once */
   int costly;        /* its last failure cost a connection attempt */
   int holds_file;    /* its transfer counts against td_sched_limit */
+  int in_setup;      /* its transfer sets up a connection (TD_SCHED_SETUPS) */
+  int for_setup;     /* it waits in the files queue for a setup */
   td_pace_t pace;
   unsigned next; /* in its group's waiting list or the queue */
 } td_job_t;
@@ -136,6 +155,7 @@ typedef struct {
                                       a file: not streams of a working
                                       HTTP/2 connection */
   size_t max_running;              /* at most at once; 0: no bound */
+  size_t setting_up;               /* transfers with in_setup */
   td_act_t *ring;                  /* actions decided, not yet returned */
   size_t ring_size, ring_start, ring_len;
   double next_check; /* no job is due or expires before this */

@@ -115,6 +115,10 @@ void td_words_xfer(const td_xfer_t *x, char *dst, size_t size) {
     snprintf(dst, size, "open-file limit (%lu) reached: raise LimitNOFILE",
              x->files);
     return;
+  case TD_XFER_SETUPS_FULL:
+    snprintf(dst, size, "not started in time: more than %lu connection setups",
+             x->files);
+    return;
   case TD_XFER_HTTP2:
   case TD_XFER_OTHER:
     break;

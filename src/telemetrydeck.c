@@ -617,9 +617,12 @@ static void carry_out(const td_act_t *act) {
     x.timeout = sched.jobs[act->job].conf.timeout;
     break;
   case TD_ACT_EXPIRED:
-    x = act->from == TD_SCHED_FILES
-            ? (td_xfer_t){.kind = TD_XFER_FILES_LIMIT, .files = files_limit}
-            : (td_xfer_t){.kind = TD_XFER_TIMEOUT, .timeout = act->timeout};
+    if (act->from == TD_SCHED_FILES)
+      x = (td_xfer_t){.kind = TD_XFER_FILES_LIMIT, .files = files_limit};
+    else if (act->from == TD_SCHED_SETUPS_FULL)
+      x = (td_xfer_t){.kind = TD_XFER_SETUPS_FULL, .files = TD_SCHED_SETUPS};
+    else
+      x = (td_xfer_t){.kind = TD_XFER_TIMEOUT, .timeout = act->timeout};
     break;
   }
   td_http_report(c, &x, &report_events, NULL);

@@ -713,6 +713,115 @@ static void no_setup_timeout_from_no_time(void) {
   td_sched_free(&s);
 }
 
+/* ---- connection setups at once (TD_SCHED_SETUPS) ----
+ * n HTTP/1.1 jobs on one host, Interval iv, Timeout to; each transfer's
+ * connection is ready ready_after seconds after its start (or never, < 0,
+ * and then it times out); the first one's after 1 ms, and answered. Steps every
+ * 1 ms; returns what happened. */
+typedef struct {
+  size_t started, expired, from_setups, worst_setups, late_end, short_start;
+  double last_start;
+} setups_t;
+
+static setups_t play_setups(size_t n, double iv, double to,
+                            double ready_after) {
+  static td_job_conf_t conf[1000];
+  static td_act_t acts[2000];
+  static double began[1000], ends[1000];
+  static int ready[1000];
+  setups_t got = {0};
+  td_sched_t s;
+  for (size_t i = 0; i < n; i++) {
+    conf[i] = (td_job_conf_t){iv, to, 3, 0};
+    began[i] = -1;
+    ready[i] = 0;
+  }
+  if (td_sched_init(&s, conf, n, 1, 0) != 0)
+    return got;
+  double own = to < iv * TD_POLL_SHARE ? to : iv * TD_POLL_SHARE;
+  for (double t = 0; t < iv * TD_POLL_SHARE + 0.01; t += 0.001) {
+    size_t k = td_sched_step(&s, t, acts, 2000);
+    for (size_t a = 0; a < k; a++) {
+      unsigned j = acts[a].job;
+      if (acts[a].kind == TD_ACT_START && began[j] < 0) {
+        got.started++;
+        began[j] = t;
+        ends[j] = t + acts[a].timeout;
+        got.last_start = t;
+        got.late_end +=
+            ends[j] > iv * TD_POLL_SHARE + 0.002; /* one step late */
+        got.short_start +=
+            acts[a].timeout < own - 0.1 && iv * TD_POLL_SHARE > 2 * to;
+      } else if (acts[a].kind == TD_ACT_EXPIRED) {
+        got.expired++;
+        got.from_setups += acts[a].from == TD_SCHED_SETUPS_FULL;
+      }
+    }
+    if (s.setting_up > got.worst_setups)
+      got.worst_setups = s.setting_up;
+    for (size_t i = 0; i < n; i++) {
+      if (began[i] < 0 || s.jobs[i].where != TD_JOB_RUNNING)
+        continue;
+      /* The first one's connection works: the host is open. */
+      double after = i == 0 ? 0.001 : ready_after;
+      if (!ready[i] && after >= 0 && t >= began[i] + after) {
+        ready[i] = 1;
+        td_sched_ready(&s, (unsigned)i, 0, t);
+      } else if (ready[i] && t >= began[i] + after + 0.002) {
+        td_xfer_t ok = {.kind = TD_XFER_OK, .reached = TD_REACHED_STATUS};
+        td_sched_finished(&s, (unsigned)i, &ok, t);
+      } else if (t >= ends[i]) {
+        td_xfer_t late = {.kind = TD_XFER_TIMEOUT, .reached = TD_REACHED_TCP};
+        td_sched_finished(&s, (unsigned)i, &late, t);
+      }
+    }
+  }
+  td_sched_free(&s);
+  return got;
+}
+
+static void setups_are_taken_in_turn(void) {
+  /* 1,000 accounts on one HTTP/1.1 host, handshakes of 5 ms: before, all
+   * 999 behind the first started together; now 64 at a time, and all
+   * within the first half second, each with its whole Timeout. */
+  setups_t got = play_setups(1000, 60, 10, 0.005);
+  tap_is_int((long long)got.started, 1000,
+             "1,000 handshakes of 5 ms: all start");
+  tap_ok(got.worst_setups <= TD_SCHED_SETUPS,
+         "never more than %d setting up (%zu)", TD_SCHED_SETUPS,
+         got.worst_setups);
+  tap_ok(got.last_start < 0.5, "the last starts within 0.5 s (%.3f)",
+         got.last_start);
+  tap_is_int((long long)(got.expired + got.short_start), 0,
+             "none expires, none starts with less than its Timeout");
+}
+
+static void setup_wait_at_a_long_interval(void) {
+  /* Handshakes that never end, Interval 60, Timeout 10: the queue moves
+   * every 10 s, a job waits for a setup until 44 s (54 - 10) and runs
+   * with its whole Timeout; 64 x 5 start (at 0, 10, 20, 30, 40), the
+   * rest expire from the setups and no poll ends past 54 s. */
+  setups_t got = play_setups(400, 60, 10, -1);
+  tap_is_int((long long)got.started, 1 + 5 * TD_SCHED_SETUPS,
+             "hanging handshakes at Interval 60: 64 start every 10 s");
+  tap_is_int((long long)got.from_setups, 399 - 5 * TD_SCHED_SETUPS,
+             "the rest expire waiting for a setup (TD_SCHED_SETUPS_FULL)");
+  tap_is_int((long long)(got.late_end + got.short_start), 0,
+             "none runs past Interval x 0.9, none with less than its "
+             "Timeout");
+}
+
+static void setup_wait_at_a_short_interval(void) {
+  /* Interval 10, Timeout 10: a poll may use 9 s; one that waits for a
+   * setup gets no longer than that, and expires at 9 s as before. */
+  setups_t got = play_setups(100, 10, 10, -1);
+  tap_is_int((long long)got.started, 1 + TD_SCHED_SETUPS,
+             "hanging handshakes at Interval 10: 64 start");
+  tap_is_int((long long)got.from_setups, 99 - TD_SCHED_SETUPS,
+             "the other 35 expire waiting for a setup");
+  tap_is_int((long long)got.late_end, 0, "none runs past 9 s");
+}
+
 int main(void) {
   fate_table();
   hanging_token_first_healthy_beside(2, 20);
@@ -746,5 +855,8 @@ int main(void) {
   files_queue_left_when_http2_known();
   files_queue_keeps_to_the_stream_bound();
   no_setup_timeout_from_no_time();
+  setups_are_taken_in_turn();
+  setup_wait_at_a_long_interval();
+  setup_wait_at_a_short_interval();
   return tap_done();
 }
