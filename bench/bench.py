@@ -165,6 +165,7 @@ def ours_block(accounts):
         # then.
         if a["timeout"] != a["interval"]:
             out.append("    Timeout %g" % a["timeout"])
+        out += ["    " + line for line in a.get("extra", [])]
         out.append("  </Account>")
     out.append("</Plugin>")
     return "\n".join(out)

@@ -32,10 +32,10 @@ from harness import Stack, free_port
 
 B = None  # bench.py, the running driver: set by it before any call
 
-BIG_FULL = dict(big_n=10000, big_rounds=3,
+BIG_FULL = dict(big_n=10000, big_rounds=3, big_split=2000,
                 big_cases=[("HTTP/1.1", 60.0), ("HTTP/2", 60.0),
                            ("HTTP/1.1", 10.0), ("HTTP/2", 10.0)])
-BIG_QUICK = dict(big_n=300, big_rounds=2,
+BIG_QUICK = dict(big_n=300, big_rounds=2, big_split=100,
                  big_cases=[("HTTP/1.1", 4.0), ("HTTP/2", 4.0)])
 
 # The access log's line: when the answer went out, the account's token,
@@ -165,6 +165,45 @@ def big_run(env, S, proto, iv):
                 protos=sorted({r[3] for r in rows}))
 
 
+# What a further HTTP/2 account's memory is made of: the same accounts
+# with values dropped after collectd's value cache (as above), before it,
+# and with CollectTimings false (6 values per poll, not 11).
+SPLIT = (("as above", "PostCacheChain", []),
+         ("no collectd value cache", "PreCacheChain", []),
+         ("CollectTimings false", "PostCacheChain", ["CollectTimings false"]))
+
+
+def split_run(env, S, chain, extra):
+    n, iv = S["big_split"], 60.0
+    d_dir = os.path.join(env.ws, "split-%d" % env.seq())
+    os.makedirs(d_dir)
+    drop = B.DROP_CHAIN
+    B.DROP_CHAIN = drop.replace("PostCacheChain", chain)
+    try:
+        with Stack() as s:
+            port = free_port()
+            ng = s.start(nginx.Nginx(
+                d_dir, servers=[nginx.server(port, nginx.keep(100000),
+                                             http2=True)],
+                ports=[port], workers=2, connections=n + 1024,
+                cert_dir=os.path.dirname(env.ca)))
+            def accs(k, pre):
+                return [dict(B.account("%s%05d" % (pre, i), ng.url(), env.ca,
+                                       iv, 10.0), extra=extra)
+                        for i in range(k)]
+            ref = s.start(B.Daemon(env.ws, "split-ref-%d" % env.seq(), "ours",
+                                   accs(1, "r"), 1.0))
+            d = s.start(B.Daemon(env.ws, "split-%d" % env.seq(), "ours",
+                                 accs(n, "s"), 1.0))
+            # Two polls each (the first round and one more), then settled.
+            B.wait_for(lambda: len(ng.requests()) >= 2 * n + 2, 3 * iv, 0.5)
+            time.sleep(2)
+            B.check_alive(d, "split")
+            return (rss_kib(d.pid) - rss_kib(ref.pid)) / (n - 1)
+    finally:
+        B.DROP_CHAIN = drop
+
+
 def bench_big(env, S):
     B.say("12. %d accounts on one collectd against nginx: %s" % (
         S["big_n"], ", ".join("%s at Interval %g" % c for c in S["big_cases"])))
@@ -179,6 +218,12 @@ def bench_big(env, S):
                            r["late"], r["core"], r["nginx_core"],
                            r["kib_per_account"], r["rss_mib"], r["hwm_mib"],
                            r["connections"], r["bad_lines"]))
+    split = {}
+    for name, chain, extra in SPLIT:
+        split[name] = split_run(env, S, chain, extra)
+        B.say("   %d HTTP/2 accounts, %s: %.1f KiB per account" % (
+            S["big_split"], name, split[name]))
+    res["split"] = split
     return res
 
 
@@ -206,3 +251,15 @@ def rows_big(S, res):
                    r["bad_lines"]),
                "", "", "", "; ".join(goals),
                "; ".join(B.verdict(ok) for ok in oks))
+    sp = res.get("split")
+    if sp:
+        base = sp["as above"]
+        yield ("12 what a further account's memory is made of: %d HTTP/2 "
+               "accounts, Interval 60, two polls each, minus a one-account "
+               "collectd" % S["big_split"],
+               "; ".join("%s %.1f KiB" % (k, v) for k, v in sp.items()),
+               "", "", "collectd's value cache %.1f KiB; the 5 timing "
+               "values %.1f KiB; the rest %.1f KiB" % (
+                   base - sp["no collectd value cache"],
+                   base - sp["CollectTimings false"],
+                   sp["no collectd value cache"]), "", "")

@@ -152,6 +152,7 @@ static void run(td_sched_t *s, unsigned job, double now) {
     j->holds_file = needs_file(s, j);
     s->running += (size_t)j->holds_file;
     j->in_setup = j->holds_file;
+    j->setup_until = now + TD_SCHED_SETUP_HOLD;
     s->setting_up += (size_t)j->in_setup;
   }
   j->where = TD_JOB_RUNNING;
@@ -180,6 +181,9 @@ static void start(td_sched_t *s, unsigned job, double now) {
   }
   if (j->where != TD_JOB_RUNNING && bounded(s) && needs_file(s, j)) {
     j->for_setup = !files_full(s);
+    /* Every place is held until now + TD_SCHED_SETUP_HOLD at the most. */
+    if (j->for_setup && now + TD_SCHED_SETUP_HOLD < s->next_check)
+      s->next_check = now + TD_SCHED_SETUP_HOLD;
     j->where = TD_JOB_FILES;
     s->groups[j->conf.group].filed++;
     list_add(s, &s->files_head, &s->files_tail, job);
@@ -399,8 +403,13 @@ static void impatient(td_sched_t *s, unsigned job, double now) {
 
 static void scan(td_sched_t *s, double now) {
   double next = now + 86400.0 * 366;
+  int held = 0;
   for (unsigned i = 0; i < s->n_jobs; i++) {
     td_job_t *j = &s->jobs[i];
+    if (j->in_setup && j->setup_until <= now) {
+      setup_done(s, j);
+      held = 1;
+    }
     int for_stream =
         j->where == TD_JOB_WAITING && streams_ready(&s->groups[j->conf.group]);
     if (for_stream && patience(j) <= now)
@@ -417,6 +426,12 @@ static void scan(td_sched_t *s, double now) {
         streams_ready(&s->groups[j->conf.group]) && patience(j) < next)
       next = patience(j);
   }
+  if (held)
+    unqueue(s, now);
+  /* While jobs wait for a setup, the places held longest free first. */
+  for (unsigned i = 0; s->files_head != TD_SCHED_NONE && i < s->n_jobs; i++)
+    if (s->jobs[i].in_setup && s->jobs[i].setup_until < next)
+      next = s->jobs[i].setup_until;
   s->next_check = next;
 }
 

@@ -36,9 +36,11 @@
  * out meanwhile.
  *
  * At most TD_SCHED_SETUPS transfers set up a connection at once (from
- * their start until their connection is ready or they end; streams of a
- * working HTTP/2 connection set none up): a job beyond waits in the same
- * queue, oldest first, until one is ready. 10,000 TLS handshakes started
+ * their start until their connection is ready, they end, or
+ * TD_SCHED_SETUP_HOLD has passed; streams of a working HTTP/2 connection
+ * set none up): a job beyond waits in the same queue, oldest first, until
+ * one is ready. The bound paces handshakes, which take the CPU; a server
+ * that hangs, or is far, takes none and holds a place no longer. 10,000 TLS handshakes started
  * together each took longer than a Timeout on one thread, all failed, and
  * the next round did the same (issue 20); in turn they take what the CPU
  * takes. Such a job waits as long as it can still end before it is next
@@ -70,6 +72,7 @@
 #define TD_SCHED_SETUPS 64
 #endif
 #define TD_SCHED_SETUPS_FULL ((unsigned)-3) /* EXPIRED waiting for a setup */
+#define TD_SCHED_SETUP_HOLD 0.1 /* seconds a setup holds its place at most */
 
 typedef enum {
   TD_ACT_START,   /* start the job's transfer with `timeout` seconds */
@@ -127,6 +130,7 @@ typedef struct {
   int costly;        /* its last failure cost a connection attempt */
   int holds_file;    /* its transfer counts against td_sched_limit */
   int in_setup;      /* its transfer sets up a connection (TD_SCHED_SETUPS) */
+  double setup_until; /* and holds its place until then */
   int for_setup;     /* it waits in the files queue for a setup */
   td_pace_t pace;
   unsigned next; /* in its group's waiting list or the queue */

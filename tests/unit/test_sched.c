@@ -796,30 +796,72 @@ static void setups_are_taken_in_turn(void) {
              "none expires, none starts with less than its Timeout");
 }
 
-static void setup_wait_at_a_long_interval(void) {
-  /* Handshakes that never end, Interval 60, Timeout 10: the queue moves
-   * every 10 s, a job waits for a setup until 44 s (54 - 10) and runs
-   * with its whole Timeout; 64 x 5 start (at 0, 10, 20, 30, 40), the
-   * rest expire from the setups and no poll ends past 54 s. */
+static void hanging_setups_hold_their_places_briefly(void) {
+  /* Handshakes that never end (a host that accepts TCP and says
+   * nothing): each holds its place TD_SCHED_SETUP_HOLD at most, so 400
+   * start within 0.7 s (64 every 0.1 s), each with its whole Timeout,
+   * and none waits past its time. */
   setups_t got = play_setups(400, 60, 10, -1);
-  tap_is_int((long long)got.started, 1 + 5 * TD_SCHED_SETUPS,
-             "hanging handshakes at Interval 60: 64 start every 10 s");
-  tap_is_int((long long)got.from_setups, 399 - 5 * TD_SCHED_SETUPS,
-             "the rest expire waiting for a setup (TD_SCHED_SETUPS_FULL)");
-  tap_is_int((long long)(got.late_end + got.short_start), 0,
-             "none runs past Interval x 0.9, none with less than its "
-             "Timeout");
+  tap_is_int((long long)got.started, 400,
+             "400 hanging handshakes at Interval 60: all start");
+  tap_ok(got.last_start < 0.7, "the last within 0.7 s (%.3f)", got.last_start);
+  tap_is_int((long long)(got.expired + got.late_end + got.short_start), 0,
+             "none expires, none runs past Interval x 0.9, none with less "
+             "than its Timeout");
+  got = play_setups(100, 10, 10, -1);
+  tap_ok(got.started == 100 && got.expired == 0 && got.late_end == 0,
+         "at Interval 10 as well (%zu started, %zu expired, %zu late)",
+         got.started, got.expired, got.late_end);
 }
 
-static void setup_wait_at_a_short_interval(void) {
-  /* Interval 10, Timeout 10: a poll may use 9 s; one that waits for a
-   * setup gets no longer than that, and expires at 9 s as before. */
-  setups_t got = play_setups(100, 10, 10, -1);
-  tap_is_int((long long)got.started, 1 + TD_SCHED_SETUPS,
-             "hanging handshakes at Interval 10: 64 start");
-  tap_is_int((long long)got.from_setups, 99 - TD_SCHED_SETUPS,
-             "the other 35 expire waiting for a setup");
-  tap_is_int((long long)got.late_end, 0, "none runs past 9 s");
+static void setup_wait_expires_when_time_is_gone(void) {
+  /* With places that do not free (no time passes between the steps
+   * beyond each one's Timeout: Interval 10, Timeout 10, and a clock
+   * that jumps), a job that waited for a setup past 9 s expires from
+   * TD_SCHED_SETUPS_FULL, its poll unpaced. */
+  static td_job_conf_t conf[TD_SCHED_SETUPS + 2];
+  static td_act_t acts[2 * (TD_SCHED_SETUPS + 2)];
+  td_sched_t s;
+  size_t n = TD_SCHED_SETUPS + 2, k, expired = 0, from_setups = 0;
+  for (size_t i = 0; i < n; i++)
+    conf[i] = (td_job_conf_t){10, 10, 3, 0};
+  tap_ok(td_sched_init(&s, conf, n, 1, 0) == 0, "init");
+  k = td_sched_step(&s, 0, acts, 2 * n);     /* job 0 goes first */
+  td_sched_ready(&s, 0, 0, 0.001);           /* HTTP/1.1: 64 start */
+  k = td_sched_step(&s, 0.001, acts, 2 * n); /* job 65 waits */
+  k = td_sched_step(&s, 9.5, acts, 2 * n);
+  for (size_t i = 0; i < k; i++) {
+    expired += acts[i].kind == TD_ACT_EXPIRED;
+    from_setups += acts[i].from == TD_SCHED_SETUPS_FULL;
+  }
+  tap_ok(expired == 1 && from_setups == 1,
+         "the one left waiting expires from the setups (%zu, %zu)", expired,
+         from_setups);
+  tap_ok(td_pace_may_try(&s.jobs[n - 1].pace, 10, 0.5),
+         "and is not paced: it never tried the API");
+  td_sched_free(&s);
+}
+
+static void hanging_hosts_hold_a_healthy_neighbour_briefly(void) {
+  /* 100 hosts that hang, each its own group, and one healthy account of
+   * another host behind them: it starts within 0.25 s, not after the
+   * hanging ones' Timeout. */
+  static td_job_conf_t conf[101];
+  static td_act_t acts[202];
+  td_sched_t s;
+  double healthy = -1;
+  for (unsigned i = 0; i < 101; i++)
+    conf[i] = (td_job_conf_t){60, 10, 3, i};
+  tap_ok(td_sched_init(&s, conf, 101, 101, 0) == 0, "init");
+  for (double t = 0; t < 1 && healthy < 0; t += 0.001) {
+    size_t k = td_sched_step(&s, t, acts, 202);
+    for (size_t a = 0; a < k; a++)
+      if (acts[a].kind == TD_ACT_START && acts[a].job == 100)
+        healthy = t;
+  }
+  tap_ok(healthy >= 0 && healthy < 0.25,
+         "behind 100 hanging hosts, a healthy one starts at %.3f s", healthy);
+  td_sched_free(&s);
 }
 
 int main(void) {
@@ -856,7 +898,8 @@ int main(void) {
   files_queue_keeps_to_the_stream_bound();
   no_setup_timeout_from_no_time();
   setups_are_taken_in_turn();
-  setup_wait_at_a_long_interval();
-  setup_wait_at_a_short_interval();
+  hanging_setups_hold_their_places_briefly();
+  setup_wait_expires_when_time_is_gone();
+  hanging_hosts_hold_a_healthy_neighbour_briefly();
   return tap_done();
 }
