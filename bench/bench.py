@@ -1034,11 +1034,13 @@ def machine():
                           "--dirty"], capture_output=True, text=True)
     return ("- source: %s\n"
             "- machine: %d CPUs (nproc), %s, %.0f GiB RAM, kernel %s\n"
-            "- Debian %s; collectd-core %s; libcurl3-gnutls %s; libgnutls30 "
-            "%s; libyajl2 %s; valgrind %s; Python %s\n"
+            "- Debian %s; collectd-core %s; libcurl4 %s; libssl3 %s; "
+            "libcurl3-gnutls %s; libgnutls30 %s; libyajl2 %s; valgrind %s; "
+            "Python %s\n"
             % (git.stdout.strip() or "?",
                os.cpu_count(), model, mem, os.uname().release, debian,
-               pkg("collectd-core"), pkg("libcurl3-gnutls"),
+               pkg("collectd-core"), pkg("libcurl4"), pkg("libssl3"),
+               pkg("libcurl3-gnutls"),
                pkg("libgnutls30"), pkg("libyajl2"), pkg("valgrind"),
                sys.version.split()[0]))
 
