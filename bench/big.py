@@ -33,9 +33,11 @@ from harness import Stack, free_port
 B = None  # bench.py, the running driver: set by it before any call
 
 BIG_FULL = dict(big_n=10000, big_rounds=3, big_split=2000,
+                big_split_iv=60.0,
                 big_cases=[("HTTP/1.1", 60.0), ("HTTP/2", 60.0),
                            ("HTTP/1.1", 10.0), ("HTTP/2", 10.0)])
 BIG_QUICK = dict(big_n=300, big_rounds=2, big_split=100,
+                 big_split_iv=4.0,
                  big_cases=[("HTTP/1.1", 4.0), ("HTTP/2", 4.0)])
 
 # The access log's line: when the answer went out, the account's token,
@@ -174,7 +176,7 @@ SPLIT = (("as above", "PostCacheChain", []),
 
 
 def split_run(env, S, chain, extra):
-    n, iv = S["big_split"], 60.0
+    n, iv = S["big_split"], S["big_split_iv"]
     d_dir = os.path.join(env.ws, "split-%d" % env.seq())
     os.makedirs(d_dir)
     drop = B.DROP_CHAIN
@@ -189,7 +191,7 @@ def split_run(env, S, chain, extra):
                 cert_dir=os.path.dirname(env.ca)))
             def accs(k, pre):
                 return [dict(B.account("%s%05d" % (pre, i), ng.url(), env.ca,
-                                       iv, 10.0), extra=extra)
+                                       iv, min(iv, 10.0)), extra=extra)
                         for i in range(k)]
             ref = s.start(B.Daemon(env.ws, "split-ref-%d" % env.seq(), "ours",
                                    accs(1, "r"), 1.0))
@@ -255,8 +257,8 @@ def rows_big(S, res):
     if sp:
         base = sp["as above"]
         yield ("12 what a further account's memory is made of: %d HTTP/2 "
-               "accounts, Interval 60, two polls each, minus a one-account "
-               "collectd" % S["big_split"],
+               "accounts, Interval %g, two polls each, minus a one-account "
+               "collectd" % (S["big_split"], S["big_split_iv"]),
                "; ".join("%s %.1f KiB" % (k, v) for k, v in sp.items()),
                "", "", "collectd's value cache %.1f KiB; the 5 timing "
                "values %.1f KiB; the rest %.1f KiB" % (
