@@ -403,12 +403,17 @@ static void impatient(td_sched_t *s, unsigned job, double now) {
 
 static void scan(td_sched_t *s, double now) {
   double next = now + 86400.0 * 366;
+  /* A place frees by now + TD_SCHED_SETUP_HOLD at the latest, one held
+   * since earlier sooner. */
+  double place = now + TD_SCHED_SETUP_HOLD;
   int held = 0;
   for (unsigned i = 0; i < s->n_jobs; i++) {
     td_job_t *j = &s->jobs[i];
     if (j->in_setup && j->setup_until <= now) {
       setup_done(s, j);
       held = 1;
+    } else if (j->in_setup && j->setup_until < place) {
+      place = j->setup_until;
     }
     int for_stream =
         j->where == TD_JOB_WAITING && streams_ready(&s->groups[j->conf.group]);
@@ -428,10 +433,8 @@ static void scan(td_sched_t *s, double now) {
   }
   if (held)
     unqueue(s, now);
-  /* While jobs wait for a setup, the places held longest free first. */
-  for (unsigned i = 0; s->files_head != TD_SCHED_NONE && i < s->n_jobs; i++)
-    if (s->jobs[i].in_setup && s->jobs[i].setup_until < next)
-      next = s->jobs[i].setup_until;
+  if (s->files_head != TD_SCHED_NONE && place < next)
+    next = place; /* jobs wait for a setup: look again when one frees */
   s->next_check = next;
 }
 

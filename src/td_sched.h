@@ -40,11 +40,11 @@
  * TD_SCHED_SETUP_HOLD has passed; streams of a working HTTP/2 connection
  * set none up): a job beyond waits in the same queue, oldest first, until
  * one is ready. The bound paces handshakes, which take the CPU; a server
- * that hangs, or is far, takes none and holds a place no longer. 10,000 TLS handshakes started
- * together each took longer than a Timeout on one thread, all failed, and
- * the next round did the same (issue 20); in turn they take what the CPU
- * takes. Such a job waits as long as it can still end before it is next
- * due (its Timeout before its next due time), then runs with its whole
+ * that hangs, or is far, takes none and holds a place no longer. 10,000 TLS
+ * handshakes started together each took longer than a Timeout on one thread,
+ * all failed, and the next round did the same (issue 20); in turn they take
+ * what the CPU takes. Such a job waits as long as it can still end before it is
+ * next due (its Timeout before its next due time), then runs with its whole
  * Timeout; EXPIRED from TD_SCHED_SETUPS_FULL when that time has gone. */
 #ifndef TD_SCHED_H
 #define TD_SCHED_H
@@ -122,16 +122,16 @@ typedef enum {
 typedef struct {
   td_job_conf_t conf;
   td_job_where_t where;
-  double next_due;   /* when it is next due */
-  double due_at;     /* when its current poll fell due */
-  double hold_until; /* no poll before this (Retry-After) */
-  int overlap_said;  /* OVERLAP returned since its last start */
-  int retried;       /* its poll was started again once */
-  int costly;        /* its last failure cost a connection attempt */
-  int holds_file;    /* its transfer counts against td_sched_limit */
-  int in_setup;      /* its transfer sets up a connection (TD_SCHED_SETUPS) */
+  double next_due;    /* when it is next due */
+  double due_at;      /* when its current poll fell due */
+  double hold_until;  /* no poll before this (Retry-After) */
+  int overlap_said;   /* OVERLAP returned since its last start */
+  int retried;        /* its poll was started again once */
+  int costly;         /* its last failure cost a connection attempt */
+  int holds_file;     /* its transfer counts against td_sched_limit */
+  int in_setup;       /* its transfer sets up a connection (TD_SCHED_SETUPS) */
   double setup_until; /* and holds its place until then */
-  int for_setup;     /* it waits in the files queue for a setup */
+  int for_setup;      /* it waits in the files queue for a setup */
   td_pace_t pace;
   unsigned next; /* in its group's waiting list or the queue */
 } td_job_t;
