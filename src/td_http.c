@@ -647,7 +647,7 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
         os_errno == ECONNREFUSED ? TD_XFER_REFUSED : TD_XFER_CONNECT_FAILED;
     x->os_errno = (int)os_errno;
     if (os_errno == EMFILE || os_errno == ENFILE)
-      x->files = files_exhausted();
+      x->limit = files_exhausted();
     break;
   case CURLE_OPERATION_TIMEDOUT:
     x->kind = TD_XFER_TIMEOUT;
@@ -666,7 +666,7 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
     /* GnuTLS says no more when the file could not be opened for want of
      * a descriptor. */
     x->kind = TD_XFER_CA_UNREADABLE;
-    x->files = files_exhausted();
+    x->limit = files_exhausted();
     break;
   case CURLE_SSL_CONNECT_ERROR:
     x->kind = TD_XFER_TLS_HANDSHAKE;
@@ -714,7 +714,7 @@ static void classify(td_http_conn_t *c, CURLcode rc, long status,
     x->kind = TD_XFER_OTHER;
     snprintf(x->detail, sizeof(x->detail), "%s", curl_easy_strerror(rc));
   }
-  if (x->files > 0) {
+  if (x->limit > 0) {
     x->kind = TD_XFER_FILES_LIMIT;
     x->os_errno = 0;
   }

@@ -113,11 +113,11 @@ void td_words_xfer(const td_xfer_t *x, char *dst, size_t size) {
     return;
   case TD_XFER_FILES_LIMIT:
     snprintf(dst, size, "open-file limit (%lu) reached: raise LimitNOFILE",
-             x->files);
+             x->limit);
     return;
   case TD_XFER_SETUPS_FULL:
     snprintf(dst, size, "not started in time: more than %lu connection setups",
-             x->files);
+             x->limit);
     return;
   case TD_XFER_HTTP2:
   case TD_XFER_OTHER:

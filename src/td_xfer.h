@@ -32,8 +32,8 @@ typedef enum {
   TD_XFER_HTTP2,             /* the HTTP/2 stream or connection failed */
   TD_XFER_STOPPED,           /* the plugin stopped it (body too large) */
   TD_XFER_NOT_STARTED,       /* libcurl could not start the transfer */
-  TD_XFER_FILES_LIMIT,       /* no file left for a connection: files */
-  TD_XFER_SETUPS_FULL,       /* no connection setup free in time: setups */
+  TD_XFER_FILES_LIMIT,       /* no file left for a connection: limit */
+  TD_XFER_SETUPS_FULL,       /* no connection setup free in time: limit */
   TD_XFER_OTHER,             /* anything else: detail */
 } td_xfer_kind_t;
 
@@ -61,8 +61,8 @@ typedef struct {
   double timeout;      /* TD_XFER_TIMEOUT: the Timeout that ran out, seconds */
   int os_errno;        /* TD_XFER_CONNECT_FAILED: errno, or 0 */
   td_tls_reason_t tls; /* TD_XFER_TLS_VERIFY */
-  unsigned long files; /* TD_XFER_FILES_LIMIT: the open-file limit;
-                          TD_XFER_SETUPS_FULL: the setups at once */
+  unsigned long limit; /* the limit reached: TD_XFER_FILES_LIMIT's open
+                          files, TD_XFER_SETUPS_FULL's setups at once */
   char detail[TD_XFER_MAX_DETAIL + 1]; /* a constant library text, or "" */
 } td_xfer_t;
 

@@ -618,9 +618,9 @@ static void carry_out(const td_act_t *act) {
     break;
   case TD_ACT_EXPIRED:
     if (act->from == TD_SCHED_FILES)
-      x = (td_xfer_t){.kind = TD_XFER_FILES_LIMIT, .files = files_limit};
+      x = (td_xfer_t){.kind = TD_XFER_FILES_LIMIT, .limit = files_limit};
     else if (act->from == TD_SCHED_SETUPS_FULL)
-      x = (td_xfer_t){.kind = TD_XFER_SETUPS_FULL, .files = TD_SCHED_SETUPS};
+      x = (td_xfer_t){.kind = TD_XFER_SETUPS_FULL, .limit = TD_SCHED_SETUPS};
     else
       x = (td_xfer_t){.kind = TD_XFER_TIMEOUT, .timeout = act->timeout};
     break;
