@@ -32,7 +32,8 @@ TYPES_DB = "/usr/share/collectd/types.db"
 FAKE = os.path.join(TOP, "tests", "fake_api", "fake_api.py")
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 # The tests' fake API, stops and waits.
-from harness import FakeAPI, Stack, stop_process, wait_for  # noqa: E402
+from harness import (FakeAPI, Stack, proc_cpu, status_kib,  # noqa: E402
+                     stop_process, wait_for)
 import isolation  # noqa: E402  the sections tls, iso, h2
 import tlscost  # noqa: E402  the sections newconn, recon-system
 import stop  # noqa: E402  the section stop
@@ -262,16 +263,10 @@ class Daemon:
         return time.clock_gettime(((~self.pid) << 3) | 2)
 
     def proc_stat_cpu(self):
-        with open("/proc/%d/stat" % self.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return proc_cpu(self.pid)
 
     def vmhwm_kib(self):
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return 0
+        return status_kib(self.pid, "VmHWM")
 
     def alive(self):
         return self.proc.poll() is None

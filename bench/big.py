@@ -28,7 +28,7 @@ import os
 import time
 
 import nginx  # the tests' nginx runner (bench.py sets the path)
-from harness import Stack, free_port
+from harness import Stack, free_port, proc_cpu, status_kib
 
 B = None  # bench.py, the running driver: set by it before any call
 
@@ -47,12 +47,6 @@ BAD_LINES = ("unreachable", "timeout after", "still running", "no answer",
              "open-file limit")
 
 
-def proc_cpu(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def tree_cpu(pid):
     """CPU seconds of pid and its children (nginx's workers)."""
     total = proc_cpu(pid)
@@ -67,14 +61,6 @@ def tree_cpu(pid):
         except (OSError, ValueError):
             pass
     return total
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Log:
@@ -143,7 +129,7 @@ def big_run(env, S, proto, iv):
             B.check_alive(d, "big")
         c1, g1, i1 = d.cpu(), tree_cpu(ng.proc.pid), ref.cpu()
         t2 = time.time()
-        rss, rss_ref = rss_kib(d.pid), rss_kib(ref.pid)
+        rss, rss_ref = status_kib(d.pid), status_kib(ref.pid)
         hwm = d.vmhwm_kib()
         rows = log.read()
         text = d.log()
@@ -201,7 +187,7 @@ def split_run(env, S, chain, extra):
             B.wait_for(lambda: len(ng.requests()) >= 2 * n + 2, 3 * iv, 0.5)
             time.sleep(2)
             B.check_alive(d, "split")
-            return (rss_kib(d.pid) - rss_kib(ref.pid)) / (n - 1)
+            return (status_kib(d.pid) - status_kib(ref.pid)) / (n - 1)
     finally:
         B.DROP_CHAIN = drop
 

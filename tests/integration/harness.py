@@ -101,6 +101,24 @@ class Stack(contextlib.ExitStack):
         return thing
 
 
+def status_kib(pid, field="VmRSS"):
+    """A size from /proc/PID/status, in KiB (VmRSS: resident now; VmHWM:
+    its peak); 0 when the field is missing."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_cpu(pid):
+    """CPU seconds of pid, user and system (utime + stime of
+    /proc/PID/stat, in clock ticks)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port():
     """A port on 127.0.0.1 that nothing listens on (for "connection
     refused"); free when asked, though not reserved."""

@@ -16,7 +16,7 @@ import re
 import subprocess
 import time
 
-from harness import Collectd, FakeAPI, account, inputs, wait_for
+from harness import Collectd, FakeAPI, account, inputs, status_kib, wait_for
 from harness import (NASTY, SEVERITY, UNICODE_CONTROLS, Stack, free_port,
                      level_lines, org)
 from test_core import ca, check_clean, severities
@@ -385,14 +385,6 @@ def test_duplicate_keys_the_last_one_wins(d):
     s.clean()
 
 
-def _rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_huge_bodies_stop_at_the_size_bound_without_buffering(d):
     # 20 MiB in one string and a 1 GiB stream: both cut at the plugin's
     # bound long before the Timeout, collectd's memory staying small.
@@ -403,7 +395,7 @@ def test_huge_bodies_stop_at_the_size_bound_without_buffering(d):
         peak = 0
         end = time.monotonic() + 4
         while time.monotonic() < end and cd.alive():
-            peak = max(peak, _rss_kib(cd.proc.pid))
+            peak = max(peak, status_kib(cd.proc.pid))
             time.sleep(0.05)
         for f, (name, _, _) in zip(s.fakes, cases):
             wait_polls(f, [name], 4)

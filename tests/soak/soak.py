@@ -25,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools"))
 from tap import Tap  # noqa: E402
-from harness import Collectd, FakeAPI, account, certs, files_containing  # noqa: E402
+from harness import (Collectd, FakeAPI, account, certs,  # noqa: E402
+                     files_containing, status_kib)
 
 TOKEN = "tdpat_SOAKSECRET_0123456789abcdef"
 UNREACHABLE_AFTER = 3
@@ -83,14 +84,6 @@ def expected_notes(script):
     return notes
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def collectd_pid(cd):
     return cd.proc.pid  # collectd -f runs as the process we started
 
@@ -114,9 +107,9 @@ def run(args, d):
                 time.sleep(args.interval / 2)
                 polls_seen = len(cd.values("soak", "bool-api_reachable"))
             if i % 5 == 0 and cd.alive():
-                rss.append(rss_kib(collectd_pid(cd)))
+                rss.append(status_kib(collectd_pid(cd)))
         time.sleep(args.interval * 3)
-        rss.append(rss_kib(collectd_pid(cd)) if cd.alive() else 0)
+        rss.append(status_kib(collectd_pid(cd)) if cd.alive() else 0)
         elapsed = time.monotonic() - started
     finally:
         cd.stop()
